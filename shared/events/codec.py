@@ -1,0 +1,135 @@
+"""Bytes on a topic to a validated event and back, with errors that say what is wrong."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared.events import contracts as c
+from shared.events import topics
+
+MAX_RECORD_BYTES = 1024 * 1024
+
+E = TypeVar("E", bound=c.CloudEvent)
+
+_TOPIC_UNIONS: dict[str, Any] = {
+    topics.SCENARIO: c.ScenarioTopicEvent,
+    topics.DOSSIERCONTROLE: c.DossiercontroleTopicEvent,
+    topics.PRODUCTS: c.ProductsTopicEvent,
+    topics.APPOINTMENTS: c.AppointmentsTopicEvent,
+    topics.DOCUMENT_LISTS: c.DocumentListsTopicEvent,
+}
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    topic: TypeAdapter(union) for topic, union in _TOPIC_UNIONS.items()
+}
+_ENVELOPE = TypeAdapter(c.CloudEvent)
+
+
+def _types_of(union: Any) -> frozenset[str]:
+    members = union.__origin__.__args__  # Annotated[A | B, Field] -> (A, B)
+    return frozenset(m.model_fields["type"].default for m in members)
+
+
+def _known_types(topic: str) -> frozenset[str]:
+    union = _TOPIC_UNIONS[topic]
+    if hasattr(union.__origin__, "__args__"):
+        return _types_of(union)
+    return frozenset({union.__origin__.model_fields["type"].default})
+
+
+KNOWN_TYPES: dict[str, frozenset[str]] = {topic: _known_types(topic) for topic in _TOPIC_UNIONS}
+
+
+class CodecError(Exception):
+    """A record that cannot be accepted; ``reason`` is what a DLQ record carries."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotAnEvent(CodecError):
+    """The bytes are not a CloudEvents envelope at all (not JSON, or envelope fields wrong)."""
+
+
+class InvalidEvent(CodecError):
+    """A known event type whose data fails validation."""
+
+
+class UnknownEventType(CodecError):
+    """A type this topic's contract does not know: skipped by a tolerant reader."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"unknown event type {event_type!r}")
+        self.event_type = event_type
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(p) for p in item["loc"]) or "record"
+        parts.append(f"{location}: {item['msg']}")
+    more = error.error_count() - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def decode(topic: str, raw: bytes | None) -> c.CloudEvent:
+    """Validate one record of ``topic``; raises a ``CodecError`` subclass saying what is wrong."""
+    if raw is None:
+        raise NotAnEvent("record has no value")
+    if len(raw) > MAX_RECORD_BYTES:
+        raise NotAnEvent(f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotAnEvent(f"not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise NotAnEvent(f"not a CloudEvents envelope: a JSON {type(document).__name__}")
+    try:
+        envelope = _ENVELOPE.validate_python(document)
+    except ValidationError as error:
+        raise NotAnEvent(f"not a CloudEvents envelope: {_describe(error)}") from None
+    if envelope.type not in KNOWN_TYPES.get(topic, frozenset()):
+        raise UnknownEventType(envelope.type)
+    try:
+        return _ADAPTERS[topic].validate_python(document)  # type: ignore[no-any-return]
+    except ValidationError as error:
+        raise InvalidEvent(f"invalid {envelope.type}: {_describe(error)}") from None
+
+
+def encode(event: c.CloudEvent) -> bytes:
+    """The structured-mode JSON of an event."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def new_event(
+    event_class: type[E],
+    data: Any,
+    *,
+    source: str,
+    tenant: str,
+    dossier: str | None = None,
+    subject: str | None = None,
+    event_id: UUID | None = None,
+    time: datetime | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> E:
+    """Build a validated event of ``event_class``; ``data`` may be a model or a plain dict."""
+    return event_class.model_validate(
+        {
+            "id": event_id or uuid4(),
+            "source": source,
+            "time": time or datetime.now(UTC),
+            "subject": subject,
+            "tenantid": tenant,
+            "dossierid": dossier,
+            "correlationid": correlation_id,
+            "causationid": causation_id,
+            "data": data,
+        }
+    )

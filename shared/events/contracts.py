@@ -1,0 +1,360 @@
+"""The integration events of SPEC section 3: a CloudEvents 1.0 envelope around each event's data.
+
+Every model is frozen. Each event type is its own envelope class whose ``type`` is a literal, so
+that one discriminated union per topic validates a record in one step. Data models ignore unknown
+fields (tolerant reader: a newer producer may add optional fields within a ``dataversion``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+Scope = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+DocumentTypeCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
+
+
+class Subject(_Data):
+    """What documents are requested for: a product or an appointment (afspraak) of a dossier."""
+
+    type: Literal["product", "appointment"]
+    id: Identifier
+    scope: Scope
+
+
+class RequestedItem(_Data):
+    """One document of a scenario or a document list (stukkenlijst)."""
+
+    document_type: DocumentTypeCode
+    title: str | None = Field(default=None, max_length=300)
+    action_point: bool | None = None
+
+
+class Trigger(_Data):
+    """When a scenario starts by itself; ``offset_days`` only for ``appointment_scheduled``."""
+
+    event: Literal["product_created", "application_submitted", "appointment_scheduled"]
+    offset_days: int | None = Field(default=None, ge=-365, le=365)
+
+
+class FileMetadata(_Data):
+    """What is known of an uploaded file; the bytes stay in the blob store (content-addressed)."""
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: int = Field(ge=0)
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    filename: str = Field(max_length=255)
+
+
+# --- actiepunten.scenario.v1 -------------------------------------------------------------------
+
+
+class ScenarioDefinedData(_Data):
+    scenario_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+    scope: Scope
+    items: tuple[RequestedItem, ...]
+    trigger: Trigger | None = None
+
+
+class ScenarioChangedData(ScenarioDefinedData):
+    pass
+
+
+class ScenarioDeletedData(_Data):
+    scenario_id: UUID
+
+
+class ScenarioScheduledData(_Data):
+    run_id: UUID
+    scenario_id: UUID
+    scenario_name: str
+    dossier_id: Identifier
+    subject: Subject
+    execute_at: AwareDatetime
+    items: tuple[RequestedItem, ...]
+    started_by: str
+
+
+class ScenarioRunCancelledData(_Data):
+    run_id: UUID
+    scenario_id: UUID
+    dossier_id: Identifier
+    reason: Literal["cancelled_by_adviser", "appointment_cancelled"]
+
+
+class ScenarioExecutedData(_Data):
+    run_id: UUID
+    scenario_id: UUID
+    dossier_id: Identifier
+    subject: Subject
+    executed_at: AwareDatetime
+    request_ids: tuple[UUID, ...]
+
+
+class DocumentRequestedData(_Data):
+    request_id: UUID
+    dossier_id: Identifier
+    subject: Subject
+    document_type: DocumentTypeCode
+    title: str | None = None
+    action_point: bool | None = None
+    source: Literal["scenario", "manual", "document_list"]
+    run_id: UUID | None = None
+    scenario_id: UUID | None = None
+    reference: str | None = None
+    requested_by: str
+
+
+# --- actiepunten.dossiercontrole.v1 ------------------------------------------------------------
+
+
+class DocumentTypeConfiguredData(_Data):
+    code: DocumentTypeCode
+    name: str
+    creates_action_point: bool
+
+
+class DocumentAddedData(_Data):
+    document_id: UUID
+    request_id: UUID
+    dossier_id: Identifier
+    subject: Subject
+    document_type: DocumentTypeCode
+    title: str
+
+
+class ActionPointOpenedData(_Data):
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    subject: Subject
+    document_type: DocumentTypeCode
+    title: str
+    opened_at: AwareDatetime
+
+
+class DocumentUploadedData(_Data):
+    document_id: UUID
+    dossier_id: Identifier
+    version: int = Field(ge=1)
+    file: FileMetadata
+    uploaded_by: str
+    copied_from: UUID | None = None
+
+
+class ActionPointCompletedData(_Data):
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    completed_at: AwareDatetime
+
+
+class DocumentRemovedData(_Data):
+    document_id: UUID
+    dossier_id: Identifier
+    removed_by: str
+
+
+class ActionPointRemovedData(_Data):
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    reason: Literal["document_removed", "removed_by_adviser"]
+    removed_at: AwareDatetime
+
+
+# --- platform topics (inbound) -----------------------------------------------------------------
+
+
+class ProductData(_Data):
+    product_id: Identifier
+    product_type: Scope
+
+
+class AppointmentData(_Data):
+    appointment_id: Identifier
+    starts_at: AwareDatetime
+
+
+class AppointmentCancelledData(_Data):
+    appointment_id: Identifier
+
+
+class DocumentListReceivedData(_Data):
+    subject: Subject
+    reference: Identifier
+    items: tuple[RequestedItem, ...] = Field(min_length=1, max_length=500)
+
+
+# --- the envelope ------------------------------------------------------------------------------
+
+
+class CloudEvent(BaseModel):
+    """CloudEvents 1.0 structured mode, with this platform's extension attributes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: UUID
+    source: str = Field(min_length=1)
+    type: str
+    time: AwareDatetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    tenantid: Identifier
+    # Catalogue events (scenarios, document types) belong to an office, not to a dossier.
+    dossierid: str | None = None
+    correlationid: str | None = None
+    causationid: str | None = None
+    dataversion: int = Field(default=1, ge=1)
+    data: Any
+
+    _check_source = field_validator("source")(_non_blank)
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka record key: one dossier's events share a partition and so stay in order."""
+        return f"{self.tenantid}:{self.dossierid or ''}".encode()
+
+
+class ScenarioDefined(CloudEvent):
+    type: Literal["ScenarioDefined"] = "ScenarioDefined"
+    data: ScenarioDefinedData
+
+
+class ScenarioChanged(CloudEvent):
+    type: Literal["ScenarioChanged"] = "ScenarioChanged"
+    data: ScenarioChangedData
+
+
+class ScenarioDeleted(CloudEvent):
+    type: Literal["ScenarioDeleted"] = "ScenarioDeleted"
+    data: ScenarioDeletedData
+
+
+class ScenarioScheduled(CloudEvent):
+    type: Literal["ScenarioScheduled"] = "ScenarioScheduled"
+    data: ScenarioScheduledData
+
+
+class ScenarioRunCancelled(CloudEvent):
+    type: Literal["ScenarioRunCancelled"] = "ScenarioRunCancelled"
+    data: ScenarioRunCancelledData
+
+
+class ScenarioExecuted(CloudEvent):
+    type: Literal["ScenarioExecuted"] = "ScenarioExecuted"
+    data: ScenarioExecutedData
+
+
+class DocumentRequested(CloudEvent):
+    type: Literal["DocumentRequested"] = "DocumentRequested"
+    data: DocumentRequestedData
+
+
+class DocumentTypeConfigured(CloudEvent):
+    type: Literal["DocumentTypeConfigured"] = "DocumentTypeConfigured"
+    data: DocumentTypeConfiguredData
+
+
+class DocumentAdded(CloudEvent):
+    type: Literal["DocumentAdded"] = "DocumentAdded"
+    data: DocumentAddedData
+
+
+class ActionPointOpened(CloudEvent):
+    type: Literal["ActionPointOpened"] = "ActionPointOpened"
+    data: ActionPointOpenedData
+
+
+class DocumentUploaded(CloudEvent):
+    type: Literal["DocumentUploaded"] = "DocumentUploaded"
+    data: DocumentUploadedData
+
+
+class ActionPointCompleted(CloudEvent):
+    type: Literal["ActionPointCompleted"] = "ActionPointCompleted"
+    data: ActionPointCompletedData
+
+
+class DocumentRemoved(CloudEvent):
+    type: Literal["DocumentRemoved"] = "DocumentRemoved"
+    data: DocumentRemovedData
+
+
+class ActionPointRemoved(CloudEvent):
+    type: Literal["ActionPointRemoved"] = "ActionPointRemoved"
+    data: ActionPointRemovedData
+
+
+class ProductCreated(CloudEvent):
+    type: Literal["ProductCreated"] = "ProductCreated"
+    data: ProductData
+
+
+class ApplicationSubmitted(CloudEvent):
+    type: Literal["ApplicationSubmitted"] = "ApplicationSubmitted"
+    data: ProductData
+
+
+class AppointmentScheduled(CloudEvent):
+    type: Literal["AppointmentScheduled"] = "AppointmentScheduled"
+    data: AppointmentData
+
+
+class AppointmentRescheduled(CloudEvent):
+    type: Literal["AppointmentRescheduled"] = "AppointmentRescheduled"
+    data: AppointmentData
+
+
+class AppointmentCancelled(CloudEvent):
+    type: Literal["AppointmentCancelled"] = "AppointmentCancelled"
+    data: AppointmentCancelledData
+
+
+class DocumentListReceived(CloudEvent):
+    type: Literal["DocumentListReceived"] = "DocumentListReceived"
+    data: DocumentListReceivedData
+
+
+ScenarioTopicEvent = Annotated[
+    ScenarioDefined
+    | ScenarioChanged
+    | ScenarioDeleted
+    | ScenarioScheduled
+    | ScenarioRunCancelled
+    | ScenarioExecuted
+    | DocumentRequested,
+    Field(discriminator="type"),
+]
+DossiercontroleTopicEvent = Annotated[
+    DocumentTypeConfigured
+    | DocumentAdded
+    | ActionPointOpened
+    | DocumentUploaded
+    | ActionPointCompleted
+    | DocumentRemoved
+    | ActionPointRemoved,
+    Field(discriminator="type"),
+]
+ProductsTopicEvent = Annotated[ProductCreated | ApplicationSubmitted, Field(discriminator="type")]
+AppointmentsTopicEvent = Annotated[
+    AppointmentScheduled | AppointmentRescheduled | AppointmentCancelled,
+    Field(discriminator="type"),
+]
+DocumentListsTopicEvent = Annotated[DocumentListReceived, Field(discriminator="type")]
