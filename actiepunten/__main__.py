@@ -1,0 +1,3 @@
+from actiepunten.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The ``actiepunten`` command: run the whole system, serve one service, or run a local broker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+SERVICES = {
+    "scenario": "services.scenario_service.main",
+    "dossiercontrole": "services.dossiercontrole_service.main",
+    "portal": "services.portal_projection.main",
+}
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("ACTIEPUNTEN_DATA_DIR", ".data")).resolve()
+
+
+def jwt_secret(data_dir: Path) -> str:
+    """``ACTIEPUNTEN_JWT_SECRET`` when set, else one made once and kept in the data dir."""
+    secret = os.environ.get("ACTIEPUNTEN_JWT_SECRET")
+    if secret:
+        return secret
+    path = data_dir / "jwt-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def serve(service: str) -> None:
+    """Run one service in the foreground, as a deployment does."""
+    module = __import__(SERVICES[service], fromlist=["main"])
+    module.main()
+
+
+def start_service(service: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / f"{service}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "actiepunten", "serve", service],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not healthy after {timeout:.0f}s")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run() -> None:
+    """The whole system on one machine: a broker, the three services, URLs and tokens."""
+    from actiepunten.broker import create_topics, provide_broker
+    from servicekit.auth import issue_token
+    from servicekit.settings import DEFAULT_PORTS
+
+    data_dir = _data_dir()
+    broker = provide_broker(data_dir)
+    processes: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        asyncio.run(create_topics(broker.bootstrap_servers))
+        secret = jwt_secret(data_dir)
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "ACTIEPUNTEN_KAFKA_IDEMPOTENCE": "true" if broker.supports_idempotence else "false",
+            "ACTIEPUNTEN_JWT_SECRET": secret,
+            "ACTIEPUNTEN_DATA_DIR": str(data_dir),
+        }
+        urls = {}
+        for service in SERVICES:
+            port = int(os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", DEFAULT_PORTS[service]))
+            urls[service] = f"http://127.0.0.1:{port}"
+            processes.append(start_service(service, env, data_dir / "logs"))
+        for (service, url), process in zip(urls.items(), processes, strict=True):
+            wait_healthy(url, process)
+        print(f"Kafka ({broker.kind}) on {broker.bootstrap_servers}")
+        for service, url in urls.items():
+            print(f"{service:16} {url}  (API docs {url}/docs)")
+        tenant = "kantoor-1"
+        print(f"\nTokens for office {tenant!r} (valid 12 hours):")
+        print(f"admin   {issue_token(secret, sub='admin-1', tenant=tenant, role='admin')}")
+        print(f"adviser {issue_token(secret, sub='adviseur-1', tenant=tenant, role='adviser')}")
+        client = issue_token(secret, sub="klant-1", tenant=tenant, role="client",
+                             dossiers=["dossier-1"])
+        print(f"client  {client}  (dossier 'dossier-1')")
+        print(f"\nLogs in {data_dir / 'logs'}. Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for service, process in zip(SERVICES, processes, strict=True):
+                if process.poll() is not None:
+                    print(f"{service} exited with {process.returncode}; stopping", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("Stopping...", flush=True)
+        stop_processes(processes)
+        broker.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="actiepunten", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="the whole system on this machine (what `make run` does)")
+    serve_parser = commands.add_parser("serve", help="one service, as a deployment runs it")
+    serve_parser.add_argument("service", choices=sorted(SERVICES))
+    commands.add_parser("broker", help="only the local Kafka broker, with the topics")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run()
+    elif args.command == "serve":
+        serve(args.service)
+    elif args.command == "broker":
+        from actiepunten.broker import serve_forever
+
+        serve_forever(_data_dir())

@@ -1,0 +1,94 @@
+"""Bearer JWTs (HS256) and the role and tenant rules of SPEC section 4."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import jwt
+from fastapi import HTTPException, Request
+
+Role = Literal["admin", "adviser", "client"]
+ROLES: tuple[Role, ...] = ("admin", "adviser", "client")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who calls: the token's subject in one office (tenant) with one role."""
+
+    sub: str
+    tenant: str
+    role: Role
+    dossiers: frozenset[str] = frozenset()
+
+    def may_see_dossier(self, dossier_id: str) -> bool:
+        """Staff of the office see every dossier of it; a client only the dossiers in its token."""
+        return self.role != "client" or dossier_id in self.dossiers
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def decode_token(token: str, secret: str) -> Identity:
+    """Verify signature and expiry; raises 401 with the reason otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["sub", "tenant", "role", "exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token expired") from None
+    except jwt.InvalidTokenError as error:
+        raise _unauthorized(f"invalid token: {error}") from None
+    role = claims["role"]
+    dossiers = claims.get("dossiers") or []
+    if role not in ROLES or not isinstance(dossiers, list):
+        raise _unauthorized("invalid token: unknown role or malformed dossiers claim")
+    if not isinstance(claims["tenant"], str) or not claims["tenant"]:
+        raise _unauthorized("invalid token: tenant claim must be a non-empty string")
+    return Identity(
+        sub=str(claims["sub"]),
+        tenant=claims["tenant"],
+        role=role,
+        dossiers=frozenset(str(d) for d in dossiers),
+    )
+
+
+def require(*roles: Role) -> Callable[[Request], Identity]:
+    """A FastAPI dependency: the caller's identity, 401 without a valid token, 403 for other roles."""
+
+    def dependency(request: Request) -> Identity:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("missing bearer token")
+        identity = decode_token(token.strip(), request.app.state.settings.jwt_secret)
+        if identity.role not in roles:
+            raise HTTPException(403, f"role {identity.role!r} may not do this")
+        return identity
+
+    return dependency
+
+
+def issue_token(
+    secret: str,
+    *,
+    sub: str,
+    tenant: str,
+    role: Role,
+    dossiers: list[str] | None = None,
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """A token for development, tests and `make run`; production tokens come from the platform."""
+    import time
+
+    claims: dict[str, object] = {
+        "sub": sub,
+        "tenant": tenant,
+        "role": role,
+        "exp": int(time.time()) + ttl_seconds,
+    }
+    if dossiers is not None:
+        claims["dossiers"] = dossiers
+    return jwt.encode(claims, secret, algorithm="HS256")

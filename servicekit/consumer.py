@@ -1,0 +1,291 @@
+"""The tracking consumer: exactly-once in effect on top of Kafka's at-least-once delivery.
+
+Each record's position is stored as ``Tracking("<topic>:<partition>", offset + 1)`` in the same
+transaction as what processing it produced (aggregate events or view rows). On assignment the
+consumer seeks every partition to its own recorded position, so restarts, rebalances and
+redeliveries never apply a record twice; Kafka's committed offsets are only kept for lag metrics.
+
+Records that are not events, or known events that fail validation, go to the service's DLQ topic
+with the reason and origin; unknown types are skipped; a transient failure (the store is down) is
+retried until it succeeds, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
+from pydantic import ValidationError
+
+from servicekit import metrics
+from servicekit.kafka import Publisher
+from shared.events.codec import CodecError, UnknownEventType, decode
+from shared.events.contracts import CloudEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CloudEvent, Tracking], None]
+"""Processes one event and stores ``tracking`` in the same transaction as its effects."""
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    PersistenceError,  # eventsourcing's OperationalError, InterfaceError, ... (not IntegrityError)
+    sqlite3.OperationalError,
+    OSError,
+)
+
+
+class Rejected(Exception):
+    """Raised by a handler for an event that is valid but cannot be accepted: dead-lettered."""
+
+
+class PositionStore(Protocol):
+    def max_tracking_id(self, name: str) -> int | None: ...
+
+    def has_tracked(self, tracking: Tracking) -> bool: ...
+
+    def record_tracking(self, tracking: Tracking) -> None: ...
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+class DeadLetters:
+    """Writes rejected records to a DLQ topic with the reason and where they came from."""
+
+    def __init__(self, publisher: Publisher, topic: str, consumer_name: str) -> None:
+        self.publisher = publisher
+        self.topic = topic
+        self.consumer_name = consumer_name
+
+    async def send(self, record: Any, reason: str) -> None:
+        value: bytes | None = record.value
+        try:
+            original: Any = json.loads(value) if value is not None else None
+            encoding = "json"
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            original = value.decode("latin-1") if value is not None else None
+            encoding = "latin-1"
+        letter = {
+            "reason": reason,
+            "consumer": self.consumer_name,
+            "failed_at": datetime.now(UTC).isoformat(),
+            "origin": {
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp": record.timestamp,
+                "key": record.key.decode("utf-8", "replace") if record.key else None,
+            },
+            "value_encoding": encoding,
+            "value": original,
+        }
+        body = json.dumps(letter, default=str).encode()
+        if len(body) > 900_000:  # an oversized record: keep the reason and origin, not the bytes
+            letter["value"] = None
+            letter["value_encoding"] = "omitted (too large)"
+            body = json.dumps(letter, default=str).encode()
+        await self.publisher.publish_raw(
+            self.topic,
+            body,
+            key=record.key,
+            headers={"reason": reason[:500], "origin-topic": record.topic},
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(record.topic).inc()
+
+
+class _SeekToTrackedPositions(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: TrackingConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner.seek_to_tracked(assigned)
+
+
+class TrackingConsumer:
+    """Consumes ``topics`` in a consumer group and hands each event to its handler by type."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        positions: PositionStore,
+        dead_letters: DeadLetters,
+        max_retry_delay: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self.positions = positions
+        self.dead_letters = dead_letters
+        self.max_retry_delay = max_retry_delay
+        self._consumer: AIOKafkaConsumer | None = None
+        self.ready = asyncio.Event()
+
+    async def seek_to_tracked(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        for tp in assigned:
+            position = await asyncio.to_thread(
+                self.positions.max_tracking_id, tracking_name(tp.topic, tp.partition)
+            )
+            if position:
+                consumer.seek(tp, position)
+            else:
+                # A store that has seen nothing of this partition must see all of it.
+                await consumer.seek_to_beginning(tp)
+        self.ready.set()
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnects when the broker goes away."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=500,
+                client_id=self.name,
+            )
+            self._consumer = consumer
+            try:
+                consumer.subscribe(self.topics, listener=_SeekToTrackedPositions(self))
+                await consumer.start()
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except KafkaError:
+                log.exception("%s: Kafka consumer failed; reconnecting", self.name)
+                await asyncio.sleep(1.0)
+            finally:
+                self._consumer = None
+                try:
+                    await consumer.stop()
+                except Exception:
+                    log.debug("%s: error while stopping the consumer", self.name, exc_info=True)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                done: int | None = None
+                for record in records:
+                    if tp not in consumer.assignment():
+                        break  # revoked mid-batch: the new owner resumes from our tracking
+                    await self.process(record)
+                    done = record.offset + 1
+                if done is not None and tp in consumer.assignment():
+                    try:
+                        await consumer.commit({tp: done})
+                    except (CommitFailedError, KafkaError) as error:
+                        log.info("%s: commit of %s skipped: %s", self.name, tp, error)
+            self._update_lag(consumer)
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = consumer._fetcher._subscriptions.assignment[tp].position
+            except (AttributeError, KeyError):
+                continue
+            if position is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position)
+                )
+
+    async def process(self, record: Any) -> None:
+        """Apply one record at most once in effect; never raises for a bad record."""
+        tracking = Tracking(tracking_name(record.topic, record.partition), record.offset + 1)
+        if await asyncio.to_thread(self.positions.has_tracked, tracking):
+            metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
+            return
+        try:
+            event = decode(record.topic, record.value)
+        except UnknownEventType:
+            await self._skip(record, tracking, "unknown_type")
+            return
+        except CodecError as error:
+            await self._dead_letter(record, tracking, error.reason)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            await self._skip(record, tracking, "not_handled")
+            return
+        await self._handle(record, event, handler, tracking)
+
+    async def _handle(
+        self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking
+    ) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(handler, event, tracking)
+            except IntegrityError:
+                if await asyncio.to_thread(self.positions.has_tracked, tracking):
+                    metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
+                    return
+                # An aggregate changed under us (a concurrent command): load and try again.
+            except (Rejected, ValidationError, ValueError) as error:
+                await self._dead_letter(record, tracking, f"rejected {event.type}: {error}")
+                return
+            except TRANSIENT_ERRORS as error:
+                metrics.TRANSIENT_RETRIES.labels(record.topic).inc()
+                log.warning("%s: transient failure on %s, retrying: %s", self.name, event.type, error)
+            except Exception as error:
+                log.exception("%s: handler for %s failed", self.name, event.type)
+                await self._dead_letter(record, tracking, f"handler failed on {event.type}: {error!r}")
+                return
+            else:
+                metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+    async def _skip(self, record: Any, tracking: Tracking, reason: str) -> None:
+        await self._retrying(self.positions.record_tracking, tracking)
+        metrics.EVENTS_SKIPPED.labels(record.topic, reason).inc()
+
+    async def _dead_letter(self, record: Any, tracking: Tracking, reason: str) -> None:
+        log.warning(
+            "%s: dead-lettering %s[%d]@%d: %s",
+            self.name, record.topic, record.partition, record.offset, reason,
+        )
+        delay = 0.1
+        while True:
+            try:
+                await self.dead_letters.send(record, reason)
+                break
+            except KafkaError as error:
+                log.warning("%s: DLQ publish failed, retrying: %s", self.name, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+        await self._retrying(self.positions.record_tracking, tracking)
+
+    async def _retrying(self, call: Callable[..., Any], *args: Any) -> Any:
+        delay = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(call, *args)
+            except TRANSIENT_ERRORS as error:
+                log.warning("%s: store unavailable, retrying: %s", self.name, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)

@@ -1,0 +1,76 @@
+"""The event-sourced application base that the outbox relay and the tracking consumer build on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    ProcessRecorder,
+    Recording,
+    Tracking,
+)
+
+
+class TrackedApplication(Application[UUID]):
+    """An `eventsourcing` application whose store also records tracking positions.
+
+    - ``save_tracked`` stores new aggregate events together with the position of the record that
+      caused them, in one transaction: the consumer side of exactly-once.
+    - Listeners are called after every commit, so the outbox relay publishes at once instead of
+      waiting for its poll timer (SQLite recorders cannot subscribe).
+    """
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._save_listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+        super().__init__(env)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def add_save_listener(self, listener: Callable[[], None]) -> None:
+        with self._listeners_lock:
+            self._save_listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings:
+            for listener in list(self._save_listeners):
+                listener()
+
+    def save_tracked(self, tracking: Tracking | None, *objs: Any) -> list[Recording[UUID]]:
+        """Save the aggregates' pending events and ``tracking`` atomically.
+
+        Raises ``IntegrityError`` when the tracking position was recorded already (another replica
+        got there first) or an aggregate changed concurrently; the caller tells which.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*objs)
+        recordings = self._record(processing_event)
+        self._notify(recordings)
+        return recordings
+
+    def has_tracked(self, tracking: Tracking) -> bool:
+        return self.process_recorder.has_tracking_id(
+            tracking.application_name, tracking.notification_id
+        )
+
+    def max_tracking_id(self, name: str) -> int | None:
+        return self.process_recorder.max_tracking_id(name)
+
+    def record_tracking(self, tracking: Tracking) -> None:
+        """Record a position with nothing else to store (a skipped or dead-lettered record)."""
+        try:
+            self.process_recorder.insert_tracking(tracking)
+        except IntegrityError:
+            if not self.has_tracked(tracking):
+                raise

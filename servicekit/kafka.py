@@ -1,0 +1,57 @@
+"""Publishing to Kafka through FastStream, the one producer of every service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from shared.events.codec import encode
+from shared.events.contracts import CloudEvent
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+
+
+def make_broker(bootstrap_servers: str, *, idempotence: bool) -> KafkaBroker:
+    """A FastStream broker that waits for all in-sync replicas (idempotent where supported)."""
+    return KafkaBroker(
+        bootstrap_servers,
+        enable_idempotence=idempotence,
+        acks="all",
+        logger=None,
+    )
+
+
+class Publisher:
+    """Sends integration events and dead letters; returns only once Kafka acknowledged them."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        futures = [
+            await self.broker.publish(
+                encode(event),
+                topic,
+                key=event.key,
+                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                no_confirm=True,
+            )
+            for event in events
+        ]
+        await asyncio.gather(*futures)
+
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        await self.broker.publish(value, topic, key=key, headers=headers)
+
+
+def asyncapi_document(broker: KafkaBroker, title: str) -> dict[str, Any]:
+    """The AsyncAPI document FastStream generates from the broker's declared publishers."""
+    from faststream.specification import AsyncAPI
+
+    spec = AsyncAPI(broker, title=title, schema_version="3.0.0")
+    return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]

@@ -1,0 +1,165 @@
+"""Start-up shared by every service: Kafka producer, outbox relay, consumers, HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingConsumer
+from servicekit.eventstore import TrackedApplication
+from servicekit.kafka import Publisher, asyncapi_document, make_broker
+from servicekit.outbox import OutboxRelay, Translate
+from servicekit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The background work of one service process, started and stopped with its HTTP app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker = make_broker(
+            settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
+        )
+        self.publisher = Publisher(self.broker)
+        self.relays: list[OutboxRelay] = []
+        self.consumers: list[TrackingConsumer] = []
+        self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closers: list[Callable[[], None]] = []
+
+    def relay(self, app: TrackedApplication, topic: str, translate: Translate) -> OutboxRelay:
+        relay = OutboxRelay(app, topic, translate, self.publisher.publish_events)
+        self.relays.append(relay)
+        self.add_job(f"relay:{topic}", relay.run)
+        return relay
+
+    def consumer(
+        self,
+        *,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        positions: PositionStore,
+        dlq_topic: str,
+    ) -> TrackingConsumer:
+        name = f"actiepunten.{self.settings.service}"
+        consumer = TrackingConsumer(
+            name=name,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.consumer_group,
+            topics=topics,
+            handlers=handlers,
+            positions=positions,
+            dead_letters=DeadLetters(self.publisher, dlq_topic, name),
+        )
+        self.consumers.append(consumer)
+        self.add_job("consumer", consumer.run)
+        return consumer
+
+    def add_job(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        self._jobs.append((name, job))
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def failed_jobs(self) -> list[str]:
+        return [name for name, task in self._tasks.items() if task.done()]
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        await self._start_broker()
+        for name, job in self._jobs:
+            self._tasks[name] = asyncio.create_task(self._supervised(name, job), name=name)
+        try:
+            yield
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._tasks.clear()
+            await self.broker.stop()
+            for closer in self._closers:
+                closer()
+
+    async def _start_broker(self) -> None:
+        delay = 0.5
+        for _attempt in range(60):
+            try:
+                await self.broker.start()
+                return
+            except Exception as error:
+                log.warning("Kafka not reachable yet (%s); retrying", error)
+                await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise RuntimeError(f"Kafka at {self.settings.kafka_bootstrap_servers} did not answer")
+
+    @staticmethod
+    async def _supervised(name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Restart a background job that crashed: the service carries on."""
+        while True:
+            try:
+                await job()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s crashed; restarting in 1s", name)
+                await asyncio.sleep(1.0)
+
+
+def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
+    """The service's FastAPI app with /health, /metrics and /asyncapi.json beside its routes."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan)
+    app.state.settings = runtime.settings
+    app.state.runtime = runtime
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> Mapping[str, Any]:
+        failed = runtime.failed_jobs()
+        if failed:
+            return JSONResponse({"status": "failing", "failed": failed}, status_code=503)  # type: ignore[return-value]
+        return {"status": "ok", "service": runtime.settings.service}
+
+    @app.get("/metrics", tags=["operations"])
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", tags=["operations"])
+    async def asyncapi() -> Mapping[str, Any]:
+        return asyncapi_document(runtime.broker, title)
+
+    return app
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run one service in the foreground, as a deployment does."""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {settings.service} %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")

@@ -1,0 +1,172 @@
+"""The dossier-check service's application: document state, uploads and action points."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from servicekit.eventstore import TrackedApplication
+from services.dossiercontrole_service.domainmodel import (
+    ActionPointNotFound,
+    DocumentNotFound,
+    DocumentTypes,
+    DossierCheck,
+    Locator,
+    action_point_id_for,
+)
+
+T = TypeVar("T")
+
+
+class DossierChecks(TrackedApplication):
+    """Every office's dossier checks and document-type settings."""
+
+    env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "ORIGINATOR_ID_TYPE": "uuid"}
+
+    # --- document types (admin) ------------------------------------------------------------------
+
+    def _document_types(self, tenant: str) -> DocumentTypes:
+        try:
+            types: DocumentTypes = self.repository.get(DocumentTypes.create_id(tenant))
+        except AggregateNotFoundError:
+            types = DocumentTypes(tenant)
+        return types
+
+    def configure_document_type(
+        self, tenant: str, code: str, name: str, creates_action_point: bool, by: str
+    ) -> None:
+        def command() -> None:
+            types = self._document_types(tenant)
+            types.configure(code, name, creates_action_point, by)
+            self.save(types)
+
+        self._retry_on_conflict(command)
+
+    def get_document_types(self, tenant: str) -> list[dict[str, Any]]:
+        return sorted(self._document_types(tenant).types.values(), key=lambda t: t["code"])
+
+    # --- requests (from the scenario service's topic) ---------------------------------------------
+
+    def _dossier_check(self, tenant: str, dossier_id: str) -> DossierCheck:
+        try:
+            check: DossierCheck = self.repository.get(DossierCheck.create_id(tenant, dossier_id))
+        except AggregateNotFoundError:
+            check = DossierCheck(tenant, dossier_id)
+        return check
+
+    def add_requested_document(
+        self,
+        tenant: str,
+        dossier_id: str,
+        request_id: UUID,
+        subject: dict[str, Any],
+        document_type: str,
+        title: str | None,
+        action_point: bool | None,
+        at: datetime,
+        tracking: Tracking | None = None,
+    ) -> UUID | None:
+        """Add a requested document (and its action point) unless that request was handled or
+        the same document type is requested already on that subject."""
+        types = self._document_types(tenant)
+        with_action_point = (
+            action_point if action_point is not None else types.creates_action_point(document_type)
+        )
+        check = self._dossier_check(tenant, dossier_id)
+        document_id = check.request_document(
+            request_id, subject, document_type,
+            title or types.name_of(document_type) or document_type.replace("_", " ").capitalize(),
+            with_action_point, at,
+        )
+        locators = []
+        if document_id is not None:
+            locators.append(Locator(key=document_id, tenant=tenant, dossier_id=dossier_id))
+            if with_action_point:
+                locators.append(
+                    Locator(key=action_point_id_for(request_id), tenant=tenant,
+                            dossier_id=dossier_id)
+                )
+        self.save_tracked(tracking, check, *locators)
+        return document_id
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def get_dossier_check(self, tenant: str, dossier_id: str) -> DossierCheck:
+        return self._dossier_check(tenant, dossier_id)
+
+    def locate(self, tenant: str, key: UUID) -> DossierCheck | None:
+        """The dossier check that holds a document or action point of this office, if any."""
+        try:
+            locator: Locator = self.repository.get(Locator.create_id(key))
+        except AggregateNotFoundError:
+            return None
+        if locator.tenant != tenant:
+            return None  # another office's: it does not exist for this caller
+        return self._dossier_check(tenant, locator.dossier_id)
+
+    def _locate_document(self, tenant: str, document_id: UUID) -> DossierCheck:
+        check = self.locate(tenant, document_id)
+        if check is None:
+            raise DocumentNotFound(f"document {document_id} not found")
+        check.document(document_id)
+        return check
+
+    # --- adviser and client commands -------------------------------------------------------------
+
+    def _retry_on_conflict(self, command: Callable[[], T]) -> T:
+        for _attempt in range(10):
+            try:
+                return command()
+            except IntegrityError:
+                continue  # the dossier changed meanwhile (e.g. a request came in): reload
+        return command()
+
+    def upload(
+        self, tenant: str, document_id: UUID, file: dict[str, Any], by: str, at: datetime,
+        allowed: Callable[[str], bool] = lambda _dossier_id: True,
+    ) -> DossierCheck:
+        def command() -> DossierCheck:
+            check = self._locate_document(tenant, document_id)
+            if not allowed(check.dossier_id):
+                raise DocumentNotFound(f"document {document_id} not found")
+            check.upload(document_id, file, by, at)
+            self.save(check)
+            return check
+
+        return self._retry_on_conflict(command)
+
+    def copy(
+        self, tenant: str, document_id: UUID, source_document_id: UUID, by: str, at: datetime
+    ) -> DossierCheck:
+        def command() -> DossierCheck:
+            check = self._locate_document(tenant, document_id)
+            check.copy_from(document_id, source_document_id, by, at)
+            self.save(check)
+            return check
+
+        return self._retry_on_conflict(command)
+
+    def remove_document(self, tenant: str, document_id: UUID, by: str, at: datetime) -> None:
+        def command() -> None:
+            check = self._locate_document(tenant, document_id)
+            check.remove_document(document_id, by, at)
+            self.save(check)
+
+        self._retry_on_conflict(command)
+
+    def remove_action_point(
+        self, tenant: str, action_point_id: UUID, by: str, at: datetime
+    ) -> None:
+        def command() -> None:
+            check = self.locate(tenant, action_point_id)
+            if check is None:
+                raise ActionPointNotFound(f"action point {action_point_id} not found")
+            check.remove_action_point(action_point_id, by, at)
+            self.save(check)
+
+        self._retry_on_conflict(command)

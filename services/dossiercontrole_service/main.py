@@ -1,0 +1,41 @@
+"""Assembles the dossier-check service: store, blob store, outbox relay, consumer, HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from servicekit.runtime import Runtime, http_app, serve
+from servicekit.settings import Settings
+from services.dossiercontrole_service import kafka, settings
+from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.blobstore import BlobStore
+from services.dossiercontrole_service.http import router
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    config = config or settings.load()
+    application = DossierChecks(env=config.eventstore_env("dossiercontrole"))
+    runtime = Runtime(config)
+    kafka.declare(runtime.broker)
+    runtime.relay(application, kafka.PUBLISHES, kafka.translate)
+    runtime.consumer(
+        topics=kafka.CONSUMES,
+        handlers=kafka.handlers(application),
+        positions=application,
+        dlq_topic=kafka.DLQ,
+    )
+    runtime.on_close(application.close)
+    app = http_app(
+        runtime,
+        title="Actiepunten dossier-check service",
+        description="Dossier check (dossiercontrole), uploads, action points, document types.",
+    )
+    app.state.application = application
+    app.state.blobs = BlobStore(config.data_dir / "blobs")
+    app.include_router(router)
+    return app
+
+
+def main() -> None:
+    config = settings.load()
+    serve(create_app(config), config)

@@ -1,0 +1,60 @@
+"""The client portal's read API (SPEC section 4)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from servicekit.auth import Identity, require
+from services.portal_projection.views import PortalView
+from shared.events.contracts import Subject
+
+router = APIRouter()
+Reader = Annotated[Identity, Depends(require("client", "adviser"))]
+
+
+class PortalActionPoint(BaseModel):
+    action_point_id: UUID
+    document_id: UUID
+    document_type: str
+    title: str
+    subject: Subject
+    status: Literal["open", "completed"]
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class Progress(BaseModel):
+    open: int
+    completed: int
+    percent: int
+
+
+class PortalActionPoints(BaseModel):
+    action_points: list[PortalActionPoint]
+    progress: Progress
+
+
+@router.get("/portal/dossiers/{dossier_id}/action-points", response_model=PortalActionPoints,
+            tags=["client portal"])
+async def portal_action_points(dossier_id: str, who: Reader, request: Request) -> PortalActionPoints:
+    """The client's action points: open and completed, removed ones absent, with progress."""
+    if not who.may_see_dossier(dossier_id):
+        raise HTTPException(404, f"dossier {dossier_id} not found")
+    view: PortalView = request.app.state.view
+    rows = await asyncio.to_thread(view.action_points, who.tenant, dossier_id)
+    points = [PortalActionPoint.model_validate(row) for row in rows]
+    completed = sum(1 for p in points if p.status == "completed")
+    total = len(points)
+    return PortalActionPoints(
+        action_points=points,
+        progress=Progress(
+            open=total - completed, completed=completed,
+            percent=round(100 * completed / total) if total else 0,
+        ),
+    )

@@ -1,0 +1,26 @@
+"""What the portal projection consumes: the action-point facts of ``actiepunten.dossiercontrole.v1``."""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import Tracking
+from faststream.kafka import KafkaBroker
+
+from servicekit.consumer import Handler
+from services.portal_projection.views import PortalView
+from shared.events import contracts as c
+from shared.events import topics
+
+CONSUMES = (topics.DOSSIERCONTROLE,)
+DLQ = topics.PORTAL_DLQ
+
+
+def declare(broker: KafkaBroker) -> None:
+    broker.publisher(DLQ, title=DLQ, description="Records the portal projection could not accept")
+
+
+def handlers(view: PortalView) -> dict[str, Handler]:
+    def project(event: c.CloudEvent, tracking: Tracking) -> None:
+        view.process(event, tracking)
+
+    return {name: project for name in ("ActionPointOpened", "ActionPointCompleted",
+                                       "ActionPointRemoved")}

@@ -1,0 +1,316 @@
+"""The scenario service's application: commands load, change and save aggregates; queries read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from servicekit.eventstore import TrackedApplication
+from services.scenario_service.domainmodel import (
+    Appointment,
+    DocumentList,
+    DocumentRequest,
+    RunNotFound,
+    ScenarioCatalogue,
+    ScenarioRun,
+    ScopeMismatch,
+)
+
+APPOINTMENT_SCOPE = "afspraak"
+
+
+class Scenarios(TrackedApplication):
+    """Scenario catalogue, scenario runs and document requests of every office."""
+
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
+
+    # --- catalogue (admin) ---------------------------------------------------------------------
+
+    def _catalogue(self, tenant: str) -> ScenarioCatalogue:
+        try:
+            catalogue: ScenarioCatalogue = self.repository.get(ScenarioCatalogue.create_id(tenant))
+        except AggregateNotFoundError:
+            catalogue = ScenarioCatalogue(tenant)
+        return catalogue
+
+    def define_scenario(
+        self,
+        tenant: str,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> UUID:
+        catalogue = self._catalogue(tenant)
+        scenario_id = uuid4()
+        catalogue.define(scenario_id, name, scope, items, trigger, by)
+        self.save(catalogue)
+        return scenario_id
+
+    def change_scenario(
+        self,
+        tenant: str,
+        scenario_id: UUID,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> None:
+        catalogue = self._catalogue(tenant)
+        catalogue.change(scenario_id, name, scope, items, trigger, by)
+        self.save(catalogue)
+
+    def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
+        catalogue = self._catalogue(tenant)
+        catalogue.delete(scenario_id, by)
+        self.save(catalogue)
+
+    def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
+        return self._catalogue(tenant).list(scope)
+
+    def get_scenario(self, tenant: str, scenario_id: UUID) -> dict[str, Any]:
+        return self._catalogue(tenant).get(scenario_id)
+
+    # --- runs (adviser) ------------------------------------------------------------------------
+
+    def start_scenarios(
+        self,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        scenario_ids: Sequence[UUID],
+        execute_at: datetime,
+        now: datetime,
+        started_by: str,
+    ) -> list[ScenarioRun]:
+        """Start several scenarios at once; each due now executes in the same transaction."""
+        catalogue = self._catalogue(tenant)
+        runs = []
+        for scenario_id in scenario_ids:
+            scenario = catalogue.get(scenario_id)
+            if scenario["scope"] != subject["scope"]:
+                raise ScopeMismatch(
+                    f"scenario {scenario_id} has scope {scenario['scope']!r}, "
+                    f"the subject has scope {subject['scope']!r}"
+                )
+            runs.append(self._new_run(uuid4(), tenant, dossier_id, subject, scenario, execute_at,
+                                      now, started_by))
+        self.save(*runs)
+        return runs
+
+    def _new_run(
+        self,
+        run_id: UUID,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        scenario: dict[str, Any],
+        execute_at: datetime,
+        now: datetime,
+        started_by: str,
+        cause: str | None = None,
+        offset_days: int | None = None,
+    ) -> ScenarioRun:
+        run = ScenarioRun(
+            run_id=run_id,
+            tenant=tenant,
+            dossier_id=dossier_id,
+            subject=subject,
+            scenario_id=UUID(scenario["scenario_id"]),
+            scenario_name=scenario["name"],
+            items=[dict(item) for item in scenario["items"]],
+            execute_at=execute_at,
+            started_by=started_by,
+            cause=cause,
+            offset_days=offset_days,
+        )
+        if execute_at <= now:
+            run.execute(now)
+        return run
+
+    def get_run(self, tenant: str, run_id: UUID) -> ScenarioRun:
+        try:
+            run: ScenarioRun = self.repository.get(run_id)
+        except AggregateNotFoundError:
+            raise RunNotFound(f"scenario run {run_id} not found") from None
+        if not isinstance(run, ScenarioRun) or run.tenant != tenant:
+            raise RunNotFound(f"scenario run {run_id} not found")
+        return run
+
+    def cancel_run(self, tenant: str, run_id: UUID, reason: str = "cancelled_by_adviser") -> None:
+        run = self.get_run(tenant, run_id)
+        run.cancel(reason)
+        self.save(run)
+
+    def execute_run(self, run_id: UUID, now: datetime) -> bool:
+        """Execute a due run; False when it was executed or cancelled already (by any replica)."""
+        for _attempt in range(5):
+            run: ScenarioRun = self.repository.get(run_id)
+            if run.status != "scheduled" or run.execute_at > now:
+                return False
+            run.execute(now)
+            try:
+                self.save(run)
+                return True
+            except IntegrityError:
+                continue  # another replica changed it: look again
+        return False
+
+    # --- document requests ---------------------------------------------------------------------
+
+    def request_document(
+        self,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        document_type: str,
+        title: str | None,
+        action_point: bool | None,
+        requested_by: str,
+    ) -> UUID:
+        request = DocumentRequest(
+            tenant=tenant,
+            dossier_id=dossier_id,
+            subject=subject,
+            document_type=document_type,
+            title=title,
+            action_point=action_point,
+            requested_by=requested_by,
+        )
+        self.save(request)
+        return request.id
+
+    def receive_document_list(
+        self,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        reference: str,
+        items: list[dict[str, Any]],
+        received_from: str,
+        tracking: Tracking | None = None,
+    ) -> tuple[DocumentList, bool]:
+        """Record a document list once per reference; returns it and whether it was new."""
+        list_id = DocumentList.create_id(tenant, reference)
+        try:
+            existing: DocumentList = self.repository.get(list_id)
+        except AggregateNotFoundError:
+            pass
+        else:
+            self.save_tracked(tracking)
+            return existing, False
+        document_list = DocumentList(
+            tenant=tenant,
+            reference=reference,
+            dossier_id=dossier_id,
+            subject=subject,
+            items=items,
+            received_from=received_from,
+        )
+        self.save_tracked(tracking, document_list)
+        return document_list, True
+
+    # --- platform triggers ---------------------------------------------------------------------
+
+    def start_triggered(
+        self,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        trigger_event: str,
+        cause: str,
+        now: datetime,
+        tracking: Tracking | None,
+        starts_at: datetime | None = None,
+    ) -> list[ScenarioRun]:
+        """Start every scenario of the office whose trigger and scope match a platform event.
+
+        Run ids derive from the cause (the platform event's id) and the scenario, so the same
+        event delivered twice starts nothing new.
+        """
+        runs = []
+        for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
+            run_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
+            if self._exists(run_id):
+                continue
+            offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
+            execute_at = now if starts_at is None else starts_at + timedelta(days=offset_days)
+            runs.append(
+                self._new_run(run_id, tenant, dossier_id, subject, scenario, max(execute_at, now),
+                              now, f"trigger:{trigger_event}", cause=cause,
+                              offset_days=offset_days if starts_at is not None else None)
+            )
+        if starts_at is not None:
+            appointment = self._appointment(tenant, subject["id"], dossier_id, starts_at)
+            if runs:
+                appointment.attach_runs([run.id for run in runs])
+            self.save_tracked(tracking, appointment, *runs)
+        else:
+            self.save_tracked(tracking, *runs)
+        return runs
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _appointment(
+        self, tenant: str, appointment_id: str, dossier_id: str, starts_at: datetime
+    ) -> Appointment:
+        try:
+            appointment: Appointment = self.repository.get(
+                Appointment.create_id(tenant, appointment_id)
+            )
+        except AggregateNotFoundError:
+            appointment = Appointment(
+                tenant=tenant, appointment_id=appointment_id, dossier_id=dossier_id,
+                starts_at=starts_at,
+            )
+        return appointment
+
+    def reschedule_appointment(
+        self, tenant: str, appointment_id: str, starts_at: datetime, now: datetime,
+        tracking: Tracking | None,
+    ) -> None:
+        """Move the appointment's pending runs with it; executed runs stay as they were."""
+        try:
+            appointment: Appointment = self.repository.get(
+                Appointment.create_id(tenant, appointment_id)
+            )
+        except AggregateNotFoundError:
+            self.save_tracked(tracking)
+            return
+        appointment.reschedule(starts_at)
+        runs = [self.repository.get(run_id) for run_id in appointment.run_ids]
+        for run in runs:
+            run.reschedule(max(starts_at + timedelta(days=run.offset_days or 0), now))
+        self.save_tracked(tracking, appointment, *runs)
+
+    def cancel_appointment(
+        self, tenant: str, appointment_id: str, tracking: Tracking | None
+    ) -> None:
+        try:
+            appointment: Appointment = self.repository.get(
+                Appointment.create_id(tenant, appointment_id)
+            )
+        except AggregateNotFoundError:
+            self.save_tracked(tracking)
+            return
+        if not appointment.cancelled:
+            appointment.cancel()
+        runs = [self.repository.get(run_id) for run_id in appointment.run_ids]
+        for run in runs:
+            if run.status == "scheduled":
+                run.cancel("appointment_cancelled")
+        self.save_tracked(tracking, appointment, *runs)
+
+

@@ -1,0 +1,302 @@
+"""Scenario catalogue, scenario runs, manual requests and document lists (stukkenlijsten).
+
+A scenario is an admin-defined action plan: a name, a scope and the document types it requests.
+Starting it on a subject (product or appointment) makes a ``ScenarioRun`` that keeps a copy of the
+scenario's items, so later edits of the scenario leave started runs alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
+
+
+class ScenarioError(Exception):
+    """A command the domain refuses; the HTTP layer turns it into a 4xx."""
+
+
+class ScenarioNotFound(ScenarioError):
+    pass
+
+
+class ScopeMismatch(ScenarioError):
+    pass
+
+
+class RunNotFound(ScenarioError):
+    pass
+
+
+class RunAlreadyExecuted(ScenarioError):
+    pass
+
+
+class ScenarioCatalogue(Aggregate):
+    """All scenarios of one office (tenant); one aggregate so a listing is one load."""
+
+    @staticmethod
+    def create_id(tenant: str) -> UUID:
+        return uuid5(_NS, f"catalogue:{tenant}")
+
+    @event("Opened")
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.scenarios: dict[str, dict[str, Any]] = {}
+
+    # Catalogue events carry the office so that they can be published without loading state.
+
+    def define(
+        self,
+        scenario_id: UUID,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> None:
+        self._define(self.tenant, scenario_id, name, scope, items, trigger, by)
+
+    @event("ScenarioDefined")
+    def _define(
+        self,
+        tenant: str,
+        scenario_id: UUID,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> None:
+        self.scenarios[str(scenario_id)] = {
+            "scenario_id": str(scenario_id),
+            "name": name,
+            "scope": scope,
+            "items": items,
+            "trigger": trigger,
+        }
+
+    def change(
+        self,
+        scenario_id: UUID,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> None:
+        self.get(scenario_id)
+        self._change(self.tenant, scenario_id, name, scope, items, trigger, by)
+
+    @event("ScenarioChanged")
+    def _change(
+        self,
+        tenant: str,
+        scenario_id: UUID,
+        name: str,
+        scope: str,
+        items: list[dict[str, Any]],
+        trigger: dict[str, Any] | None,
+        by: str,
+    ) -> None:
+        self.scenarios[str(scenario_id)].update(name=name, scope=scope, items=items, trigger=trigger)
+
+    def delete(self, scenario_id: UUID, by: str) -> None:
+        self.get(scenario_id)
+        self._delete(self.tenant, scenario_id, by)
+
+    @event("ScenarioDeleted")
+    def _delete(self, tenant: str, scenario_id: UUID, by: str) -> None:
+        del self.scenarios[str(scenario_id)]
+
+    def get(self, scenario_id: UUID) -> dict[str, Any]:
+        try:
+            return self.scenarios[str(scenario_id)]
+        except KeyError:
+            raise ScenarioNotFound(f"scenario {scenario_id} not found") from None
+
+    def list(self, scope: str | None = None) -> list[dict[str, Any]]:
+        return [s for s in self.scenarios.values() if scope is None or s["scope"] == scope]
+
+    def triggered_by(self, trigger_event: str, scope: str) -> list[dict[str, Any]]:
+        return [
+            s
+            for s in self.scenarios.values()
+            if s["scope"] == scope and (s["trigger"] or {}).get("event") == trigger_event
+        ]
+
+
+def request_ids_for(run_id: UUID, count: int) -> list[UUID]:
+    """The document-request ids of a run's items: stable, so re-executing cannot double them."""
+    return [uuid5(run_id, f"item:{index}") for index in range(count)]
+
+
+class ScenarioRun(Aggregate):
+    """A scenario started on one subject of a dossier, executing at ``execute_at``.
+
+    The caller picks ``run_id``: random for an adviser's start, derived from the triggering event
+    for a start by a platform event, so that a repeated event finds the run it made before.
+    """
+
+    @staticmethod
+    def create_id(run_id: UUID, **_: Any) -> UUID:
+        return run_id
+
+    @event("Scheduled")
+    def __init__(
+        self,
+        run_id: UUID,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        scenario_id: UUID,
+        scenario_name: str,
+        items: list[dict[str, Any]],
+        execute_at: datetime,
+        started_by: str,
+        cause: str | None = None,
+        offset_days: int | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.dossier_id = dossier_id
+        self.subject = subject
+        self.scenario_id = scenario_id
+        self.scenario_name = scenario_name
+        self.items = items
+        self.execute_at = execute_at
+        self.started_by = started_by
+        self.cause = cause
+        self.offset_days = offset_days
+        self.status = "scheduled"
+        self.cancel_reason: str | None = None
+        self.executed_at: datetime | None = None
+        self.request_ids: list[UUID] = []
+
+    def facts(self) -> dict[str, Any]:
+        """What every later event of the run repeats, so that it can be published on its own."""
+        return {
+            "tenant": self.tenant,
+            "dossier_id": self.dossier_id,
+            "subject": self.subject,
+            "scenario_id": str(self.scenario_id),
+            "scenario_name": self.scenario_name,
+            "items": self.items,
+            "started_by": self.started_by,
+        }
+
+    def execute(self, now: datetime) -> None:
+        if self.status != "scheduled":
+            raise RunAlreadyExecuted(f"run {self.id} is {self.status}")
+        self._execute(self.facts(), now, request_ids_for(self.id, len(self.items)))
+
+    @event("Executed")
+    def _execute(self, run: dict[str, Any], executed_at: datetime, request_ids: list[UUID]) -> None:
+        self.status = "executed"
+        self.executed_at = executed_at
+        self.request_ids = request_ids
+
+    def cancel(self, reason: str) -> None:
+        if self.status == "executed":
+            raise RunAlreadyExecuted(f"run {self.id} was executed already")
+        if self.status == "scheduled":
+            self._cancel(self.facts(), reason)
+
+    @event("Cancelled")
+    def _cancel(self, run: dict[str, Any], reason: str) -> None:
+        self.status = "cancelled"
+        self.cancel_reason = reason
+
+    def reschedule(self, execute_at: datetime) -> None:
+        if self.status == "scheduled" and execute_at != self.execute_at:
+            self._reschedule(self.facts(), execute_at)
+
+    @event("Rescheduled")
+    def _reschedule(self, run: dict[str, Any], execute_at: datetime) -> None:
+        self.execute_at = execute_at
+
+
+class DocumentRequest(Aggregate):
+    """A manual request of one document (the adviser's "request document")."""
+
+    @event("Requested")
+    def __init__(
+        self,
+        tenant: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        document_type: str,
+        title: str | None,
+        action_point: bool | None,
+        requested_by: str,
+    ) -> None:
+        self.tenant = tenant
+        self.dossier_id = dossier_id
+        self.subject = subject
+        self.document_type = document_type
+        self.title = title
+        self.action_point = action_point
+        self.requested_by = requested_by
+
+
+class DocumentList(Aggregate):
+    """A document list (stukkenlijst) received from outside, e.g. from a lender.
+
+    Its id comes from the office and the list's reference, so receiving it twice is a no-op.
+    """
+
+    @staticmethod
+    def create_id(tenant: str, reference: str, **_: Any) -> UUID:
+        return uuid5(_NS, f"document-list:{tenant}:{reference}")
+
+    @event("Received")
+    def __init__(
+        self,
+        tenant: str,
+        reference: str,
+        dossier_id: str,
+        subject: dict[str, Any],
+        items: list[dict[str, Any]],
+        received_from: str,
+    ) -> None:
+        self.tenant = tenant
+        self.reference = reference
+        self.dossier_id = dossier_id
+        self.subject = subject
+        self.items = items
+        self.received_from = received_from
+        self.request_ids = request_ids_for(self.id, len(items))
+
+
+class Appointment(Aggregate):
+    """An appointment (afspraak) as far as its triggered scenario runs are concerned."""
+
+    @staticmethod
+    def create_id(tenant: str, appointment_id: str, **_: Any) -> UUID:
+        return uuid5(_NS, f"appointment:{tenant}:{appointment_id}")
+
+    @event("Scheduled")
+    def __init__(
+        self, tenant: str, appointment_id: str, dossier_id: str, starts_at: datetime
+    ) -> None:
+        self.tenant = tenant
+        self.appointment_id = appointment_id
+        self.dossier_id = dossier_id
+        self.starts_at = starts_at
+        self.run_ids: list[UUID] = []
+        self.cancelled = False
+
+    @event("RunsAttached")
+    def attach_runs(self, run_ids: list[UUID]) -> None:
+        self.run_ids.extend(run_ids)
+
+    @event("Rescheduled")
+    def reschedule(self, starts_at: datetime) -> None:
+        self.starts_at = starts_at
+
+    @event("Cancelled")
+    def cancel(self) -> None:
+        self.cancelled = True

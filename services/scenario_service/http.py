@@ -1,0 +1,267 @@
+"""The scenario service's HTTP API (SPEC section 4)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from servicekit.auth import Identity, require
+from services.scenario_service.application import Scenarios
+from services.scenario_service.domainmodel import (
+    RunAlreadyExecuted,
+    RunNotFound,
+    ScenarioNotFound,
+    ScenarioRun,
+    ScopeMismatch,
+)
+from shared.events.contracts import RequestedItem, Scope, Subject, Trigger
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# A moment this close to now counts as now: client and server clocks differ a little.
+PAST_GRACE = timedelta(seconds=5)
+
+router = APIRouter()
+Admin = Annotated[Identity, Depends(require("admin"))]
+Staff = Annotated[Identity, Depends(require("admin", "adviser"))]
+Adviser = Annotated[Identity, Depends(require("adviser"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioIn(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    scope: Scope
+    items: list[RequestedItem] = Field(min_length=1, max_length=200)
+    trigger: Trigger | None = None
+
+
+class ScenarioOut(BaseModel):
+    scenario_id: UUID
+    name: str
+    scope: str
+    items: list[RequestedItem]
+    trigger: Trigger | None
+
+
+class ScenarioCreated(BaseModel):
+    scenario_id: UUID
+
+
+class ScenarioList(BaseModel):
+    scenarios: list[ScenarioOut]
+
+
+class RunsIn(_Body):
+    dossier_id: str = Field(min_length=1, max_length=200)
+    subject: Subject
+    scenario_ids: list[UUID] = Field(min_length=1, max_length=50)
+    execute_on: date | None = None
+    execute_at_time: time | None = None
+    execute_at: AwareDatetime | None = None
+
+
+class RunOut(BaseModel):
+    run_id: UUID
+    scenario_id: UUID
+    scenario_name: str
+    dossier_id: str
+    subject: Subject
+    execute_at: datetime
+    status: Literal["scheduled", "executed", "cancelled"]
+    executed_at: datetime | None = None
+
+
+class RunsOut(BaseModel):
+    runs: list[RunOut]
+
+
+class DocumentRequestIn(_Body):
+    dossier_id: str = Field(min_length=1, max_length=200)
+    subject: Subject
+    document_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
+    title: str | None = Field(default=None, max_length=300)
+    action_point: bool | None = None
+
+
+class DocumentRequestCreated(BaseModel):
+    request_id: UUID
+
+
+class DocumentListIn(_Body):
+    dossier_id: str = Field(min_length=1, max_length=200)
+    subject: Subject
+    reference: str = Field(min_length=1, max_length=200)
+    items: list[RequestedItem] = Field(min_length=1, max_length=500)
+
+
+class DocumentListCreated(BaseModel):
+    document_list_id: UUID
+    reference: str
+    request_ids: list[UUID]
+    created: bool
+
+
+def _app(request: Request) -> Scenarios:
+    return request.app.state.application  # type: ignore[no-any-return]
+
+
+def _scenario_out(raw: dict[str, Any]) -> ScenarioOut:
+    return ScenarioOut.model_validate(raw)
+
+
+def _run_out(run: ScenarioRun) -> RunOut:
+    return RunOut(
+        run_id=run.id, scenario_id=run.scenario_id, scenario_name=run.scenario_name,
+        dossier_id=run.dossier_id, subject=Subject.model_validate(run.subject),
+        execute_at=run.execute_at, status=run.status,  # type: ignore[arg-type]
+        executed_at=run.executed_at,
+    )
+
+
+def execution_moment(body: RunsIn, now: datetime) -> datetime:
+    """When a run executes (SPEC section 4): an exact moment, a date and time, or a date.
+
+    Dates and times are Europe/Amsterdam. Today without a time is now; a future date without a
+    time is the start of that day. A moment in the past is refused.
+    """
+    if body.execute_at is not None:
+        if body.execute_on is not None or body.execute_at_time is not None:
+            raise HTTPException(422, "give execute_at, or execute_on/execute_at_time, not both")
+        moment = body.execute_at.astimezone(UTC)
+    else:
+        today = now.astimezone(AMSTERDAM).date()
+        day = body.execute_on or today
+        if body.execute_at_time is not None:
+            moment = datetime.combine(day, body.execute_at_time, AMSTERDAM).astimezone(UTC)
+        elif day == today:
+            moment = now
+        else:
+            moment = datetime.combine(day, time(0, 0), AMSTERDAM).astimezone(UTC)
+    if moment < now - PAST_GRACE:
+        raise HTTPException(422, f"the execution moment {moment.isoformat()} is in the past")
+    return max(moment, now)
+
+
+@router.post("/scenarios", status_code=201, response_model=ScenarioCreated, tags=["scenarios"])
+async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> ScenarioCreated:
+    scenario_id = await asyncio.to_thread(
+        _app(request).define_scenario, who.tenant, body.name, body.scope,
+        [i.model_dump() for i in body.items], body.trigger.model_dump() if body.trigger else None,
+        who.sub,
+    )
+    return ScenarioCreated(scenario_id=scenario_id)
+
+
+@router.get("/scenarios", response_model=ScenarioList, tags=["scenarios"])
+async def list_scenarios(
+    who: Staff, request: Request, scope: Annotated[str | None, Query(max_length=64)] = None
+) -> ScenarioList:
+    found = await asyncio.to_thread(_app(request).get_scenarios, who.tenant, scope)
+    return ScenarioList(scenarios=[_scenario_out(s) for s in found])
+
+
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
+async def get_scenario(scenario_id: UUID, who: Staff, request: Request) -> ScenarioOut:
+    try:
+        found = await asyncio.to_thread(_app(request).get_scenario, who.tenant, scenario_id)
+    except ScenarioNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    return _scenario_out(found)
+
+
+@router.put("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
+async def change_scenario(
+    scenario_id: UUID, body: ScenarioIn, who: Admin, request: Request
+) -> ScenarioOut:
+    app = _app(request)
+    try:
+        await asyncio.to_thread(
+            app.change_scenario, who.tenant, scenario_id, body.name, body.scope,
+            [i.model_dump() for i in body.items],
+            body.trigger.model_dump() if body.trigger else None, who.sub,
+        )
+    except ScenarioNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    return _scenario_out(await asyncio.to_thread(app.get_scenario, who.tenant, scenario_id))
+
+
+@router.delete("/scenarios/{scenario_id}", status_code=204, tags=["scenarios"])
+async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Response:
+    try:
+        await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.sub)
+    except ScenarioNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    return Response(status_code=204)
+
+
+@router.post("/scenario-runs", status_code=201, response_model=RunsOut, tags=["scenario runs"])
+async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsOut:
+    now = datetime.now(UTC)
+    moment = execution_moment(body, now)
+    try:
+        runs = await asyncio.to_thread(
+            _app(request).start_scenarios, who.tenant, body.dossier_id, body.subject.model_dump(),
+            body.scenario_ids, moment, now, who.sub,
+        )
+    except (ScenarioNotFound, ScopeMismatch) as error:
+        raise HTTPException(422, str(error)) from None
+    return RunsOut(runs=[_run_out(run) for run in runs])
+
+
+@router.get("/scenario-runs/{run_id}", response_model=RunOut, tags=["scenario runs"])
+async def get_run(run_id: UUID, who: Staff, request: Request) -> RunOut:
+    try:
+        run = await asyncio.to_thread(_app(request).get_run, who.tenant, run_id)
+    except RunNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    return _run_out(run)
+
+
+@router.delete("/scenario-runs/{run_id}", status_code=204, tags=["scenario runs"])
+async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
+    try:
+        await asyncio.to_thread(_app(request).cancel_run, who.tenant, run_id)
+    except RunNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except RunAlreadyExecuted as error:
+        raise HTTPException(409, str(error)) from None
+    return Response(status_code=204)
+
+
+@router.post("/document-requests", status_code=201, response_model=DocumentRequestCreated,
+             tags=["document requests"])
+async def request_document(
+    body: DocumentRequestIn, who: Adviser, request: Request
+) -> DocumentRequestCreated:
+    request_id = await asyncio.to_thread(
+        _app(request).request_document, who.tenant, body.dossier_id, body.subject.model_dump(),
+        body.document_type, body.title, body.action_point, who.sub,
+    )
+    return DocumentRequestCreated(request_id=request_id)
+
+
+@router.post("/document-lists", status_code=201, response_model=DocumentListCreated,
+             tags=["document requests"])
+async def receive_document_list(
+    body: DocumentListIn, who: Staff, request: Request, response: Response
+) -> DocumentListCreated:
+    """A document list (stukkenlijst); posting the same ``reference`` again changes nothing."""
+    document_list, created = await asyncio.to_thread(
+        _app(request).receive_document_list, who.tenant, body.dossier_id,
+        body.subject.model_dump(), body.reference, [i.model_dump() for i in body.items],
+        f"user:{who.sub}",
+    )
+    if not created:
+        response.status_code = 200
+    return DocumentListCreated(
+        document_list_id=document_list.id, reference=document_list.reference,
+        request_ids=document_list.request_ids, created=created,
+    )

@@ -1,0 +1,41 @@
+"""Assembles the scenario service: store, outbox relay, platform consumer, scheduler, HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from servicekit.runtime import Runtime, http_app, serve
+from servicekit.settings import Settings
+from services.scenario_service import kafka, settings
+from services.scenario_service.application import Scenarios
+from services.scenario_service.http import router
+from services.scenario_service.scheduler import Scheduler
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    config = config or settings.load()
+    application = Scenarios(env=config.eventstore_env("scenario"))
+    runtime = Runtime(config)
+    kafka.declare(runtime.broker)
+    runtime.relay(application, kafka.PUBLISHES, kafka.translate)
+    runtime.consumer(
+        topics=kafka.CONSUMES,
+        handlers=kafka.handlers(application),
+        positions=application,
+        dlq_topic=kafka.DLQ,
+    )
+    runtime.add_job("scheduler", Scheduler(application).run)
+    runtime.on_close(application.close)
+    app = http_app(
+        runtime,
+        title="Actiepunten scenario service",
+        description="Scenario catalogue (admin), scenario runs and document requests (adviser).",
+    )
+    app.state.application = application
+    app.include_router(router)
+    return app
+
+
+def main() -> None:
+    config = settings.load()
+    serve(create_app(config), config)
