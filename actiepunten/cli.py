@@ -48,7 +48,10 @@ def start_service(service: str, env: dict[str, str], log_dir: Path) -> subproces
     log = (log_dir / f"{service}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "actiepunten", "serve", service],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -108,10 +111,12 @@ def run() -> None:
         }
         urls = {}
         for service in SERVICES:
-            port = int(os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", DEFAULT_PORTS[service]))
+            port = int(
+                os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", DEFAULT_PORTS[service])
+            )
             urls[service] = f"http://127.0.0.1:{port}"
             processes.append(start_service(service, env, data_dir / "logs"))
-        for (service, url), process in zip(urls.items(), processes, strict=True):
+        for url, process in zip(urls.values(), processes, strict=True):
             wait_healthy(url, process)
         print(f"Kafka ({broker.kind}) on {broker.bootstrap_servers}")
         for service, url in urls.items():
@@ -120,8 +125,9 @@ def run() -> None:
         print(f"\nTokens for office {tenant!r} (valid 12 hours):")
         print(f"admin   {issue_token(secret, sub='admin-1', tenant=tenant, role='admin')}")
         print(f"adviser {issue_token(secret, sub='adviseur-1', tenant=tenant, role='adviser')}")
-        client = issue_token(secret, sub="klant-1", tenant=tenant, role="client",
-                             dossiers=["dossier-1"])
+        client = issue_token(
+            secret, sub="klant-1", tenant=tenant, role="client", dossiers=["dossier-1"]
+        )
         print(f"client  {client}  (dossier 'dossier-1')")
         print(f"\nLogs in {data_dir / 'logs'}. Ctrl-C stops everything.", flush=True)
         while not stopping:

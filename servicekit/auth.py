@@ -35,7 +35,10 @@ def decode_token(token: str, secret: str) -> Identity:
     """Verify signature and expiry; raises 401 with the reason otherwise."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["sub", "tenant", "role", "exp"]}
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["sub", "tenant", "role", "exp"]},
         )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("token expired") from None
@@ -56,7 +59,7 @@ def decode_token(token: str, secret: str) -> Identity:
 
 
 def require(*roles: Role) -> Callable[[Request], Identity]:
-    """A FastAPI dependency: the caller's identity, 401 without a valid token, 403 for other roles."""
+    """A FastAPI dependency: the caller's identity; 401 without a valid token, 403 wrong role."""
 
     def dependency(request: Request) -> Identity:
         header = request.headers.get("authorization", "")

@@ -249,10 +249,14 @@ class TrackingConsumer:
                 return
             except TRANSIENT_ERRORS as error:
                 metrics.TRANSIENT_RETRIES.labels(record.topic).inc()
-                log.warning("%s: transient failure on %s, retrying: %s", self.name, event.type, error)
+                log.warning(
+                    "%s: transient failure on %s, retrying: %s", self.name, event.type, error
+                )
             except Exception as error:
                 log.exception("%s: handler for %s failed", self.name, event.type)
-                await self._dead_letter(record, tracking, f"handler failed on {event.type}: {error!r}")
+                await self._dead_letter(
+                    record, tracking, f"handler failed on {event.type}: {error!r}"
+                )
                 return
             else:
                 metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
@@ -267,7 +271,11 @@ class TrackingConsumer:
     async def _dead_letter(self, record: Any, tracking: Tracking, reason: str) -> None:
         log.warning(
             "%s: dead-lettering %s[%d]@%d: %s",
-            self.name, record.topic, record.partition, record.offset, reason,
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
         )
         delay = 0.1
         while True:

@@ -14,13 +14,17 @@ EVENTS_DEAD_LETTERED = Counter(
     "actiepunten_events_dead_lettered", "Records sent to the dead-letter topic", ["topic"]
 )
 CONSUMER_LAG = Gauge(
-    "actiepunten_consumer_lag", "Records behind the partition's high watermark", ["topic", "partition"]
+    "actiepunten_consumer_lag",
+    "Records behind the partition's high watermark",
+    ["topic", "partition"],
 )
 EVENTS_PUBLISHED = Counter(
     "actiepunten_events_published", "Integration events published by the outbox relay", ["topic"]
 )
 RELAY_BACKLOG = Gauge(
-    "actiepunten_relay_backlog", "Stored notifications the outbox relay has not published", ["topic"]
+    "actiepunten_relay_backlog",
+    "Stored notifications the outbox relay has not published",
+    ["topic"],
 )
 TRANSIENT_RETRIES = Counter(
     "actiepunten_transient_retries", "Handler attempts retried after a transient failure", ["topic"]

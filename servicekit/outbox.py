@@ -9,6 +9,7 @@ deterministic event ids so that consumers recognise a repeat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -96,10 +97,8 @@ class OutboxRelay:
                 continue
             if published == 0:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
 
     async def relay_once(self) -> int:
         """Publish the next batch of notifications; returns how many notifications it covered."""

@@ -159,7 +159,8 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run one service in the foreground, as a deployment does."""
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {settings.service} %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format=f"%(asctime)s {settings.service} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")

@@ -40,7 +40,9 @@ class Settings:
         prefix = f"ACTIEPUNTEN_{service.upper()}_"
         persistence = os.environ.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")
         if persistence not in {"sqlite", "postgres"}:
-            raise SystemExit(f"ACTIEPUNTEN_PERSISTENCE must be sqlite or postgres, not {persistence!r}")
+            raise SystemExit(
+                f"ACTIEPUNTEN_PERSISTENCE must be sqlite or postgres, not {persistence!r}"
+            )
         postgres = {
             key: os.environ[f"ACTIEPUNTEN_POSTGRES_{key}"]
             for key in ("HOST", "PORT", "USER", "PASSWORD", "DBNAME")

@@ -79,17 +79,21 @@ class DossierChecks(TrackedApplication):
         )
         check = self._dossier_check(tenant, dossier_id)
         document_id = check.request_document(
-            request_id, subject, document_type,
+            request_id,
+            subject,
+            document_type,
             title or types.name_of(document_type) or document_type.replace("_", " ").capitalize(),
-            with_action_point, at,
+            with_action_point,
+            at,
         )
         locators = []
         if document_id is not None:
             locators.append(Locator(key=document_id, tenant=tenant, dossier_id=dossier_id))
             if with_action_point:
                 locators.append(
-                    Locator(key=action_point_id_for(request_id), tenant=tenant,
-                            dossier_id=dossier_id)
+                    Locator(
+                        key=action_point_id_for(request_id), tenant=tenant, dossier_id=dossier_id
+                    )
                 )
         self.save_tracked(tracking, check, *locators)
         return document_id
@@ -127,7 +131,12 @@ class DossierChecks(TrackedApplication):
         return command()
 
     def upload(
-        self, tenant: str, document_id: UUID, file: dict[str, Any], by: str, at: datetime,
+        self,
+        tenant: str,
+        document_id: UUID,
+        file: dict[str, Any],
+        by: str,
+        at: datetime,
         allowed: Callable[[str], bool] = lambda _dossier_id: True,
     ) -> DossierCheck:
         def command() -> DossierCheck:

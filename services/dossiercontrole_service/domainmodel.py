@@ -61,7 +61,9 @@ class DossierCheck(Aggregate):
 
     # --- requests ------------------------------------------------------------------------------
 
-    def open_request_for(self, subject: dict[str, Any], document_type: str) -> dict[str, Any] | None:
+    def open_request_for(
+        self, subject: dict[str, Any], document_type: str
+    ) -> dict[str, Any] | None:
         for document in self.documents.values():
             if (
                 document["status"] == "requested"
@@ -90,8 +92,15 @@ class DossierCheck(Aggregate):
             return None
         document_id = document_id_for(request_id)
         self._add_document(
-            self.tenant, self.dossier_id, request_id, document_id, subject, document_type, title,
-            action_point_id_for(request_id) if with_action_point else None, at,
+            self.tenant,
+            self.dossier_id,
+            request_id,
+            document_id,
+            subject,
+            document_type,
+            title,
+            action_point_id_for(request_id) if with_action_point else None,
+            at,
         )
         return document_id
 
@@ -127,9 +136,14 @@ class DossierCheck(Aggregate):
             "files": [],
             "created_at": at,
             "action_point": (
-                {"action_point_id": str(action_point_id), "status": "open", "created_at": at,
-                 "completed_at": None}
-                if action_point_id is not None else None
+                {
+                    "action_point_id": str(action_point_id),
+                    "status": "open",
+                    "created_at": at,
+                    "completed_at": None,
+                }
+                if action_point_id is not None
+                else None
             ),
         }
 
@@ -147,14 +161,22 @@ class DossierCheck(Aggregate):
     def document_of_action_point(self, action_point_id: UUID) -> dict[str, Any]:
         for document in self.current_documents():
             point = document["action_point"]
-            if point and point["action_point_id"] == str(action_point_id) and point["status"] != "removed":
+            if (
+                point
+                and point["action_point_id"] == str(action_point_id)
+                and point["status"] != "removed"
+            ):
                 return document
         raise ActionPointNotFound(f"action point {action_point_id} not found")
 
     # --- uploads -------------------------------------------------------------------------------
 
     def upload(
-        self, document_id: UUID, file: dict[str, Any], by: str, at: datetime,
+        self,
+        document_id: UUID,
+        file: dict[str, Any],
+        by: str,
+        at: datetime,
         copied_from: UUID | None = None,
     ) -> None:
         """A new version of the document's file; completes its open action point."""
@@ -162,8 +184,15 @@ class DossierCheck(Aggregate):
         point = document["action_point"]
         completes = point["action_point_id"] if point and point["status"] == "open" else None
         self._upload(
-            self.tenant, self.dossier_id, document_id, len(document["files"]) + 1, file, by, at,
-            copied_from, completes,
+            self.tenant,
+            self.dossier_id,
+            document_id,
+            len(document["files"]) + 1,
+            file,
+            by,
+            at,
+            copied_from,
+            completes,
         )
 
     def copy_from(self, document_id: UUID, source_document_id: UUID, by: str, at: datetime) -> None:
@@ -205,7 +234,12 @@ class DossierCheck(Aggregate):
 
     @event("DocumentRemoved")
     def _remove_document(
-        self, tenant: str, dossier_id: str, document_id: UUID, by: str, at: datetime,
+        self,
+        tenant: str,
+        dossier_id: str,
+        document_id: UUID,
+        by: str,
+        at: datetime,
         removes_action_point: str | None,
     ) -> None:
         document = self.documents[str(document_id)]
@@ -222,7 +256,12 @@ class DossierCheck(Aggregate):
 
     @event("ActionPointRemoved")
     def _remove_action_point(
-        self, tenant: str, dossier_id: str, document_id: UUID, action_point_id: UUID, by: str,
+        self,
+        tenant: str,
+        dossier_id: str,
+        document_id: UUID,
+        action_point_id: UUID,
+        by: str,
         at: datetime,
     ) -> None:
         self.documents[str(document_id)]["action_point"]["status"] = "removed"
@@ -260,7 +299,11 @@ class DocumentTypes(Aggregate):
     def _configure(
         self, tenant: str, code: str, name: str, creates_action_point: bool, by: str
     ) -> None:
-        self.types[code] = {"code": code, "name": name, "creates_action_point": creates_action_point}
+        self.types[code] = {
+            "code": code,
+            "name": name,
+            "creates_action_point": creates_action_point,
+        }
 
     def creates_action_point(self, code: str) -> bool:
         """True for a type nobody configured (SPEC section 4)."""

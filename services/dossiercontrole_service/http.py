@@ -113,12 +113,16 @@ def _document_out(check: DossierCheck, document: dict[str, Any]) -> DocumentOut:
     point = document["action_point"]
     files = document["files"]
     return DocumentOut(
-        document_id=document["document_id"], dossier_id=check.dossier_id,
-        subject=document["subject"], document_type=document["document_type"],
-        title=document["title"], status=document["status"],
+        document_id=document["document_id"],
+        dossier_id=check.dossier_id,
+        subject=document["subject"],
+        document_type=document["document_type"],
+        title=document["title"],
+        status=document["status"],
         action_point=(
             ActionPointRef(action_point_id=point["action_point_id"], status=point["status"])
-            if point and point["status"] != "removed" else None
+            if point and point["status"] != "removed"
+            else None
         ),
         created_at=document["created_at"],
         file=FileOut.model_validate(files[-1]) if files else None,
@@ -129,13 +133,21 @@ def _document_out(check: DossierCheck, document: dict[str, Any]) -> DocumentOut:
 @router.put("/document-types/{code}", response_model=DocumentTypeOut, tags=["document types"])
 async def configure_document_type(
     code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,99}$")],
-    body: DocumentTypeIn, who: Admin, request: Request,
+    body: DocumentTypeIn,
+    who: Admin,
+    request: Request,
 ) -> DocumentTypeOut:
     await asyncio.to_thread(
-        _app(request).configure_document_type, who.tenant, code, body.name,
-        body.creates_action_point, who.sub,
+        _app(request).configure_document_type,
+        who.tenant,
+        code,
+        body.name,
+        body.creates_action_point,
+        who.sub,
     )
-    return DocumentTypeOut(code=code, name=body.name, creates_action_point=body.creates_action_point)
+    return DocumentTypeOut(
+        code=code, name=body.name, creates_action_point=body.creates_action_point
+    )
 
 
 @router.get("/document-types", response_model=DocumentTypeList, tags=["document types"])
@@ -154,27 +166,36 @@ async def dossier_check(dossier_id: str, who: Staff, request: Request) -> Docume
     )
 
 
-@router.get("/dossiers/{dossier_id}/action-points", response_model=ActionPointList,
-            tags=["action points"])
+@router.get(
+    "/dossiers/{dossier_id}/action-points", response_model=ActionPointList, tags=["action points"]
+)
 async def action_points(dossier_id: str, who: Staff, request: Request) -> ActionPointList:
-    """"Actiepunten voor klant": the client's open and completed action points of a dossier."""
+    """ "Actiepunten voor klant": the client's open and completed action points of a dossier."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     points = []
     for document in check.current_documents():
         point = document["action_point"]
         if point and point["status"] != "removed":
-            points.append(ActionPointOut(
-                action_point_id=point["action_point_id"], document_id=document["document_id"],
-                document_type=document["document_type"], title=document["title"],
-                subject=document["subject"], status=point["status"],
-                created_at=point["created_at"], completed_at=point["completed_at"],
-            ))
+            points.append(
+                ActionPointOut(
+                    action_point_id=point["action_point_id"],
+                    document_id=document["document_id"],
+                    document_type=document["document_type"],
+                    title=document["title"],
+                    subject=document["subject"],
+                    status=point["status"],
+                    created_at=point["created_at"],
+                    completed_at=point["completed_at"],
+                )
+            )
     return ActionPointList(dossier_id=dossier_id, action_points=points)
 
 
 @router.post("/documents/{document_id}/upload", response_model=DocumentOut, tags=["dossier check"])
-async def upload(document_id: UUID, file: UploadFile, who: Uploader, request: Request) -> DocumentOut:
-    """Upload a file for a document (adviser, or the dossier's client); completes its action point."""
+async def upload(
+    document_id: UUID, file: UploadFile, who: Uploader, request: Request
+) -> DocumentOut:
+    """Upload a file (adviser, or the dossier's client); completes the open action point."""
     limit = request.app.state.settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
@@ -192,12 +213,21 @@ async def upload(document_id: UUID, file: UploadFile, who: Uploader, request: Re
         raise HTTPException(404, f"document {document_id} not found")
     blobs: BlobStore = request.app.state.blobs
     sha256 = await asyncio.to_thread(blobs.put, content)
-    metadata = {"sha256": sha256, "size": len(content), "content_type": content_type,
-                "filename": safe_filename(file.filename)}
+    metadata = {
+        "sha256": sha256,
+        "size": len(content),
+        "content_type": content_type,
+        "filename": safe_filename(file.filename),
+    }
     try:
         check = await asyncio.to_thread(
-            app.upload, who.tenant, document_id, metadata, f"{who.role}:{who.sub}",
-            datetime.now(UTC), who.may_see_dossier,
+            app.upload,
+            who.tenant,
+            document_id,
+            metadata,
+            f"{who.role}:{who.sub}",
+            datetime.now(UTC),
+            who.may_see_dossier,
         )
     except DocumentNotFound as error:
         raise HTTPException(404, str(error)) from None
@@ -209,8 +239,12 @@ async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) 
     """The copy icon: use the file of another uploaded document of the same dossier."""
     try:
         check = await asyncio.to_thread(
-            _app(request).copy, who.tenant, document_id, body.source_document_id,
-            f"{who.role}:{who.sub}", datetime.now(UTC),
+            _app(request).copy,
+            who.tenant,
+            document_id,
+            body.source_document_id,
+            f"{who.role}:{who.sub}",
+            datetime.now(UTC),
         )
     except DocumentNotFound as error:
         if str(body.source_document_id) in str(error):
@@ -226,7 +260,10 @@ async def remove_document(document_id: UUID, who: Adviser, request: Request) -> 
     """The cross in the dossier check: the document and its action point go (409 after upload)."""
     try:
         await asyncio.to_thread(
-            _app(request).remove_document, who.tenant, document_id, f"{who.role}:{who.sub}",
+            _app(request).remove_document,
+            who.tenant,
+            document_id,
+            f"{who.role}:{who.sub}",
             datetime.now(UTC),
         )
     except DocumentNotFound as error:
@@ -241,8 +278,11 @@ async def remove_action_point(action_point_id: UUID, who: Adviser, request: Requ
     """Remove only the action point: it leaves the portal, the document stays in the check."""
     try:
         await asyncio.to_thread(
-            _app(request).remove_action_point, who.tenant, action_point_id,
-            f"{who.role}:{who.sub}", datetime.now(UTC),
+            _app(request).remove_action_point,
+            who.tenant,
+            action_point_id,
+            f"{who.role}:{who.sub}",
+            datetime.now(UTC),
         )
     except ActionPointNotFound as error:
         raise HTTPException(404, str(error)) from None

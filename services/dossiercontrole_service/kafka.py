@@ -16,7 +16,6 @@ from faststream.kafka import KafkaBroker
 from servicekit.consumer import Handler
 from servicekit.outbox import integration_event_id
 from services.dossiercontrole_service.application import DossierChecks
-from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import new_event
@@ -40,63 +39,131 @@ def declare(broker: KafkaBroker) -> None:
 
 def translate(event: Any) -> list[c.CloudEvent]:
     """Internal aggregate event -> the integration events it publishes."""
+    # Aggregate event classes are made by @event at run time: match them by name.
+    name = type(event).__qualname__
     made: list[tuple[type[c.CloudEvent], dict[str, Any]]] = []
-    if isinstance(event, DocumentTypes.Configured):
-        made.append((c.DocumentTypeConfigured, {
-            "code": event.code, "name": event.name,
-            "creates_action_point": event.creates_action_point,
-        }))
+    if name == "DocumentTypes.Configured":
+        made.append(
+            (
+                c.DocumentTypeConfigured,
+                {
+                    "code": event.code,
+                    "name": event.name,
+                    "creates_action_point": event.creates_action_point,
+                },
+            )
+        )
         dossier_id = None
-    elif isinstance(event, DossierCheck.DocumentAdded):
+    elif name == "DossierCheck.DocumentAdded":
         dossier_id = event.dossier_id
-        made.append((c.DocumentAdded, {
-            "document_id": event.document_id, "request_id": event.request_id,
-            "dossier_id": dossier_id, "subject": event.subject,
-            "document_type": event.document_type, "title": event.title,
-        }))
+        made.append(
+            (
+                c.DocumentAdded,
+                {
+                    "document_id": event.document_id,
+                    "request_id": event.request_id,
+                    "dossier_id": dossier_id,
+                    "subject": event.subject,
+                    "document_type": event.document_type,
+                    "title": event.title,
+                },
+            )
+        )
         if event.action_point_id is not None:
-            made.append((c.ActionPointOpened, {
-                "action_point_id": event.action_point_id, "document_id": event.document_id,
-                "dossier_id": dossier_id, "subject": event.subject,
-                "document_type": event.document_type, "title": event.title,
-                "opened_at": event.at,
-            }))
-    elif isinstance(event, DossierCheck.DocumentUploaded):
+            made.append(
+                (
+                    c.ActionPointOpened,
+                    {
+                        "action_point_id": event.action_point_id,
+                        "document_id": event.document_id,
+                        "dossier_id": dossier_id,
+                        "subject": event.subject,
+                        "document_type": event.document_type,
+                        "title": event.title,
+                        "opened_at": event.at,
+                    },
+                )
+            )
+    elif name == "DossierCheck.DocumentUploaded":
         dossier_id = event.dossier_id
-        made.append((c.DocumentUploaded, {
-            "document_id": event.document_id, "dossier_id": dossier_id,
-            "version": event.version, "file": event.file, "uploaded_by": event.by,
-            "copied_from": event.copied_from,
-        }))
+        made.append(
+            (
+                c.DocumentUploaded,
+                {
+                    "document_id": event.document_id,
+                    "dossier_id": dossier_id,
+                    "version": event.version,
+                    "file": event.file,
+                    "uploaded_by": event.by,
+                    "copied_from": event.copied_from,
+                },
+            )
+        )
         if event.completes_action_point:
-            made.append((c.ActionPointCompleted, {
-                "action_point_id": event.completes_action_point,
-                "document_id": event.document_id, "dossier_id": dossier_id,
-                "completed_at": event.at,
-            }))
-    elif isinstance(event, DossierCheck.DocumentRemoved):
+            made.append(
+                (
+                    c.ActionPointCompleted,
+                    {
+                        "action_point_id": event.completes_action_point,
+                        "document_id": event.document_id,
+                        "dossier_id": dossier_id,
+                        "completed_at": event.at,
+                    },
+                )
+            )
+    elif name == "DossierCheck.DocumentRemoved":
         dossier_id = event.dossier_id
-        made.append((c.DocumentRemoved, {
-            "document_id": event.document_id, "dossier_id": dossier_id, "removed_by": event.by,
-        }))
+        made.append(
+            (
+                c.DocumentRemoved,
+                {
+                    "document_id": event.document_id,
+                    "dossier_id": dossier_id,
+                    "removed_by": event.by,
+                },
+            )
+        )
         if event.removes_action_point:
-            made.append((c.ActionPointRemoved, {
-                "action_point_id": event.removes_action_point, "document_id": event.document_id,
-                "dossier_id": dossier_id, "reason": "document_removed", "removed_at": event.at,
-            }))
-    elif isinstance(event, DossierCheck.ActionPointRemoved):
+            made.append(
+                (
+                    c.ActionPointRemoved,
+                    {
+                        "action_point_id": event.removes_action_point,
+                        "document_id": event.document_id,
+                        "dossier_id": dossier_id,
+                        "reason": "document_removed",
+                        "removed_at": event.at,
+                    },
+                )
+            )
+    elif name == "DossierCheck.ActionPointRemoved":
         dossier_id = event.dossier_id
-        made.append((c.ActionPointRemoved, {
-            "action_point_id": event.action_point_id, "document_id": event.document_id,
-            "dossier_id": dossier_id, "reason": "removed_by_adviser", "removed_at": event.at,
-        }))
+        made.append(
+            (
+                c.ActionPointRemoved,
+                {
+                    "action_point_id": event.action_point_id,
+                    "document_id": event.document_id,
+                    "dossier_id": dossier_id,
+                    "reason": "removed_by_adviser",
+                    "removed_at": event.at,
+                },
+            )
+        )
     else:
         return []
     return [
-        new_event(kind, data, source=SOURCE, tenant=event.tenant, dossier=dossier_id,
-                  subject=str(data.get("document_id") or data.get("code")),
-                  event_id=integration_event_id(event, index), time=event.timestamp,
-                  correlation_id=str(event.originator_id))
+        new_event(
+            kind,
+            data,
+            source=SOURCE,
+            tenant=event.tenant,
+            dossier=dossier_id,
+            subject=str(data.get("document_id") or data.get("code")),
+            event_id=integration_event_id(event, index),
+            time=event.timestamp,
+            correlation_id=str(event.originator_id),
+        )
         for index, (kind, data) in enumerate(made)
     ]
 
@@ -107,8 +174,15 @@ def handlers(
     def document_requested(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         app.add_requested_document(
-            event.tenantid, data.dossier_id, data.request_id, data.subject.model_dump(),
-            data.document_type, data.title, data.action_point, now(), tracking,
+            event.tenantid,
+            data.dossier_id,
+            data.request_id,
+            data.subject.model_dump(),
+            data.document_type,
+            data.title,
+            data.action_point,
+            now(),
+            tracking,
         )
 
     return {"DocumentRequested": document_requested}

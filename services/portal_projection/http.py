@@ -40,9 +40,14 @@ class PortalActionPoints(BaseModel):
     progress: Progress
 
 
-@router.get("/portal/dossiers/{dossier_id}/action-points", response_model=PortalActionPoints,
-            tags=["client portal"])
-async def portal_action_points(dossier_id: str, who: Reader, request: Request) -> PortalActionPoints:
+@router.get(
+    "/portal/dossiers/{dossier_id}/action-points",
+    response_model=PortalActionPoints,
+    tags=["client portal"],
+)
+async def portal_action_points(
+    dossier_id: str, who: Reader, request: Request
+) -> PortalActionPoints:
     """The client's action points: open and completed, removed ones absent, with progress."""
     if not who.may_see_dossier(dossier_id):
         raise HTTPException(404, f"dossier {dossier_id} not found")
@@ -54,7 +59,8 @@ async def portal_action_points(dossier_id: str, who: Reader, request: Request) -
     return PortalActionPoints(
         action_points=points,
         progress=Progress(
-            open=total - completed, completed=completed,
+            open=total - completed,
+            completed=completed,
             percent=round(100 * completed / total) if total else 0,
         ),
     )

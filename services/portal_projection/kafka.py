@@ -1,4 +1,4 @@
-"""What the portal projection consumes: the action-point facts of ``actiepunten.dossiercontrole.v1``."""
+"""What the portal projection consumes: the action-point facts of the dossier-check topic."""
 
 from __future__ import annotations
 
@@ -22,5 +22,7 @@ def handlers(view: PortalView) -> dict[str, Handler]:
     def project(event: c.CloudEvent, tracking: Tracking) -> None:
         view.process(event, tracking)
 
-    return {name: project for name in ("ActionPointOpened", "ActionPointCompleted",
-                                       "ActionPointRemoved")}
+    return {
+        name: project
+        for name in ("ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved")
+    }

@@ -23,7 +23,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app = http_app(
         runtime,
         title="Actiepunten client-portal projection",
-        description="The client portal's read model (klantportaal): open and completed action points.",
+        description="The client portal's read model (klantportaal): the client's action points",
     )
     app.state.view = view
     app.include_router(router)

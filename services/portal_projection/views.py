@@ -61,7 +61,9 @@ class PortalView:
 
     def max_tracking_id(self, name: str) -> int | None:
         with self._lock:
-            row = self._db.execute("SELECT position FROM tracking WHERE name = ?", (name,)).fetchone()
+            row = self._db.execute(
+                "SELECT position FROM tracking WHERE name = ?", (name,)
+            ).fetchone()
         return int(row[0]) if row else None
 
     def has_tracked(self, tracking: Tracking) -> bool:
@@ -108,9 +110,14 @@ class PortalView:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?) "
                 "ON CONFLICT (tenant, action_point_id) DO NOTHING",
                 (
-                    event.tenantid, str(data.action_point_id), data.dossier_id,
-                    str(data.document_id), data.document_type, data.title,
-                    data.subject.model_dump_json(), data.opened_at.isoformat(),
+                    event.tenantid,
+                    str(data.action_point_id),
+                    data.dossier_id,
+                    str(data.document_id),
+                    data.document_type,
+                    data.title,
+                    data.subject.model_dump_json(),
+                    data.opened_at.isoformat(),
                 ),
             )
         elif isinstance(event, c.ActionPointCompleted):

@@ -73,7 +73,7 @@ class Scenarios(TrackedApplication):
         self.save(catalogue)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
-        return self._catalogue(tenant).list(scope)
+        return self._catalogue(tenant).scenarios_in(scope)
 
     def get_scenario(self, tenant: str, scenario_id: UUID) -> dict[str, Any]:
         return self._catalogue(tenant).get(scenario_id)
@@ -92,7 +92,7 @@ class Scenarios(TrackedApplication):
     ) -> list[ScenarioRun]:
         """Start several scenarios at once; each due now executes in the same transaction."""
         catalogue = self._catalogue(tenant)
-        runs = []
+        runs: list[ScenarioRun] = []
         for scenario_id in scenario_ids:
             scenario = catalogue.get(scenario_id)
             if scenario["scope"] != subject["scope"]:
@@ -100,8 +100,11 @@ class Scenarios(TrackedApplication):
                     f"scenario {scenario_id} has scope {scenario['scope']!r}, "
                     f"the subject has scope {subject['scope']!r}"
                 )
-            runs.append(self._new_run(uuid4(), tenant, dossier_id, subject, scenario, execute_at,
-                                      now, started_by))
+            runs.append(
+                self._new_run(
+                    uuid4(), tenant, dossier_id, subject, scenario, execute_at, now, started_by
+                )
+            )
         self.save(*runs)
         return runs
 
@@ -235,7 +238,7 @@ class Scenarios(TrackedApplication):
         Run ids derive from the cause (the platform event's id) and the scenario, so the same
         event delivered twice starts nothing new.
         """
-        runs = []
+        runs: list[ScenarioRun] = []
         for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
             run_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
             if self._exists(run_id):
@@ -243,9 +246,18 @@ class Scenarios(TrackedApplication):
             offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
             execute_at = now if starts_at is None else starts_at + timedelta(days=offset_days)
             runs.append(
-                self._new_run(run_id, tenant, dossier_id, subject, scenario, max(execute_at, now),
-                              now, f"trigger:{trigger_event}", cause=cause,
-                              offset_days=offset_days if starts_at is not None else None)
+                self._new_run(
+                    run_id,
+                    tenant,
+                    dossier_id,
+                    subject,
+                    scenario,
+                    max(execute_at, now),
+                    now,
+                    f"trigger:{trigger_event}",
+                    cause=cause,
+                    offset_days=offset_days if starts_at is not None else None,
+                )
             )
         if starts_at is not None:
             appointment = self._appointment(tenant, subject["id"], dossier_id, starts_at)
@@ -272,13 +284,19 @@ class Scenarios(TrackedApplication):
             )
         except AggregateNotFoundError:
             appointment = Appointment(
-                tenant=tenant, appointment_id=appointment_id, dossier_id=dossier_id,
+                tenant=tenant,
+                appointment_id=appointment_id,
+                dossier_id=dossier_id,
                 starts_at=starts_at,
             )
         return appointment
 
     def reschedule_appointment(
-        self, tenant: str, appointment_id: str, starts_at: datetime, now: datetime,
+        self,
+        tenant: str,
+        appointment_id: str,
+        starts_at: datetime,
+        now: datetime,
         tracking: Tracking | None,
     ) -> None:
         """Move the appointment's pending runs with it; executed runs stay as they were."""
@@ -290,7 +308,7 @@ class Scenarios(TrackedApplication):
             self.save_tracked(tracking)
             return
         appointment.reschedule(starts_at)
-        runs = [self.repository.get(run_id) for run_id in appointment.run_ids]
+        runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
         for run in runs:
             run.reschedule(max(starts_at + timedelta(days=run.offset_days or 0), now))
         self.save_tracked(tracking, appointment, *runs)
@@ -307,10 +325,8 @@ class Scenarios(TrackedApplication):
             return
         if not appointment.cancelled:
             appointment.cancel()
-        runs = [self.repository.get(run_id) for run_id in appointment.run_ids]
+        runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
         for run in runs:
             if run.status == "scheduled":
                 run.cancel("appointment_cancelled")
         self.save_tracked(tracking, appointment, *runs)
-
-

@@ -103,7 +103,9 @@ class ScenarioCatalogue(Aggregate):
         trigger: dict[str, Any] | None,
         by: str,
     ) -> None:
-        self.scenarios[str(scenario_id)].update(name=name, scope=scope, items=items, trigger=trigger)
+        self.scenarios[str(scenario_id)].update(
+            name=name, scope=scope, items=items, trigger=trigger
+        )
 
     def delete(self, scenario_id: UUID, by: str) -> None:
         self.get(scenario_id)
@@ -119,7 +121,7 @@ class ScenarioCatalogue(Aggregate):
         except KeyError:
             raise ScenarioNotFound(f"scenario {scenario_id} not found") from None
 
-    def list(self, scope: str | None = None) -> list[dict[str, Any]]:
+    def scenarios_in(self, scope: str | None = None) -> list[dict[str, Any]]:
         return [s for s in self.scenarios.values() if scope is None or s["scope"] == scope]
 
     def triggered_by(self, trigger_event: str, scope: str) -> list[dict[str, Any]]:

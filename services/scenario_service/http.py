@@ -119,9 +119,13 @@ def _scenario_out(raw: dict[str, Any]) -> ScenarioOut:
 
 def _run_out(run: ScenarioRun) -> RunOut:
     return RunOut(
-        run_id=run.id, scenario_id=run.scenario_id, scenario_name=run.scenario_name,
-        dossier_id=run.dossier_id, subject=Subject.model_validate(run.subject),
-        execute_at=run.execute_at, status=run.status,  # type: ignore[arg-type]
+        run_id=run.id,
+        scenario_id=run.scenario_id,
+        scenario_name=run.scenario_name,
+        dossier_id=run.dossier_id,
+        subject=Subject.model_validate(run.subject),
+        execute_at=run.execute_at,
+        status=run.status,  # type: ignore[arg-type]
         executed_at=run.executed_at,
     )
 
@@ -153,8 +157,12 @@ def execution_moment(body: RunsIn, now: datetime) -> datetime:
 @router.post("/scenarios", status_code=201, response_model=ScenarioCreated, tags=["scenarios"])
 async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> ScenarioCreated:
     scenario_id = await asyncio.to_thread(
-        _app(request).define_scenario, who.tenant, body.name, body.scope,
-        [i.model_dump() for i in body.items], body.trigger.model_dump() if body.trigger else None,
+        _app(request).define_scenario,
+        who.tenant,
+        body.name,
+        body.scope,
+        [i.model_dump() for i in body.items],
+        body.trigger.model_dump() if body.trigger else None,
         who.sub,
     )
     return ScenarioCreated(scenario_id=scenario_id)
@@ -184,9 +192,14 @@ async def change_scenario(
     app = _app(request)
     try:
         await asyncio.to_thread(
-            app.change_scenario, who.tenant, scenario_id, body.name, body.scope,
+            app.change_scenario,
+            who.tenant,
+            scenario_id,
+            body.name,
+            body.scope,
             [i.model_dump() for i in body.items],
-            body.trigger.model_dump() if body.trigger else None, who.sub,
+            body.trigger.model_dump() if body.trigger else None,
+            who.sub,
         )
     except ScenarioNotFound as error:
         raise HTTPException(404, str(error)) from None
@@ -208,8 +221,14 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
     moment = execution_moment(body, now)
     try:
         runs = await asyncio.to_thread(
-            _app(request).start_scenarios, who.tenant, body.dossier_id, body.subject.model_dump(),
-            body.scenario_ids, moment, now, who.sub,
+            _app(request).start_scenarios,
+            who.tenant,
+            body.dossier_id,
+            body.subject.model_dump(),
+            body.scenario_ids,
+            moment,
+            now,
+            who.sub,
         )
     except (ScenarioNotFound, ScopeMismatch) as error:
         raise HTTPException(422, str(error)) from None
@@ -236,32 +255,52 @@ async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/document-requests", status_code=201, response_model=DocumentRequestCreated,
-             tags=["document requests"])
+@router.post(
+    "/document-requests",
+    status_code=201,
+    response_model=DocumentRequestCreated,
+    tags=["document requests"],
+)
 async def request_document(
     body: DocumentRequestIn, who: Adviser, request: Request
 ) -> DocumentRequestCreated:
     request_id = await asyncio.to_thread(
-        _app(request).request_document, who.tenant, body.dossier_id, body.subject.model_dump(),
-        body.document_type, body.title, body.action_point, who.sub,
+        _app(request).request_document,
+        who.tenant,
+        body.dossier_id,
+        body.subject.model_dump(),
+        body.document_type,
+        body.title,
+        body.action_point,
+        who.sub,
     )
     return DocumentRequestCreated(request_id=request_id)
 
 
-@router.post("/document-lists", status_code=201, response_model=DocumentListCreated,
-             tags=["document requests"])
+@router.post(
+    "/document-lists",
+    status_code=201,
+    response_model=DocumentListCreated,
+    tags=["document requests"],
+)
 async def receive_document_list(
     body: DocumentListIn, who: Staff, request: Request, response: Response
 ) -> DocumentListCreated:
     """A document list (stukkenlijst); posting the same ``reference`` again changes nothing."""
     document_list, created = await asyncio.to_thread(
-        _app(request).receive_document_list, who.tenant, body.dossier_id,
-        body.subject.model_dump(), body.reference, [i.model_dump() for i in body.items],
+        _app(request).receive_document_list,
+        who.tenant,
+        body.dossier_id,
+        body.subject.model_dump(),
+        body.reference,
+        [i.model_dump() for i in body.items],
         f"user:{who.sub}",
     )
     if not created:
         response.status_code = 200
     return DocumentListCreated(
-        document_list_id=document_list.id, reference=document_list.reference,
-        request_ids=document_list.request_ids, created=created,
+        document_list_id=document_list.id,
+        reference=document_list.reference,
+        request_ids=document_list.request_ids,
+        created=created,
     )

@@ -18,10 +18,6 @@ from servicekit.consumer import Handler
 from servicekit.outbox import integration_event_id
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
-    DocumentList,
-    DocumentRequest,
-    ScenarioCatalogue,
-    ScenarioRun,
     request_ids_for,
 )
 from shared.events import contracts as c
@@ -51,73 +47,153 @@ def _item(raw: dict[str, Any]) -> dict[str, Any]:
 
 def translate(event: Any) -> list[c.CloudEvent]:
     """Internal aggregate event -> the integration events it publishes."""
+    # Aggregate event classes are made by @event at run time: match them by name.
+    name = type(event).__qualname__
     made: list[tuple[type[c.CloudEvent], dict[str, Any], str, str | None]] = []
-    if isinstance(event, ScenarioCatalogue.ScenarioDefined | ScenarioCatalogue.ScenarioChanged):
+    if name in ("ScenarioCatalogue.ScenarioDefined", "ScenarioCatalogue.ScenarioChanged"):
         kind = (
-            c.ScenarioDefined if isinstance(event, ScenarioCatalogue.ScenarioDefined)
-            else c.ScenarioChanged
+            c.ScenarioDefined if name == "ScenarioCatalogue.ScenarioDefined" else c.ScenarioChanged
         )
-        data = {"scenario_id": event.scenario_id, "name": event.name, "scope": event.scope,
-                "items": event.items, "trigger": event.trigger}
+        data = {
+            "scenario_id": event.scenario_id,
+            "name": event.name,
+            "scope": event.scope,
+            "items": event.items,
+            "trigger": event.trigger,
+        }
         made.append((kind, data, event.tenant, None))
-    elif isinstance(event, ScenarioCatalogue.ScenarioDeleted):
+    elif name == "ScenarioCatalogue.ScenarioDeleted":
         made.append((c.ScenarioDeleted, {"scenario_id": event.scenario_id}, event.tenant, None))
-    elif isinstance(event, ScenarioRun.Scheduled):
-        made.append((c.ScenarioScheduled, _scheduled(event.originator_id, vars(event),
-                                                     event.execute_at), event.tenant,
-                     event.dossier_id))
-    elif isinstance(event, ScenarioRun.Rescheduled):
-        made.append((c.ScenarioScheduled, _scheduled(event.originator_id, event.run,
-                                                     event.execute_at), event.run["tenant"],
-                     event.run["dossier_id"]))
-    elif isinstance(event, ScenarioRun.Cancelled):
+    elif name == "ScenarioRun.Scheduled":
+        made.append(
+            (
+                c.ScenarioScheduled,
+                _scheduled(event.originator_id, vars(event), event.execute_at),
+                event.tenant,
+                event.dossier_id,
+            )
+        )
+    elif name == "ScenarioRun.Rescheduled":
+        made.append(
+            (
+                c.ScenarioScheduled,
+                _scheduled(event.originator_id, event.run, event.execute_at),
+                event.run["tenant"],
+                event.run["dossier_id"],
+            )
+        )
+    elif name == "ScenarioRun.Cancelled":
         run = event.run
-        made.append((c.ScenarioRunCancelled, {
-            "run_id": event.originator_id, "scenario_id": run["scenario_id"],
-            "dossier_id": run["dossier_id"], "reason": event.reason,
-        }, run["tenant"], run["dossier_id"]))
-    elif isinstance(event, ScenarioRun.Executed):
+        made.append(
+            (
+                c.ScenarioRunCancelled,
+                {
+                    "run_id": event.originator_id,
+                    "scenario_id": run["scenario_id"],
+                    "dossier_id": run["dossier_id"],
+                    "reason": event.reason,
+                },
+                run["tenant"],
+                run["dossier_id"],
+            )
+        )
+    elif name == "ScenarioRun.Executed":
         run = event.run
-        made.append((c.ScenarioExecuted, {
-            "run_id": event.originator_id, "scenario_id": run["scenario_id"],
-            "dossier_id": run["dossier_id"], "subject": run["subject"],
-            "executed_at": event.executed_at, "request_ids": event.request_ids,
-        }, run["tenant"], run["dossier_id"]))
+        made.append(
+            (
+                c.ScenarioExecuted,
+                {
+                    "run_id": event.originator_id,
+                    "scenario_id": run["scenario_id"],
+                    "dossier_id": run["dossier_id"],
+                    "subject": run["subject"],
+                    "executed_at": event.executed_at,
+                    "request_ids": event.request_ids,
+                },
+                run["tenant"],
+                run["dossier_id"],
+            )
+        )
         for request_id, item in zip(event.request_ids, run["items"], strict=True):
-            made.append((c.DocumentRequested, {
-                "request_id": request_id, "dossier_id": run["dossier_id"],
-                "subject": run["subject"], **_item(item), "source": "scenario",
-                "run_id": event.originator_id, "scenario_id": run["scenario_id"],
-                "requested_by": run["started_by"],
-            }, run["tenant"], run["dossier_id"]))
-    elif isinstance(event, DocumentRequest.Requested):
-        made.append((c.DocumentRequested, {
-            "request_id": event.originator_id, "dossier_id": event.dossier_id,
-            "subject": event.subject, "document_type": event.document_type,
-            "title": event.title, "action_point": event.action_point, "source": "manual",
-            "requested_by": event.requested_by,
-        }, event.tenant, event.dossier_id))
-    elif isinstance(event, DocumentList.Received):
+            made.append(
+                (
+                    c.DocumentRequested,
+                    {
+                        "request_id": request_id,
+                        "dossier_id": run["dossier_id"],
+                        "subject": run["subject"],
+                        **_item(item),
+                        "source": "scenario",
+                        "run_id": event.originator_id,
+                        "scenario_id": run["scenario_id"],
+                        "requested_by": run["started_by"],
+                    },
+                    run["tenant"],
+                    run["dossier_id"],
+                )
+            )
+    elif name == "DocumentRequest.Requested":
+        made.append(
+            (
+                c.DocumentRequested,
+                {
+                    "request_id": event.originator_id,
+                    "dossier_id": event.dossier_id,
+                    "subject": event.subject,
+                    "document_type": event.document_type,
+                    "title": event.title,
+                    "action_point": event.action_point,
+                    "source": "manual",
+                    "requested_by": event.requested_by,
+                },
+                event.tenant,
+                event.dossier_id,
+            )
+        )
+    elif name == "DocumentList.Received":
         request_ids = request_ids_for(event.originator_id, len(event.items))
         for request_id, item in zip(request_ids, event.items, strict=True):
-            made.append((c.DocumentRequested, {
-                "request_id": request_id, "dossier_id": event.dossier_id,
-                "subject": event.subject, **_item(item), "source": "document_list",
-                "reference": event.reference, "requested_by": event.received_from,
-            }, event.tenant, event.dossier_id))
+            made.append(
+                (
+                    c.DocumentRequested,
+                    {
+                        "request_id": request_id,
+                        "dossier_id": event.dossier_id,
+                        "subject": event.subject,
+                        **_item(item),
+                        "source": "document_list",
+                        "reference": event.reference,
+                        "requested_by": event.received_from,
+                    },
+                    event.tenant,
+                    event.dossier_id,
+                )
+            )
     return [
-        new_event(kind, data, source=SOURCE, tenant=tenant, dossier=dossier,
-                  subject=str(event.originator_id), event_id=integration_event_id(event, index),
-                  time=event.timestamp, correlation_id=str(event.originator_id))
+        new_event(
+            kind,
+            data,
+            source=SOURCE,
+            tenant=tenant,
+            dossier=dossier,
+            subject=str(event.originator_id),
+            event_id=integration_event_id(event, index),
+            time=event.timestamp,
+            correlation_id=str(event.originator_id),
+        )
         for index, (kind, data, tenant, dossier) in enumerate(made)
     ]
 
 
 def _scheduled(run_id: Any, run: dict[str, Any], execute_at: datetime) -> dict[str, Any]:
     return {
-        "run_id": run_id, "scenario_id": run["scenario_id"],
-        "scenario_name": run["scenario_name"], "dossier_id": run["dossier_id"],
-        "subject": run["subject"], "execute_at": execute_at, "items": run["items"],
+        "run_id": run_id,
+        "scenario_id": run["scenario_id"],
+        "scenario_name": run["scenario_name"],
+        "dossier_id": run["dossier_id"],
+        "subject": run["subject"],
+        "execute_at": execute_at,
+        "items": run["items"],
         "started_by": run["started_by"],
     }
 
@@ -128,29 +204,45 @@ def _dossier(event: c.CloudEvent) -> str:
     return event.dossierid
 
 
-def handlers(app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[
-    str, Handler
-]:
+def handlers(
+    app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> dict[str, Handler]:
     """Inbound platform events -> application commands, each saved with its tracking record."""
 
     def product(trigger_event: str) -> Handler:
         def handle(event: c.CloudEvent, tracking: Tracking) -> None:
             data = event.data
             subject = {"type": "product", "id": data.product_id, "scope": data.product_type}
-            app.start_triggered(event.tenantid, _dossier(event), subject, trigger_event,
-                                cause=str(event.id), now=now(), tracking=tracking)
+            app.start_triggered(
+                event.tenantid,
+                _dossier(event),
+                subject,
+                trigger_event,
+                cause=str(event.id),
+                now=now(),
+                tracking=tracking,
+            )
+
         return handle
 
     def appointment_scheduled(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
-        app.start_triggered(event.tenantid, _dossier(event), subject, "appointment_scheduled",
-                            cause=str(event.id), now=now(), tracking=tracking,
-                            starts_at=data.starts_at)
+        app.start_triggered(
+            event.tenantid,
+            _dossier(event),
+            subject,
+            "appointment_scheduled",
+            cause=str(event.id),
+            now=now(),
+            tracking=tracking,
+            starts_at=data.starts_at,
+        )
 
     def appointment_rescheduled(event: c.CloudEvent, tracking: Tracking) -> None:
-        app.reschedule_appointment(event.tenantid, event.data.appointment_id,
-                                   event.data.starts_at, now(), tracking)
+        app.reschedule_appointment(
+            event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
+        )
 
     def appointment_cancelled(event: c.CloudEvent, tracking: Tracking) -> None:
         app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)
@@ -158,8 +250,12 @@ def handlers(app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(
     def document_list(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         app.receive_document_list(
-            event.tenantid, _dossier(event), data.subject.model_dump(), data.reference,
-            [item.model_dump() for item in data.items], received_from=event.source,
+            event.tenantid,
+            _dossier(event),
+            data.subject.model_dump(),
+            data.reference,
+            [item.model_dump() for item in data.items],
+            received_from=event.source,
             tracking=tracking,
         )
 

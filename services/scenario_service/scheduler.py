@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter, Gauge
 
 from services.scenario_service.application import Scenarios
-from services.scenario_service.domainmodel import ScenarioRun
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,13 @@ class Scheduler:
                 self._apply(self.app.mapper.to_domain_event(notification))
             self.position = notifications[-1].id
 
-    def _apply(self, event: object) -> None:
-        run_id = event.originator_id  # type: ignore[attr-defined]
-        if isinstance(event, ScenarioRun.Executed | ScenarioRun.Cancelled):
+    def _apply(self, event: Any) -> None:
+        run_id = event.originator_id
+        name = type(event).__qualname__
+        if name in ("ScenarioRun.Executed", "ScenarioRun.Cancelled"):
             self.pending.pop(run_id, None)
-        elif isinstance(event, ScenarioRun.Scheduled | ScenarioRun.Rescheduled):
-            self.pending[run_id] = event.execute_at  # type: ignore[union-attr]
+        elif name in ("ScenarioRun.Scheduled", "ScenarioRun.Rescheduled"):
+            self.pending[run_id] = event.execute_at
 
     def execute_due(self, now: datetime) -> int:
         """Execute every pending run whose moment has come; returns how many this call executed."""

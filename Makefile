@@ -1,0 +1,47 @@
+# The front door. `make run` and `make test` work from a fresh clone: they make the venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: venv run test test-fast lint format bench broker clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## the whole system on this machine: a Kafka broker, the three services, URLs and tokens
+run: venv
+	$(BIN)/actiepunten run
+
+## the whole test suite, integration and end-to-end tests on a real Kafka broker
+test: venv
+	$(BIN)/pytest -ra
+
+## unit tests only (no broker)
+test-fast: venv
+	$(BIN)/pytest -ra tests/unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared servicekit services actiepunten
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## benchmarks: figures and ratios to a baseline measured in the same run
+bench: venv
+	$(BIN)/python -m bench
+
+## only the local Kafka broker with the topics
+broker: venv
+	$(BIN)/actiepunten broker
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

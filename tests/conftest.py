@@ -1,0 +1,64 @@
+"""Session fixtures: one real Kafka broker for the run, systems of services started per module."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actiepunten.broker import Broker, create_topics, provide_broker
+from tests.support import System
+
+_BROKERS: list[Broker] = []
+
+
+def pytest_report_header() -> str:
+    wanted = os.environ.get("ACTIEPUNTEN_KAFKA") or "auto (SPEC section 5 order)"
+    return f"actiepunten: Kafka broker for integration tests: {wanted}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for broker in _BROKERS:
+        terminalreporter.write_line(
+            f"actiepunten: integration tests ran on Kafka broker '{broker.kind}' "
+            f"at {broker.bootstrap_servers}"
+        )
+
+
+def _provide(tmp: Path, prefer: str | None) -> Broker:
+    broker = provide_broker(tmp, prefer=prefer, port=None)
+    asyncio.run(create_topics(broker.bootstrap_servers))
+    _BROKERS.append(broker)
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The broker the suite runs on: SPEC section 5 order, or ``ACTIEPUNTEN_KAFKA``."""
+    broker = _provide(tmp_path_factory.mktemp("kafka"), os.environ.get("ACTIEPUNTEN_KAFKA"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The embedded Tansu broker, for the smoke test that keeps `make run`'s default working."""
+    broker = _provide(tmp_path_factory.mktemp("tansu"), "tansu")
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def system(kafka: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The three services as processes; tests isolate themselves by office (tenant)."""
+    sut = System(
+        kafka.bootstrap_servers,
+        tmp_path_factory.mktemp("system"),
+        idempotence=kafka.supports_idempotence,
+    )
+    sut.start()
+    yield sut
+    sut.stop()

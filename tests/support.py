@@ -1,0 +1,272 @@
+"""Test harness: a real broker, the three services as processes, tokens, and waiting helpers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from actiepunten.cli import SERVICES
+from servicekit.auth import issue_token
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll ``check`` until it returns without AssertionError; re-raise the last failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
+
+
+@dataclass
+class Office:
+    """One tenant (office) with tokens for each role; every test gets its own office."""
+
+    secret: str
+    tenant: str = field(default_factory=lambda: f"kantoor-{uuid.uuid4().hex[:8]}")
+
+    def token(
+        self,
+        role: str,
+        sub: str | None = None,
+        dossiers: list[str] | None = None,
+        ttl_seconds: int = 3600,
+    ) -> str:
+        return issue_token(
+            self.secret,
+            sub=sub or f"{role}-1",
+            tenant=self.tenant,
+            role=role,
+            dossiers=dossiers,
+            ttl_seconds=ttl_seconds,
+        )
+
+    def headers(self, role: str, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **kwargs)}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers("admin")
+
+    @property
+    def adviser(self) -> dict[str, str]:
+        return self.headers("adviser")
+
+    def client(self, *dossiers: str) -> dict[str, str]:
+        return self.headers("client", sub="klant-" + "-".join(dossiers), dossiers=list(dossiers))
+
+
+class System:
+    """The three services as separate processes over one broker, with their own data dir."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        data_dir: Path,
+        *,
+        idempotence: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.data_dir = data_dir
+        self.secret = uuid.uuid4().hex + uuid.uuid4().hex
+        self.ports = {name: free_port() for name in SERVICES}
+        group_suffix = uuid.uuid4().hex[:8]
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+            "ACTIEPUNTEN_KAFKA_IDEMPOTENCE": "true" if idempotence else "false",
+            "ACTIEPUNTEN_JWT_SECRET": self.secret,
+            "ACTIEPUNTEN_DATA_DIR": str(data_dir),
+            **{f"ACTIEPUNTEN_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            # A fresh consumer group per system, so test systems never share partitions.
+            **{
+                f"ACTIEPUNTEN_{name.upper()}_GROUP": f"test.{name}.{group_suffix}"
+                for name in SERVICES
+            },
+            **(extra_env or {}),
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, *services: str) -> None:
+        for name in services or tuple(SERVICES):
+            log = (self.data_dir / f"{name}.log").open("ab")
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "actiepunten", "serve", name],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        for name in services or tuple(SERVICES):
+            self.wait_healthy(name)
+
+    def wait_healthy(self, name: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log(name)}")
+            try:
+                if httpx.get(self.url(name) + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} not healthy in {timeout}s:\n{self.log(name)}")
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self, *names: str) -> None:
+        for name in names or tuple(self.processes):
+            process = self.processes.pop(name, None)
+            if process is None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def office(self) -> Office:
+        return Office(self.secret)
+
+    # --- HTTP shortcuts used by the stories ----------------------------------------------------
+
+    def get(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.get(self.url(service) + path, headers=headers, timeout=10, **kw)
+
+    def post(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.post(self.url(service) + path, headers=headers, timeout=10, **kw)
+
+    def put(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.put(self.url(service) + path, headers=headers, timeout=10, **kw)
+
+    def delete(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.delete(self.url(service) + path, headers=headers, timeout=10, **kw)
+
+    def portal(self, office: Office, dossier_id: str) -> dict[str, Any]:
+        response = self.get(
+            "portal", f"/portal/dossiers/{dossier_id}/action-points", office.client(dossier_id)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def documents(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
+        response = self.get("dossiercontrole", f"/dossiers/{dossier_id}/documents", office.adviser)
+        assert response.status_code == 200, response.text
+        return response.json()["documents"]  # type: ignore[no-any-return]
+
+    def define_scenario(
+        self,
+        office: Office,
+        scope: str,
+        *document_types: str,
+        name: str = "Scenario",
+        trigger: dict[str, Any] | None = None,
+        items: list[dict[str, Any]] | None = None,
+    ) -> str:
+        body: dict[str, Any] = {
+            "name": name,
+            "scope": scope,
+            "items": items or [{"document_type": t} for t in document_types],
+        }
+        if trigger:
+            body["trigger"] = trigger
+        response = self.post("scenario", "/scenarios", office.admin, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["scenario_id"]  # type: ignore[no-any-return]
+
+
+def product(product_id: str = "hyp-1", scope: str = "hypotheek") -> dict[str, str]:
+    return {"type": "product", "id": product_id, "scope": scope}
+
+
+def read_events(
+    bootstrap_servers: str,
+    topic: str,
+    tenant: str,
+    *,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 15.0,
+) -> list[dict[str, Any]]:
+    """Read ``topic`` from the beginning and return the decoded envelopes of one office,
+    once ``until`` is satisfied with them (or fail after ``timeout``)."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def consume() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        found: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        try:
+                            envelope = json.loads(record.value)
+                        except (TypeError, ValueError):
+                            continue
+                        if isinstance(envelope, dict) and envelope.get("tenantid") == tenant:
+                            envelope["_key"] = record.key
+                            envelope["_partition"] = record.partition
+                            found.append(envelope)
+                if until(found):
+                    return found
+            raise AssertionError(f"{topic}: condition not met; saw {[e['type'] for e in found]}")
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
+def types_of(events: list[dict[str, Any]]) -> list[str]:
+    return [event["type"] for event in events]
