@@ -1,0 +1,134 @@
+"""Benchmarks of the hot paths, each beside a baseline measured in the same run.
+
+- codec: validating DocumentRequested records vs. plain ``json.loads`` of the same bytes;
+- dossier check: applying document requests with their tracking record (one transaction each)
+  to a SQLite event store vs. one plain SQLite insert per transaction;
+- portal view: projecting ActionPointOpened events vs. the same plain SQLite baseline;
+- memory: peak Python allocation of the dossier-check run (tracemalloc).
+
+Timings are printed, never asserted: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventsourcing.persistence import Tracking
+
+from services.dossiercontrole_service.application import DossierChecks
+from services.portal_projection.views import PortalView
+from shared.events import contracts as c
+from shared.events import topics
+from shared.events.codec import decode, encode, new_event
+
+SUBJECT = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+
+
+def timed(run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def report(name: str, count: int, seconds: float, baseline: float, unit: str = "ops") -> None:
+    print(
+        f"{name:34} {count / seconds:12,.0f} {unit}/s   baseline {count / baseline:12,.0f} {unit}/s"
+        f"   ratio {seconds / baseline:6.2f}x the baseline's time"
+    )
+
+
+def requested(index: int) -> c.CloudEvent:
+    return new_event(
+        c.DocumentRequested,
+        {
+            "request_id": uuid.uuid4(), "dossier_id": f"dossier-{index % 50}", "subject": SUBJECT,
+            "document_type": f"type_{index % 7}", "source": "manual", "requested_by": "bench",
+        },
+        source="bench", tenant="kantoor-bench", dossier=f"dossier-{index % 50}",
+    )
+
+
+def plain_sqlite_inserts(path: Path, count: int) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT)")
+    for index in range(count):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t VALUES (?, ?)", (str(index), "x" * 300))
+        db.execute("COMMIT")
+    db.close()
+
+
+def bench_codec(count: int) -> None:
+    records = [encode(requested(i)) for i in range(count)]
+    import json
+
+    baseline = timed(lambda: [json.loads(r) for r in records])
+    seconds = timed(lambda: [decode(topics.SCENARIO, r) for r in records])
+    report("codec decode DocumentRequested", count, seconds, baseline, "records")
+
+
+def bench_dossier_check(count: int, tmp: Path) -> None:
+    events = [requested(i) for i in range(count)]
+    baseline = timed(lambda: plain_sqlite_inserts(tmp / "baseline-dc.sqlite", count))
+    app = DossierChecks(env={
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp / "dossiercontrole.sqlite"),
+    })
+    now = datetime.now(UTC)
+
+    def run() -> None:
+        for offset, event in enumerate(events):
+            data = event.data
+            app.add_requested_document(
+                event.tenantid, data.dossier_id, data.request_id, data.subject.model_dump(),
+                data.document_type, data.title, data.action_point, now,
+                Tracking("bench:0", offset + 1),
+            )
+
+    tracemalloc.start()
+    seconds = timed(run)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    report("dossier check: request + tracking", count, seconds, baseline, "requests")
+    print(f"{'  peak memory (tracemalloc)':34} {peak / 1024 / 1024:12.1f} MiB for {count} requests")
+    app.close()
+
+
+def bench_portal(count: int, tmp: Path) -> None:
+    events = [
+        new_event(c.ActionPointOpened, {
+            "action_point_id": uuid.uuid4(), "document_id": uuid.uuid4(),
+            "dossier_id": f"dossier-{i % 50}", "subject": SUBJECT, "document_type": "paspoort",
+            "title": "Paspoort", "opened_at": datetime.now(UTC),
+        }, source="bench", tenant="kantoor-bench", dossier=f"dossier-{i % 50}")
+        for i in range(count)
+    ]
+    baseline = timed(lambda: plain_sqlite_inserts(tmp / "baseline-portal.sqlite", count))
+    view = PortalView(tmp / "portal.sqlite")
+    seconds = timed(lambda: [view.process(e, Tracking("bench:0", i + 1))
+                             for i, e in enumerate(events)])
+    report("portal view: project + tracking", count, seconds, baseline, "events")
+    view.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--count", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_codec(args.count * 5)
+        bench_dossier_check(args.count, Path(tmp))
+        bench_portal(args.count, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
