@@ -1,0 +1,428 @@
+"""The integration-event contracts: what other services can rely on when they read our topics.
+
+Every event of every topic survives a trip through the codec unchanged, and a record that is not
+an event we know says, in the reason a DLQ record carries, what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events import contracts as c
+from shared.events import topics
+from shared.events.codec import (
+    KNOWN_TYPES,
+    MAX_RECORD_BYTES,
+    InvalidEvent,
+    NotAnEvent,
+    UnknownEventType,
+    decode,
+    encode,
+    new_event,
+)
+
+AMSTERDAM = timezone(timedelta(hours=1))
+MOMENT = datetime(2025, 3, 10, 9, 30, 15, 123456, tzinfo=UTC)
+RUN_ID = UUID("0b0e6b1a-0000-4000-8000-000000000001")
+SCENARIO_ID = UUID("0b0e6b1a-0000-4000-8000-000000000002")
+DOCUMENT_ID = UUID("0b0e6b1a-0000-4000-8000-000000000003")
+ACTION_POINT_ID = UUID("0b0e6b1a-0000-4000-8000-000000000004")
+REQUEST_ID = UUID("0b0e6b1a-0000-4000-8000-000000000005")
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+ITEMS = [
+    {"document_type": "identiteitsbewijs"},
+    {"document_type": "werkgeversverklaring", "title": "Werkgeversverklaring 2025"},
+    {"document_type": "finale_kwijting", "action_point": False},
+]
+PDF = {
+    "sha256": "a" * 64,
+    "size": 1234,
+    "content_type": "application/pdf",
+    "filename": "paspoort.pdf",
+}
+
+# One realistic ``data`` per event type, the fullest shape each contract allows.
+DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
+    c.ScenarioDefined: {
+        "scenario_id": SCENARIO_ID,
+        "name": "Zelfstandige",
+        "scope": "hypotheek",
+        "items": ITEMS,
+        "trigger": {"event": "product_created"},
+    },
+    c.ScenarioChanged: {
+        "scenario_id": SCENARIO_ID,
+        "name": "Zelfstandige (2025)",
+        "scope": "afspraak",
+        "items": ITEMS[:1],
+        "trigger": {"event": "appointment_scheduled", "offset_days": -3},
+    },
+    c.ScenarioDeleted: {"scenario_id": SCENARIO_ID},
+    c.ScenarioScheduled: {
+        "run_id": RUN_ID,
+        "scenario_id": SCENARIO_ID,
+        "scenario_name": "Zelfstandige",
+        "dossier_id": "dossier-1",
+        "subject": MORTGAGE,
+        "execute_at": datetime(2025, 3, 12, 8, 0, tzinfo=AMSTERDAM),
+        "items": ITEMS,
+        "started_by": "adviseur-1",
+    },
+    c.ScenarioRunCancelled: {
+        "run_id": RUN_ID,
+        "scenario_id": SCENARIO_ID,
+        "dossier_id": "dossier-1",
+        "reason": "appointment_cancelled",
+    },
+    c.ScenarioExecuted: {
+        "run_id": RUN_ID,
+        "scenario_id": SCENARIO_ID,
+        "dossier_id": "dossier-1",
+        "subject": MORTGAGE,
+        "executed_at": MOMENT,
+        "request_ids": [REQUEST_ID, uuid4()],
+    },
+    c.DocumentRequested: {
+        "request_id": REQUEST_ID,
+        "dossier_id": "dossier-1",
+        "subject": MORTGAGE,
+        "document_type": "identiteitsbewijs",
+        "title": "Paspoort of ID-kaart",
+        "action_point": True,
+        "source": "scenario",
+        "run_id": RUN_ID,
+        "scenario_id": SCENARIO_ID,
+        "reference": "lender-42",
+        "requested_by": "adviseur-1",
+    },
+    c.DocumentTypeConfigured: {
+        "code": "finale_kwijting",
+        "name": "Finale kwijting",
+        "creates_action_point": False,
+    },
+    c.DocumentAdded: {
+        "document_id": DOCUMENT_ID,
+        "request_id": REQUEST_ID,
+        "dossier_id": "dossier-1",
+        "subject": MORTGAGE,
+        "document_type": "identiteitsbewijs",
+        "title": "Identiteitsbewijs",
+    },
+    c.ActionPointOpened: {
+        "action_point_id": ACTION_POINT_ID,
+        "document_id": DOCUMENT_ID,
+        "dossier_id": "dossier-1",
+        "subject": MORTGAGE,
+        "document_type": "identiteitsbewijs",
+        "title": "Identiteitsbewijs",
+        "opened_at": MOMENT,
+    },
+    c.DocumentUploaded: {
+        "document_id": DOCUMENT_ID,
+        "dossier_id": "dossier-1",
+        "version": 2,
+        "file": PDF,
+        "uploaded_by": "klant-1",
+        "copied_from": uuid4(),
+    },
+    c.ActionPointCompleted: {
+        "action_point_id": ACTION_POINT_ID,
+        "document_id": DOCUMENT_ID,
+        "dossier_id": "dossier-1",
+        "completed_at": MOMENT,
+    },
+    c.DocumentRemoved: {
+        "document_id": DOCUMENT_ID,
+        "dossier_id": "dossier-1",
+        "removed_by": "adviseur-1",
+    },
+    c.ActionPointRemoved: {
+        "action_point_id": ACTION_POINT_ID,
+        "document_id": DOCUMENT_ID,
+        "dossier_id": "dossier-1",
+        "reason": "removed_by_adviser",
+        "removed_at": MOMENT,
+    },
+    c.ProductCreated: {"product_id": "hyp-1", "product_type": "hypotheek"},
+    c.ApplicationSubmitted: {"product_id": "lv-7", "product_type": "levensverzekering"},
+    c.AppointmentScheduled: {
+        "appointment_id": "afspraak-1",
+        "starts_at": datetime(2025, 3, 20, 14, 0, tzinfo=AMSTERDAM),
+    },
+    c.AppointmentRescheduled: {
+        "appointment_id": "afspraak-1",
+        "starts_at": datetime(2025, 3, 21, 10, 0, tzinfo=AMSTERDAM),
+    },
+    c.AppointmentCancelled: {"appointment_id": "afspraak-1"},
+    c.DocumentListReceived: {
+        "subject": MORTGAGE,
+        "reference": "lender-42",
+        "items": [{"document_type": "taxatierapport", "title": "Taxatierapport"}],
+    },
+}
+
+TOPIC_OF: dict[type[c.CloudEvent], str] = {
+    c.ScenarioDefined: topics.SCENARIO,
+    c.ScenarioChanged: topics.SCENARIO,
+    c.ScenarioDeleted: topics.SCENARIO,
+    c.ScenarioScheduled: topics.SCENARIO,
+    c.ScenarioRunCancelled: topics.SCENARIO,
+    c.ScenarioExecuted: topics.SCENARIO,
+    c.DocumentRequested: topics.SCENARIO,
+    c.DocumentTypeConfigured: topics.DOSSIERCONTROLE,
+    c.DocumentAdded: topics.DOSSIERCONTROLE,
+    c.ActionPointOpened: topics.DOSSIERCONTROLE,
+    c.DocumentUploaded: topics.DOSSIERCONTROLE,
+    c.ActionPointCompleted: topics.DOSSIERCONTROLE,
+    c.DocumentRemoved: topics.DOSSIERCONTROLE,
+    c.ActionPointRemoved: topics.DOSSIERCONTROLE,
+    c.ProductCreated: topics.PRODUCTS,
+    c.ApplicationSubmitted: topics.PRODUCTS,
+    c.AppointmentScheduled: topics.APPOINTMENTS,
+    c.AppointmentRescheduled: topics.APPOINTMENTS,
+    c.AppointmentCancelled: topics.APPOINTMENTS,
+    c.DocumentListReceived: topics.DOCUMENT_LISTS,
+}
+
+
+def event_of(kind: type[c.CloudEvent], **overrides: Any) -> c.CloudEvent:
+    return new_event(
+        kind,
+        DATA[kind],
+        source="actiepunten/test",
+        tenant="kantoor-utrecht",
+        dossier="dossier-1",
+        subject="hyp-1",
+        time=MOMENT,
+        correlation_id="corr-1",
+        causation_id="cause-1",
+        **overrides,
+    )
+
+
+def product_created_record(**changes: Any) -> dict[str, Any]:
+    """A valid ProductCreated record as JSON, for tests that spoil one field of it."""
+    record: dict[str, Any] = json.loads(encode(event_of(c.ProductCreated)))
+    record.update(changes)
+    return record
+
+
+def as_bytes(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+# --- every event survives the wire ------------------------------------------------------------
+
+
+def test_each_topic_knows_exactly_the_events_of_spec_section_3() -> None:
+    # TOPIC_OF above is SPEC section 3's table; the codec must know the same events per topic.
+    assert set(KNOWN_TYPES) == set(TOPIC_OF.values())
+    assert set(TOPIC_OF) == set(DATA)
+    for topic, known in KNOWN_TYPES.items():
+        assert {k.model_fields["type"].default for k, t in TOPIC_OF.items() if t == topic} == known
+
+
+@pytest.mark.parametrize("kind", list(DATA), ids=lambda kind: kind.__name__)
+def test_an_event_read_back_from_its_topic_equals_the_event_written(
+    kind: type[c.CloudEvent],
+) -> None:
+    # A service publishes the event on its topic ...
+    written = event_of(kind)
+    # ... and a consumer of that topic reads back the same event, of the same class.
+    read = decode(TOPIC_OF[kind], encode(written))
+    assert type(read) is kind
+    assert read == written
+    assert read.type == kind.__name__
+
+
+def test_the_wire_format_is_cloudevents_structured_json() -> None:
+    # A consumer in another language sees plain CloudEvents 1.0 attributes and our extensions.
+    record = json.loads(encode(event_of(c.DocumentAdded)))
+    assert record["specversion"] == "1.0"
+    assert record["type"] == "DocumentAdded"
+    assert record["datacontenttype"] == "application/json"
+    assert record["tenantid"] == "kantoor-utrecht"
+    assert record["dossierid"] == "dossier-1"
+    assert record["dataversion"] == 1
+    assert record["time"] == "2025-03-10T09:30:15.123456Z"
+    assert record["data"]["document_id"] == str(DOCUMENT_ID)
+
+
+def test_optional_fields_left_out_come_back_as_absent() -> None:
+    # A manual request names no title, action point, run or scenario ...
+    manual = new_event(
+        c.DocumentRequested,
+        {
+            "request_id": REQUEST_ID,
+            "dossier_id": "dossier-1",
+            "subject": MORTGAGE,
+            "document_type": "identiteitsbewijs",
+            "source": "manual",
+            "requested_by": "adviseur-1",
+        },
+        source="actiepunten/scenario_service",
+        tenant="kantoor-utrecht",
+        dossier="dossier-1",
+    )
+    # ... and the consumer reads "not given", so the document type's setting decides.
+    read = decode(topics.SCENARIO, encode(manual))
+    assert read == manual
+    assert read.data.action_point is None
+    assert read.data.title is None
+
+
+def test_the_record_key_keeps_one_dossier_of_one_office_together() -> None:
+    assert event_of(c.ActionPointOpened).key == b"kantoor-utrecht:dossier-1"
+    # Catalogue events belong to the office, not to a dossier.
+    catalogue = new_event(
+        c.ScenarioDeleted, DATA[c.ScenarioDeleted], source="s", tenant="kantoor-utrecht"
+    )
+    assert catalogue.key == b"kantoor-utrecht:"
+
+
+def test_events_cannot_be_changed_once_made() -> None:
+    event = event_of(c.ActionPointOpened)
+    with pytest.raises(ValidationError, match="frozen"):
+        event.tenantid = "kantoor-amsterdam"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        event.data.title = "Iets anders"
+    with pytest.raises(ValidationError, match="frozen"):
+        event.data.subject.scope = "levensverzekering"
+    # Lists arrive as tuples, so nobody appends to a scenario's items either.
+    assert isinstance(event_of(c.ScenarioDefined).data.items, tuple)
+
+
+def test_a_newer_producer_may_add_fields_without_breaking_readers() -> None:
+    # Tolerant reader: unknown envelope extensions and data fields are ignored.
+    written = event_of(c.ProductCreated)
+    record = json.loads(encode(written))
+    record["traceparent"] = "00-abc-def-01"
+    record["data"]["product_label"] = "Hypotheek Jansen"
+    assert decode(topics.PRODUCTS, as_bytes(record)) == written
+
+
+# --- records that are not events we accept ----------------------------------------------------
+
+
+def test_bytes_that_are_not_json_are_refused_as_not_an_event() -> None:
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, b"\x00\x01 this is not json")
+    assert refused.value.reason.startswith("not JSON:")
+
+
+def test_a_record_without_a_value_is_refused() -> None:
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, None)
+    assert refused.value.reason == "record has no value"
+
+
+@pytest.mark.parametrize(
+    ("document", "named"), [([1, 2], "list"), ("ProductCreated", "str"), (42, "int")]
+)
+def test_json_that_is_not_an_object_is_refused(document: Any, named: str) -> None:
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(document))
+    assert refused.value.reason == f"not a CloudEvents envelope: a JSON {named}"
+
+
+def test_an_envelope_missing_fields_names_each_missing_field() -> None:
+    record = product_created_record()
+    del record["id"], record["tenantid"]
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert refused.value.reason == (
+        "not a CloudEvents envelope: id: Field required; tenantid: Field required"
+    )
+
+
+def test_a_naive_event_time_is_refused() -> None:
+    # Without an offset nobody knows when "09:30" was.
+    record = product_created_record(time="2025-03-10T09:30:00")
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert refused.value.reason == (
+        "not a CloudEvents envelope: time: Input should have timezone info"
+    )
+
+
+def test_a_naive_appointment_start_is_refused_as_invalid() -> None:
+    record = json.loads(encode(event_of(c.AppointmentScheduled)))
+    record["data"]["starts_at"] = "2025-03-20T14:00:00"
+    with pytest.raises(InvalidEvent) as refused:
+        decode(topics.APPOINTMENTS, as_bytes(record))
+    assert refused.value.reason == (
+        "invalid AppointmentScheduled: AppointmentScheduled.data.starts_at: "
+        "Input should have timezone info"
+    )
+
+
+def test_a_product_whose_type_is_not_a_scope_slug_is_refused_as_invalid() -> None:
+    record = product_created_record()
+    record["data"]["product_type"] = "Hypotheek!"
+    with pytest.raises(InvalidEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert refused.value.reason.startswith(
+        "invalid ProductCreated: ProductCreated.data.product_type: String should match pattern"
+    )
+
+
+def test_a_product_without_its_id_is_refused_as_invalid() -> None:
+    record = product_created_record()
+    del record["data"]["product_id"]
+    with pytest.raises(InvalidEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert refused.value.reason == (
+        "invalid ProductCreated: ProductCreated.data.product_id: Field required"
+    )
+
+
+def test_a_document_list_without_items_is_refused_as_invalid() -> None:
+    record = json.loads(encode(event_of(c.DocumentListReceived)))
+    record["data"]["items"] = []
+    with pytest.raises(InvalidEvent) as refused:
+        decode(topics.DOCUMENT_LISTS, as_bytes(record))
+    assert refused.value.reason.startswith("invalid DocumentListReceived:")
+    assert "data.items: Tuple should have at least 1 item" in refused.value.reason
+
+
+def test_an_oversized_record_is_refused_before_it_is_parsed() -> None:
+    record = product_created_record()
+    record["data"]["padding"] = "x" * MAX_RECORD_BYTES
+    raw = as_bytes(record)
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, raw)
+    assert refused.value.reason == (
+        f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}"
+    )
+
+
+def test_an_unknown_type_is_reported_as_unknown_so_a_tolerant_reader_skips_it() -> None:
+    record = product_created_record(type="ProductArchived")
+    with pytest.raises(UnknownEventType) as unknown:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert unknown.value.event_type == "ProductArchived"
+    assert unknown.value.reason == "unknown event type 'ProductArchived'"
+
+
+def test_an_event_on_the_wrong_topic_is_unknown_there() -> None:
+    # An appointment event is not part of the products topic's contract.
+    with pytest.raises(UnknownEventType):
+        decode(topics.PRODUCTS, encode(event_of(c.AppointmentCancelled)))
+
+
+def test_new_event_refuses_data_that_breaks_the_contract() -> None:
+    # A producer cannot even build an event with a naive moment in it.
+    with pytest.raises(ValidationError, match="timezone"):
+        new_event(
+            c.AppointmentScheduled,
+            {"appointment_id": "afspraak-1", "starts_at": datetime(2025, 3, 20, 14, 0)},
+            source="actiepunten/test",
+            tenant="kantoor-utrecht",
+            dossier="dossier-1",
+        )
