@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 SERVICES = {
@@ -149,6 +150,39 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="one service, as a deployment runs it")
     serve_parser.add_argument("service", choices=sorted(SERVICES))
     commands.add_parser("broker", help="only the local Kafka broker, with the topics")
+
+    replay = commands.add_parser("replay", help="rebuild a read model from the topics")
+    replay.add_argument("model", choices=["portal"])
+    republish = commands.add_parser("republish", help="re-emit a service's integration events")
+    republish.add_argument("service", choices=["scenario", "dossiercontrole"])
+    republish.add_argument(
+        "--from",
+        dest="start",
+        type=int,
+        default=1,
+        help="first notification id to re-emit (default 1: all)",
+    )
+    dossier = commands.add_parser("dossier", help="a dossier's audit trail")
+    dossier_commands = dossier.add_subparsers(dest="dossier_command", required=True)
+    history = dossier_commands.add_parser("history", help="what happened, who did it, when")
+    history.add_argument("dossier_id")
+    history.add_argument("--tenant", required=True, help="the office (tenant) of the dossier")
+    history.add_argument(
+        "--at",
+        type=_moment,
+        default=None,
+        help="show the dossier check as it was at this ISO 8601 moment",
+    )
+    dlq = commands.add_parser("dlq", help="dead letters")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (("list", "list dead letters"), ("retry", "send them back to their topic")):
+        sub = dlq_commands.add_parser(name, help=text)
+        sub.add_argument(
+            "service",
+            nargs="?",
+            default="all",
+            choices=["all", "scenario", "dossiercontrole", "portal"],
+        )
     args = parser.parse_args(argv)
     if args.command == "run":
         run()
@@ -158,3 +192,28 @@ def main(argv: list[str] | None = None) -> None:
         from actiepunten.broker import serve_forever
 
         serve_forever(_data_dir())
+    else:
+        _operations(args)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _operations(args: argparse.Namespace) -> None:
+    from actiepunten import ops
+
+    if args.command == "replay":
+        asyncio.run(ops.replay_portal())
+    elif args.command == "republish":
+        asyncio.run(ops.republish(args.service, args.start))
+    elif args.command == "dossier":
+        print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
+    elif args.command == "dlq":
+        services = list(ops.DLQ_TOPICS) if args.service == "all" else [args.service]
+        for service in services:
+            if args.dlq_command == "list":
+                asyncio.run(ops.dlq_list(service))
+            else:
+                asyncio.run(ops.dlq_retry(service))

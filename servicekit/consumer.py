@@ -137,7 +137,12 @@ class TrackingConsumer:
         self.dead_letters = dead_letters
         self.max_retry_delay = max_retry_delay
         self._consumer: AIOKafkaConsumer | None = None
+        self._reseek = False
         self.ready = asyncio.Event()
+
+    def request_reseek(self) -> None:
+        """Seek every owned partition to the positions in the store again (its store changed)."""
+        self._reseek = True
 
     async def seek_to_tracked(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer
@@ -183,8 +188,13 @@ class TrackingConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
+            if self._reseek:
+                self._reseek = False
+                await self.seek_to_tracked(consumer.assignment())
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
+                if self._reseek:
+                    break  # records fetched for the old store's positions
                 done: int | None = None
                 for record in records:
                     if tp not in consumer.assignment():

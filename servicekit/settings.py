@@ -33,9 +33,9 @@ class Settings:
     consumer_group: str = ""
 
     @classmethod
-    def from_env(cls, service: str) -> Settings:
+    def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
         secret = os.environ.get("ACTIEPUNTEN_JWT_SECRET", "")
-        if not secret:
+        if not secret and require_secret:
             raise SystemExit("ACTIEPUNTEN_JWT_SECRET is not set; `make run` makes one for you")
         prefix = f"ACTIEPUNTEN_{service.upper()}_"
         persistence = os.environ.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")

@@ -40,18 +40,48 @@ CREATE TABLE IF NOT EXISTS tracking (
 """
 
 
+POINTER = "portal.current"
+
+
+def current_path(data_dir: Path) -> Path:
+    """The read model the portal serves: named by the pointer file after a replay."""
+    pointer = data_dir / POINTER
+    if pointer.exists():
+        return data_dir / pointer.read_text().strip()
+    return data_dir / "portal.sqlite"
+
+
+def activate(data_dir: Path, target: Path) -> None:
+    """Point the portal at ``target`` (atomically: a reader sees the old name or the new)."""
+    tmp = data_dir / (POINTER + ".tmp")
+    tmp.write_text(target.name)
+    tmp.replace(data_dir / POINTER)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+    return db
+
+
 class PortalView:
     """SQLite-backed read model; also the consumer's position store."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = _connect(path)
+
+    def reopen(self, path: Path) -> None:
+        """Serve another read model from now on (a replay finished)."""
+        db = _connect(path)
+        with self._lock:
+            old, self._db, self.path = self._db, db, path
+        old.close()
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,385 @@
+"""Operations commands: replay the portal, republish, dossier history, dead letters.
+
+They run beside the services with the same environment (``ACTIEPUNTEN_DATA_DIR``,
+``KAFKA_BOOTSTRAP_SERVERS``, ``ACTIEPUNTEN_PERSISTENCE`` ...), reading the services' own stores.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from eventsourcing.persistence import Tracking
+
+from servicekit.eventstore import TrackedApplication
+from servicekit.kafka import Publisher, make_broker
+from servicekit.settings import Settings
+from shared.events import topics
+from shared.events.codec import CodecError, decode
+
+STORES = ("scenario", "dossiercontrole")
+DLQ_TOPICS = {
+    "scenario": topics.SCENARIO_DLQ,
+    "dossiercontrole": topics.DOSSIERCONTROLE_DLQ,
+    "portal": topics.PORTAL_DLQ,
+}
+
+
+def settings_for(service: str) -> Settings:
+    return Settings.from_env(service, require_secret=False)
+
+
+def open_store(service: str) -> tuple[TrackedApplication, Any, str]:
+    """The service's application over its own store, its ``translate`` and its topic."""
+    settings = settings_for(service)
+    if service == "scenario":
+        from services.scenario_service import kafka as scenario_kafka
+        from services.scenario_service.application import Scenarios
+
+        return (
+            Scenarios(env=settings.eventstore_env("scenario")),
+            scenario_kafka.translate,
+            scenario_kafka.PUBLISHES,
+        )
+    if service == "dossiercontrole":
+        from services.dossiercontrole_service import kafka as check_kafka
+        from services.dossiercontrole_service.application import DossierChecks
+
+        return (
+            DossierChecks(env=settings.eventstore_env("dossiercontrole")),
+            check_kafka.translate,
+            check_kafka.PUBLISHES,
+        )
+    raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
+
+
+class Progress:
+    """A one-line progress bar with a rate, on stderr."""
+
+    def __init__(self, label: str, total: int | None) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self._last_draw > 0.2:
+            self._last_draw = now
+            self.draw()
+
+    def draw(self, end: str = "") -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.done / elapsed
+        if self.total:
+            share = min(self.done / self.total, 1.0)
+            bar = "#" * int(30 * share) + "-" * (30 - int(30 * share))
+            line = f"{self.label} [{bar}] {self.done}/{self.total} {rate:,.0f} events/s"
+        else:
+            line = f"{self.label} {self.done} {rate:,.0f} events/s"
+        print(f"\r{line}", end=end, file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        self.draw(end="\n")
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    # partitions_for_topic() only knows subscribed topics; ask the cluster instead.
+    metadata = await consumer._client.fetch_all_metadata()
+    partitions = metadata.partitions_for_topic(topic)
+    if not partitions:
+        raise SystemExit(f"topic {topic} does not exist")
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+# --- republish ---------------------------------------------------------------------------------
+
+
+def iter_notifications(app: TrackedApplication, start: int) -> Iterator[Any]:
+    position = start - 1
+    while True:
+        batch = app.recorder.select_notifications(position, 500, inclusive_of_start=False)
+        if not batch:
+            return
+        yield from batch
+        position = batch[-1].id
+
+
+async def republish(service: str, start: int = 1) -> int:
+    """Re-emit the integration events of a service's store from notification ``start``.
+
+    The events carry the ids they had the first time, and consumers absorb repeats.
+    """
+    app, translate, topic = open_store(service)
+    settings = settings_for(service)
+    broker = make_broker(settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence)
+    await broker.start()
+    publisher = Publisher(broker)
+    total = max(0, (app.recorder.max_notification_id() or 0) - start + 1)
+    progress = Progress(f"republish {service}", total)
+    published = 0
+    try:
+        batch: list[Any] = []
+        for notification in iter_notifications(app, start):
+            batch.extend(translate(app.mapper.to_domain_event(notification)))
+            progress.advance()
+            if len(batch) >= 500:
+                await publisher.publish_events(topic, batch)
+                published += len(batch)
+                batch = []
+        if batch:
+            await publisher.publish_events(topic, batch)
+            published += len(batch)
+    finally:
+        progress.finish()
+        await broker.stop()
+        app.close()
+    print(f"republished {published} events to {topic}")
+    return published
+
+
+# --- replay portal -----------------------------------------------------------------------------
+
+
+async def replay_portal() -> Path:
+    """Rebuild the portal read model from the topic's beginning into a new file, then swap.
+
+    The running portal keeps serving the old model meanwhile; once the new one has caught up
+    with the end offsets seen at the start, the pointer file names it and the portal switches.
+    """
+    from services.portal_projection.views import PortalView, activate, current_path
+
+    settings = settings_for("portal")
+    data_dir = settings.data_dir
+    old = current_path(data_dir)
+    target = data_dir / f"portal-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.sqlite"
+    view = PortalView(target)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    skipped = 0
+    try:
+        assigned = await _partitions(consumer, topics.DOSSIERCONTROLE)
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        beginnings = await consumer.beginning_offsets(assigned)
+        ends = await consumer.end_offsets(assigned)
+        progress = Progress("replay portal", sum(ends[tp] - beginnings[tp] for tp in assigned))
+        remaining = {tp for tp in assigned if ends[tp] > beginnings[tp]}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                for record in records:
+                    tracking = Tracking(f"{record.topic}:{record.partition}", record.offset + 1)
+                    try:
+                        event = decode(record.topic, record.value)
+                    except CodecError:
+                        skipped += 1  # the live consumer dead-lettered it already
+                        event = None
+                    view.process(event, tracking)
+                    progress.advance()
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        progress.finish()
+    finally:
+        await consumer.stop()
+        view.close()
+    activate(data_dir, target)
+    print(
+        f"portal read model rebuilt in {target.name} ({skipped} unreadable records skipped); "
+        f"the portal switches from {old.name} within a second"
+    )
+    return target
+
+
+# --- dossier history ---------------------------------------------------------------------------
+
+
+def _who(event: Any) -> str:
+    for name in ("by", "started_by", "requested_by", "received_from"):
+        value = getattr(event, name, None)
+        if value:
+            return str(value)
+    run = getattr(event, "run", None)
+    if isinstance(run, dict) and run.get("started_by"):
+        return str(run["started_by"])
+    return "system"
+
+
+def _belongs(event: Any, tenant: str, dossier_id: str) -> bool:
+    facts = getattr(event, "run", None) or vars(event)
+    return bool(facts.get("tenant") == tenant and facts.get("dossier_id") == dossier_id)
+
+
+def _is_plumbing(event: Any) -> bool:
+    """Events that only make lookups work (locators, an aggregate's opening), not history."""
+    return type(event).__qualname__ in {"Locator.Placed", "DossierCheck.Opened"}
+
+
+def _summary(event: Any) -> str:
+    fields = (
+        "document_type",
+        "title",
+        "scenario_name",
+        "execute_at",
+        "reason",
+        "reference",
+        "version",
+        "document_id",
+        "action_point_id",
+    )
+    parts = [
+        f"{name}={getattr(event, name)}"
+        for name in fields
+        if getattr(event, name, None) not in (None, "")
+    ]
+    if isinstance(getattr(event, "file", None), dict):
+        parts.append(f"file={event.file.get('filename')} ({event.file.get('content_type')})")
+    return " ".join(parts)
+
+
+def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) -> list[str]:
+    """The audit trail of a dossier across the event stores, and its dossier check at ``at``."""
+    from services.dossiercontrole_service.domainmodel import DossierCheck
+
+    lines: list[tuple[datetime, str]] = []
+    state = None
+    for service in STORES:
+        app, _, _ = open_store(service)
+        try:
+            for notification in iter_notifications(app, 1):
+                event: Any = app.mapper.to_domain_event(notification)
+                if at is not None and event.timestamp > at:
+                    continue
+                if not _belongs(event, tenant, dossier_id) or _is_plumbing(event):
+                    continue
+                what = type(event).__qualname__
+                lines.append(
+                    (
+                        event.timestamp,
+                        f"{event.timestamp.isoformat()}  {service:15} "
+                        f"{what:32} by {_who(event):24} {_summary(event)}",
+                    )
+                )
+            if service == "dossiercontrole":
+                state = _dossier_check_at(app, DossierCheck.create_id(tenant, dossier_id), at)
+        finally:
+            app.close()
+    output = [line for _, line in sorted(lines)]
+    moment = at.isoformat() if at else "now"
+    output.append("")
+    output.append(f"Dossier check of {dossier_id} at {moment}:")
+    if state is None:
+        output.append("  (no documents)")
+    else:
+        for document in state.documents.values():
+            point = document["action_point"]
+            output.append(
+                f"  {document['document_type']:24} {document['title']:28} "
+                f"{'removed' if document['removed'] else document['status']:10} "
+                f"action point: {point['status'] if point else '-'}"
+            )
+    return output
+
+
+def _dossier_check_at(app: TrackedApplication, check_id: Any, at: datetime | None) -> Any:
+    version = None
+    stored: Any
+    for stored in app.events.get(check_id):
+        if at is not None and stored.timestamp > at:
+            break
+        version = stored.originator_version
+    if version is None:
+        return None
+    return app.repository.get(check_id, version=version)
+
+
+# --- dead letters ------------------------------------------------------------------------------
+
+
+async def _read_dlq(
+    settings: Settings, topic: str, group: str | None
+) -> tuple[AIOKafkaConsumer, list[Any]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    assigned = await _partitions(consumer, topic)
+    consumer.assign(assigned)
+    if group is None:
+        await consumer.seek_to_beginning(*assigned)
+    ends = await consumer.end_offsets(assigned)
+    records: list[Any] = []
+    while any([await consumer.position(tp) < ends[tp] for tp in assigned]):
+        for batch in (await consumer.getmany(timeout_ms=500)).values():
+            records.extend(batch)
+    return consumer, records
+
+
+async def dlq_list(service: str) -> list[dict[str, Any]]:
+    settings = settings_for(service)
+    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], None)
+    await consumer.stop()
+    letters = []
+    for record in records:
+        letter = json.loads(record.value)
+        letter["dlq_offset"] = f"{record.partition}:{record.offset}"
+        letters.append(letter)
+        origin = letter.get("origin", {})
+        print(
+            f"{letter['dlq_offset']:>8}  {letter.get('failed_at', '')[:19]}  "
+            f"{origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}  "
+            f"{letter.get('reason')}"
+        )
+    print(f"{len(letters)} dead letters on {DLQ_TOPICS[service]}")
+    return letters
+
+
+async def dlq_retry(service: str) -> int:
+    """Send each dead letter not retried before back to its origin topic, as it was."""
+    settings = settings_for(service)
+    group = f"actiepunten.dlq-retry.{service}"
+    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], group)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    retried = 0
+    try:
+        for record in records:
+            letter = json.loads(record.value)
+            value = letter.get("value")
+            if value is None:
+                continue  # too large to keep: nothing to send back
+            raw = (
+                json.dumps(value).encode()
+                if letter.get("value_encoding") == "json"
+                else str(value).encode("latin-1")
+            )
+            origin = letter["origin"]
+            key = origin.get("key")
+            await producer.send_and_wait(origin["topic"], raw, key=key.encode() if key else None)
+            retried += 1
+        if records:
+            last: dict[TopicPartition, int] = {}
+            for record in records:
+                last[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            await consumer.commit(last)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    print(f"retried {retried} dead letters from {DLQ_TOPICS[service]}")
+    return retried
