@@ -1,0 +1,373 @@
+"""The dossier check (dossiercontrole) as an adviser and a client use it (no broker).
+
+Documents arrive as requests (from scenarios, document lists or the adviser), most with an
+action point for the client; uploads and copies complete them; the two removal paths of the
+seed take the action point away with or without the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.domainmodel import (
+    ActionPointNotFound,
+    DocumentHasUpload,
+    DocumentNotFound,
+    NothingUploaded,
+    action_point_id_for,
+    document_id_for,
+)
+
+NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=2)
+OFFICE = "kantoor-utrecht"
+OTHER_OFFICE = "kantoor-amsterdam"
+DOSSIER = "dossier-1"
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+LIFE = {"type": "product", "id": "lv-1", "scope": "levensverzekering"}
+PASSPORT = {
+    "sha256": "a" * 64,
+    "size": 52_133,
+    "content_type": "application/pdf",
+    "filename": "paspoort.pdf",
+}
+PASSPORT_BACK = {**PASSPORT, "sha256": "b" * 64, "filename": "paspoort-achterkant.pdf"}
+
+
+@pytest.fixture
+def checks() -> Iterator[DossierChecks]:
+    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield app
+    app.close()
+
+
+def request(
+    app: DossierChecks,
+    document_type: str = "identiteitsbewijs",
+    *,
+    request_id: UUID | None = None,
+    subject: dict[str, Any] = MORTGAGE,
+    title: str | None = None,
+    action_point: bool | None = None,
+    tenant: str = OFFICE,
+) -> UUID:
+    """A document request arrives; returns the id of the document it would add."""
+    request_id = request_id or uuid4()
+    app.add_requested_document(
+        tenant, DOSSIER, request_id, subject, document_type, title, action_point, NOW
+    )
+    return document_id_for(request_id)
+
+
+def documents(app: DossierChecks, tenant: str = OFFICE) -> list[dict[str, Any]]:
+    return app.get_dossier_check(tenant, DOSSIER).current_documents()
+
+
+def document(app: DossierChecks, document_id: UUID) -> dict[str, Any]:
+    return app.get_dossier_check(OFFICE, DOSSIER).document(document_id)
+
+
+def action_point_of(app: DossierChecks, document_id: UUID) -> dict[str, Any] | None:
+    point: dict[str, Any] | None = document(app, document_id)["action_point"]
+    return point
+
+
+def action_point_id_for_document(app: DossierChecks, document_id: UUID) -> UUID:
+    point = action_point_of(app, document_id)
+    assert point is not None
+    return UUID(point["action_point_id"])
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def test_a_request_adds_a_document_with_an_open_action_point(checks: DossierChecks) -> None:
+    request_id = uuid4()
+
+    checks.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+
+    (added,) = documents(checks)
+    assert added["document_id"] == str(document_id_for(request_id))
+    assert added["document_type"] == "identiteitsbewijs"
+    assert added["title"] == "Identiteitsbewijs"
+    assert added["subject"] == MORTGAGE
+    assert added["status"] == "requested"
+    assert added["action_point"] == {
+        "action_point_id": str(action_point_id_for(request_id)),
+        "status": "open",
+        "created_at": NOW,
+        "completed_at": None,
+    }
+
+
+def test_a_type_configured_without_action_point_adds_only_the_document(
+    checks: DossierChecks,
+) -> None:
+    # The admin sets that a final discharge never creates an action point.
+    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+
+    document_id = request(checks, "finale_kwijting")
+
+    assert document(checks, document_id)["title"] == "Finale kwijting"
+    assert action_point_of(checks, document_id) is None
+
+
+def test_the_request_says_action_point_and_that_wins_over_the_type_setting(
+    checks: DossierChecks,
+) -> None:
+    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    checks.configure_document_type(OFFICE, "identiteitsbewijs", "ID", True, "admin-1")
+
+    wanted = request(checks, "finale_kwijting", action_point=True)
+    not_wanted = request(checks, "identiteitsbewijs", action_point=False)
+
+    assert action_point_of(checks, wanted) is not None
+    assert action_point_of(checks, not_wanted) is None
+
+
+def test_a_type_nobody_configured_creates_an_action_point(checks: DossierChecks) -> None:
+    document_id = request(checks, "werkgeversverklaring", title="Werkgeversverklaring 2025")
+
+    assert document(checks, document_id)["title"] == "Werkgeversverklaring 2025"
+    point = action_point_of(checks, document_id)
+    assert point is not None and point["status"] == "open"
+
+
+def test_document_type_settings_are_listed_per_office(checks: DossierChecks) -> None:
+    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", True, "admin-1")
+
+    assert checks.get_document_types(OFFICE) == [
+        {"code": "finale_kwijting", "name": "Finale kwijting", "creates_action_point": True}
+    ]
+    assert checks.get_document_types(OTHER_OFFICE) == []
+
+
+def test_the_same_request_delivered_twice_adds_one_document(checks: DossierChecks) -> None:
+    request_id = uuid4()
+
+    first = checks.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+    second = checks.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, LATER
+    )
+
+    assert first == document_id_for(request_id)
+    assert second is None
+    assert len(documents(checks)) == 1
+
+
+def test_two_scenarios_asking_for_the_id_give_the_client_one_task(checks: DossierChecks) -> None:
+    # Two scenarios on the same mortgage both request the identity document.
+    first = request(checks, "identiteitsbewijs")
+    request(checks, "identiteitsbewijs")
+
+    # One document, one action point.
+    (only,) = documents(checks)
+    assert only["document_id"] == str(first)
+    assert only["action_point"]["status"] == "open"
+
+
+def test_the_same_type_on_another_subject_is_a_document_of_its_own(checks: DossierChecks) -> None:
+    on_mortgage = request(checks, "identiteitsbewijs", subject=MORTGAGE)
+    on_life = request(checks, "identiteitsbewijs", subject=LIFE)
+
+    assert on_mortgage != on_life
+    assert len(documents(checks)) == 2
+    assert action_point_of(checks, on_life) is not None
+
+
+def test_once_uploaded_the_same_type_may_be_requested_again(checks: DossierChecks) -> None:
+    first = request(checks)
+    checks.upload(OFFICE, first, PASSPORT, "klant-1", LATER)
+
+    # The old passport expired: the adviser asks for a new one.
+    second = request(checks)
+
+    assert second != first
+    assert len(documents(checks)) == 2
+
+
+# --- uploads and copies (way 1: the action point stays on the portal, completed) --------------
+
+
+def test_uploading_completes_the_open_action_point(checks: DossierChecks) -> None:
+    document_id = request(checks)
+
+    # The client uploads the passport on the portal.
+    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER)
+
+    uploaded = document(checks, document_id)
+    assert uploaded["status"] == "uploaded"
+    assert uploaded["action_point"]["status"] == "completed"
+    assert uploaded["action_point"]["completed_at"] == LATER
+    assert uploaded["files"] == [
+        {**PASSPORT, "version": 1, "uploaded_at": LATER, "uploaded_by": "client:klant-1"}
+    ]
+
+
+def test_a_second_upload_is_version_two(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER)
+
+    # The back of the passport was missing; the adviser uploads it too.
+    next_day = LATER + timedelta(days=1)
+    checks.upload(OFFICE, document_id, PASSPORT_BACK, "adviser:adviseur-1", next_day)
+
+    files = document(checks, document_id)["files"]
+    assert [f["version"] for f in files] == [1, 2]
+    assert files[-1]["filename"] == "paspoort-achterkant.pdf"
+    # The action point was completed by the first upload and stays so.
+    point = action_point_of(checks, document_id)
+    assert point is not None
+    assert (point["status"], point["completed_at"]) == ("completed", LATER)
+
+
+def test_the_adviser_copies_an_uploaded_document_of_the_same_dossier(
+    checks: DossierChecks,
+) -> None:
+    # The passport was uploaded for the mortgage ...
+    on_mortgage = request(checks, "identiteitsbewijs", subject=MORTGAGE)
+    checks.upload(OFFICE, on_mortgage, PASSPORT, "client:klant-1", NOW)
+    # ... and the life insurance asks for it as well.
+    on_life = request(checks, "identiteitsbewijs", subject=LIFE)
+
+    # The adviser clicks the copy icon and picks the mortgage's passport.
+    checks.copy(OFFICE, on_life, on_mortgage, "adviser:adviseur-1", LATER)
+
+    copied = document(checks, on_life)
+    assert copied["status"] == "uploaded"
+    assert copied["files"][-1]["sha256"] == PASSPORT["sha256"]
+    assert copied["files"][-1]["version"] == 1
+    assert copied["action_point"]["status"] == "completed"
+
+
+def test_copying_from_a_document_without_an_upload_is_refused(checks: DossierChecks) -> None:
+    nothing_yet = request(checks, "identiteitsbewijs", subject=MORTGAGE)
+    target = request(checks, "identiteitsbewijs", subject=LIFE)
+
+    with pytest.raises(NothingUploaded):
+        checks.copy(OFFICE, target, nothing_yet, "adviser:adviseur-1", LATER)
+    assert document(checks, target)["status"] == "requested"
+
+
+def test_copying_from_another_dossier_is_refused(checks: DossierChecks) -> None:
+    elsewhere = uuid4()
+    checks.add_requested_document(
+        OFFICE, "dossier-2", elsewhere, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+    checks.upload(OFFICE, document_id_for(elsewhere), PASSPORT, "client:klant-2", NOW)
+    target = request(checks)
+
+    with pytest.raises(DocumentNotFound):
+        checks.copy(OFFICE, target, document_id_for(elsewhere), "adviser:adviseur-1", LATER)
+
+
+# --- way 2: the action point leaves the portal --------------------------------------------------
+
+
+def test_removing_the_document_takes_its_action_point_with_it(checks: DossierChecks) -> None:
+    document_id = request(checks, "finale_kwijting")
+    action_point_id = action_point_id_for_document(checks, document_id)
+
+    # The adviser clicks the cross next to the document in the dossier check.
+    checks.remove_document(OFFICE, document_id, "adviser:adviseur-1", LATER)
+
+    assert documents(checks) == []
+    with pytest.raises(DocumentNotFound):
+        document(checks, document_id)
+    check = checks.get_dossier_check(OFFICE, DOSSIER)
+    assert check.documents[str(document_id)]["action_point"]["status"] == "removed"
+    with pytest.raises(ActionPointNotFound):
+        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+
+
+def test_a_document_with_an_upload_cannot_be_removed(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW)
+
+    with pytest.raises(DocumentHasUpload):
+        checks.remove_document(OFFICE, document_id, "adviser:adviseur-1", LATER)
+    assert document(checks, document_id)["status"] == "uploaded"
+
+
+def test_removing_only_the_action_point_keeps_the_document(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    action_point_id = action_point_id_for_document(checks, document_id)
+
+    # Under "Actiepunten voor klant" the adviser clicks the cross: they have the ID already.
+    checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+
+    # The document is still requested in the dossier check, without a client task.
+    (kept,) = documents(checks)
+    assert kept["document_id"] == str(document_id)
+    assert kept["status"] == "requested"
+    assert kept["action_point"]["status"] == "removed"
+    # Removing it a second time: there is no such action point any more.
+    with pytest.raises(ActionPointNotFound):
+        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+
+
+def test_a_document_whose_action_point_was_removed_can_still_be_uploaded_and_removed(
+    checks: DossierChecks,
+) -> None:
+    kept = request(checks, "identiteitsbewijs")
+    dropped = request(checks, "finale_kwijting")
+    for document_id in (kept, dropped):
+        action_point_id = action_point_id_for_document(checks, document_id)
+        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
+
+    checks.upload(OFFICE, kept, PASSPORT, "adviser:adviseur-1", LATER)
+    checks.remove_document(OFFICE, dropped, "adviser:adviseur-1", LATER)
+
+    assert document(checks, kept)["status"] == "uploaded"
+    # The removed action point does not come back as completed.
+    assert document(checks, kept)["action_point"]["status"] == "removed"
+    assert [d["document_id"] for d in documents(checks)] == [str(kept)]
+
+
+# --- offices do not see each other's dossiers ---------------------------------------------------
+
+
+def test_another_office_cannot_find_or_touch_this_offices_documents(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    action_point_id = action_point_id_for_document(checks, document_id)
+
+    # Located by this office, not by another.
+    located = checks.locate(OFFICE, document_id)
+    assert located is not None and located.dossier_id == DOSSIER
+    assert checks.locate(OFFICE, action_point_id) is not None
+    assert checks.locate(OTHER_OFFICE, document_id) is None
+    assert checks.locate(OTHER_OFFICE, action_point_id) is None
+
+    # Their commands find nothing ...
+    with pytest.raises(DocumentNotFound):
+        checks.upload(OTHER_OFFICE, document_id, PASSPORT, "client:x", LATER)
+    with pytest.raises(DocumentNotFound):
+        checks.remove_document(OTHER_OFFICE, document_id, "adviser:x", LATER)
+    with pytest.raises(ActionPointNotFound):
+        checks.remove_action_point(OTHER_OFFICE, action_point_id, "adviser:x", LATER)
+    # ... their dossier of the same id is empty, and ours is unchanged.
+    assert documents(checks, tenant=OTHER_OFFICE) == []
+    assert document(checks, document_id)["status"] == "requested"
+    assert document(checks, document_id)["action_point"]["status"] == "open"
+
+
+def test_an_upload_the_caller_may_not_make_is_refused_as_not_found(checks: DossierChecks) -> None:
+    document_id = request(checks)
+
+    # A client of another dossier of the same office tries to upload.
+    with pytest.raises(DocumentNotFound):
+        checks.upload(
+            OFFICE, document_id, PASSPORT, "client:klant-2", LATER, allowed=lambda d: d != DOSSIER
+        )
+    assert document(checks, document_id)["status"] == "requested"
