@@ -1,0 +1,763 @@
+"""The Kafka edge of each service, without Kafka.
+
+``translate`` is the one place where a service's stored events become the integration events it
+publishes; ``handlers`` turn consumed integration events into commands. Both are plain functions,
+so these stories drive them directly: the application on eventsourcing's in-memory store, the
+events built with the codec as a producer would build them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from servicekit.eventstore import TrackedApplication
+from services.dossiercontrole_service import kafka as dossiercontrole_kafka
+from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.domainmodel import action_point_id_for, document_id_for
+from services.portal_projection import kafka as portal_kafka
+from services.portal_projection.views import PortalView
+from services.scenario_service import kafka as scenario_kafka
+from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
+from services.scenario_service.domainmodel import DocumentList, request_ids_for
+from shared.events import contracts as c
+from shared.events import topics
+from shared.events.codec import decode, encode, new_event
+
+NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+OFFICE = "kantoor-utrecht"
+DOSSIER = "dossier-1"
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+ID_CARD = {"document_type": "identiteitsbewijs", "title": None, "action_point": None}
+DISCHARGE = {"document_type": "finale_kwijting", "title": "Finale kwijting", "action_point": False}
+PASSPORT = {
+    "sha256": "a" * 64,
+    "size": 52_133,
+    "content_type": "application/pdf",
+    "filename": "paspoort.pdf",
+}
+
+
+class Outbox:
+    """What a service would publish: its new stored events, translated, checked on the wire."""
+
+    def __init__(
+        self, app: TrackedApplication, topic: str, translate: Callable[[Any], Sequence[Any]]
+    ) -> None:
+        self.app = app
+        self.topic = topic
+        self.translate = translate
+        self.position = 0
+
+    def stored_events(self, start: int = 0) -> list[Any]:
+        notifications = self.app.recorder.select_notifications(
+            start, 1000, inclusive_of_start=False
+        )
+        return [self.app.mapper.to_domain_event(n) for n in notifications]
+
+    def new(self) -> list[c.CloudEvent]:
+        """The integration events of everything stored since the last call."""
+        published: list[c.CloudEvent] = []
+        for stored in self.stored_events(self.position):
+            for event in self.translate(stored):
+                # Every published event passes the contract its consumers validate.
+                assert decode(self.topic, encode(event)) == event
+                published.append(event)
+        head = self.app.recorder.max_notification_id()
+        self.position = head or 0
+        return published
+
+    def all(self) -> list[c.CloudEvent]:
+        return [e for stored in self.stored_events() for e in self.translate(stored)]
+
+
+def types(events: Sequence[c.CloudEvent]) -> list[str]:
+    return [event.type for event in events]
+
+
+def platform_event(
+    kind: type[c.CloudEvent], data: dict[str, Any], dossier: str | None = DOSSIER
+) -> c.CloudEvent:
+    """An inbound platform event as the consumer hands it over: encoded, then decoded."""
+    event = new_event(kind, data, source="platform/crm", tenant=OFFICE, dossier=dossier)
+    return decode(_TOPIC[kind], encode(event))
+
+
+_TOPIC: dict[type[c.CloudEvent], str] = {
+    c.ProductCreated: topics.PRODUCTS,
+    c.ApplicationSubmitted: topics.PRODUCTS,
+    c.AppointmentScheduled: topics.APPOINTMENTS,
+    c.AppointmentRescheduled: topics.APPOINTMENTS,
+    c.AppointmentCancelled: topics.APPOINTMENTS,
+    c.DocumentListReceived: topics.DOCUMENT_LISTS,
+    c.DocumentRequested: topics.SCENARIO,
+    c.ActionPointOpened: topics.DOSSIERCONTROLE,
+    c.DocumentAdded: topics.DOSSIERCONTROLE,
+}
+
+
+@pytest.fixture
+def scenarios() -> Iterator[Scenarios]:
+    app = Scenarios(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def checks() -> Iterator[DossierChecks]:
+    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield app
+    app.close()
+
+
+# --- scenario_service: translate ----------------------------------------------------------------
+
+
+def test_the_catalogue_is_published_per_office(scenarios: Scenarios) -> None:
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+
+    # The admin defines a scenario.
+    scenario_id = scenarios.define_scenario(
+        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+    )
+    (defined,) = outbox.new()
+    assert isinstance(defined, c.ScenarioDefined)
+    assert defined.data == c.ScenarioDefinedData(
+        scenario_id=scenario_id,
+        name="Zelfstandige",
+        scope="hypotheek",
+        items=(c.RequestedItem(document_type="identiteitsbewijs"),),
+        trigger=c.Trigger(event="product_created"),
+    )
+    # It belongs to the office, not to a dossier.
+    assert (defined.tenantid, defined.dossierid) == (OFFICE, None)
+    assert defined.source == "actiepunten/scenario_service"
+
+    # They change it, then delete it.
+    scenarios.change_scenario(
+        OFFICE, scenario_id, "Zelfstandig", "hypotheek", [DISCHARGE], None, "admin-1"
+    )
+    scenarios.delete_scenario(OFFICE, scenario_id, "admin-1")
+    changed, deleted = outbox.new()
+    assert isinstance(changed, c.ScenarioChanged)
+    assert changed.data.name == "Zelfstandig"
+    assert changed.data.trigger is None
+    assert changed.data.items[0].action_point is False
+    assert isinstance(deleted, c.ScenarioDeleted)
+    assert deleted.data.scenario_id == scenario_id
+    assert deleted.tenantid == OFFICE
+
+
+def test_a_run_started_now_publishes_its_schedule_execution_and_document_requests(
+    scenarios: Scenarios,
+) -> None:
+    scenario_id = scenarios.define_scenario(
+        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1"
+    )
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+
+    # The adviser starts it now on the mortgage.
+    (run,) = scenarios.start_scenarios(
+        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW, NOW, "adviseur-1"
+    )
+
+    published = outbox.new()
+    assert types(published) == [
+        "ScenarioScheduled",
+        "ScenarioExecuted",
+        "DocumentRequested",
+        "DocumentRequested",
+    ]
+    scheduled, executed, id_card, discharge = published
+    assert scheduled.data.run_id == run.id
+    assert scheduled.data.execute_at == NOW
+    assert scheduled.data.started_by == "adviseur-1"
+    assert executed.data.request_ids == tuple(request_ids_for(run.id, 2))
+    assert executed.data.executed_at == NOW
+    assert id_card.data == c.DocumentRequestedData(
+        request_id=run.request_ids[0],
+        dossier_id=DOSSIER,
+        subject=c.Subject(**MORTGAGE),
+        document_type="identiteitsbewijs",
+        source="scenario",
+        run_id=run.id,
+        scenario_id=scenario_id,
+        requested_by="adviseur-1",
+    )
+    assert (discharge.data.title, discharge.data.action_point) == ("Finale kwijting", False)
+    # Every event of the run is keyed on the dossier, so they stay in order.
+    assert {e.key for e in published} == {f"{OFFICE}:{DOSSIER}".encode()}
+    assert {e.correlationid for e in published} == {str(run.id)}
+
+
+def test_a_cancelled_run_publishes_its_cancellation(scenarios: Scenarios) -> None:
+    scenario_id = scenarios.define_scenario(
+        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1"
+    )
+    (run,) = scenarios.start_scenarios(
+        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "adviseur-1"
+    )
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+
+    scenarios.cancel_run(OFFICE, run.id)
+
+    (cancelled,) = outbox.new()
+    assert isinstance(cancelled, c.ScenarioRunCancelled)
+    assert cancelled.data == c.ScenarioRunCancelledData(
+        run_id=run.id,
+        scenario_id=scenario_id,
+        dossier_id=DOSSIER,
+        reason="cancelled_by_adviser",
+    )
+    assert cancelled.dossierid == DOSSIER
+
+
+def test_a_moved_appointment_republishes_the_run_with_its_new_moment(
+    scenarios: Scenarios,
+) -> None:
+    scenarios.define_scenario(
+        OFFICE,
+        "Voor het gesprek",
+        APPOINTMENT_SCOPE,
+        [ID_CARD],
+        {"event": "appointment_scheduled", "offset_days": -3},
+        "admin-1",
+    )
+    starts_at = NOW + timedelta(days=10)
+    appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+    (run,) = scenarios.start_triggered(
+        OFFICE,
+        DOSSIER,
+        appointment,
+        "appointment_scheduled",
+        "event-1",
+        NOW,
+        Tracking("platform.appointments.v1:0", 1),
+        starts_at=starts_at,
+    )
+    (scheduled,) = outbox.new()  # the Appointment aggregate itself publishes nothing
+    assert scheduled.data.execute_at == starts_at - timedelta(days=3)
+    assert scheduled.data.started_by == "trigger:appointment_scheduled"
+
+    scenarios.reschedule_appointment(
+        OFFICE,
+        "afspraak-1",
+        starts_at + timedelta(days=1),
+        NOW,
+        Tracking("platform.appointments.v1:0", 2),
+    )
+
+    (moved,) = outbox.new()
+    assert isinstance(moved, c.ScenarioScheduled)
+    assert moved.data.run_id == run.id
+    assert moved.data.execute_at == starts_at - timedelta(days=2)
+    assert moved.data.items == scheduled.data.items
+    assert moved.id != scheduled.id
+
+
+def test_manual_requests_and_document_lists_publish_document_requests(
+    scenarios: Scenarios,
+) -> None:
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+
+    # The adviser asks for a payslip by hand, without an action point.
+    request_id = scenarios.request_document(
+        OFFICE, DOSSIER, MORTGAGE, "loonstrook", "Loonstrook maart", False, "adviseur-1"
+    )
+    (manual,) = outbox.new()
+    assert manual.data == c.DocumentRequestedData(
+        request_id=request_id,
+        dossier_id=DOSSIER,
+        subject=c.Subject(**MORTGAGE),
+        document_type="loonstrook",
+        title="Loonstrook maart",
+        action_point=False,
+        source="manual",
+        requested_by="adviseur-1",
+    )
+
+    # The lender's document list arrives with two items.
+    items = [
+        {"document_type": "taxatierapport", "title": None, "action_point": None},
+        {"document_type": "koopovereenkomst", "title": "Koopakte", "action_point": None},
+    ]
+    document_list, _ = scenarios.receive_document_list(
+        OFFICE, DOSSIER, MORTGAGE, "lender-42", items, "platform/lender"
+    )
+    published = outbox.new()
+    assert [(e.type, e.data.document_type) for e in published] == [
+        ("DocumentRequested", "taxatierapport"),
+        ("DocumentRequested", "koopovereenkomst"),
+    ]
+    assert [e.data.request_id for e in published] == document_list.request_ids
+    assert {e.data.source for e in published} == {"document_list"}
+    assert {e.data.reference for e in published} == {"lender-42"}
+    assert {e.data.requested_by for e in published} == {"platform/lender"}
+
+
+def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scenarios) -> None:
+    # A busy morning in the scenario service ...
+    scenario_id = scenarios.define_scenario(
+        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1"
+    )
+    scenarios.start_scenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW, NOW, "adviseur-1")
+    (later,) = scenarios.start_scenarios(
+        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "adviseur-1"
+    )
+    scenarios.cancel_run(OFFICE, later.id)
+    scenarios.receive_document_list(OFFICE, DOSSIER, MORTGAGE, "ref", [ID_CARD], "lender")
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+
+    # ... published, then published again after a crash of the relay.
+    first, again = outbox.all(), outbox.all()
+
+    assert [e.id for e in first] == [e.id for e in again]
+    assert first == again
+    assert len({e.id for e in first}) == len(first) == 8
+
+
+# --- scenario_service: handlers -----------------------------------------------------------------
+
+
+def test_a_product_created_on_the_platform_starts_the_triggered_scenario(
+    scenarios: Scenarios,
+) -> None:
+    scenarios.define_scenario(
+        OFFICE, "Nieuwe hypotheek", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+    )
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ProductCreated"]
+    created = platform_event(c.ProductCreated, {"product_id": "hyp-1", "product_type": "hypotheek"})
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+
+    handle(created, Tracking("platform.products.v1:0", 1))
+
+    published = outbox.new()
+    assert types(published) == ["ScenarioScheduled", "ScenarioExecuted", "DocumentRequested"]
+    assert published[2].data.subject == c.Subject(**MORTGAGE)
+    assert published[2].data.requested_by == "trigger:product_created"
+    assert scenarios.max_tracking_id("platform.products.v1:0") == 1
+
+
+def test_an_application_submitted_starts_only_scenarios_triggered_by_it(
+    scenarios: Scenarios,
+) -> None:
+    scenarios.define_scenario(
+        OFFICE, "Bij creatie", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+    )
+    scenarios.define_scenario(
+        OFFICE, "Bij aanvraag", "hypotheek", [DISCHARGE], {"event": "application_submitted"}, "a"
+    )
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ApplicationSubmitted"]
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+
+    handle(
+        platform_event(
+            c.ApplicationSubmitted, {"product_id": "hyp-1", "product_type": "hypotheek"}
+        ),
+        Tracking("platform.products.v1:0", 1),
+    )
+
+    requested = [e for e in outbox.new() if isinstance(e, c.DocumentRequested)]
+    assert [e.data.document_type for e in requested] == ["finale_kwijting"]
+
+
+def test_appointment_events_schedule_move_and_cancel_the_triggered_run(
+    scenarios: Scenarios,
+) -> None:
+    scenarios.define_scenario(
+        OFFICE,
+        "Voor het gesprek",
+        APPOINTMENT_SCOPE,
+        [ID_CARD],
+        {"event": "appointment_scheduled", "offset_days": -3},
+        "admin-1",
+    )
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)
+    starts_at = NOW + timedelta(days=10)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox.new()
+
+    # The client books an appointment in ten days.
+    handle["AppointmentScheduled"](
+        platform_event(
+            c.AppointmentScheduled, {"appointment_id": "afspraak-1", "starts_at": starts_at}
+        ),
+        Tracking("platform.appointments.v1:0", 1),
+    )
+    (scheduled,) = outbox.new()
+    run_id = scheduled.data.run_id
+    assert scheduled.data.subject == c.Subject(
+        type="appointment", id="afspraak-1", scope=APPOINTMENT_SCOPE
+    )
+    assert scenarios.get_run(OFFICE, run_id).execute_at == starts_at - timedelta(days=3)
+
+    # It moves a day later ...
+    handle["AppointmentRescheduled"](
+        platform_event(
+            c.AppointmentRescheduled,
+            {"appointment_id": "afspraak-1", "starts_at": starts_at + timedelta(days=1)},
+        ),
+        Tracking("platform.appointments.v1:0", 2),
+    )
+    assert scenarios.get_run(OFFICE, run_id).execute_at == starts_at - timedelta(days=2)
+
+    # ... and is then cancelled.
+    handle["AppointmentCancelled"](
+        platform_event(c.AppointmentCancelled, {"appointment_id": "afspraak-1"}),
+        Tracking("platform.appointments.v1:0", 3),
+    )
+    assert scenarios.get_run(OFFICE, run_id).status == "cancelled"
+    assert types(outbox.new()) == ["ScenarioScheduled", "ScenarioRunCancelled"]
+    assert scenarios.max_tracking_id("platform.appointments.v1:0") == 3
+
+
+def test_a_document_list_from_the_platform_requests_its_documents(scenarios: Scenarios) -> None:
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["DocumentListReceived"]
+    received = platform_event(
+        c.DocumentListReceived,
+        {
+            "subject": MORTGAGE,
+            "reference": "lender-42",
+            "items": [{"document_type": "taxatierapport", "title": "Taxatie"}],
+        },
+    )
+
+    handle(received, Tracking("platform.documentlists.v1:0", 1))
+
+    document_list = scenarios.repository.get(DocumentList.create_id(OFFICE, "lender-42"))
+    assert document_list.dossier_id == DOSSIER
+    assert document_list.received_from == "platform/crm"
+    assert document_list.items == [
+        {"document_type": "taxatierapport", "title": "Taxatie", "action_point": None}
+    ]
+
+
+def test_a_platform_event_without_a_dossier_is_rejected(scenarios: Scenarios) -> None:
+    # The consumer dead-letters a ValueError with its message as the reason.
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ProductCreated"]
+    without_dossier = platform_event(
+        c.ProductCreated, {"product_id": "hyp-1", "product_type": "hypotheek"}, dossier=None
+    )
+
+    with pytest.raises(ValueError, match="ProductCreated without a dossierid"):
+        handle(without_dossier, Tracking("platform.products.v1:0", 1))
+    assert scenarios.max_tracking_id("platform.products.v1:0") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "position_name"),
+    [
+        (
+            c.ProductCreated,
+            {"product_id": "hyp-1", "product_type": "hypotheek"},
+            "platform.products.v1:0",
+        ),
+        (
+            c.AppointmentScheduled,
+            {"appointment_id": "afspraak-1", "starts_at": NOW + timedelta(days=10)},
+            "platform.appointments.v1:0",
+        ),
+        (
+            c.DocumentListReceived,
+            {"subject": MORTGAGE, "reference": "r-1", "items": [{"document_type": "loonstrook"}]},
+            "platform.documentlists.v1:0",
+        ),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else "",
+)
+def test_a_scenario_handler_given_a_recorded_position_changes_nothing(
+    scenarios: Scenarios, kind: type[c.CloudEvent], data: dict[str, Any], position_name: str
+) -> None:
+    scenarios.define_scenario(
+        OFFICE, "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+    )
+    scenarios.define_scenario(
+        OFFICE,
+        "Afspraak",
+        APPOINTMENT_SCOPE,
+        [ID_CARD],
+        {"event": "appointment_scheduled", "offset_days": -3},
+        "admin-1",
+    )
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)[kind.__name__]
+    handle(platform_event(kind, data), Tracking(position_name, 7))
+    head = scenarios.recorder.max_notification_id()
+
+    # Another replica processes a record at a position this store recorded already.
+    with pytest.raises(IntegrityError):
+        handle(platform_event(kind, data), Tracking(position_name, 7))
+    with pytest.raises(IntegrityError):
+        handle(platform_event(kind, data), Tracking(position_name, 6))
+
+    # Nothing was stored, and the position stays where it was.
+    assert scenarios.recorder.max_notification_id() == head
+    assert scenarios.max_tracking_id(position_name) == 7
+
+
+# --- dossiercontrole_service: translate ---------------------------------------------------------
+
+
+def test_a_requested_document_publishes_the_document_and_its_action_point(
+    checks: DossierChecks,
+) -> None:
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    request_id = uuid4()
+
+    checks.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+
+    added, opened = outbox.new()
+    assert isinstance(added, c.DocumentAdded)
+    assert added.data == c.DocumentAddedData(
+        document_id=document_id_for(request_id),
+        request_id=request_id,
+        dossier_id=DOSSIER,
+        subject=c.Subject(**MORTGAGE),
+        document_type="identiteitsbewijs",
+        title="Identiteitsbewijs",
+    )
+    assert isinstance(opened, c.ActionPointOpened)
+    assert opened.data == c.ActionPointOpenedData(
+        action_point_id=action_point_id_for(request_id),
+        document_id=document_id_for(request_id),
+        dossier_id=DOSSIER,
+        subject=c.Subject(**MORTGAGE),
+        document_type="identiteitsbewijs",
+        title="Identiteitsbewijs",
+        opened_at=NOW,
+    )
+    for event in (added, opened):
+        assert (event.tenantid, event.dossierid) == (OFFICE, DOSSIER)
+        assert event.source == "actiepunten/dossiercontrole_service"
+        assert event.subject == str(document_id_for(request_id))
+
+
+def test_a_document_without_action_point_and_a_merged_request_publish_no_action_point(
+    checks: DossierChecks,
+) -> None:
+    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    (configured,) = outbox.new()
+    assert configured.data == c.DocumentTypeConfiguredData(
+        code="finale_kwijting", name="Finale kwijting", creates_action_point=False
+    )
+    assert (configured.tenantid, configured.dossierid) == (OFFICE, None)
+
+    checks.add_requested_document(
+        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
+    )
+    assert types(outbox.new()) == ["DocumentAdded"]
+
+    # A second scenario asks for the same document: nothing new for anyone.
+    checks.add_requested_document(
+        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, True, NOW
+    )
+    assert outbox.new() == []
+
+
+def test_uploads_publish_the_file_and_complete_the_action_point_once(
+    checks: DossierChecks,
+) -> None:
+    on_mortgage, on_life = uuid4(), uuid4()
+    life = {"type": "product", "id": "lv-1", "scope": "levensverzekering"}
+    for request_id, subject in ((on_mortgage, MORTGAGE), (on_life, life)):
+        checks.add_requested_document(
+            OFFICE, DOSSIER, request_id, subject, "identiteitsbewijs", None, None, NOW
+        )
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox.new()
+
+    # The client uploads the passport for the mortgage.
+    later = NOW + timedelta(hours=1)
+    checks.upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    uploaded, completed = outbox.new()
+    assert uploaded.data == c.DocumentUploadedData(
+        document_id=document_id_for(on_mortgage),
+        dossier_id=DOSSIER,
+        version=1,
+        file=c.FileMetadata(**PASSPORT),
+        uploaded_by="client:klant-1",
+    )
+    assert completed.data == c.ActionPointCompletedData(
+        action_point_id=action_point_id_for(on_mortgage),
+        document_id=document_id_for(on_mortgage),
+        dossier_id=DOSSIER,
+        completed_at=later,
+    )
+
+    # A second version completes nothing new.
+    checks.upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    (second,) = outbox.new()
+    assert isinstance(second, c.DocumentUploaded)
+    assert second.data.version == 2
+
+    # The adviser copies it to the life insurance's request.
+    checks.copy(
+        OFFICE, document_id_for(on_life), document_id_for(on_mortgage), "adviser:a-1", later
+    )
+    copied, copy_completed = outbox.new()
+    assert copied.data.copied_from == document_id_for(on_mortgage)
+    assert copied.data.file == c.FileMetadata(**PASSPORT)
+    assert copied.data.uploaded_by == "adviser:a-1"
+    assert copy_completed.data.action_point_id == action_point_id_for(on_life)
+
+
+def test_both_removal_paths_are_visible_as_events(checks: DossierChecks) -> None:
+    goes, stays = uuid4(), uuid4()
+    checks.add_requested_document(
+        OFFICE, DOSSIER, goes, MORTGAGE, "finale_kwijting", None, None, NOW
+    )
+    checks.add_requested_document(
+        OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox.new()
+    later = NOW + timedelta(hours=1)
+
+    # Way 2a: the adviser removes the final discharge from the dossier check.
+    checks.remove_document(OFFICE, document_id_for(goes), "adviser:a-1", later)
+    removed, point_removed = outbox.new()
+    assert removed.data == c.DocumentRemovedData(
+        document_id=document_id_for(goes), dossier_id=DOSSIER, removed_by="adviser:a-1"
+    )
+    assert point_removed.data == c.ActionPointRemovedData(
+        action_point_id=action_point_id_for(goes),
+        document_id=document_id_for(goes),
+        dossier_id=DOSSIER,
+        reason="document_removed",
+        removed_at=later,
+    )
+
+    # Way 2b: they remove only the identity document's action point.
+    checks.remove_action_point(OFFICE, action_point_id_for(stays), "adviser:a-1", later)
+    (only_point,) = outbox.new()
+    assert isinstance(only_point, c.ActionPointRemoved)
+    assert only_point.data.reason == "removed_by_adviser"
+    assert only_point.data.document_id == document_id_for(stays)
+
+    # Removing that document afterwards removes no action point a second time.
+    checks.remove_document(OFFICE, document_id_for(stays), "adviser:a-1", later)
+    assert types(outbox.new()) == ["DocumentRemoved"]
+
+
+def test_republishing_the_dossier_log_gives_the_same_event_ids(checks: DossierChecks) -> None:
+    request_id = uuid4()
+    checks.configure_document_type(OFFICE, "identiteitsbewijs", "ID-bewijs", True, "admin-1")
+    checks.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    )
+    checks.upload(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+
+    first, again = outbox.all(), outbox.all()
+
+    assert first == again
+    assert len({e.id for e in first}) == len(first) == 5
+
+
+# --- dossiercontrole_service: handlers ----------------------------------------------------------
+
+
+def document_requested(
+    request_id: UUID, document_type: str = "identiteitsbewijs", action_point: bool | None = None
+) -> c.CloudEvent:
+    event = new_event(
+        c.DocumentRequested,
+        {
+            "request_id": request_id,
+            "dossier_id": DOSSIER,
+            "subject": MORTGAGE,
+            "document_type": document_type,
+            "action_point": action_point,
+            "source": "scenario",
+            "requested_by": "adviseur-1",
+        },
+        source=scenario_kafka.SOURCE,
+        tenant=OFFICE,
+        dossier=DOSSIER,
+    )
+    return decode(topics.SCENARIO, encode(event))
+
+
+def test_a_document_requested_on_the_scenario_topic_lands_in_the_dossier_check(
+    checks: DossierChecks,
+) -> None:
+    handle = dossiercontrole_kafka.handlers(checks, now=lambda: NOW)["DocumentRequested"]
+    request_id = uuid4()
+
+    handle(document_requested(request_id), Tracking("actiepunten.scenario.v1:1", 1))
+
+    (document,) = checks.get_dossier_check(OFFICE, DOSSIER).current_documents()
+    assert document["document_id"] == str(document_id_for(request_id))
+    assert document["action_point"]["status"] == "open"
+    assert document["created_at"] == NOW
+    assert checks.max_tracking_id("actiepunten.scenario.v1:1") == 1
+
+
+def test_only_document_requests_are_handled_by_the_dossier_check(checks: DossierChecks) -> None:
+    # The other scenario events are skipped by the consumer (their positions still recorded).
+    assert set(dossiercontrole_kafka.handlers(checks)) == {"DocumentRequested"}
+
+
+def test_a_dossier_handler_given_a_recorded_position_changes_nothing(
+    checks: DossierChecks,
+) -> None:
+    handle = dossiercontrole_kafka.handlers(checks, now=lambda: NOW)["DocumentRequested"]
+    handle(document_requested(uuid4()), Tracking("actiepunten.scenario.v1:1", 5))
+    head = checks.recorder.max_notification_id()
+
+    # A different request arrives under a position that was recorded already.
+    with pytest.raises(IntegrityError):
+        handle(
+            document_requested(uuid4(), "werkgeversverklaring"),
+            Tracking("actiepunten.scenario.v1:1", 5),
+        )
+
+    assert checks.recorder.max_notification_id() == head
+    assert [
+        d["document_type"] for d in checks.get_dossier_check(OFFICE, DOSSIER).documents.values()
+    ] == ["identiteitsbewijs"]
+
+
+# --- portal_projection: handlers ----------------------------------------------------------------
+
+
+def test_the_portal_handles_exactly_the_action_point_events(tmp_path: Path) -> None:
+    view = PortalView(tmp_path / "portal.sqlite")
+    try:
+        handlers = portal_kafka.handlers(view)
+        assert set(handlers) == {"ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved"}
+
+        opened = new_event(
+            c.ActionPointOpened,
+            {
+                "action_point_id": uuid4(),
+                "document_id": uuid4(),
+                "dossier_id": DOSSIER,
+                "subject": MORTGAGE,
+                "document_type": "identiteitsbewijs",
+                "title": "Identiteitsbewijs",
+                "opened_at": NOW,
+            },
+            source=dossiercontrole_kafka.SOURCE,
+            tenant=OFFICE,
+            dossier=DOSSIER,
+        )
+        handlers["ActionPointOpened"](opened, Tracking("actiepunten.dossiercontrole.v1:0", 1))
+
+        assert [p["status"] for p in view.action_points(OFFICE, DOSSIER)] == ["open"]
+    finally:
+        view.close()
