@@ -10,8 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -149,19 +148,19 @@ async def republish(service: str, start: int = 1) -> int:
 # --- replay portal -----------------------------------------------------------------------------
 
 
-async def replay_portal() -> Path:
+async def replay_portal() -> str:
     """Rebuild the portal read model from the topic's beginning into a new file, then swap.
 
     The running portal keeps serving the old model meanwhile; once the new one has caught up
     with the end offsets seen at the start, the pointer file names it and the portal switches.
     """
-    from services.portal_projection.views import PortalView, activate, current_path
+    from services.portal_projection.stores import activate, current_name, new_name, open_store
+    from services.portal_projection.views import PortalView
 
     settings = settings_for("portal")
-    data_dir = settings.data_dir
-    old = current_path(data_dir)
-    target = data_dir / f"portal-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.sqlite"
-    view = PortalView(target)
+    old = current_name(settings)
+    target = new_name(settings)
+    view = PortalView(open_store(settings, target))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=None,
@@ -196,10 +195,10 @@ async def replay_portal() -> Path:
     finally:
         await consumer.stop()
         view.close()
-    activate(data_dir, target)
+    activate(settings, target)
     print(
-        f"portal read model rebuilt in {target.name} ({skipped} unreadable records skipped); "
-        f"the portal switches from {old.name} within a second"
+        f"portal read model rebuilt in {target} ({skipped} unreadable records skipped); "
+        f"the portal switches from {old} within a second"
     )
     return target
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from eventsourcing.persistence import Tracking
 
 from services.dossiercontrole_service.application import DossierChecks
+from services.portal_projection.stores import SQLiteStore
 from services.portal_projection.views import PortalView
 from shared.events import contracts as c
 from shared.events import topics
@@ -49,10 +50,16 @@ def requested(index: int) -> c.CloudEvent:
     return new_event(
         c.DocumentRequested,
         {
-            "request_id": uuid.uuid4(), "dossier_id": f"dossier-{index % 50}", "subject": SUBJECT,
-            "document_type": f"type_{index % 7}", "source": "manual", "requested_by": "bench",
+            "request_id": uuid.uuid4(),
+            "dossier_id": f"dossier-{index % 50}",
+            "subject": SUBJECT,
+            "document_type": f"type_{index % 7}",
+            "source": "manual",
+            "requested_by": "bench",
         },
-        source="bench", tenant="kantoor-bench", dossier=f"dossier-{index % 50}",
+        source="bench",
+        tenant="kantoor-bench",
+        dossier=f"dossier-{index % 50}",
     )
 
 
@@ -79,18 +86,26 @@ def bench_codec(count: int) -> None:
 def bench_dossier_check(count: int, tmp: Path) -> None:
     events = [requested(i) for i in range(count)]
     baseline = timed(lambda: plain_sqlite_inserts(tmp / "baseline-dc.sqlite", count))
-    app = DossierChecks(env={
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(tmp / "dossiercontrole.sqlite"),
-    })
+    app = DossierChecks(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(tmp / "dossiercontrole.sqlite"),
+        }
+    )
     now = datetime.now(UTC)
 
     def run() -> None:
         for offset, event in enumerate(events):
             data = event.data
             app.add_requested_document(
-                event.tenantid, data.dossier_id, data.request_id, data.subject.model_dump(),
-                data.document_type, data.title, data.action_point, now,
+                event.tenantid,
+                data.dossier_id,
+                data.request_id,
+                data.subject.model_dump(),
+                data.document_type,
+                data.title,
+                data.action_point,
+                now,
                 Tracking("bench:0", offset + 1),
             )
 
@@ -105,17 +120,28 @@ def bench_dossier_check(count: int, tmp: Path) -> None:
 
 def bench_portal(count: int, tmp: Path) -> None:
     events = [
-        new_event(c.ActionPointOpened, {
-            "action_point_id": uuid.uuid4(), "document_id": uuid.uuid4(),
-            "dossier_id": f"dossier-{i % 50}", "subject": SUBJECT, "document_type": "paspoort",
-            "title": "Paspoort", "opened_at": datetime.now(UTC),
-        }, source="bench", tenant="kantoor-bench", dossier=f"dossier-{i % 50}")
+        new_event(
+            c.ActionPointOpened,
+            {
+                "action_point_id": uuid.uuid4(),
+                "document_id": uuid.uuid4(),
+                "dossier_id": f"dossier-{i % 50}",
+                "subject": SUBJECT,
+                "document_type": "paspoort",
+                "title": "Paspoort",
+                "opened_at": datetime.now(UTC),
+            },
+            source="bench",
+            tenant="kantoor-bench",
+            dossier=f"dossier-{i % 50}",
+        )
         for i in range(count)
     ]
     baseline = timed(lambda: plain_sqlite_inserts(tmp / "baseline-portal.sqlite", count))
-    view = PortalView(tmp / "portal.sqlite")
-    seconds = timed(lambda: [view.process(e, Tracking("bench:0", i + 1))
-                             for i, e in enumerate(events)])
+    view = PortalView(SQLiteStore(tmp / "portal.sqlite"))
+    seconds = timed(
+        lambda: [view.process(e, Tracking("bench:0", i + 1)) for i, e in enumerate(events)]
+    )
     report("portal view: project + tracking", count, seconds, baseline, "events")
     view.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PORTS = {"scenario": 8001, "dossiercontrole": 8002, "portal": 8003}
 
@@ -62,12 +63,32 @@ class Settings:
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
         )
 
+    def postgres_params(self) -> dict[str, Any]:
+        """psycopg connection parameters from ``ACTIEPUNTEN_POSTGRES_*``."""
+        pg = self.postgres
+        return {
+            "host": pg.get("HOST", "127.0.0.1"),
+            "port": int(pg.get("PORT", "5432")),
+            "user": pg.get("USER", "postgres"),
+            "password": pg.get("PASSWORD") or None,
+            "dbname": pg.get("DBNAME", "actiepunten"),
+            "connect_timeout": 5,
+        }
+
+    def _create_schema(self, schema: str) -> None:
+        # eventsourcing creates its tables, not the schema they live in.
+        import psycopg
+
+        with psycopg.connect(**self.postgres_params(), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
     def eventstore_env(self, name: str) -> dict[str, str]:
         """The `eventsourcing` environment for the store called ``name`` of this service.
 
         SQLite: one file per store under the data dir. PostgreSQL: one schema per service.
         """
         if self.persistence == "postgres":
+            self._create_schema(f"actiepunten_{self.service}")
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from actiepunten.broker import Broker, create_topics, provide_broker
+from actiepunten.postgres import PostgresServer, start_throwaway
+from actiepunten.postgres import available as postgres_available
 from tests.support import System
 
 _BROKERS: list[Broker] = []
@@ -51,13 +54,41 @@ def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     broker.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server from the local binaries (.ci/run installs them)."""
+    if not postgres_available():
+        pytest.skip("no PostgreSQL binaries on this machine (apt-get install postgresql)")
+    server = start_throwaway()
+    yield server
+    server.remove()
+
+
+def store_params() -> list[str]:
+    """The stores the service and end-to-end tests run on: both, unless narrowed."""
+    return os.environ.get("ACTIEPUNTEN_TEST_STORES", "sqlite,postgres").split(",")
+
+
+@pytest.fixture(scope="module", params=store_params())
+def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that puts a system's stores on SQLite files or on a fresh PostgreSQL
+    database of the session's server."""
+    if request.param == "sqlite":
+        return {"ACTIEPUNTEN_PERSISTENCE": "sqlite"}
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"system_{uuid.uuid4().hex[:12]}")
+
+
 @pytest.fixture(scope="module")
-def system(kafka: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+def system(
+    kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
     """The three services as processes; tests isolate themselves by office (tenant)."""
     sut = System(
         kafka.bootstrap_servers,
         tmp_path_factory.mktemp("system"),
         idempotence=kafka.supports_idempotence,
+        extra_env=store_env,
     )
     sut.start()
     yield sut

@@ -10,12 +10,13 @@ from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.portal_projection import kafka, settings
 from services.portal_projection.http import router
-from services.portal_projection.views import PortalView, current_path
+from services.portal_projection.stores import current_name, open_store
+from services.portal_projection.views import PortalView
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
-    view = PortalView(current_path(config.data_dir))
+    view = PortalView(open_store(config))
     runtime = Runtime(config)
     kafka.declare(runtime.broker)
     consumer = runtime.consumer(
@@ -25,10 +26,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def follow_replays() -> None:
         # `actiepunten replay portal` builds a new read model and points at it when caught up.
         while True:
-            await asyncio.sleep(0.5)
-            target = current_path(config.data_dir)
-            if target != view.path:
-                await asyncio.to_thread(view.reopen, target)
+            await asyncio.sleep(1.0)
+            target = await asyncio.to_thread(current_name, config)
+            if target != view.name:
+                view.reopen(await asyncio.to_thread(open_store, config, target))
                 consumer.request_reseek()
 
     runtime.add_job("follow-replays", follow_replays)

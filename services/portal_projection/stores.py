@@ -1,0 +1,207 @@
+"""Where the portal's read model lives: a SQLite file, or a PostgreSQL schema.
+
+Both offer the same small surface to ``PortalView``: a transaction to write in (serialised per
+read model), a query, and a name. SQL is written once with ``?`` placeholders.
+After ``actiepunten replay portal`` a pointer names the read model to serve: a file beside the
+SQLite databases, or a row in PostgreSQL (which every replica of the portal sees).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from servicekit.settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS action_points (
+    tenant TEXT NOT NULL,
+    action_point_id TEXT NOT NULL,
+    dossier_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    removed_at TEXT,
+    PRIMARY KEY (tenant, action_point_id)
+);
+CREATE INDEX IF NOT EXISTS action_points_by_dossier ON action_points (tenant, dossier_id);
+CREATE TABLE IF NOT EXISTS tracking (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+);
+"""
+
+DEFAULT_NAME = "portal.sqlite"
+DEFAULT_SCHEMA = "actiepunten_portal"
+POINTER = "portal.current"
+
+
+class Executor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+
+class ReadModelStore(Protocol):
+    name: str
+
+    def transaction(self) -> Any: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.name = path.name
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Executor]:
+        with self._lock:
+            # IMMEDIATE takes the write lock now: replicas sharing the file serialise here.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _PostgresCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
+
+
+class PostgresStore:
+    """One schema of the shared database; reconnects after the server went away."""
+
+    def __init__(self, settings: Settings, schema: str) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            raise ValueError(f"bad schema name {schema!r}")
+        self.name = schema
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        with self.transaction() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    cursor.execute(statement)
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(
+                **self._settings.postgres_params(),
+                options=f"-c search_path={self.name}",
+            )
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Executor]:
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction(), conn.cursor() as cursor:
+                # One writer per read model at a time, across replicas.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.name,))
+                yield _PostgresCursor(cursor)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+                cursor.execute(sql.replace("?", "%s"), params)
+                return list(cursor.fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+
+# --- which read model is served ----------------------------------------------------------------
+
+
+def _pointer_table(cursor: Any) -> None:
+    cursor.execute("CREATE SCHEMA IF NOT EXISTS actiepunten_portal_meta")
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS actiepunten_portal_meta.current "
+        "(one BOOLEAN PRIMARY KEY DEFAULT TRUE, name TEXT NOT NULL)"
+    )
+
+
+def current_name(settings: Settings) -> str:
+    if settings.persistence == "postgres":
+        import psycopg
+
+        with psycopg.connect(**settings.postgres_params()) as conn:
+            _pointer_table(conn)
+            row = conn.execute("SELECT name FROM actiepunten_portal_meta.current").fetchone()
+        return str(row[0]) if row else DEFAULT_SCHEMA
+    pointer = settings.data_dir / POINTER
+    return pointer.read_text().strip() if pointer.exists() else DEFAULT_NAME
+
+
+def open_store(settings: Settings, name: str | None = None) -> ReadModelStore:
+    """The read model called ``name``, or the one being served."""
+    name = name or current_name(settings)
+    if settings.persistence == "postgres":
+        return PostgresStore(settings, name)
+    return SQLiteStore(settings.data_dir / name)
+
+
+def new_name(settings: Settings) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%S%f")
+    if settings.persistence == "postgres":
+        return f"{DEFAULT_SCHEMA}_{stamp}"
+    return f"portal-{stamp}.sqlite"
+
+
+def activate(settings: Settings, name: str) -> None:
+    """Serve ``name`` from now on; the pointer changes atomically."""
+    if settings.persistence == "postgres":
+        import psycopg
+
+        with psycopg.connect(**settings.postgres_params()) as conn:
+            _pointer_table(conn)
+            conn.execute(
+                "INSERT INTO actiepunten_portal_meta.current (one, name) VALUES (TRUE, %s) "
+                "ON CONFLICT (one) DO UPDATE SET name = excluded.name",
+                (name,),
+            )
+        return
+    tmp = settings.data_dir / (POINTER + ".tmp")
+    tmp.write_text(name)
+    tmp.replace(settings.data_dir / POINTER)
