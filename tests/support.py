@@ -270,3 +270,104 @@ def read_events(
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:
     return [event["type"] for event in events]
+
+
+# --- raw records, unique events and dead letters (dossier-check, access and DLQ stories) -------
+# On a shared broker other running systems consume the same topics in their own consumer groups:
+# they republish the same facts (same deterministic event ids) and dead-letter the same bad
+# records. Stories therefore count events by id and dead letters by origin.
+
+
+def publish_raw_batch(
+    bootstrap_servers: str,
+    topic: str,
+    records: list[tuple[bytes | str | None, bytes | None]],
+) -> list[tuple[int, int]]:
+    """Publish ``(key, value)`` records as they are, in order; returns each (partition, offset)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    async def produce() -> list[tuple[int, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            placed = []
+            for key, value in records:
+                raw_key = key.encode() if isinstance(key, str) else key
+                metadata = await producer.send_and_wait(topic, value, key=raw_key)
+                placed.append((metadata.partition, metadata.offset))
+            return placed
+        finally:
+            await producer.stop()
+
+    return asyncio.run(produce())
+
+
+def publish_raw(
+    bootstrap_servers: str, topic: str, value: bytes | None, key: bytes | str | None = None
+) -> tuple[int, int]:
+    """Publish one record as it is (no envelope, no checks); returns its (partition, offset)."""
+    [placed] = publish_raw_batch(bootstrap_servers, topic, [(key, value)])
+    return placed
+
+
+def unique_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` without repeats of an event id (at-least-once, or another system's relay)."""
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            unique.append(event)
+    return unique
+
+
+def read_dead_letters(
+    bootstrap_servers: str,
+    dlq_topic: str,
+    among: list[tuple[str, int, int]],
+    *,
+    expected: list[tuple[str, int, int]],
+    timeout: float = 20.0,
+) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """The dead letters on ``dlq_topic`` for records ``among`` the origins (topic, partition,
+    offset) given, one per origin, once those ``expected`` arrived (or fail after ``timeout``).
+
+    Publish the last expected record after the others: a consumer handles a partition in order,
+    so by then any other record of ``among`` that was dead-lettered is there too."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+
+    candidates, wanted = set(among), set(expected)
+
+    async def consume() -> dict[tuple[str, int, int], dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            dlq_topic,
+            bootstrap_servers=bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        found: dict[tuple[str, int, int], dict[str, Any]] = {}
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        letter = json.loads(record.value)
+                        origin = letter["origin"]
+                        at = (origin["topic"], origin["partition"], origin["offset"])
+                        if at in candidates:
+                            found.setdefault(at, letter)
+                if wanted <= set(found):
+                    return found
+            raise AssertionError(f"{dlq_topic}: no dead letter for {sorted(wanted - set(found))}")
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
