@@ -200,7 +200,9 @@ class DossierCheck(Aggregate):
         source = self.document(source_document_id)
         if not source["files"]:
             raise NothingUploaded(f"document {source_document_id} has no uploaded file to copy")
-        self.upload(document_id, source["files"][-1], by, at, copied_from=source_document_id)
+        latest = source["files"][-1]
+        file = {key: latest[key] for key in ("sha256", "size", "content_type", "filename")}
+        self.upload(document_id, file, by, at, copied_from=source_document_id)
 
     @event("DocumentUploaded")
     def _upload(
@@ -217,7 +219,15 @@ class DossierCheck(Aggregate):
     ) -> None:
         document = self.documents[str(document_id)]
         document["status"] = "uploaded"
-        document["files"].append({**file, "version": version, "uploaded_at": at, "uploaded_by": by})
+        document["files"].append(
+            {
+                **file,
+                "version": version,
+                "uploaded_at": at,
+                "uploaded_by": by,
+                "copied_from": str(copied_from) if copied_from else None,
+            }
+        )
         if completes_action_point:
             document["action_point"].update(status="completed", completed_at=at)
 
