@@ -1,0 +1,146 @@
+"""Who may call: bearer tokens (HS256) and the office and dossier rules of SPEC section 4."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Annotated, Any
+
+import jwt
+import pytest
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.testclient import TestClient
+
+from servicekit.auth import Identity, decode_token, issue_token, require
+
+SECRET = "a-test-secret-of-at-least-thirty-two-bytes!"
+AdminOnly = Annotated[Identity, Depends(require("admin"))]
+
+
+def token(secret: str = SECRET, **claims: Any) -> str:
+    """A token with good claims, changed or left out (``None``) as the test says."""
+    base: dict[str, Any] = {
+        "sub": "adviseur-1",
+        "tenant": "kantoor-utrecht",
+        "role": "adviser",
+        "exp": int(time.time()) + 600,
+    }
+    base.update(claims)
+    return jwt.encode({k: v for k, v in base.items() if v is not None}, secret, "HS256")
+
+
+def refused(raw: str) -> HTTPException:
+    with pytest.raises(HTTPException) as error:
+        decode_token(raw, SECRET)
+    assert error.value.status_code == 401
+    assert error.value.headers == {"WWW-Authenticate": "Bearer"}
+    return error.value
+
+
+def test_an_advisers_token_names_the_adviser_and_the_office() -> None:
+    identity = decode_token(token(), SECRET)
+
+    assert identity == Identity(sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
+
+
+def test_a_clients_token_carries_the_dossiers_of_the_client() -> None:
+    raw = issue_token(
+        SECRET, sub="klant-1", tenant="kantoor-utrecht", role="client", dossiers=["dossier-1"]
+    )
+
+    identity = decode_token(raw, SECRET)
+
+    assert identity.role == "client"
+    assert identity.dossiers == frozenset({"dossier-1"})
+
+
+def test_an_expired_token_is_refused() -> None:
+    error = refused(token(exp=int(time.time()) - 60))
+    assert error.detail == "token expired"
+
+
+def test_a_token_signed_with_another_secret_is_refused() -> None:
+    error = refused(token(secret="somebody-elses-secret-of-32-bytes!!"))
+    assert error.detail == "invalid token: Signature verification failed"
+
+
+def test_a_token_signed_with_another_algorithm_is_refused() -> None:
+    unsigned = jwt.encode(
+        {"sub": "x", "tenant": "kantoor-utrecht", "role": "admin", "exp": time.time() + 600},
+        None,
+        algorithm="none",
+    )
+    error = refused(unsigned)
+    assert error.detail == "invalid token: The specified alg value is not allowed"
+
+
+def test_something_that_is_not_a_token_is_refused() -> None:
+    error = refused("not-a-jwt")
+    assert str(error.detail).startswith("invalid token: ")
+
+
+@pytest.mark.parametrize("claim", ["sub", "tenant", "role", "exp"])
+def test_a_token_missing_a_required_claim_is_refused(claim: str) -> None:
+    error = refused(token(**{claim: None}))
+    assert error.detail == f'invalid token: Token is missing the "{claim}" claim'
+
+
+def test_a_token_with_an_unknown_role_is_refused() -> None:
+    error = refused(token(role="superuser"))
+    assert error.detail == "invalid token: unknown role or malformed dossiers claim"
+
+
+def test_a_token_with_a_dossiers_claim_that_is_not_a_list_is_refused() -> None:
+    error = refused(token(role="client", dossiers="dossier-1"))
+    assert error.detail == "invalid token: unknown role or malformed dossiers claim"
+
+
+def test_a_token_with_an_empty_office_is_refused() -> None:
+    error = refused(token(tenant=""))
+    assert error.detail == "invalid token: tenant claim must be a non-empty string"
+
+
+def test_staff_see_every_dossier_of_their_office_a_client_only_their_own() -> None:
+    adviser = Identity(sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
+    admin = Identity(sub="admin-1", tenant="kantoor-utrecht", role="admin")
+    client = Identity(
+        sub="klant-1", tenant="kantoor-utrecht", role="client", dossiers=frozenset({"dossier-1"})
+    )
+    nobodys_client = Identity(sub="klant-2", tenant="kantoor-utrecht", role="client")
+
+    assert adviser.may_see_dossier("dossier-1")
+    assert admin.may_see_dossier("dossier-2")
+    assert client.may_see_dossier("dossier-1")
+    assert not client.may_see_dossier("dossier-2")
+    assert not nobodys_client.may_see_dossier("dossier-1")
+
+
+def test_issued_tokens_expire_after_their_time_to_live() -> None:
+    raw = issue_token(SECRET, sub="admin-1", tenant="kantoor-utrecht", role="admin", ttl_seconds=-1)
+    assert refused(raw).detail == "token expired"
+
+
+def test_an_endpoint_asks_for_a_bearer_token_and_the_right_role() -> None:
+    app = FastAPI()
+    app.state.settings = SimpleNamespace(jwt_secret=SECRET)
+
+    @app.put("/document-types/{code}")
+    def configure(code: str, who: AdminOnly) -> dict[str, str]:
+        return {"tenant": who.tenant}
+
+    client = TestClient(app)
+    path = "/document-types/finale_kwijting"
+
+    # Without a token, or with another scheme: 401.
+    assert client.put(path).status_code == 401
+    assert client.put(path, headers={"Authorization": f"Basic {token()}"}).json() == {
+        "detail": "missing bearer token"
+    }
+    # An adviser may not configure document types: 403.
+    as_adviser = client.put(path, headers={"Authorization": f"Bearer {token()}"})
+    assert as_adviser.status_code == 403
+    assert as_adviser.json() == {"detail": "role 'adviser' may not do this"}
+    # The office's admin may.
+    as_admin = client.put(path, headers={"Authorization": f"Bearer {token(role='admin')}"})
+    assert as_admin.status_code == 200
+    assert as_admin.json() == {"tenant": "kantoor-utrecht"}
