@@ -1,0 +1,207 @@
+"""The transactional outbox: what the dossier check stored is published, once it is stored.
+
+The relay follows a real SQLite event store; only Kafka is replaced by a list that records each
+acknowledged batch (and can be told to fail, as a broker that is down does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from servicekit.outbox import OutboxRelay
+from services.dossiercontrole_service import kafka
+from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.domainmodel import DossierCheck, document_id_for
+from shared.events import contracts as c
+
+NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+OFFICE = "kantoor-utrecht"
+DOSSIER = "dossier-1"
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+PASSPORT = {
+    "sha256": "a" * 64,
+    "size": 1000,
+    "content_type": "application/pdf",
+    "filename": "paspoort.pdf",
+}
+
+
+class FakeKafka:
+    """Acknowledges every batch it is given, unless it is down."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[c.CloudEvent]]] = []
+        self.down = False
+
+    async def publish(self, topic: str, events: Sequence[c.CloudEvent]) -> None:
+        if self.down:
+            raise ConnectionError("broker unavailable")
+        self.batches.append((topic, list(events)))
+
+    @property
+    def events(self) -> list[c.CloudEvent]:
+        return [event for _, batch in self.batches for event in batch]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "dossiercontrole.sqlite"),
+    }
+
+
+@pytest.fixture
+def checks(store: dict[str, str]) -> Iterator[DossierChecks]:
+    app = DossierChecks(env=store)
+    yield app
+    app.close()
+
+
+def relay_for(app: DossierChecks, broker: FakeKafka, batch_size: int = 500) -> OutboxRelay:
+    return OutboxRelay(app, kafka.PUBLISHES, kafka.translate, broker.publish, batch_size=batch_size)
+
+
+def request(app: DossierChecks, document_type: str = "identiteitsbewijs") -> UUID:
+    request_id = uuid4()
+    app.add_requested_document(
+        OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW
+    )
+    return document_id_for(request_id)
+
+
+def translate_all(app: DossierChecks) -> list[c.CloudEvent]:
+    notifications = app.recorder.select_notifications(0, 1000)
+    return [e for n in notifications for e in kafka.translate(app.mapper.to_domain_event(n))]
+
+
+async def test_a_stored_request_is_published_and_the_position_recorded(
+    checks: DossierChecks,
+) -> None:
+    broker = FakeKafka()
+    relay = relay_for(checks, broker)
+
+    # A document is requested and stored.
+    document_id = request(checks)
+
+    # The relay publishes it on the dossier-check topic ...
+    covered = await relay.relay_once()
+    assert broker.batches[0][0] == "actiepunten.dossiercontrole.v1"
+    assert [(e.type, e.data.document_id) for e in broker.events] == [
+        ("DocumentAdded", document_id),
+        ("ActionPointOpened", document_id),
+    ]
+    # ... and records how far it got, in the service's own store.
+    head = checks.recorder.max_notification_id()
+    assert covered == head
+    assert relay.position() == head
+    assert checks.max_tracking_id("outbox:actiepunten.dossiercontrole.v1") == head
+    assert relay.backlog() == 0
+
+
+async def test_nothing_is_published_twice(checks: DossierChecks) -> None:
+    broker = FakeKafka()
+    relay = relay_for(checks, broker)
+    request(checks)
+    await relay.relay_once()
+
+    # The next poll finds nothing new.
+    assert await relay.relay_once() == 0
+    assert len(broker.batches) == 1
+
+    # A new request: only that one is published.
+    request(checks, "werkgeversverklaring")
+    await relay.relay_once()
+    assert [e.type for e in broker.batches[1][1]] == ["DocumentAdded", "ActionPointOpened"]
+    assert broker.batches[1][1][0].data.document_type == "werkgeversverklaring"
+    assert len({e.id for e in broker.events}) == 4
+
+
+async def test_only_committed_events_are_published(checks: DossierChecks) -> None:
+    broker = FakeKafka()
+    relay = relay_for(checks, broker)
+    document_id = request(checks)
+    await relay.relay_once()
+
+    # A command changes the dossier but is never saved ...
+    check: DossierCheck = checks.repository.get(DossierCheck.create_id(OFFICE, DOSSIER))
+    check.remove_document(document_id, "adviser:adviseur-1", NOW)
+    # ... and a save that loses a race is rolled back.
+    stale: DossierCheck = checks.repository.get(DossierCheck.create_id(OFFICE, DOSSIER))
+    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW)
+    stale.remove_document(document_id, "adviser:adviseur-1", NOW)
+    with pytest.raises(IntegrityError):
+        checks.save(stale)
+
+    await relay.relay_once()
+
+    # Only the upload that was stored reaches the topic.
+    assert [e.type for e in broker.batches[-1][1]] == ["DocumentUploaded", "ActionPointCompleted"]
+    assert "DocumentRemoved" not in {e.type for e in broker.events}
+
+
+async def test_when_kafka_is_down_the_batch_is_published_again_later(
+    checks: DossierChecks,
+) -> None:
+    broker = FakeKafka()
+    relay = relay_for(checks, broker)
+    request(checks)
+    broker.down = True
+
+    # Publishing fails: the relay does not move on.
+    with pytest.raises(ConnectionError):
+        await relay.relay_once()
+    assert relay.position() == 0
+    assert broker.batches == []
+
+    # Kafka is back: the same batch goes out, with the same event ids a consumer may have seen.
+    broker.down = False
+    attempt_ids = [e.id for e in translate_all(checks)]
+    await relay.relay_once()
+    assert [e.id for e in broker.events] == attempt_ids
+    assert relay.position() == checks.recorder.max_notification_id()
+
+
+async def test_the_relay_works_through_a_backlog_batch_by_batch(checks: DossierChecks) -> None:
+    broker = FakeKafka()
+    relay = relay_for(checks, broker, batch_size=3)
+    for document_type in ("identiteitsbewijs", "werkgeversverklaring", "loonstrook"):
+        request(checks, document_type)
+    head = checks.recorder.max_notification_id()
+    assert head is not None and head > 3
+
+    # Each call covers at most three stored events, until the backlog is gone.
+    covered = []
+    while (count := await relay.relay_once()) > 0:
+        covered.append(count)
+        assert relay.backlog() == head - relay.position()
+
+    assert sum(covered) == head
+    assert max(covered) == 3
+    added = [e.data.document_type for e in broker.events if e.type == "DocumentAdded"]
+    assert added == ["identiteitsbewijs", "werkgeversverklaring", "loonstrook"]
+
+
+async def test_after_a_restart_the_relay_resumes_where_it_was(store: dict[str, str]) -> None:
+    broker = FakeKafka()
+    before = DossierChecks(env=store)
+    request(before, "identiteitsbewijs")
+    await relay_for(before, broker).relay_once()
+    before.close()
+
+    # The service restarts on the same store and a new request comes in.
+    after = DossierChecks(env=store)
+    try:
+        request(after, "loonstrook")
+        await relay_for(after, broker).relay_once()
+    finally:
+        after.close()
+
+    added = [e.data.document_type for e in broker.events if e.type == "DocumentAdded"]
+    assert added == ["identiteitsbewijs", "loonstrook"]
