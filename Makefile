@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test test-fast lint format bench broker clean
+.PHONY: venv run test test-fast lint format chaos bench broker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## the crash run: requests while services are SIGKILLed and Kafka restarts (FULL=1: 20,000)
+chaos: venv
+	ACTIEPUNTEN_CHAOS_REQUESTS=$(if $(FULL),20000,2000) ACTIEPUNTEN_CHAOS_STORES=sqlite,postgres \
+		$(BIN)/pytest -ra -s tests/chaos
 
 ## benchmarks: figures and ratios to a baseline measured in the same run
 bench: venv

@@ -1,0 +1,171 @@
+"""The crash run: document requests through the running system while its processes die.
+
+Requests enter as document lists (stukkenlijsten) on ``platform.documentlists.v1``, one document
+each on a subject of its own, so every request must end as exactly one document in the dossier
+check and one open action point on the portal. Meanwhile a service is killed with SIGKILL and
+restarted every few seconds, and the Apache Kafka broker is restarted once (its data on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from actiepunten.broker import Broker
+from shared.events import topics
+from tests.support import Office, System
+
+DOSSIERS = 40
+
+
+@dataclass
+class Report:
+    requests: int
+    kills: int = 0
+    restarts: int = 0
+    broker_restarts: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    seconds: float = 0.0
+    portal_lost: int = 0
+    portal_duplicated: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"crash run: requests={self.requests} kills={self.kills} restarts={self.restarts} "
+            f"broker_restarts={self.broker_restarts} lost={self.lost} "
+            f"duplicated={self.duplicated} portal_lost={self.portal_lost} "
+            f"portal_duplicated={self.portal_duplicated} in {self.seconds:.1f}s"
+        )
+
+
+def _envelope(tenant: str, index: int) -> tuple[bytes, bytes]:
+    dossier = f"dossier-{index % DOSSIERS}"
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "crash-run/lender",
+        "type": "DocumentListReceived",
+        "time": datetime.now(UTC).isoformat(),
+        "tenantid": tenant,
+        "dossierid": dossier,
+        "dataversion": 1,
+        "data": {
+            "subject": {"type": "product", "id": f"product-{index}", "scope": "hypotheek"},
+            "reference": f"crash-{index}",
+            "items": [{"document_type": "loonstrook", "title": f"Loonstrook {index}"}],
+        },
+    }
+    return json.dumps(event).encode(), f"{tenant}:{dossier}".encode()
+
+
+async def _produce(bootstrap: str, tenant: str, count: int, spread: float) -> None:
+    """Send every request once acknowledged; a send that fails (broker restart) is resent,
+    which the scenario service absorbs (document lists are idempotent on their reference)."""
+    pause = spread / max(1, count // 100)
+    index = 0
+    while index < count:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        try:
+            await producer.start()
+            while index < count:
+                batch = range(index, min(index + 100, count))
+                futures = []
+                for i in batch:
+                    value, key = _envelope(tenant, i)
+                    futures.append(await producer.send(topics.DOCUMENT_LISTS, value, key=key))
+                await asyncio.gather(*futures)
+                index = batch[-1] + 1
+                await asyncio.sleep(pause)  # spread the requests over the kills
+        except (KafkaError, OSError):
+            await asyncio.sleep(1.0)
+        finally:
+            try:
+                await producer.stop()
+            except Exception:
+                pass
+
+
+def _killer(
+    system: System, broker: Broker, report: Report, stop: threading.Event, interval: float
+) -> None:
+    rng = random.Random(7)
+    while not stop.wait(interval):
+        service = rng.choice(["scenario", "dossiercontrole", "portal"])
+        system.kill(service)
+        report.kills += 1
+        if report.kills == 3:
+            # Once, with a service down: the broker goes away and comes back with its data.
+            broker.restart()
+            report.broker_restarts += 1
+        system.start(service)
+        report.restarts += 1
+
+
+def _counts(system: System, office: Office) -> tuple[Counter[str], Counter[str]]:
+    documents: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    for d in range(DOSSIERS):
+        for document in system.documents(office, f"dossier-{d}"):
+            documents[document["subject"]["id"]] += 1
+        for point in system.portal(office, f"dossier-{d}")["action_points"]:
+            points[point["subject"]["id"]] += 1
+    return documents, points
+
+
+def crash_run(
+    system: System,
+    broker: Broker,
+    requests: int,
+    *,
+    kill_interval: float = 3.0,
+    spread: float = 30.0,
+    settle_timeout: float = 600.0,
+) -> Report:
+    """Send ``requests`` over about ``spread`` seconds while killing a service every
+    ``kill_interval`` seconds; then wait for the system to settle and count."""
+    report = Report(requests)
+    office = system.office()
+    started = time.monotonic()
+    stop = threading.Event()
+    killer = threading.Thread(
+        target=_killer, args=(system, broker, report, stop, kill_interval), daemon=True
+    )
+    killer.start()
+    asyncio.run(_produce(broker.bootstrap_servers, office.tenant, requests, spread))
+    # Keep killing a little after the last request, so that the tail of the work is hit too.
+    time.sleep(kill_interval * 2)
+    stop.set()
+    killer.join()
+    expected = {f"product-{i}" for i in range(requests)}
+    deadline = time.monotonic() + settle_timeout
+    documents: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    while time.monotonic() < deadline:
+        documents, points = _counts(system, office)
+        if set(documents) >= expected and set(points) >= expected:
+            break
+        time.sleep(2.0)
+    time.sleep(3.0)  # anything still in flight that would double an entry has landed by now
+    documents, points = _counts(system, office)
+    report.lost = len(expected - set(documents))
+    report.duplicated = sum(n - 1 for n in documents.values() if n > 1)
+    report.portal_lost = len(expected - set(points))
+    report.portal_duplicated = sum(n - 1 for n in points.values() if n > 1)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def report_lines(report: Report) -> list[str]:
+    return [str(report), *report.notes]
