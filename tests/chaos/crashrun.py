@@ -9,6 +9,7 @@ restarted every few seconds, and the Apache Kafka broker is restarted once (its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import threading
@@ -91,10 +92,8 @@ async def _produce(bootstrap: str, tenant: str, count: int, spread: float) -> No
         except (KafkaError, OSError):
             await asyncio.sleep(1.0)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 await producer.stop()
-            except Exception:
-                pass
 
 
 def _killer(
