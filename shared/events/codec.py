@@ -87,6 +87,9 @@ def decode(topic: str, raw: bytes | None) -> c.CloudEvent:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NotAnEvent(f"not JSON: {error}") from None
+    except RecursionError:
+        # A few KB of brackets would otherwise escape as a crash and stall the partition.
+        raise NotAnEvent("not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise NotAnEvent(f"not a CloudEvents envelope: a JSON {type(document).__name__}")
     try:

@@ -316,6 +316,15 @@ def test_bytes_that_are_not_json_are_refused_as_not_an_event() -> None:
     assert refused.value.reason.startswith("not JSON:")
 
 
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_json_nested_too_deeply_is_refused_not_a_crash(opening: bytes) -> None:
+    # Ten kilobytes of brackets must not take the consumer down: it is a record to dead-letter.
+    raw = opening * 5000 + b"1" + (b"]" if opening == b"[" else b"}") * 5000
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, raw)
+    assert refused.value.reason == "not JSON: nested too deeply"
+
+
 def test_a_record_without_a_value_is_refused() -> None:
     with pytest.raises(NotAnEvent) as refused:
         decode(topics.PRODUCTS, None)
