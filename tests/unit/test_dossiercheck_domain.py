@@ -342,6 +342,39 @@ def test_a_document_whose_action_point_was_removed_can_still_be_uploaded_and_rem
     assert [d["document_id"] for d in documents(checks)] == [str(kept)]
 
 
+def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
+    checks: DossierChecks,
+) -> None:
+    removed_document, removed_point = uuid4(), uuid4()
+    for request_id, document_type in (
+        (removed_document, "finale_kwijting"),
+        (removed_point, "identiteitsbewijs"),
+    ):
+        checks.add_requested_document(
+            OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW
+        )
+    # The adviser removes the discharge document, and only the ID's action point.
+    checks.remove_document(OFFICE, document_id_for(removed_document), "adviser:a-1", NOW)
+    checks.remove_action_point(OFFICE, action_point_id_for(removed_point), "adviser:a-1", NOW)
+
+    # The scenario service's outbox republishes both requests after a crash.
+    for request_id, document_type in (
+        (removed_document, "finale_kwijting"),
+        (removed_point, "identiteitsbewijs"),
+    ):
+        assert (
+            checks.add_requested_document(
+                OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, LATER
+            )
+            is None
+        )
+
+    # The discharge stays gone and the ID stays without a client task.
+    (kept,) = documents(checks)
+    assert kept["document_type"] == "identiteitsbewijs"
+    assert kept["action_point"]["status"] == "removed"
+
+
 # --- offices do not see each other's dossiers ---------------------------------------------------
 
 
