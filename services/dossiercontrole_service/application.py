@@ -17,7 +17,9 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentTypes,
     DossierCheck,
     Locator,
+    RequestIdInUse,
     action_point_id_for,
+    document_id_for,
 )
 
 T = TypeVar("T")
@@ -72,7 +74,12 @@ class DossierChecks(TrackedApplication):
         tracking: Tracking | None = None,
     ) -> UUID | None:
         """Add a requested document (and its action point) unless that request was handled or
-        the same document type is requested already on that subject."""
+        the same document type is requested already on that subject.
+
+        Raises ``RequestIdInUse`` when the request id already added a document elsewhere:
+        the ids of a document and its action point derive from the request id.
+        """
+        self._check_request_id_is_free(request_id, tenant, dossier_id)
         types = self._document_types(tenant)
         with_action_point = (
             action_point if action_point is not None else types.creates_action_point(document_type)
@@ -97,6 +104,16 @@ class DossierChecks(TrackedApplication):
                 )
         self.save_tracked(tracking, check, *locators)
         return document_id
+
+    def _check_request_id_is_free(self, request_id: UUID, tenant: str, dossier_id: str) -> None:
+        try:
+            locator: Locator = self.repository.get(Locator.create_id(document_id_for(request_id)))
+        except AggregateNotFoundError:
+            return
+        if (locator.tenant, locator.dossier_id) != (tenant, dossier_id):
+            raise RequestIdInUse(
+                f"request {request_id} already added a document to another dossier"
+            )
 
     # --- queries -------------------------------------------------------------------------------
 

@@ -37,6 +37,11 @@ class NothingUploaded(DossierCheckError):
     pass
 
 
+class RequestIdInUse(DossierCheckError):
+    """A request id that already added a document to another dossier (or office): a faulty
+    producer. Accepting it would give two dossiers one document id."""
+
+
 def document_id_for(request_id: UUID) -> UUID:
     return uuid5(_NS, f"document:{request_id}")
 

@@ -13,9 +13,10 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler
+from servicekit.consumer import Handler, Rejected
 from servicekit.outbox import integration_event_id
 from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.domainmodel import RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import new_event
@@ -173,16 +174,21 @@ def handlers(
 ) -> dict[str, Handler]:
     def document_requested(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
-        app.add_requested_document(
-            event.tenantid,
-            data.dossier_id,
-            data.request_id,
-            data.subject.model_dump(),
-            data.document_type,
-            data.title,
-            data.action_point,
-            now(),
-            tracking,
-        )
+        try:
+            app.add_requested_document(
+                event.tenantid,
+                data.dossier_id,
+                data.request_id,
+                data.subject.model_dump(),
+                data.document_type,
+                data.title,
+                data.action_point,
+                now(),
+                tracking,
+            )
+        except RequestIdInUse as error:
+            # Saving would conflict with the other dossier's records on every retry: the
+            # partition would stall behind it. A faulty record belongs on the DLQ.
+            raise Rejected(str(error)) from None
 
     return {"DocumentRequested": document_requested}
