@@ -28,6 +28,9 @@ from services.dossiercontrole_service.domainmodel import (
 from shared.events.contracts import Subject
 
 router = APIRouter()
+# Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
+# check itself, with the client's action points, is the adviser's work; a client may only
+# upload, and only for the dossiers in its token.
 Admin = Annotated[Identity, Depends(require("admin"))]
 Staff = Annotated[Identity, Depends(require("admin", "adviser"))]
 Adviser = Annotated[Identity, Depends(require("adviser"))]
@@ -157,7 +160,7 @@ async def list_document_types(who: Staff, request: Request) -> DocumentTypeList:
 
 
 @router.get("/dossiers/{dossier_id}/documents", response_model=DocumentList, tags=["dossier check"])
-async def dossier_check(dossier_id: str, who: Staff, request: Request) -> DocumentList:
+async def dossier_check(dossier_id: str, who: Adviser, request: Request) -> DocumentList:
     """The dossier check (dossiercontrole): every requested document with its state."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     return DocumentList(
@@ -169,7 +172,7 @@ async def dossier_check(dossier_id: str, who: Staff, request: Request) -> Docume
 @router.get(
     "/dossiers/{dossier_id}/action-points", response_model=ActionPointList, tags=["action points"]
 )
-async def action_points(dossier_id: str, who: Staff, request: Request) -> ActionPointList:
+async def action_points(dossier_id: str, who: Adviser, request: Request) -> ActionPointList:
     """ "Actiepunten voor klant": the client's open and completed action points of a dossier."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     points = []
