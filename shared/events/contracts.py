@@ -218,7 +218,8 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     tenantid: Identifier
     # Catalogue events (scenarios, document types) belong to an office, not to a dossier.
-    dossierid: str | None = None
+    # As long as a data ``dossier_id`` at most: services copy it there (scenario_service).
+    dossierid: Identifier | None = None
     correlationid: str | None = None
     causationid: str | None = None
     dataversion: int = Field(default=1, ge=1)

@@ -350,6 +350,21 @@ def test_an_envelope_missing_fields_names_each_missing_field() -> None:
     )
 
 
+def test_a_dossier_id_longer_than_the_data_contracts_allow_is_refused_at_the_door() -> None:
+    # The scenario service copies the envelope's dossierid into the runs and requests it
+    # publishes, whose dossier_id holds at most 200 characters. Accepting a longer one would
+    # store events the outbox can never publish, and stall it for every office.
+    record = product_created_record(dossierid="d" * 201)
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, as_bytes(record))
+    assert refused.value.reason == (
+        "not a CloudEvents envelope: dossierid: String should have at most 200 characters"
+    )
+    # An empty one is no dossier either.
+    with pytest.raises(NotAnEvent, match="dossierid: String should have at least 1 character"):
+        decode(topics.PRODUCTS, as_bytes(product_created_record(dossierid="")))
+
+
 def test_a_naive_event_time_is_refused() -> None:
     # Without an offset nobody knows when "09:30" was.
     record = product_created_record(time="2025-03-10T09:30:00")
