@@ -222,6 +222,7 @@ def test_a_started_run_keeps_the_items_it_had_when_started(scenarios: Scenarios)
     executed = scenarios.get_run(OFFICE, run.id)
     assert executed.status == "executed"
     assert document_types(executed) == ["identiteitsbewijs", "werkgeversverklaring"]
+    assert executed.request_ids == request_ids_for(run.id, 2)
     assert executed.scenario_name == "Zelfstandige"
 
 
