@@ -85,7 +85,8 @@ def decode(topic: str, raw: bytes | None) -> c.CloudEvent:
         raise NotAnEvent(f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:
+        # JSONDecodeError, UnicodeDecodeError, and integers longer than Python converts.
         raise NotAnEvent(f"not JSON: {error}") from None
     except RecursionError:
         # A few KB of brackets would otherwise escape as a crash and stall the partition.

@@ -325,6 +325,14 @@ def test_json_nested_too_deeply_is_refused_not_a_crash(opening: bytes) -> None:
     assert refused.value.reason == "not JSON: nested too deeply"
 
 
+def test_a_number_too_long_to_convert_is_refused_not_a_crash() -> None:
+    # Python refuses integers of more than 4300 digits with a plain ValueError.
+    raw = b'{"specversion": "1.0", "dataversion": 1' + b"0" * 5000 + b"}"
+    with pytest.raises(NotAnEvent) as refused:
+        decode(topics.PRODUCTS, raw)
+    assert refused.value.reason.startswith("not JSON: Exceeds the limit (4300 digits)")
+
+
 def test_a_record_without_a_value_is_refused() -> None:
     with pytest.raises(NotAnEvent) as refused:
         decode(topics.PRODUCTS, None)
