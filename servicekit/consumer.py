@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
@@ -38,6 +39,8 @@ Handler = Callable[[CloudEvent, Tracking], None]
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     PersistenceError,  # eventsourcing's OperationalError, InterfaceError, ... (not IntegrityError)
     sqlite3.OperationalError,
+    psycopg.OperationalError,  # the portal's read model on PostgreSQL
+    psycopg.InterfaceError,
     OSError,
 )
 
@@ -71,7 +74,7 @@ class DeadLetters:
         try:
             original: Any = json.loads(value) if value is not None else None
             encoding = "json"
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not JSON, absurd numbers, absurd nesting
             original = value.decode("latin-1") if value is not None else None
             encoding = "latin-1"
         letter = {
@@ -148,7 +151,7 @@ class TrackingConsumer:
         consumer = self._consumer
         assert consumer is not None
         for tp in assigned:
-            position = await asyncio.to_thread(
+            position = await self._retrying(
                 self.positions.max_tracking_id, tracking_name(tp.topic, tp.partition)
             )
             if position:
@@ -225,7 +228,7 @@ class TrackingConsumer:
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""
         tracking = Tracking(tracking_name(record.topic, record.partition), record.offset + 1)
-        if await asyncio.to_thread(self.positions.has_tracked, tracking):
+        if await self._retrying(self.positions.has_tracked, tracking):
             metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
             return
         try:
@@ -250,7 +253,7 @@ class TrackingConsumer:
             try:
                 await asyncio.to_thread(handler, event, tracking)
             except IntegrityError:
-                if await asyncio.to_thread(self.positions.has_tracked, tracking):
+                if await self._retrying(self.positions.has_tracked, tracking):
                     metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
                     return
                 # An aggregate changed under us (a concurrent command): load and try again.

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import uvicorn
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -137,6 +139,17 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
             for e in error.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(PersistenceError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+        # The store is down or busy: nothing was changed, the caller may try again.
+        log.warning("store unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "the service's store is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.get("/health", tags=["operations"])
     async def health() -> Mapping[str, Any]:

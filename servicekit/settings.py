@@ -92,7 +92,7 @@ class Settings:
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",
-                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_PRE_PING": "y",
             }
             env.update({f"POSTGRES_{k}": v for k, v in self.postgres.items()})

@@ -893,15 +893,6 @@ async def test_an_unknown_event_type_is_skipped_without_a_dead_letter() -> None:
     assert positions.max_tracking_id("platform.products.v1:0") == 42
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: servicekit/consumer.py DeadLetters.send re-parses the record with json.loads and "
-        "catches only UnicodeDecodeError/JSONDecodeError; a deeply nested record "
-        "(RecursionError) or a 5000-digit number (plain ValueError) escapes process() and "
-        "crashes the consumer again after every restart, stalling the partition"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("poison", "reason"),
     [
