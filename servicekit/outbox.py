@@ -29,6 +29,9 @@ Translate = Callable[[Any], Sequence[CloudEvent]]
 PublishBatch = Callable[[str, Sequence[CloudEvent]], Awaitable[None]]
 """Sends events to a topic and returns once Kafka acknowledged all of them."""
 
+Quarantine = Callable[[Notification, str], Awaitable[None]]
+"""Reports a stored event that cannot be published (its translation fails), with the reason."""
+
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:actiepunten:integration-event")
 
 
@@ -53,10 +56,12 @@ class OutboxRelay:
         translate: Translate,
         publish: PublishBatch,
         *,
+        quarantine: Quarantine | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
     ) -> None:
         self.app = app
+        self.quarantine = quarantine
         self.topic = topic
         self.translate = translate
         self.publish = publish
@@ -112,7 +117,15 @@ class OutboxRelay:
         events: list[CloudEvent] = []
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
-            events.extend(self.translate(domain_event))
+            try:
+                events.extend(self.translate(domain_event))
+            except ValueError as error:
+                # A stored fact that no contract can carry would stop this relay for every
+                # office, forever. Report it where operations look, then go on.
+                if self.quarantine is None:
+                    raise
+                log.error("outbox: notification %d cannot be published: %s", notification.id, error)
+                await self.quarantine(notification, f"cannot publish {notification.topic}: {error}")
         if events:
             await self.publish(self.topic, events)
         last = notifications[-1].id

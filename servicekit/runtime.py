@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import uvicorn
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import Notification, PersistenceError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -40,8 +42,32 @@ class Runtime:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closers: list[Callable[[], None]] = []
 
-    def relay(self, app: TrackedApplication, topic: str, translate: Translate) -> OutboxRelay:
-        relay = OutboxRelay(app, topic, translate, self.publisher.publish_events)
+    def relay(
+        self, app: TrackedApplication, topic: str, translate: Translate, *, dlq_topic: str
+    ) -> OutboxRelay:
+        async def quarantine(notification: Notification, reason: str) -> None:
+            letter = {
+                "reason": reason,
+                "consumer": f"actiepunten.{self.settings.service}.outbox",
+                "failed_at": datetime.now(UTC).isoformat(),
+                "origin": {
+                    "store": self.settings.service,
+                    "notification_id": notification.id,
+                    "topic": notification.topic,
+                },
+                "value_encoding": "omitted (stored event)",
+                "value": None,
+            }
+            await self.publisher.publish_raw(
+                dlq_topic,
+                json.dumps(letter).encode(),
+                key=None,
+                headers={"reason": reason[:500], "origin-store": self.settings.service},
+            )
+
+        relay = OutboxRelay(
+            app, topic, translate, self.publisher.publish_events, quarantine=quarantine
+        )
         self.relays.append(relay)
         self.add_job(f"relay:{topic}", relay.run)
         return relay
