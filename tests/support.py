@@ -371,3 +371,45 @@ def read_dead_letters(
             await consumer.stop()
 
     return asyncio.run(consume())
+
+
+def dossiers_on_every_partition(tenant: str, partitions: int = 3) -> list[str]:
+    """Dossier ids of ``tenant`` whose record keys land on partition 0, 1, ... of a topic
+    (the producers' default partitioner, murmur2)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    partitioner, numbers = DefaultPartitioner(), list(range(partitions))
+    found: dict[int, str] = {}
+    candidate = 0
+    while len(found) < partitions:
+        dossier_id = f"probe-{candidate}"
+        found.setdefault(
+            partitioner(f"{tenant}:{dossier_id}".encode(), numbers, numbers), dossier_id
+        )
+        candidate += 1
+    return [found[partition] for partition in numbers]
+
+
+def wait_until_caught_up(system: System, timeout: float = 180.0) -> float:
+    """Wait until a fresh system has worked through the history of the topics; returns the
+    seconds it took. Its consumers start from the beginning (as a new read model must): on a
+    long-lived shared broker that is everything every other system published. A probe request
+    per partition that reaches the portal marks the end of that history."""
+    started = time.monotonic()
+    office = system.office()
+    dossiers = dossiers_on_every_partition(office.tenant)
+    for dossier_id in dossiers:
+        response = system.post(
+            "scenario",
+            "/document-requests",
+            office.adviser,
+            json={"dossier_id": dossier_id, "subject": product(), "document_type": "probe"},
+        )
+        assert response.status_code == 201, response.text
+
+    def probes_arrived() -> None:
+        for dossier_id in dossiers:
+            assert system.portal(office, dossier_id)["action_points"], dossier_id
+
+    eventually(probes_arrived, timeout=timeout, interval=0.5)
+    return time.monotonic() - started

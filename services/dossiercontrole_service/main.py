@@ -11,6 +11,9 @@ from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import BlobStore
 from services.dossiercontrole_service.http import router
 
+# Room for the multipart framing around the file: boundaries, part headers, a long filename.
+MULTIPART_ALLOWANCE = 64 * 1024
+
 
 def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
@@ -32,7 +35,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
     )
     app.state.application = application
     app.state.blobs = BlobStore(config.data_dir / "blobs")
-    app.include_router(router)
+    # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
+    # length is too large), before it is parsed and spooled to disk: the handler's own check
+    # of the file's size only runs once the whole body has been read.
+    app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
     return app
 
 
