@@ -19,7 +19,7 @@ from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.domainmodel import RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import new_event
+from shared.events.codec import explicit_action_point, new_event
 
 SOURCE = "actiepunten/dossiercontrole_service"
 PUBLISHES = topics.DOSSIERCONTROLE
@@ -182,7 +182,7 @@ def handlers(
                 data.subject.model_dump(),
                 data.document_type,
                 data.title,
-                data.action_point,
+                explicit_action_point(data.action_point),
                 now(),
                 tracking,
             )

@@ -22,7 +22,7 @@ from services.scenario_service.domainmodel import (
 )
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import new_event
+from shared.events.codec import action_point_rule, new_event
 
 SOURCE = "actiepunten/scenario_service"
 PUBLISHES = topics.SCENARIO
@@ -42,7 +42,12 @@ def declare(broker: KafkaBroker) -> None:
 
 
 def _item(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: raw.get(k) for k in ("document_type", "title", "action_point")}
+    """A scenario or list item as DocumentRequested data (``action_point`` as its v2 rule)."""
+    return {
+        "document_type": raw.get("document_type"),
+        "title": raw.get("title"),
+        "action_point": action_point_rule(raw.get("action_point")),
+    }
 
 
 def translate(event: Any) -> list[c.CloudEvent]:
@@ -142,7 +147,7 @@ def translate(event: Any) -> list[c.CloudEvent]:
                     "subject": event.subject,
                     "document_type": event.document_type,
                     "title": event.title,
-                    "action_point": event.action_point,
+                    "action_point": action_point_rule(event.action_point),
                     "source": "manual",
                     "requested_by": event.requested_by,
                 },

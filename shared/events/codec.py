@@ -68,6 +68,35 @@ class UnknownEventType(CodecError):
         self.event_type = event_type
 
 
+# --- schema evolution: the current ``dataversion`` per type and the steps up to it -------------
+
+CURRENT_DATAVERSION: dict[str, int] = {"DocumentRequested": 2}
+
+
+def _document_requested_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    explicit = data.get("action_point")
+    if explicit is not None and not isinstance(explicit, bool):
+        raise InvalidEvent(f"invalid DocumentRequested v1: action_point {explicit!r} is no boolean")
+    return {**data, "action_point": action_point_rule(explicit)}
+
+
+UPCASTERS: dict[tuple[str, int], Any] = {
+    ("DocumentRequested", 1): _document_requested_v1_to_v2,
+}
+
+
+def action_point_rule(explicit: bool | None) -> str:
+    """A request's ``action_point`` (true, false or absent) as DocumentRequested v2 names it."""
+    if explicit is None:
+        return "by_document_type"
+    return "always" if explicit else "never"
+
+
+def explicit_action_point(rule: str) -> bool | None:
+    """The inverse of ``action_point_rule``: None leaves it to the document type."""
+    return {"always": True, "never": False}.get(rule)
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
@@ -99,10 +128,29 @@ def decode(topic: str, raw: bytes | None) -> c.CloudEvent:
         raise NotAnEvent(f"not a CloudEvents envelope: {_describe(error)}") from None
     if envelope.type not in KNOWN_TYPES.get(topic, frozenset()):
         raise UnknownEventType(envelope.type)
+    document = _upcast(envelope.type, envelope.dataversion, document)
     try:
         return _ADAPTERS[topic].validate_python(document)  # type: ignore[no-any-return]
     except ValidationError as error:
         raise InvalidEvent(f"invalid {envelope.type}: {_describe(error)}") from None
+
+
+def _upcast(event_type: str, version: int, document: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older ``dataversion`` of the data up to the current one, step by step."""
+    current = CURRENT_DATAVERSION.get(event_type, 1)
+    if version > current:
+        raise InvalidEvent(
+            f"{event_type} dataversion {version} is newer than this reader knows ({current})"
+        )
+    if version == current:
+        return document
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"invalid {event_type}: data must be an object")
+    while version < current:
+        data = UPCASTERS[(event_type, version)](data)
+        version += 1
+    return {**document, "data": data, "dataversion": current}
 
 
 def encode(event: c.CloudEvent) -> bytes:
@@ -124,8 +172,10 @@ def new_event(
     causation_id: str | None = None,
 ) -> E:
     """Build a validated event of ``event_class``; ``data`` may be a model or a plain dict."""
+    event_type = event_class.model_fields["type"].default
     return event_class.model_validate(
         {
+            "dataversion": CURRENT_DATAVERSION.get(event_type, 1),
             "id": event_id or uuid4(),
             "source": source,
             "time": time or datetime.now(UTC),

@@ -106,13 +106,19 @@ class ScenarioExecutedData(_Data):
     request_ids: tuple[UUID, ...]
 
 
+ActionPointRule = Literal["always", "never", "by_document_type"]
+
+
 class DocumentRequestedData(_Data):
+    """``dataversion`` 2. Version 1 carried ``action_point`` as true, false or null; version 2
+    names the three cases (null was easy to read as "no action point"). The codec upcasts v1."""
+
     request_id: UUID
     dossier_id: Identifier
     subject: Subject
     document_type: DocumentTypeCode
     title: str | None = None
-    action_point: bool | None = None
+    action_point: ActionPointRule = "by_document_type"
     source: Literal["scenario", "manual", "document_list"]
     run_id: UUID | None = None
     scenario_id: UUID | None = None

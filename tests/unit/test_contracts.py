@@ -94,7 +94,7 @@ DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
         "subject": MORTGAGE,
         "document_type": "identiteitsbewijs",
         "title": "Paspoort of ID-kaart",
-        "action_point": True,
+        "action_point": "always",
         "source": "scenario",
         "run_id": RUN_ID,
         "scenario_id": SCENARIO_ID,
@@ -273,7 +273,7 @@ def test_optional_fields_left_out_come_back_as_absent() -> None:
     # ... and the consumer reads "not given", so the document type's setting decides.
     read = decode(topics.SCENARIO, encode(manual))
     assert read == manual
-    assert read.data.action_point is None
+    assert read.data.action_point == "by_document_type"
     assert read.data.title is None
 
 

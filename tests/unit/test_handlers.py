@@ -31,7 +31,7 @@ from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import DocumentList, request_ids_for
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import decode, encode, new_event
+from shared.events.codec import action_point_rule, decode, encode, new_event
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 OFFICE = "kantoor-utrecht"
@@ -194,7 +194,7 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
         scenario_id=scenario_id,
         requested_by="adviseur-1",
     )
-    assert (discharge.data.title, discharge.data.action_point) == ("Finale kwijting", False)
+    assert (discharge.data.title, discharge.data.action_point) == ("Finale kwijting", "never")
     # Every event of the run is keyed on the dossier, so they stay in order.
     assert {e.key for e in published} == {f"{OFFICE}:{DOSSIER}".encode()}
     assert {e.correlationid for e in published} == {str(run.id)}
@@ -284,7 +284,7 @@ def test_manual_requests_and_document_lists_publish_document_requests(
         subject=c.Subject.model_validate(MORTGAGE),
         document_type="loonstrook",
         title="Loonstrook maart",
-        action_point=False,
+        action_point="never",
         source="manual",
         requested_by="adviseur-1",
     )
@@ -686,7 +686,7 @@ def document_requested(
             "dossier_id": DOSSIER,
             "subject": MORTGAGE,
             "document_type": document_type,
-            "action_point": action_point,
+            "action_point": action_point_rule(action_point),
             "source": "scenario",
             "requested_by": "adviseur-1",
         },
