@@ -11,6 +11,9 @@ from fastapi import HTTPException, Request
 
 Role = Literal["admin", "adviser", "client"]
 ROLES: tuple[Role, ...] = ("admin", "adviser", "client")
+# Every event an office's commands store carries the tenant as its CloudEvents `tenantid`, an
+# identifier of at most 200 characters: a longer one could be stored but never published.
+MAX_TENANT_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ def decode_token(token: str, secret: str) -> Identity:
         raise _unauthorized("invalid token: unknown role or malformed dossiers claim")
     if not isinstance(claims["tenant"], str) or not claims["tenant"]:
         raise _unauthorized("invalid token: tenant claim must be a non-empty string")
+    if len(claims["tenant"]) > MAX_TENANT_LENGTH:
+        raise _unauthorized(
+            f"invalid token: tenant claim longer than {MAX_TENANT_LENGTH} characters"
+        )
     return Identity(
         sub=str(claims["sub"]),
         tenant=claims["tenant"],

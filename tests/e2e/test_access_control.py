@@ -27,9 +27,16 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import Office, System, eventually, product
+from tests.support import Office, System, eventually, product, wait_until_caught_up
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def caught_up(system: System) -> None:
+    """A fresh system first replays the topics' history (long on a shared broker)."""
+    print(f"system caught up with the topics in {wait_until_caught_up(system):.1f}s")
+
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 ROLES = ("admin", "adviser", "client")
@@ -291,6 +298,11 @@ def malformed_headers(world: World) -> dict[str, dict[str, str]]:
         "unknown role": {
             "Authorization": "Bearer "
             + jwt.encode({**claims, "role": "superuser", "exp": exp}, secret, "HS256")
+        },
+        # An office id no event can carry: its commands would be stored but never published.
+        "tenant too long": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "tenant": "k" * 201, "exp": exp}, secret, "HS256")
         },
         "dossiers not a list": {
             "Authorization": "Bearer "
