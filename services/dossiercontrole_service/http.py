@@ -210,10 +210,14 @@ async def upload(
     except UnsupportedFileType as error:
         raise HTTPException(415, str(error)) from None
     app = _app(request)
-    # Check existence and access before writing bytes to disk.
+    # Check existence (a removed document too) and access before writing bytes to disk.
     check = await asyncio.to_thread(app.locate, who.tenant, document_id)
     if check is None or not who.may_see_dossier(check.dossier_id):
         raise HTTPException(404, f"document {document_id} not found")
+    try:
+        check.document(document_id)
+    except DocumentNotFound as error:
+        raise HTTPException(404, str(error)) from None
     blobs: BlobStore = request.app.state.blobs
     sha256 = await asyncio.to_thread(blobs.put, content)
     metadata = {

@@ -490,6 +490,12 @@ def test_deleting_a_document_without_upload_removes_it_and_its_action_point(
         "dossiercontrole", f"/documents/{discharge['document_id']}", office.adviser
     )
     assert again.status_code == 404
+    # An upload for the removed document finds nothing, and its bytes are not kept.
+    late = pdf(uuid.uuid4().hex)
+    response = upload(system, office.client("dossier-1"), discharge["document_id"], late)
+    assert response.status_code == 404, response.text
+    digest = hashlib.sha256(late).hexdigest()
+    assert not (system.data_dir / "blobs" / digest[:2] / digest).exists()
 
     # Once a file is uploaded, the document can no longer be deleted: 409, and it stays.
     assert upload(system, office.client("dossier-1"), passport, pdf()).status_code == 200
