@@ -413,3 +413,235 @@ def wait_until_caught_up(system: System, timeout: float = 180.0) -> float:
 
     eventually(probes_arrived, timeout=timeout, interval=0.5)
     return time.monotonic() - started
+
+
+# --- helpers for the scenario, scheduling and platform-trigger stories ---------------------------
+
+
+def cloud_event(
+    event_type: str,
+    tenant: str,
+    dossier: str | None,
+    data: dict[str, Any],
+    *,
+    source: str = "platform/test",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A CloudEvents envelope as another platform service would publish it (SPEC section 3)."""
+    from datetime import UTC, datetime
+
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "tenantid": tenant,
+        "dataversion": 1,
+        "data": data,
+    }
+    if dossier is not None:
+        envelope["dossierid"] = dossier
+    return envelope
+
+
+def publish_many(
+    bootstrap_servers: str,
+    topic: str,
+    records: list[tuple[dict[str, Any] | bytes, str | None]],
+) -> list[tuple[int, int]]:
+    """Send ``(value, key)`` records in this order; returns each one's (partition, offset)."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> list[tuple[int, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            placed = []
+            for value, key in records:
+                raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+                metadata = await producer.send_and_wait(
+                    topic, raw, key=key.encode() if key is not None else None
+                )
+                placed.append((metadata.partition, metadata.offset))
+            return placed
+        finally:
+            await producer.stop()
+
+    return asyncio.run(send())
+
+
+def publish(
+    bootstrap_servers: str, topic: str, value: dict[str, Any] | bytes, key: str | None
+) -> tuple[int, int]:
+    """Send one record (an envelope dict is sent as JSON); returns its (partition, offset)."""
+    [placed] = publish_many(bootstrap_servers, topic, [(value, key)])
+    return placed
+
+
+def read_records(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    keep: Callable[[dict[str, Any]], bool],
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 15.0,
+) -> list[dict[str, Any]]:
+    """Like ``read_events`` for any JSON records (dead letters, say), filtered by ``keep``.
+
+    Each record carries ``_key``, ``_partition`` and ``_offset`` beside its own fields.
+    """
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def consume() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        found: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        try:
+                            document = json.loads(record.value)
+                        except (TypeError, ValueError):
+                            continue
+                        if not isinstance(document, dict):
+                            continue
+                        document["_key"] = record.key
+                        document["_partition"] = record.partition
+                        document["_offset"] = record.offset
+                        if keep(document):
+                            found.append(document)
+                if until(found):
+                    return found
+            raise AssertionError(f"{topic}: condition not met; kept {len(found)} records")
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
+def start_replica(system: System, service: str, replica: int = 2) -> str:
+    """Start one more process of ``service`` on its own port, sharing the system's data dir and
+    consumer group (as a second deployment replica would); returns its name for ``system.url``,
+    ``system.stop`` and ``system.log``."""
+    name = f"{service}-{replica}"
+    system.ports[name] = free_port()
+    env = {**system.env, f"ACTIEPUNTEN_{service.upper()}_PORT": str(system.ports[name])}
+    log = (system.data_dir / f"{name}.log").open("ab")
+    system.processes[name] = subprocess.Popen(
+        [sys.executable, "-m", "actiepunten", "serve", service],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    system.wait_healthy(name)
+    return name
+
+
+def start_runs(
+    system: System,
+    office: Office,
+    dossier_id: str,
+    subject: dict[str, Any],
+    *scenario_ids: str,
+    **when: str,
+) -> httpx.Response:
+    """The adviser's "Start scenario" (Scenario starten); ``when`` holds ``execute_on``,
+    ``execute_at_time`` or ``execute_at`` as the API takes them."""
+    body: dict[str, Any] = {
+        "dossier_id": dossier_id,
+        "subject": subject,
+        "scenario_ids": list(scenario_ids),
+        **when,
+    }
+    return system.post("scenario", "/scenario-runs", office.adviser, json=body)
+
+
+def run_reaches(
+    system: System, office: Office, run_id: str, status: str, *, timeout: float = 15.0
+) -> dict[str, Any]:
+    """Poll ``GET /scenario-runs/{run_id}`` until the run has ``status``; returns the run."""
+
+    def check() -> dict[str, Any]:
+        response = system.get("scenario", f"/scenario-runs/{run_id}", office.adviser)
+        assert response.status_code == 200, response.text
+        run: dict[str, Any] = response.json()
+        assert run["status"] == status, run
+        return run
+
+    return eventually(check, timeout=timeout, interval=0.02)
+
+
+def read_to_end(
+    bootstrap_servers: str, topic: str, *, keep: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Every JSON record now on ``topic`` that ``keep`` accepts: for asserting that something
+    is *not* there, once the effect of a later record was seen. Records carry ``_key``,
+    ``_partition`` and ``_offset``."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def consume() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic,  # subscribed, so that the topic's metadata is loaded on start
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            assert partitions, f"topic {topic} has no partitions"
+            consumer.unsubscribe()
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            found: list[dict[str, Any]] = []
+            pending = {tp for tp in partitions if ends[tp] > 0}
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            continue
+                        try:
+                            document = json.loads(record.value)
+                        except (TypeError, ValueError):
+                            continue
+                        if not isinstance(document, dict):
+                            continue
+                        document["_key"] = record.key
+                        document["_partition"] = record.partition
+                        document["_offset"] = record.offset
+                        if keep(document):
+                            found.append(document)
+                for tp in list(pending):
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+            return found
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
