@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -22,12 +22,29 @@ from services.scenario_service.domainmodel import (
 )
 
 APPOINTMENT_SCOPE = "afspraak"
+CONFLICT_ATTEMPTS = 10
+
+T = TypeVar("T")
 
 
 class Scenarios(TrackedApplication):
     """Scenario catalogue, scenario runs and document requests of every office."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
+
+    def _retry_on_conflict(self, command: Callable[[], T]) -> T:
+        """Run a load-change-save command again when another thread or replica saved first.
+
+        An office's catalogue is one aggregate and a run is changed by the adviser and by the
+        scheduler: optimistic concurrency makes the later save fail, and loading again sees what
+        the earlier one did (the repository fast-forwards its cached copy from the store).
+        """
+        for _attempt in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return command()
+            except IntegrityError:
+                continue
+        return command()
 
     # --- catalogue (admin) ---------------------------------------------------------------------
 
@@ -47,10 +64,14 @@ class Scenarios(TrackedApplication):
         trigger: dict[str, Any] | None,
         by: str,
     ) -> UUID:
-        catalogue = self._catalogue(tenant)
         scenario_id = uuid4()
-        catalogue.define(scenario_id, name, scope, items, trigger, by)
-        self.save(catalogue)
+
+        def command() -> None:
+            catalogue = self._catalogue(tenant)
+            catalogue.define(scenario_id, name, scope, items, trigger, by)
+            self.save(catalogue)
+
+        self._retry_on_conflict(command)
         return scenario_id
 
     def change_scenario(
@@ -63,14 +84,20 @@ class Scenarios(TrackedApplication):
         trigger: dict[str, Any] | None,
         by: str,
     ) -> None:
-        catalogue = self._catalogue(tenant)
-        catalogue.change(scenario_id, name, scope, items, trigger, by)
-        self.save(catalogue)
+        def command() -> None:
+            catalogue = self._catalogue(tenant)
+            catalogue.change(scenario_id, name, scope, items, trigger, by)
+            self.save(catalogue)
+
+        self._retry_on_conflict(command)
 
     def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
-        catalogue = self._catalogue(tenant)
-        catalogue.delete(scenario_id, by)
-        self.save(catalogue)
+        def command() -> None:
+            catalogue = self._catalogue(tenant)
+            catalogue.delete(scenario_id, by)
+            self.save(catalogue)
+
+        self._retry_on_conflict(command)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
         return self._catalogue(tenant).scenarios_in(scope)
@@ -148,9 +175,14 @@ class Scenarios(TrackedApplication):
         return run
 
     def cancel_run(self, tenant: str, run_id: UUID, reason: str = "cancelled_by_adviser") -> None:
-        run = self.get_run(tenant, run_id)
-        run.cancel(reason)
-        self.save(run)
+        """Cancel a scheduled run; raises ``RunAlreadyExecuted`` when the scheduler was first."""
+
+        def command() -> None:
+            run = self.get_run(tenant, run_id)
+            run.cancel(reason)
+            self.save(run)
+
+        self._retry_on_conflict(command)
 
     def execute_run(self, run_id: UUID, now: datetime) -> bool:
         """Execute a due run; False when it was executed or cancelled already (by any replica)."""
@@ -217,7 +249,14 @@ class Scenarios(TrackedApplication):
             items=items,
             received_from=received_from,
         )
-        self.save_tracked(tracking, document_list)
+        try:
+            self.save_tracked(tracking, document_list)
+        except IntegrityError:
+            if tracking is not None:
+                raise  # the tracking consumer tells a repeat from a conflict and tries again
+            # The same list came in at the same moment by another request: that one made it.
+            made: DocumentList = self.repository.get(list_id)
+            return made, False
         return document_list, True
 
     # --- platform triggers ---------------------------------------------------------------------
