@@ -9,10 +9,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from servicekit.auth import Identity, require
-from services.scenario_service.application import Scenarios
+from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     RunAlreadyExecuted,
     RunNotFound,
@@ -41,6 +41,23 @@ class ScenarioIn(_Body):
     scope: Scope
     items: list[RequestedItem] = Field(min_length=1, max_length=200)
     trigger: Trigger | None = None
+
+    @model_validator(mode="after")
+    def _trigger_can_fire(self) -> ScenarioIn:
+        """Refuse a trigger that could never start this scenario, rather than keep it silently:
+        appointments have the scope ``afspraak``, products the scope of their product type."""
+        if self.trigger is None:
+            return self
+        if self.trigger.event == "appointment_scheduled":
+            if self.scope != APPOINTMENT_SCOPE:
+                raise ValueError(
+                    f"an appointment_scheduled trigger needs scope {APPOINTMENT_SCOPE!r}"
+                )
+        elif self.scope == APPOINTMENT_SCOPE:
+            raise ValueError(f"a {self.trigger.event} trigger needs a product scope")
+        elif self.trigger.offset_days is not None:
+            raise ValueError("offset_days belongs to an appointment_scheduled trigger")
+        return self
 
 
 class ScenarioOut(BaseModel):
