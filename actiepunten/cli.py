@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> None:
             default="all",
             choices=["all", "scenario", "dossiercontrole", "portal"],
         )
+        if name == "retry":
+            sub.add_argument(
+                "--again",
+                action="store_true",
+                help="also letters of records that failed again after a retry",
+            )
     args = parser.parse_args(argv)
     if args.command == "run":
         run()
@@ -216,4 +222,4 @@ def _operations(args: argparse.Namespace) -> None:
             if args.dlq_command == "list":
                 asyncio.run(ops.dlq_list(service))
             else:
-                asyncio.run(ops.dlq_retry(service))
+                asyncio.run(ops.dlq_retry(service, again=args.again))

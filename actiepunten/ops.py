@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import Tracking
 
+from servicekit.consumer import RETRY_HEADER
 from servicekit.eventstore import TrackedApplication
 from servicekit.kafka import Publisher, make_broker
 from servicekit.settings import Settings
@@ -349,8 +350,12 @@ async def dlq_list(service: str) -> list[dict[str, Any]]:
     return letters
 
 
-async def dlq_retry(service: str) -> int:
-    """Send each dead letter not retried before back to its origin topic, as it was."""
+async def dlq_retry(service: str, *, again: bool = False) -> int:
+    """Send each dead letter not retried before back to its origin topic, as it was.
+
+    A retried record that fails again comes back as a letter marked ``retry_of``; those are
+    left for a person to look at unless ``again``, so a retry never loops.
+    """
     settings = settings_for(service)
     group = f"actiepunten.dlq-retry.{service}"
     consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], group)
@@ -361,16 +366,24 @@ async def dlq_retry(service: str) -> int:
         for record in records:
             letter = json.loads(record.value)
             value = letter.get("value")
-            if value is None:
-                continue  # too large to keep: nothing to send back
+            origin = letter["origin"]
+            if value is None or "topic" not in origin or "offset" not in origin:
+                continue  # too large to keep, or an outbox letter: nothing to send back
+            if origin.get("retry_of") and not again:
+                continue
             raw = (
                 json.dumps(value).encode()
                 if letter.get("value_encoding") == "json"
                 else str(value).encode("latin-1")
             )
-            origin = letter["origin"]
             key = origin.get("key")
-            await producer.send_and_wait(origin["topic"], raw, key=key.encode() if key else None)
+            marker = f"{record.topic}:{record.partition}:{record.offset}".encode()
+            await producer.send_and_wait(
+                origin["topic"],
+                raw,
+                key=key.encode() if key else None,
+                headers=[(RETRY_HEADER, marker)],
+            )
             retried += 1
         if records:
             last: dict[TopicPartition, int] = {}

@@ -61,6 +61,16 @@ def tracking_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
+RETRY_HEADER = "actiepunten-retry-of"
+
+
+def retry_of(record: Any) -> str | None:
+    for key, value in record.headers or ():
+        if key == RETRY_HEADER:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
 class DeadLetters:
     """Writes rejected records to a DLQ topic with the reason and where they came from."""
 
@@ -87,6 +97,8 @@ class DeadLetters:
                 "offset": record.offset,
                 "timestamp": record.timestamp,
                 "key": record.key.decode("utf-8", "replace") if record.key else None,
+                # Set when the record was itself sent back by `actiepunten dlq retry`.
+                "retry_of": retry_of(record),
             },
             "value_encoding": encoding,
             "value": original,
