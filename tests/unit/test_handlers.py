@@ -819,6 +819,7 @@ def record(value: bytes, offset: int = 41) -> SimpleNamespace:
         value=value,
         key=f"{OFFICE}:{DOSSIER}".encode(),
         timestamp=1_741_597_200_000,
+        headers=(),
     )
 
 
