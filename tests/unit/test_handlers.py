@@ -868,6 +868,7 @@ async def test_a_record_that_is_not_an_event_goes_to_the_dlq_and_the_consumer_mo
         "offset": 41,
         "timestamp": 1_741_597_200_000,
         "key": f"{OFFICE}:{DOSSIER}",
+        "retry_of": None,
     }
     assert positions.max_tracking_id("platform.products.v1:0") == 42
 
