@@ -299,6 +299,10 @@ def malformed_headers(world: World) -> dict[str, dict[str, str]]:
             "Authorization": "Bearer "
             + jwt.encode({**claims, "role": "superuser", "exp": exp}, secret, "HS256")
         },
+        "empty tenant": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "tenant": "", "exp": exp}, secret, "HS256")
+        },
         # An office id no event can carry: its commands would be stored but never published.
         "tenant too long": {
             "Authorization": "Bearer "
