@@ -64,8 +64,16 @@ class PostgresServer:
         _run_as_owner([str(self._bindir / "pg_ctl"), "-D", str(self.data_dir / "pgdata"), *args])
 
     def start(self) -> None:
-        self._ctl("-l", str(self.data_dir / "postgres.log"), "-w", "-t", "60", "-o",
-                  f"-p {self.port} -h {self.host} -k {self.data_dir} -c fsync=off", "start")
+        self._ctl(
+            "-l",
+            str(self.data_dir / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -h {self.host} -k {self.data_dir} -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         if (self.data_dir / "pgdata" / "postmaster.pid").exists():
@@ -74,8 +82,18 @@ class PostgresServer:
     def create_database(self, dbname: str) -> dict[str, str]:
         """A new empty database on this server; returns the service environment for it."""
         subprocess.run(
-            [str(self._bindir / "createdb"), "-h", self.host, "-p", str(self.port), "-U",
-             self.user, dbname], check=True, capture_output=True,
+            [
+                str(self._bindir / "createdb"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                dbname,
+            ],
+            check=True,
+            capture_output=True,
         )
         return {**self.env(), "ACTIEPUNTEN_POSTGRES_DBNAME": dbname}
 
@@ -105,15 +123,38 @@ def start_throwaway(dbname: str = "actiepunten") -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(data_dir, "postgres", "postgres")
     user = "postgres"
-    _run_as_owner([str(bindir / "initdb"), "-D", str(data_dir / "pgdata"), "-U", user,
-                   "-A", "trust", "-E", "UTF8", "--no-sync"])
+    _run_as_owner(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data_dir / "pgdata"),
+            "-U",
+            user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
     server = PostgresServer("127.0.0.1", _free_port(), user, dbname, data_dir, bindir)
     server.start()
     deadline = time.monotonic() + 30
     while True:
         result = subprocess.run(
-            [str(bindir / "createdb"), "-h", server.host, "-p", str(server.port), "-U", user,
-             dbname], capture_output=True, text=True, check=False,
+            [
+                str(bindir / "createdb"),
+                "-h",
+                server.host,
+                "-p",
+                str(server.port),
+                "-U",
+                user,
+                dbname,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode == 0:
             return server

@@ -45,6 +45,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+MAX_CONFLICTS = 25
+
+
 class Rejected(Exception):
     """Raised by a handler for an event that is valid but cannot be accepted: dead-lettered."""
 
@@ -261,14 +264,22 @@ class TrackingConsumer:
         self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking
     ) -> None:
         delay = 0.1
+        conflicts = 0
         while True:
             try:
                 await asyncio.to_thread(handler, event, tracking)
-            except IntegrityError:
+            except IntegrityError as error:
                 if await self._retrying(self.positions.has_tracked, tracking):
                     metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
                     return
-                # An aggregate changed under us (a concurrent command): load and try again.
+                # An aggregate changed under us (a concurrent command): load and try again;
+                # a conflict that never goes away is no concurrency and must not stall us.
+                conflicts += 1
+                if conflicts >= MAX_CONFLICTS:
+                    await self._dead_letter(
+                        record, tracking, f"conflict persisted on {event.type}: {error}"
+                    )
+                    return
             except (Rejected, ValidationError, ValueError) as error:
                 await self._dead_letter(record, tracking, f"rejected {event.type}: {error}")
                 return

@@ -69,7 +69,7 @@ def store_params() -> list[str]:
     return os.environ.get("ACTIEPUNTEN_TEST_STORES", "sqlite,postgres").split(",")
 
 
-@pytest.fixture(scope="module", params=store_params())
+@pytest.fixture(scope="session", params=store_params())
 def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """The environment that puts a system's stores on SQLite files or on a fresh PostgreSQL
     database of the session's server."""
@@ -79,11 +79,14 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return server.create_database(f"system_{uuid.uuid4().hex[:12]}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def system(
     kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
-    """The three services as processes; tests isolate themselves by office (tenant)."""
+    """The three services as processes, one system per store for the whole run: a fresh
+    system reads every topic from its beginning, so starting fewer of them keeps the run short.
+    Tests isolate themselves by office (tenant); a test that needs a system of its own (other
+    settings, restarts of its own) makes one."""
     sut = System(
         kafka.bootstrap_servers,
         tmp_path_factory.mktemp("system"),

@@ -11,6 +11,8 @@ from services.scenario_service.application import Scenarios
 from services.scenario_service.http import router
 from services.scenario_service.scheduler import Scheduler
 
+MAX_BODY_BYTES = 1024 * 1024
+
 
 def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
@@ -32,7 +34,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
         description="Scenario catalogue (admin), scenario runs and document requests (adviser).",
     )
     app.state.application = application
-    app.include_router(router)
+    # JSON bodies here are small (a scenario of 200 items is some tens of KiB): refuse a larger
+    # one while it arrives, before it is parsed.
+    app.include_router(router, max_body_size=MAX_BODY_BYTES)
     return app
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from actiepunten.broker import Broker
 from shared.events import topics
-from tests.support import System, eventually, product, read_events, types_of
+from tests.support import System, eventually, product, read_events, types_of, unique_events
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +80,7 @@ def test_scenario_started_now_reaches_the_client_portal(system: System, kafka: B
         tenant,
         until=lambda found: types_of(found).count("DocumentRequested") >= 3,
     )
+    scenario_events = unique_events(scenario_events)  # other systems may republish the same
     assert Counter(types_of(scenario_events)) == Counter(
         {
             "ScenarioDefined": 1,
@@ -98,6 +99,7 @@ def test_scenario_started_now_reaches_the_client_portal(system: System, kafka: B
         tenant,
         until=lambda found: types_of(found).count("ActionPointOpened") >= 3,
     )
+    check_events = unique_events(check_events)
     assert Counter(types_of(check_events)) == Counter({"DocumentAdded": 3, "ActionPointOpened": 3})
 
 
