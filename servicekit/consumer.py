@@ -318,7 +318,7 @@ class TrackingConsumer:
             try:
                 await self.dead_letters.send(record, reason)
                 break
-            except KafkaError as error:
+            except Exception as error:  # the broker away, the producer being replaced, ...
                 log.warning("%s: DLQ publish failed, retrying: %s", self.name, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from faststream.kafka import KafkaBroker
 
 from shared.events.codec import encode
 from shared.events.contracts import CloudEvent
+
+log = logging.getLogger(__name__)
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
@@ -24,11 +34,23 @@ def make_broker(bootstrap_servers: str, *, idempotence: bool) -> KafkaBroker:
     )
 
 
+# An idempotent producer's sequence state does not survive everything (a broker restart that
+# lost the producer's state, say): from then on every send fails until the producer is replaced.
+PRODUCER_STATE_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+
+
 class Publisher:
     """Sends integration events and dead letters; returns only once Kafka acknowledged them."""
 
     def __init__(self, broker: KafkaBroker) -> None:
         self.broker = broker
+        self._reset_lock = asyncio.Lock()
 
     async def publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
         futures = [
@@ -41,12 +63,27 @@ class Publisher:
             )
             for event in events
         ]
-        await asyncio.gather(*futures)
+        try:
+            await asyncio.gather(*futures)
+        except PRODUCER_STATE_ERRORS:
+            await self.reset()
+            raise  # the caller sends the batch again, with the new producer
 
     async def publish_raw(
         self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
     ) -> None:
-        await self.broker.publish(value, topic, key=key, headers=headers)
+        try:
+            await self.broker.publish(value, topic, key=key, headers=headers)
+        except PRODUCER_STATE_ERRORS:
+            await self.reset()
+            raise
+
+    async def reset(self) -> None:
+        """Replace the producer (a new producer id and fresh sequence numbers)."""
+        async with self._reset_lock:
+            log.warning("replacing the Kafka producer after a producer-state error")
+            await self.broker.stop()
+            await self.broker.start()
 
 
 def asyncapi_document(broker: KafkaBroker, title: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import uvicorn
-from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -165,6 +165,13 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
             for e in error.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_: Request, error: Exception) -> JSONResponse:
+        # Saved by someone else at the same moment, and the command did not retry: say so.
+        return JSONResponse(
+            {"detail": "the resource changed at the same moment; try again"}, status_code=409
+        )
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(psycopg.OperationalError)

@@ -9,6 +9,7 @@ import pytest
 
 from actiepunten.broker import Broker
 from shared.events import topics
+from shared.events.codec import CURRENT_DATAVERSION
 from tests.support import System, eventually, product, read_events, types_of, unique_events
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +92,10 @@ def test_scenario_started_now_reaches_the_client_portal(system: System, kafka: B
     )
     run_events = [e for e in scenario_events if e["type"] != "ScenarioDefined"]
     assert {e["_key"] for e in run_events} == {f"{tenant}:dossier-1".encode()}
-    assert all(e["specversion"] == "1.0" and e["dataversion"] == 1 for e in scenario_events)
+    assert all(
+        e["specversion"] == "1.0" and e["dataversion"] == CURRENT_DATAVERSION.get(e["type"], 1)
+        for e in scenario_events
+    )
 
     check_events = read_events(
         kafka.bootstrap_servers,
