@@ -1,0 +1,210 @@
+"""Stories of operations: rebuild the portal, republish, audit a dossier, retry dead letters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from actiepunten.broker import Broker
+from shared.events import topics
+from tests.support import (
+    Office,
+    System,
+    cloud_event,
+    eventually,
+    product,
+    publish,
+    read_records,
+)
+
+pytestmark = pytest.mark.e2e
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def actiepunten(system: System, *args: str, timeout: float = 120) -> str:
+    """Run an operations command beside the system, with the services' environment."""
+    result = subprocess.run(
+        [sys.executable, "-m", "actiepunten", *args],
+        env=system.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def a_worked_dossier(system: System) -> tuple[Office, list[dict[str, Any]], datetime]:
+    """A dossier with three requests: one uploaded, one action point removed, one open."""
+    office = system.office()
+    scenario_id = system.define_scenario(
+        office, "hypotheek", "identiteitsbewijs", "werkgeversverklaring", "finale_kwijting"
+    )
+    response = system.post(
+        "scenario",
+        "/scenario-runs",
+        office.adviser,
+        json={"dossier_id": "dossier-1", "subject": product(), "scenario_ids": [scenario_id]},
+    )
+    assert response.status_code == 201, response.text
+    documents = eventually(lambda: _three(system.documents(office, "dossier-1")), timeout=30)
+    before_upload = datetime.now(UTC)
+    time.sleep(0.05)
+    by_type = {d["document_type"]: d for d in documents}
+    upload = system.post(
+        "dossiercontrole",
+        f"/documents/{by_type['identiteitsbewijs']['document_id']}/upload",
+        office.adviser,
+        files={"file": ("paspoort.pdf", PDF, "application/pdf")},
+    )
+    assert upload.status_code == 200, upload.text
+    point = by_type["finale_kwijting"]["action_point"]["action_point_id"]
+    assert (
+        system.delete("dossiercontrole", f"/action-points/{point}", office.adviser).status_code
+        == 204
+    )
+
+    def settled() -> list[dict[str, Any]]:
+        points = system.portal(office, "dossier-1")["action_points"]
+        assert sorted(p["status"] for p in points) == ["completed", "open"], points
+        return points
+
+    return office, eventually(settled, timeout=30), before_upload
+
+
+def _three(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert len(documents) == 3, documents
+    return documents
+
+
+def test_replay_rebuilds_the_portal_equal_to_the_live_model(system: System) -> None:
+    office, live, _ = a_worked_dossier(system)
+
+    # Operations rebuild the portal's read model from the topic, from its beginning.
+    output = actiepunten(system, "replay", "portal")
+    assert "replay portal [" in output and "events/s" in output
+    assert "portal read model rebuilt in" in output
+
+    # The portal switches to the new model, which equals the live one.
+    time.sleep(2.5)
+    assert system.portal(office, "dossier-1")["action_points"] == live
+    # ... and it keeps following the topic: a new request shows up.
+    response = system.post(
+        "scenario",
+        "/document-requests",
+        office.adviser,
+        json={"dossier_id": "dossier-1", "subject": product(), "document_type": "loonstrook"},
+    )
+    assert response.status_code == 201
+    eventually(lambda: _count(system.portal(office, "dossier-1"), 3), timeout=20)
+
+
+def _count(portal: dict[str, Any], expected: int) -> None:
+    assert len(portal["action_points"]) == expected, portal
+
+
+def test_republished_events_change_nothing(system: System) -> None:
+    office, live, _ = a_worked_dossier(system)
+    documents = system.documents(office, "dossier-1")
+
+    # Operations re-emit everything both services ever published.
+    assert "republished" in actiepunten(system, "republish", "scenario")
+    assert "republished" in actiepunten(system, "republish", "dossiercontrole", "--from", "1")
+
+    # The consumers see the repeats (the metrics say they processed more) ...
+    def reprocessed() -> None:
+        metrics = system.get("portal", "/metrics", {}).text
+        completed = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith(
+                'actiepunten_events_processed_total{topic="actiepunten.dossiercontrole.v1",'
+                'type="ActionPointCompleted"}'
+            )
+        ]
+        assert completed and float(completed[0].split()[-1]) >= 2, completed
+
+    eventually(reprocessed, timeout=30)
+    time.sleep(1.0)
+    # ... and nothing changed: no document, action point or state came back or doubled.
+    assert system.documents(office, "dossier-1") == documents
+    assert system.portal(office, "dossier-1")["action_points"] == live
+
+
+def test_dossier_history_tells_what_happened_and_how_the_check_was(system: System) -> None:
+    office, _, before_upload = a_worked_dossier(system)
+
+    history = actiepunten(system, "dossier", "history", "dossier-1", "--tenant", office.tenant)
+    assert "ScenarioRun.Scheduled" in history and "ScenarioRun.Executed" in history
+    assert history.count("DossierCheck.DocumentAdded") == 3
+    assert "DossierCheck.DocumentUploaded" in history and "paspoort.pdf" in history
+    assert "DossierCheck.ActionPointRemoved" in history and "by adviser:adviser-1" in history
+    now_lines = [line for line in history.splitlines() if "identiteitsbewijs" in line]
+    assert "uploaded" in now_lines[-1]
+
+    # As it was before the upload: everything still requested, every action point open.
+    earlier = actiepunten(
+        system,
+        "dossier",
+        "history",
+        "dossier-1",
+        "--tenant",
+        office.tenant,
+        "--at",
+        before_upload.isoformat(),
+    )
+    assert "DocumentUploaded" not in earlier
+    check = earlier.split("Dossier check of dossier-1")[1].splitlines()[1:]
+    assert len(check) == 3 and all("requested" in line and "open" in line for line in check)
+
+
+def test_dead_letters_are_listed_and_sent_back_once(system: System, kafka: Broker) -> None:
+    office = system.office()
+    # A platform service sends a ProductCreated without the dossier it belongs to.
+    bad = cloud_event(
+        "ProductCreated", office.tenant, None, {"product_id": "hyp-9", "product_type": "hypotheek"}
+    )
+    partition, offset = publish(kafka.bootstrap_servers, topics.PRODUCTS, bad, f"{office.tenant}:")
+
+    def letter_for(origin_offset: int) -> None:
+        listing = actiepunten(system, "dlq", "list", "scenario")
+        assert f"{topics.PRODUCTS}[{partition}]@{origin_offset}" in listing, listing
+
+    eventually(lambda: letter_for(offset), timeout=30, interval=1.0)
+
+    # Operations send it back; it fails again, and that second letter is not sent back again.
+    assert "retried" in actiepunten(system, "dlq", "retry", "scenario")
+    resent = read_records(
+        kafka.bootstrap_servers,
+        topics.PRODUCTS,
+        keep=lambda r: r.get("id") == bad["id"],
+        until=lambda found: len(found) >= 2,
+    )
+    assert len(resent) == 2
+    again = read_records(
+        kafka.bootstrap_servers,
+        topics.SCENARIO_DLQ,
+        keep=lambda r: (r.get("value") or {}).get("id") == bad["id"],
+        until=lambda found: len(found) >= 2,
+    )
+    assert again[-1]["origin"]["retry_of"], again
+    actiepunten(system, "dlq", "retry", "scenario")
+    time.sleep(2.0)
+    assert (
+        len(
+            read_records(
+                kafka.bootstrap_servers,
+                topics.PRODUCTS,
+                keep=lambda r: r.get("id") == bad["id"],
+                until=lambda found: len(found) >= 2,
+            )
+        )
+        == 2
+    )
