@@ -232,44 +232,15 @@ def read_events(
     until: Callable[[list[dict[str, Any]]], bool],
     timeout: float = 15.0,
 ) -> list[dict[str, Any]]:
-    """Read ``topic`` from the beginning and return the decoded envelopes of one office,
-    once ``until`` is satisfied with them (or fail after ``timeout``)."""
-    import asyncio
-    import json
-
-    from aiokafka import AIOKafkaConsumer
-
-    async def consume() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        found: list[dict[str, Any]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            envelope = json.loads(record.value)
-                        except (TypeError, ValueError):
-                            continue
-                        if isinstance(envelope, dict) and envelope.get("tenantid") == tenant:
-                            envelope["_key"] = record.key
-                            envelope["_partition"] = record.partition
-                            found.append(envelope)
-                if until(found):
-                    return found
-            raise AssertionError(f"{topic}: condition not met; saw {[e['type'] for e in found]}")
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(consume())
+    """Read ``topic`` from the beginning and return the envelopes of one office, once ``until``
+    is satisfied with them (or fail after ``timeout``)."""
+    return read_records(
+        bootstrap_servers,
+        topic,
+        keep=lambda envelope: envelope.get("tenantid") == tenant,
+        until=until,
+        timeout=timeout,
+    )
 
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:
@@ -495,7 +466,8 @@ def read_records(
     until: Callable[[list[dict[str, Any]]], bool],
     timeout: float = 15.0,
 ) -> list[dict[str, Any]]:
-    """Like ``read_events`` for any JSON records (dead letters, say), filtered by ``keep``.
+    """Read ``topic`` from the beginning and return its JSON records that ``keep`` accepts,
+    once ``until`` is satisfied with them (or fail after ``timeout``).
 
     Each record carries ``_key``, ``_partition`` and ``_offset`` beside its own fields.
     """
