@@ -191,7 +191,7 @@ def test_dead_letters_are_listed_and_sent_back_once(system: System, kafka: Broke
     again = read_records(
         kafka.bootstrap_servers,
         topics.SCENARIO_DLQ,
-        keep=lambda r: (r.get("value") or {}).get("id") == bad["id"],
+        keep=lambda r: isinstance(r.get("value"), dict) and r["value"].get("id") == bad["id"],
         until=lambda found: len(found) >= 2,
     )
     assert again[-1]["origin"]["retry_of"], again
