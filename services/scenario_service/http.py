@@ -301,9 +301,13 @@ async def request_document(
     tags=["document requests"],
 )
 async def receive_document_list(
-    body: DocumentListIn, who: Staff, request: Request, response: Response
+    body: DocumentListIn, who: Staff, request: Request
 ) -> DocumentListCreated:
-    """A document list (stukkenlijst); posting the same ``reference`` again changes nothing."""
+    """A document list (stukkenlijst); posting the same ``reference`` again changes nothing.
+
+    A repeat answers as the first post did (201, the same list and request ids), with
+    ``created: false``: a client that retries after a lost answer sees what it expected.
+    """
     document_list, created = await asyncio.to_thread(
         _app(request).receive_document_list,
         who.tenant,
@@ -313,8 +317,6 @@ async def receive_document_list(
         [i.model_dump() for i in body.items],
         f"user:{who.sub}",
     )
-    if not created:
-        response.status_code = 200
     return DocumentListCreated(
         document_list_id=document_list.id,
         reference=document_list.reference,

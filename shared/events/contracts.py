@@ -219,7 +219,8 @@ class CloudEvent(BaseModel):
     id: UUID
     source: str = Field(min_length=1)
     type: str
-    time: AwareDatetime
+    # Optional in CloudEvents; every event we publish has it, a platform event may lack it.
+    time: AwareDatetime | None = None
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     tenantid: Identifier

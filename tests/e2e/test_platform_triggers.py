@@ -334,7 +334,7 @@ def test_a_document_list_posted_twice_requests_its_documents_once(
     assert first.status_code == 201, first.text
     assert first.json()["created"] is True
     again = system.post("scenario", "/document-lists", office.adviser, json=body)
-    assert again.status_code == 200, again.text
+    assert again.status_code == 201, again.text
     assert again.json()["created"] is False
     assert again.json()["request_ids"] == first.json()["request_ids"]
 
@@ -423,7 +423,7 @@ def test_a_document_list_received_twice_on_kafka_requests_its_documents_once(
             "items": items,
         },
     )
-    assert again.status_code == 200, again.text
+    assert again.status_code == 201, again.text
     assert again.json()["created"] is False
 
 

@@ -458,3 +458,19 @@ def test_new_event_refuses_data_that_breaks_the_contract() -> None:
             tenant="kantoor-utrecht",
             dossier="dossier-1",
         )
+
+
+def test_a_platform_event_without_the_optional_time_attribute_is_accepted() -> None:
+    # CloudEvents makes `time` optional; another platform service may leave it out.
+    record = {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": "platform/products",
+        "type": "ProductCreated",
+        "tenantid": "kantoor-1",
+        "dossierid": "dossier-1",
+        "data": {"product_id": "hyp-1", "product_type": "hypotheek"},
+    }
+    event = decode(topics.PRODUCTS, json.dumps(record).encode())
+    assert event.time is None
+    assert event.data.product_id == "hyp-1"
