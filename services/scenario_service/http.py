@@ -20,6 +20,7 @@ from services.scenario_service.domainmodel import (
     ScenarioRun,
     ScopeMismatch,
 )
+from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.contracts import RequestedItem, Scope, Subject, Trigger
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -249,6 +250,7 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
         )
     except (ScenarioNotFound, ScopeMismatch) as error:
         raise HTTPException(422, str(error)) from None
+    RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
     return RunsOut(runs=[_run_out(run) for run in runs])
 
 

@@ -20,6 +20,7 @@ from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     request_ids_for,
 )
+from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import action_point_rule, new_event
@@ -218,7 +219,7 @@ def handlers(
         def handle(event: c.CloudEvent, tracking: Tracking) -> None:
             data = event.data
             subject = {"type": "product", "id": data.product_id, "scope": data.product_type}
-            app.start_triggered(
+            runs = app.start_triggered(
                 event.tenantid,
                 _dossier(event),
                 subject,
@@ -227,13 +228,14 @@ def handlers(
                 now=now(),
                 tracking=tracking,
             )
+            RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
 
         return handle
 
     def appointment_scheduled(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
-        app.start_triggered(
+        runs = app.start_triggered(
             event.tenantid,
             _dossier(event),
             subject,
@@ -243,6 +245,7 @@ def handlers(
             tracking=tracking,
             starts_at=data.starts_at,
         )
+        RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
 
     def appointment_rescheduled(event: c.CloudEvent, tracking: Tracking) -> None:
         app.reschedule_appointment(

@@ -22,7 +22,10 @@ from services.scenario_service.application import Scenarios
 log = logging.getLogger(__name__)
 
 RUNS_SCHEDULED = Gauge("actiepunten_runs_scheduled", "Scenario runs waiting for their moment")
-RUNS_EXECUTED = Counter("actiepunten_runs_executed", "Scenario runs executed by this process")
+RUNS_EXECUTED = Counter(
+    "actiepunten_runs_executed",
+    "Scenario runs executed by this process (now, by trigger, when due)",
+)
 
 
 class Scheduler:

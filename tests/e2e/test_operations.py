@@ -208,3 +208,33 @@ def test_dead_letters_are_listed_and_sent_back_once(system: System, kafka: Broke
         )
         == 2
     )
+
+
+def test_metrics_show_lag_throughput_backlog_and_runs(system: System) -> None:
+    a_worked_dossier(system)
+
+    def exposed() -> None:
+        scenario = system.get("scenario", "/metrics", {}).text
+        check = system.get("dossiercontrole", "/metrics", {}).text
+        portal = system.get("portal", "/metrics", {}).text
+        # Consumer lag per partition, on every consumer.
+        for text, topic in (
+            (scenario, topics.PRODUCTS),
+            (check, topics.SCENARIO),
+            (portal, topics.DOSSIERCONTROLE),
+        ):
+            for partition in range(3):
+                assert (
+                    f'actiepunten_consumer_lag{{topic="{topic}",partition="{partition}"}}' in text
+                ), (topic, partition)
+        # What was processed, skipped and dead-lettered; what the relays still have to send.
+        assert 'actiepunten_events_processed_total{topic="actiepunten.scenario.v1"' in check
+        assert "actiepunten_events_skipped_total" in check
+        assert "actiepunten_events_dead_lettered" in portal
+        assert 'actiepunten_relay_backlog{topic="actiepunten.scenario.v1"}' in scenario
+        assert 'actiepunten_relay_backlog{topic="actiepunten.dossiercontrole.v1"}' in check
+        # The scheduler's view.
+        assert "actiepunten_runs_scheduled " in scenario
+        assert "actiepunten_runs_executed_total" in scenario
+
+    eventually(exposed, timeout=20, interval=0.5)
