@@ -46,6 +46,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 MAX_CONFLICTS = 25
+LAG_INTERVAL = 2.0  # seconds between measurements of the consumer lag
 
 
 class Rejected(Exception):
@@ -156,6 +157,7 @@ class TrackingConsumer:
         self.max_retry_delay = max_retry_delay
         self._consumer: AIOKafkaConsumer | None = None
         self._reseek = False
+        self._lag_updated = 0.0
         self.ready = asyncio.Event()
 
     def request_reseek(self) -> None:
@@ -224,21 +226,26 @@ class TrackingConsumer:
                         await consumer.commit({tp: done})
                     except (CommitFailedError, KafkaError) as error:
                         log.info("%s: commit of %s skipped: %s", self.name, tp, error)
-            self._update_lag(consumer)
+            await self._update_lag(consumer)
 
-    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = consumer._fetcher._subscriptions.assignment[tp].position
-            except (AttributeError, KeyError):
-                continue
-            if position is not None:
+    async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Records behind the end of each owned partition, every few seconds (one request)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_updated < LAG_INTERVAL:
+            return
+        self._lag_updated = now
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = await consumer.end_offsets(assigned)
+            for tp in assigned:
+                position = await consumer.position(tp)
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position)
+                    max(0, ends[tp] - position)
                 )
+        except (KafkaError, KeyError) as error:
+            log.debug("%s: lag not measured: %s", self.name, error)
 
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""

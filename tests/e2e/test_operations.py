@@ -225,7 +225,7 @@ def test_metrics_show_lag_throughput_backlog_and_runs(system: System) -> None:
         ):
             for partition in range(3):
                 assert (
-                    f'actiepunten_consumer_lag{{topic="{topic}",partition="{partition}"}}' in text
+                    f'actiepunten_consumer_lag{{partition="{partition}",topic="{topic}"}}' in text
                 ), (topic, partition)
         # What was processed, skipped and dead-lettered; what the relays still have to send.
         assert 'actiepunten_events_processed_total{topic="actiepunten.scenario.v1"' in check
