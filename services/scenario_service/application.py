@@ -27,6 +27,12 @@ CONFLICT_ATTEMPTS = 10
 T = TypeVar("T")
 
 
+def _definition(
+    name: str, scope: str, items: list[dict[str, Any]], trigger: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {"name": name, "scope": scope, "items": items, "trigger": trigger}
+
+
 class Scenarios(TrackedApplication):
     """Scenario catalogue, scenario runs and document requests of every office."""
 
@@ -65,10 +71,11 @@ class Scenarios(TrackedApplication):
         by: str,
     ) -> UUID:
         scenario_id = uuid4()
+        definition = _definition(name, scope, items, trigger)
 
         def command() -> None:
             catalogue = self._catalogue(tenant)
-            catalogue.define(scenario_id, name, scope, items, trigger, by)
+            catalogue.define(scenario_id, definition, by)
             self.save(catalogue)
 
         self._retry_on_conflict(command)
@@ -84,9 +91,11 @@ class Scenarios(TrackedApplication):
         trigger: dict[str, Any] | None,
         by: str,
     ) -> None:
+        definition = _definition(name, scope, items, trigger)
+
         def command() -> None:
             catalogue = self._catalogue(tenant)
-            catalogue.change(scenario_id, name, scope, items, trigger, by)
+            catalogue.change(scenario_id, definition, by)
             self.save(catalogue)
 
         self._retry_on_conflict(command)

@@ -49,63 +49,22 @@ class ScenarioCatalogue(Aggregate):
         self.scenarios: dict[str, dict[str, Any]] = {}
 
     # Catalogue events carry the office so that they can be published without loading state.
+    # A definition is what the admin wrote: {"name", "scope", "items", "trigger"}.
 
-    def define(
-        self,
-        scenario_id: UUID,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> None:
-        self._define(self.tenant, scenario_id, name, scope, items, trigger, by)
+    def define(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
+        self._define(self.tenant, scenario_id, definition, by)
 
     @event("ScenarioDefined")
-    def _define(
-        self,
-        tenant: str,
-        scenario_id: UUID,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> None:
-        self.scenarios[str(scenario_id)] = {
-            "scenario_id": str(scenario_id),
-            "name": name,
-            "scope": scope,
-            "items": items,
-            "trigger": trigger,
-        }
+    def _define(self, tenant: str, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
+        self.scenarios[str(scenario_id)] = {"scenario_id": str(scenario_id), **definition}
 
-    def change(
-        self,
-        scenario_id: UUID,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> None:
+    def change(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
         self.get(scenario_id)
-        self._change(self.tenant, scenario_id, name, scope, items, trigger, by)
+        self._change(self.tenant, scenario_id, definition, by)
 
     @event("ScenarioChanged")
-    def _change(
-        self,
-        tenant: str,
-        scenario_id: UUID,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> None:
-        self.scenarios[str(scenario_id)].update(
-            name=name, scope=scope, items=items, trigger=trigger
-        )
+    def _change(self, tenant: str, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
+        self.scenarios[str(scenario_id)] = {"scenario_id": str(scenario_id), **definition}
 
     def delete(self, scenario_id: UUID, by: str) -> None:
         self.get(scenario_id)

@@ -60,13 +60,7 @@ def translate(event: Any) -> list[c.CloudEvent]:
         kind = (
             c.ScenarioDefined if name == "ScenarioCatalogue.ScenarioDefined" else c.ScenarioChanged
         )
-        data = {
-            "scenario_id": event.scenario_id,
-            "name": event.name,
-            "scope": event.scope,
-            "items": event.items,
-            "trigger": event.trigger,
-        }
+        data = {"scenario_id": event.scenario_id, **event.definition}
         made.append((kind, data, event.tenant, None))
     elif name == "ScenarioCatalogue.ScenarioDeleted":
         made.append((c.ScenarioDeleted, {"scenario_id": event.scenario_id}, event.tenant, None))
