@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, Tracking
 from pydantic import ValidationError
 
 from servicekit import metrics
@@ -76,12 +76,40 @@ def retry_of(record: Any) -> str | None:
 
 
 class DeadLetters:
-    """Writes rejected records to a DLQ topic with the reason and where they came from."""
+    """Writes what a service could not accept, or not publish, to its DLQ topic: JSON with the
+    reason, where it came from, and the original value where there is one."""
 
     def __init__(self, publisher: Publisher, topic: str, consumer_name: str) -> None:
         self.publisher = publisher
         self.topic = topic
         self.consumer_name = consumer_name
+
+    def _letter(
+        self, reason: str, origin: dict[str, Any], encoding: str, value: Any
+    ) -> dict[str, Any]:
+        return {
+            "reason": reason,
+            "consumer": self.consumer_name,
+            "failed_at": datetime.now(UTC).isoformat(),
+            "origin": origin,
+            "value_encoding": encoding,
+            "value": value,
+        }
+
+    async def quarantine(self, notification: Notification, reason: str) -> None:
+        """A stored event of the service's own that no contract can carry (see the outbox)."""
+        origin = {
+            "store": self.consumer_name,
+            "notification_id": notification.id,
+            "stored_topic": notification.topic,
+        }
+        letter = self._letter(reason, origin, "omitted (stored event)", None)
+        await self.publisher.publish_raw(
+            self.topic,
+            json.dumps(letter).encode(),
+            key=None,
+            headers={"reason": reason[:500], "origin-store": self.consumer_name},
+        )
 
     async def send(self, record: Any, reason: str) -> None:
         value: bytes | None = record.value
@@ -91,22 +119,16 @@ class DeadLetters:
         except (ValueError, RecursionError):  # not JSON, absurd numbers, absurd nesting
             original = value.decode("latin-1") if value is not None else None
             encoding = "latin-1"
-        letter = {
-            "reason": reason,
-            "consumer": self.consumer_name,
-            "failed_at": datetime.now(UTC).isoformat(),
-            "origin": {
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "timestamp": record.timestamp,
-                "key": record.key.decode("utf-8", "replace") if record.key else None,
-                # Set when the record was itself sent back by `actiepunten dlq retry`.
-                "retry_of": retry_of(record),
-            },
-            "value_encoding": encoding,
-            "value": original,
+        origin = {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp": record.timestamp,
+            "key": record.key.decode("utf-8", "replace") if record.key else None,
+            # Set when the record was itself sent back by `actiepunten dlq retry`.
+            "retry_of": retry_of(record),
         }
+        letter = self._letter(reason, origin, encoding, original)
         body = json.dumps(letter, default=str).encode()
         if len(body) > 900_000:  # an oversized record: keep the reason and origin, not the bytes
             letter["value"] = None

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import uvicorn
-from eventsourcing.persistence import IntegrityError, Notification, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,8 +34,6 @@ class Runtime:
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
         self.publisher = Publisher(self.broker)
-        self.relays: list[OutboxRelay] = []
-        self.consumers: list[TrackingConsumer] = []
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closers: list[Callable[[], None]] = []
@@ -45,30 +41,16 @@ class Runtime:
     def relay(
         self, app: TrackedApplication, topic: str, translate: Translate, *, dlq_topic: str
     ) -> OutboxRelay:
-        async def quarantine(notification: Notification, reason: str) -> None:
-            letter = {
-                "reason": reason,
-                "consumer": f"actiepunten.{self.settings.service}.outbox",
-                "failed_at": datetime.now(UTC).isoformat(),
-                "origin": {
-                    "store": self.settings.service,
-                    "notification_id": notification.id,
-                    "topic": notification.topic,
-                },
-                "value_encoding": "omitted (stored event)",
-                "value": None,
-            }
-            await self.publisher.publish_raw(
-                dlq_topic,
-                json.dumps(letter).encode(),
-                key=None,
-                headers={"reason": reason[:500], "origin-store": self.settings.service},
-            )
-
-        relay = OutboxRelay(
-            app, topic, translate, self.publisher.publish_events, quarantine=quarantine
+        dead_letters = DeadLetters(
+            self.publisher, dlq_topic, f"actiepunten.{self.settings.service}"
         )
-        self.relays.append(relay)
+        relay = OutboxRelay(
+            app,
+            topic,
+            translate,
+            self.publisher.publish_events,
+            quarantine=dead_letters.quarantine,
+        )
         self.add_job(f"relay:{topic}", relay.run)
         return relay
 
@@ -90,7 +72,6 @@ class Runtime:
             positions=positions,
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
         )
-        self.consumers.append(consumer)
         self.add_job("consumer", consumer.run)
         return consumer
 

@@ -205,3 +205,36 @@ async def test_after_a_restart_the_relay_resumes_where_it_was(store: dict[str, s
 
     added = [e.data.document_type for e in broker.events if e.type == "DocumentAdded"]
     assert added == ["identiteitsbewijs", "loonstrook"]
+
+
+async def test_a_stored_event_no_contract_can_carry_is_quarantined_and_the_rest_goes_out(
+    checks: DossierChecks,
+) -> None:
+    # Two requests are stored; the first of them cannot be translated (say, a bad title).
+    first, second = request(checks, "identiteitsbewijs"), request(checks, "loonstrook")
+    broker = FakeKafka()
+    quarantined: list[tuple[int, str]] = []
+
+    async def quarantine(notification: object, reason: str) -> None:
+        quarantined.append((notification.id, reason))  # type: ignore[attr-defined]
+
+    def translate(event: object) -> list[c.CloudEvent]:
+        if getattr(event, "document_id", None) == first:
+            raise ValueError("title: String should have at most 300 characters")
+        return kafka.translate(event)
+
+    relay = OutboxRelay(checks, kafka.PUBLISHES, translate, broker.publish, quarantine=quarantine)
+    await relay.relay_once()
+
+    # The bad one is reported with its reason; the relay did not stop on it.
+    assert [reason for _, reason in quarantined] == [
+        f"cannot publish {_topic_of(checks, quarantined[0][0])}: "
+        "title: String should have at most 300 characters"
+    ]
+    assert {e.data.document_id for e in broker.events if e.type == "DocumentAdded"} == {second}
+    assert relay.backlog() == 0
+
+
+def _topic_of(app: DossierChecks, notification_id: int) -> str:
+    [notification] = app.recorder.select_notifications(notification_id, 1)
+    return notification.topic
