@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
 from servicekit.eventstore import TrackedApplication
@@ -59,8 +60,11 @@ class OutboxRelay:
         quarantine: Quarantine | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        lease_seconds: float | None = None,
     ) -> None:
         self.app = app
+        self.lease_seconds = lease_seconds
+        self._lease_period = -1
         self.quarantine = quarantine
         self.topic = topic
         self.translate = translate
@@ -105,8 +109,28 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
+    def _holds_lease(self) -> bool:
+        """With replicas sharing a store, one relay publishes in each period of
+        ``lease_seconds``: whoever records the period first in the store holds it. Without the
+        lease every replica would publish every batch (harmless, same ids, but doubled)."""
+        if self.lease_seconds is None:
+            return True
+        period = int(time.time() // self.lease_seconds)
+        if period == self._lease_period:
+            return True
+        try:
+            self.app.process_recorder.insert_tracking(
+                Tracking(f"lease:{self.tracking_name}", period)
+            )
+        except IntegrityError:
+            return False  # another replica holds this period
+        self._lease_period = period
+        return True
+
     async def relay_once(self) -> int:
         """Publish the next batch of notifications; returns how many notifications it covered."""
+        if not await asyncio.to_thread(self._holds_lease):
+            return 0
         start = await asyncio.to_thread(self.position)
         notifications: Sequence[Notification] = await asyncio.to_thread(
             self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False

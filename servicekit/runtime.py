@@ -50,6 +50,10 @@ class Runtime:
             translate,
             self.publisher.publish_events,
             quarantine=dead_letters.quarantine,
+            # Replicas take turns in periods of 5 s; the one not holding the period notices
+            # the other's saves by polling, so poll often.
+            lease_seconds=5.0,
+            poll_interval=0.25,
         )
         self.add_job(f"relay:{topic}", relay.run)
         return relay

@@ -238,3 +238,39 @@ async def test_a_stored_event_no_contract_can_carry_is_quarantined_and_the_rest_
 def _topic_of(app: DossierChecks, notification_id: int) -> str:
     [notification] = app.recorder.select_notifications(notification_id, 1)
     return notification.topic
+
+
+async def test_replicas_take_turns_so_a_batch_is_published_once(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two replicas of the service share one store; each runs its relay.
+    first_app, second_app = DossierChecks(env=store), DossierChecks(env=store)
+    broker = FakeKafka()
+    first = OutboxRelay(
+        first_app, kafka.PUBLISHES, kafka.translate, broker.publish, lease_seconds=5.0
+    )
+    second = OutboxRelay(
+        second_app, kafka.PUBLISHES, kafka.translate, broker.publish, lease_seconds=5.0
+    )
+    clock = [1_000.0]
+    monkeypatch.setattr("servicekit.outbox.time.time", lambda: clock[0])
+
+    # A request saved by the second replica ...
+    request(second_app)
+    # ... is published by whichever relay holds the period, and only by that one.
+    assert await first.relay_once() == 4  # the check opened, the document, two locators
+    assert await second.relay_once() == 0
+    request(second_app, "loonstrook")
+    assert await second.relay_once() == 0
+    assert await first.relay_once() == 3
+    assert [e.type for e in broker.events].count("DocumentAdded") == 2
+
+    # In a later period the other replica may take over, and goes on where the first stopped.
+    clock[0] += 5.0
+    request(first_app, "jaarcijfers")
+    assert await second.relay_once() == 3
+    assert await first.relay_once() == 0
+    assert [e.type for e in broker.events].count("DocumentAdded") == 3
+    assert len({e.id for e in broker.events}) == len(broker.events)  # nothing twice
+    first_app.close()
+    second_app.close()
