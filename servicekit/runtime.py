@@ -50,9 +50,9 @@ class Runtime:
             translate,
             self.publisher.publish_events,
             quarantine=dead_letters.quarantine,
-            # Replicas take turns in periods of 5 s; the one not holding the period notices
+            # Replicas take turns in periods of 2 s; the one not holding the period notices
             # the other's saves by polling, so poll often.
-            lease_seconds=5.0,
+            lease_seconds=2.0,
             poll_interval=0.25,
         )
         self.add_job(f"relay:{topic}", relay.run)
