@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -14,6 +16,8 @@ from eventsourcing.persistence import (
     Recording,
     Tracking,
 )
+
+T = TypeVar("T")
 
 
 class TrackedApplication(Application[UUID]):
@@ -58,6 +62,20 @@ class TrackedApplication(Application[UUID]):
         recordings = self._record(processing_event)
         self._notify(recordings)
         return recordings
+
+    def retry_on_conflict(self, command: Callable[[], T], attempts: int = 20) -> T:
+        """Run a load-change-save command again when another thread or replica saved first.
+
+        Optimistic concurrency makes the later of two saves fail; loading again sees what the
+        earlier one did (the repository fast-forwards its cached copy from the store). A short
+        random pause spreads out a crowd of writers on one aggregate.
+        """
+        for attempt in range(attempts - 1):
+            try:
+                return command()
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        return command()
 
     def has_tracked(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
 from servicekit.eventstore import TrackedApplication
 from services.dossiercontrole_service.domainmodel import (
@@ -21,8 +21,6 @@ from services.dossiercontrole_service.domainmodel import (
     action_point_id_for,
     document_id_for,
 )
-
-T = TypeVar("T")
 
 
 class DossierChecks(TrackedApplication):
@@ -47,7 +45,7 @@ class DossierChecks(TrackedApplication):
             types.configure(code, name, creates_action_point, by)
             self.save(types)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
 
     def get_document_types(self, tenant: str) -> list[dict[str, Any]]:
         return sorted(self._document_types(tenant).types.values(), key=lambda t: t["code"])
@@ -139,14 +137,6 @@ class DossierChecks(TrackedApplication):
 
     # --- adviser and client commands -------------------------------------------------------------
 
-    def _retry_on_conflict(self, command: Callable[[], T]) -> T:
-        for _attempt in range(10):
-            try:
-                return command()
-            except IntegrityError:
-                continue  # the dossier changed meanwhile (e.g. a request came in): reload
-        return command()
-
     def upload(
         self,
         tenant: str,
@@ -164,7 +154,7 @@ class DossierChecks(TrackedApplication):
             self.save(check)
             return check
 
-        return self._retry_on_conflict(command)
+        return self.retry_on_conflict(command)
 
     def copy(
         self, tenant: str, document_id: UUID, source_document_id: UUID, by: str, at: datetime
@@ -175,7 +165,7 @@ class DossierChecks(TrackedApplication):
             self.save(check)
             return check
 
-        return self._retry_on_conflict(command)
+        return self.retry_on_conflict(command)
 
     def remove_document(self, tenant: str, document_id: UUID, by: str, at: datetime) -> None:
         def command() -> None:
@@ -183,7 +173,7 @@ class DossierChecks(TrackedApplication):
             check.remove_document(document_id, by, at)
             self.save(check)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
 
     def remove_action_point(
         self, tenant: str, action_point_id: UUID, by: str, at: datetime
@@ -195,4 +185,4 @@ class DossierChecks(TrackedApplication):
             check.remove_action_point(action_point_id, by, at)
             self.save(check)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)

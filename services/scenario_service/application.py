@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -22,9 +22,6 @@ from services.scenario_service.domainmodel import (
 )
 
 APPOINTMENT_SCOPE = "afspraak"
-CONFLICT_ATTEMPTS = 10
-
-T = TypeVar("T")
 
 
 def _definition(
@@ -37,20 +34,6 @@ class Scenarios(TrackedApplication):
     """Scenario catalogue, scenario runs and document requests of every office."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
-
-    def _retry_on_conflict(self, command: Callable[[], T]) -> T:
-        """Run a load-change-save command again when another thread or replica saved first.
-
-        An office's catalogue is one aggregate and a run is changed by the adviser and by the
-        scheduler: optimistic concurrency makes the later save fail, and loading again sees what
-        the earlier one did (the repository fast-forwards its cached copy from the store).
-        """
-        for _attempt in range(CONFLICT_ATTEMPTS - 1):
-            try:
-                return command()
-            except IntegrityError:
-                continue
-        return command()
 
     # --- catalogue (admin) ---------------------------------------------------------------------
 
@@ -78,7 +61,7 @@ class Scenarios(TrackedApplication):
             catalogue.define(scenario_id, definition, by)
             self.save(catalogue)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
         return scenario_id
 
     def change_scenario(
@@ -98,7 +81,7 @@ class Scenarios(TrackedApplication):
             catalogue.change(scenario_id, definition, by)
             self.save(catalogue)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
 
     def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
         def command() -> None:
@@ -106,7 +89,7 @@ class Scenarios(TrackedApplication):
             catalogue.delete(scenario_id, by)
             self.save(catalogue)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
         return self._catalogue(tenant).scenarios_in(scope)
@@ -191,7 +174,7 @@ class Scenarios(TrackedApplication):
             run.cancel(reason)
             self.save(run)
 
-        self._retry_on_conflict(command)
+        self.retry_on_conflict(command)
 
     def execute_run(self, run_id: UUID, now: datetime) -> bool:
         """Execute a due run; False when it was executed or cancelled already (by any replica)."""

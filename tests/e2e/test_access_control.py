@@ -434,7 +434,7 @@ def test_a_document_list_reference_belongs_to_one_office(world: World) -> None:
     assert (other.status_code, other.json()["created"]) == (201, True)
     assert other.json()["document_list_id"] != first.json()["document_list_id"]
     again = system.post("scenario", "/document-lists", world.office.adviser, json=body)
-    assert (again.status_code, again.json()["created"]) == (200, False)
+    assert (again.status_code, again.json()["created"]) == (201, False)
 
 
 def test_every_allowed_role_gets_through(world: World) -> None:

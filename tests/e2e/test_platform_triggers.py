@@ -357,7 +357,8 @@ def test_a_document_list_posted_twice_requests_its_documents_once(
                 range(8),
             )
         )
-    assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
+    assert sorted(a.json()["created"] for a in answers) == [False] * 7 + [True]
 
     # Other services were asked for each document of each list once.
     def both_lists(found: list[dict[str, Any]]) -> bool:
