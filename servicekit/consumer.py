@@ -180,7 +180,6 @@ class TrackingConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._reseek = False
         self._lag_updated = 0.0
-        self.ready = asyncio.Event()
 
     def request_reseek(self) -> None:
         """Seek every owned partition to the positions in the store again (its store changed)."""
@@ -198,7 +197,6 @@ class TrackingConsumer:
             else:
                 # A store that has seen nothing of this partition must see all of it.
                 await consumer.seek_to_beginning(tp)
-        self.ready.set()
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects when the broker goes away."""
