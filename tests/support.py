@@ -259,24 +259,11 @@ def publish_raw_batch(
     records: list[tuple[bytes | str | None, bytes | None]],
 ) -> list[tuple[int, int]]:
     """Publish ``(key, value)`` records as they are, in order; returns each (partition, offset)."""
-    import asyncio
-
-    from aiokafka import AIOKafkaProducer
-
-    async def produce() -> list[tuple[int, int]]:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
-        await producer.start()
-        try:
-            placed = []
-            for key, value in records:
-                raw_key = key.encode() if isinstance(key, str) else key
-                metadata = await producer.send_and_wait(topic, value, key=raw_key)
-                placed.append((metadata.partition, metadata.offset))
-            return placed
-        finally:
-            await producer.stop()
-
-    return asyncio.run(produce())
+    return publish_many(
+        bootstrap_servers,
+        topic,
+        [(value, key.decode() if isinstance(key, bytes) else key) for key, value in records],
+    )
 
 
 def publish_raw(
@@ -424,9 +411,10 @@ def cloud_event(
 def publish_many(
     bootstrap_servers: str,
     topic: str,
-    records: list[tuple[dict[str, Any] | bytes, str | None]],
+    records: list[tuple[dict[str, Any] | bytes | None, str | None]],
 ) -> list[tuple[int, int]]:
-    """Send ``(value, key)`` records in this order; returns each one's (partition, offset)."""
+    """Send ``(value, key)`` records in this order (a dict as JSON, bytes as they are, None as
+    a record without value); returns each one's (partition, offset)."""
     import asyncio
     import json
 
@@ -438,7 +426,11 @@ def publish_many(
         try:
             placed = []
             for value, key in records:
-                raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+                raw = (
+                    value
+                    if value is None or isinstance(value, bytes)
+                    else json.dumps(value).encode()
+                )
                 metadata = await producer.send_and_wait(
                     topic, raw, key=key.encode() if key is not None else None
                 )

@@ -309,17 +309,21 @@ class Scenarios(TrackedApplication):
     def _appointment(
         self, tenant: str, appointment_id: str, dossier_id: str, starts_at: datetime
     ) -> Appointment:
+        return self._known_appointment(tenant, appointment_id) or Appointment(
+            tenant=tenant,
+            appointment_id=appointment_id,
+            dossier_id=dossier_id,
+            starts_at=starts_at,
+        )
+
+    def _known_appointment(self, tenant: str, appointment_id: str) -> Appointment | None:
+        """An appointment seen before (scheduled with or without runs), or None."""
         try:
             appointment: Appointment = self.repository.get(
                 Appointment.create_id(tenant, appointment_id)
             )
         except AggregateNotFoundError:
-            appointment = Appointment(
-                tenant=tenant,
-                appointment_id=appointment_id,
-                dossier_id=dossier_id,
-                starts_at=starts_at,
-            )
+            return None
         return appointment
 
     def reschedule_appointment(
@@ -331,11 +335,8 @@ class Scenarios(TrackedApplication):
         tracking: Tracking | None,
     ) -> None:
         """Move the appointment's pending runs with it; executed runs stay as they were."""
-        try:
-            appointment: Appointment = self.repository.get(
-                Appointment.create_id(tenant, appointment_id)
-            )
-        except AggregateNotFoundError:
+        appointment = self._known_appointment(tenant, appointment_id)
+        if appointment is None:
             self.save_tracked(tracking)
             return
         appointment.reschedule(starts_at)
@@ -347,11 +348,8 @@ class Scenarios(TrackedApplication):
     def cancel_appointment(
         self, tenant: str, appointment_id: str, tracking: Tracking | None
     ) -> None:
-        try:
-            appointment: Appointment = self.repository.get(
-                Appointment.create_id(tenant, appointment_id)
-            )
-        except AggregateNotFoundError:
+        appointment = self._known_appointment(tenant, appointment_id)
+        if appointment is None:
             self.save_tracked(tracking)
             return
         if not appointment.cancelled:
