@@ -450,6 +450,23 @@ def publish(
     return placed
 
 
+def json_record(record: Any) -> dict[str, Any] | None:
+    """A record's JSON object with ``_key``, ``_partition`` and ``_offset`` beside its fields;
+    None for a record that is not a JSON object."""
+    import json
+
+    try:
+        document = json.loads(record.value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    document["_key"] = record.key
+    document["_partition"] = record.partition
+    document["_offset"] = record.offset
+    return document
+
+
 def read_records(
     bootstrap_servers: str,
     topic: str,
@@ -464,7 +481,6 @@ def read_records(
     Each record carries ``_key``, ``_partition`` and ``_offset`` beside its own fields.
     """
     import asyncio
-    import json
 
     from aiokafka import AIOKafkaConsumer
 
@@ -484,16 +500,8 @@ def read_records(
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     for record in records:
-                        try:
-                            document = json.loads(record.value)
-                        except (TypeError, ValueError):
-                            continue
-                        if not isinstance(document, dict):
-                            continue
-                        document["_key"] = record.key
-                        document["_partition"] = record.partition
-                        document["_offset"] = record.offset
-                        if keep(document):
+                        document = json_record(record)
+                        if document is not None and keep(document):
                             found.append(document)
                 if until(found):
                     return found
@@ -565,7 +573,6 @@ def read_to_end(
     is *not* there, once the effect of a later record was seen. Records carry ``_key``,
     ``_partition`` and ``_offset``."""
     import asyncio
-    import json
 
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -594,16 +601,8 @@ def read_to_end(
                     for record in records:
                         if record.offset >= ends[tp]:
                             continue
-                        try:
-                            document = json.loads(record.value)
-                        except (TypeError, ValueError):
-                            continue
-                        if not isinstance(document, dict):
-                            continue
-                        document["_key"] = record.key
-                        document["_partition"] = record.partition
-                        document["_offset"] = record.offset
-                        if keep(document):
+                        document = json_record(record)
+                        if document is not None and keep(document):
                             found.append(document)
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -55,13 +55,7 @@ class Scenarios(TrackedApplication):
     ) -> UUID:
         scenario_id = uuid4()
         definition = _definition(name, scope, items, trigger)
-
-        def command() -> None:
-            catalogue = self._catalogue(tenant)
-            catalogue.define(scenario_id, definition, by)
-            self.save(catalogue)
-
-        self.retry_on_conflict(command)
+        self._change_catalogue(tenant, lambda c: c.define(scenario_id, definition, by))
         return scenario_id
 
     def change_scenario(
@@ -75,18 +69,17 @@ class Scenarios(TrackedApplication):
         by: str,
     ) -> None:
         definition = _definition(name, scope, items, trigger)
-
-        def command() -> None:
-            catalogue = self._catalogue(tenant)
-            catalogue.change(scenario_id, definition, by)
-            self.save(catalogue)
-
-        self.retry_on_conflict(command)
+        self._change_catalogue(tenant, lambda c: c.change(scenario_id, definition, by))
 
     def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
+        self._change_catalogue(tenant, lambda c: c.delete(scenario_id, by))
+
+    def _change_catalogue(self, tenant: str, change: Callable[[ScenarioCatalogue], None]) -> None:
+        """Load the office's catalogue, change it, save it; again if an admin saved first."""
+
         def command() -> None:
             catalogue = self._catalogue(tenant)
-            catalogue.delete(scenario_id, by)
+            change(catalogue)
             self.save(catalogue)
 
         self.retry_on_conflict(command)
