@@ -28,12 +28,12 @@ from services.portal_projection.stores import SQLiteStore
 from services.portal_projection.views import PortalView
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import decode, encode, new_event
+from shared.events.codec import decode, encode, explicit_action_point, new_event
 
 SUBJECT = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 
 
-def timed(run: Callable[[], None]) -> float:
+def timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
@@ -104,7 +104,7 @@ def bench_dossier_check(count: int, tmp: Path) -> None:
                 data.subject.model_dump(),
                 data.document_type,
                 data.title,
-                data.action_point,
+                explicit_action_point(data.action_point),
                 now,
                 Tracking("bench:0", offset + 1),
             )
@@ -148,12 +148,22 @@ def bench_portal(count: int, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--count", type=int, default=2000, help="records of the in-process pieces")
+    parser.add_argument("--only", choices=["pieces", "e2e"], help="one part only (default: both)")
+    parser.add_argument(
+        "--stores", default="sqlite,postgres", help="stores of the end-to-end part (comma list)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_codec(args.count * 5)
-        bench_dossier_check(args.count, Path(tmp))
-        bench_portal(args.count, Path(tmp))
+    if args.only in (None, "pieces"):
+        print("in-process pieces")
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_codec(args.count * 5)
+            bench_dossier_check(args.count, Path(tmp))
+            bench_portal(args.count, Path(tmp))
+    if args.only in (None, "e2e"):
+        from bench import e2e
+
+        e2e.run(args.stores.split(","))
 
 
 if __name__ == "__main__":

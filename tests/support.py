@@ -117,8 +117,8 @@ class System:
 
     def start(self, *services: str) -> None:
         for name in services or tuple(SERVICES):
-            log = (self.data_dir / f"{name}.log").open("ab")
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.data_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "actiepunten", "serve", name],
                 env=self.env,
