@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -19,6 +19,7 @@ from services.scenario_service.domainmodel import (
     ScenarioCatalogue,
     ScenarioRun,
     ScopeMismatch,
+    triggered_run_id,
 )
 
 APPOINTMENT_SCOPE = "afspraak"
@@ -259,12 +260,15 @@ class Scenarios(TrackedApplication):
     ) -> list[ScenarioRun]:
         """Start every scenario of the office whose trigger and scope match a platform event.
 
-        Run ids derive from the cause (the platform event's id) and the scenario, so the same
-        event delivered twice starts nothing new.
+        A fact starts each scenario once: run ids derive from the office, the subject, the
+        trigger and the scenario (``triggered_run_id``), not from the event's id, so the same
+        product created twice, or delivered again under a new id, starts nothing new. An
+        appointment scheduled again moves its pending runs to the new moment, as a reschedule.
         """
+        known = self._known_appointment(tenant, subject["id"]) if starts_at is not None else None
         runs: list[ScenarioRun] = []
         for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
-            run_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
+            run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
             if self._exists(run_id):
                 continue
             offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
@@ -283,13 +287,16 @@ class Scenarios(TrackedApplication):
                     offset_days=offset_days if starts_at is not None else None,
                 )
             )
-        if starts_at is not None:
-            appointment = self._appointment(tenant, subject["id"], dossier_id, starts_at)
-            if runs:
-                appointment.attach_runs([run.id for run in runs])
-            self.save_tracked(tracking, appointment, *runs)
-        else:
+        if starts_at is None:
             self.save_tracked(tracking, *runs)
+            return runs
+        appointment = known or Appointment(
+            tenant=tenant, appointment_id=subject["id"], dossier_id=dossier_id, starts_at=starts_at
+        )
+        moved = self._move_appointment(appointment, starts_at, now) if known else []
+        if runs:
+            appointment.attach_runs([run.id for run in runs])
+        self.save_tracked(tracking, appointment, *moved, *runs)
         return runs
 
     def _exists(self, aggregate_id: UUID) -> bool:
@@ -298,16 +305,6 @@ class Scenarios(TrackedApplication):
         except AggregateNotFoundError:
             return False
         return True
-
-    def _appointment(
-        self, tenant: str, appointment_id: str, dossier_id: str, starts_at: datetime
-    ) -> Appointment:
-        return self._known_appointment(tenant, appointment_id) or Appointment(
-            tenant=tenant,
-            appointment_id=appointment_id,
-            dossier_id=dossier_id,
-            starts_at=starts_at,
-        )
 
     def _known_appointment(self, tenant: str, appointment_id: str) -> Appointment | None:
         """An appointment seen before (scheduled with or without runs), or None."""
@@ -332,11 +329,19 @@ class Scenarios(TrackedApplication):
         if appointment is None:
             self.save_tracked(tracking)
             return
-        appointment.reschedule(starts_at)
+        runs = self._move_appointment(appointment, starts_at, now)
+        self.save_tracked(tracking, appointment, *runs)
+
+    def _move_appointment(
+        self, appointment: Appointment, starts_at: datetime, now: datetime
+    ) -> list[ScenarioRun]:
+        """Move the appointment and its pending runs; returns the runs to save with it."""
+        if starts_at != appointment.starts_at:
+            appointment.reschedule(starts_at)
         runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
         for run in runs:
             run.reschedule(max(starts_at + timedelta(days=run.offset_days or 0), now))
-        self.save_tracked(tracking, appointment, *runs)
+        return runs
 
     def cancel_appointment(
         self, tenant: str, appointment_id: str, tracking: Tracking | None

@@ -7,6 +7,7 @@ scenario's items, so later edits of the scenario leave started runs alone.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -94,6 +95,19 @@ class ScenarioCatalogue(Aggregate):
 def request_ids_for(run_id: UUID, count: int) -> list[UUID]:
     """The document-request ids of a run's items: stable, so re-executing cannot double them."""
     return [uuid5(run_id, f"item:{index}") for index in range(count)]
+
+
+def triggered_run_id(
+    scenario_id: UUID, tenant: str, trigger_event: str, subject: dict[str, Any]
+) -> UUID:
+    """The id of the run a platform fact starts: one per office, subject, trigger and scenario.
+
+    It derives from what happened, not from the CloudEvent id, so the same fact sent again as a
+    new event finds the run it started before. A JSON list keeps the parts apart whatever
+    characters they hold.
+    """
+    key = json.dumps([tenant, trigger_event, subject["type"], subject["id"]])
+    return uuid5(scenario_id, f"triggered:{key}")
 
 
 class ScenarioRun(Aggregate):

@@ -305,6 +305,84 @@ def test_an_appointment_too_soon_for_its_offset_requests_now(system: System, kaf
     assert run_reaches(system, office, runs[before]["run_id"], "executed")
 
 
+def test_the_same_fact_sent_twice_with_new_ids_starts_its_scenarios_once(
+    system: System, kafka: Broker
+) -> None:
+    office = system.office()
+    on_created = system.define_scenario(
+        office, "hypotheek", "identiteitsbewijs", trigger={"event": "product_created"}
+    )
+    on_submitted = system.define_scenario(
+        office, "hypotheek", "taxatierapport", trigger={"event": "application_submitted"}
+    )
+    before, after = _appointment_scenarios(system, office)
+    key = _key(office, "dossier-1")
+
+    # The platform sends each fact twice, each time as a new event (a new CloudEvent id): a
+    # mortgage created, its application submitted, and an appointment, moved a day by the
+    # second copy. A life insurance created last marks the end of the stream.
+    starts_at = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    moved_to = starts_at + timedelta(days=1)
+    publish_many(
+        kafka.bootstrap_servers,
+        topics.PRODUCTS,
+        [
+            (_product_event(kind, office, "dossier-1", "hyp-1", "hypotheek"), key)
+            for kind in ["ProductCreated"] * 2 + ["ApplicationSubmitted"] * 2
+        ],
+    )
+    publish_many(
+        kafka.bootstrap_servers,
+        topics.APPOINTMENTS,
+        [
+            (_appointment_event("AppointmentScheduled", office, "dossier-1", "afs-1", at), key)
+            for at in (starts_at, moved_to)
+        ],
+    )
+    life = system.define_scenario(
+        office, "levensverzekering", "polis", trigger={"event": "product_created"}
+    )
+    publish(
+        kafka.bootstrap_servers,
+        topics.PRODUCTS,
+        _product_event("ProductCreated", office, "dossier-1", "lev-1", "levensverzekering"),
+        key,
+    )
+
+    # Each scenario started once (the marker's too); the appointment's runs moved.
+    def marker_and_moved(found: list[dict[str, Any]]) -> bool:
+        requested = {e["data"]["subject"]["id"] for e in _of_type(found, "DocumentRequested")}
+        return "lev-1" in requested and any(
+            datetime.fromisoformat(e["data"]["execute_at"]) == moved_to + timedelta(days=2)
+            for e in _of_type(found, "ScenarioScheduled")
+        )
+
+    events = _scenario_events(kafka, office, marker_and_moved)
+    runs = {e["data"]["run_id"]: e["data"] for e in _of_type(events, "ScenarioScheduled")}
+    assert sorted((r["scenario_id"], r["subject"]["id"]) for r in runs.values()) == sorted(
+        [
+            (on_created, "hyp-1"),
+            (on_submitted, "hyp-1"),
+            (before, "afs-1"),
+            (after, "afs-1"),
+            (life, "lev-1"),
+        ]
+    )
+    latest = {e["data"]["scenario_id"]: e["data"] for e in _of_type(events, "ScenarioScheduled")}
+    assert datetime.fromisoformat(latest[before]["execute_at"]) == moved_to - timedelta(days=3)
+    run_reaches(system, office, latest[after]["run_id"], "scheduled")
+
+    # The client has one task per requested document, not two.
+    eventually(
+        lambda: _assert_equal(
+            _documents_by_subject(system, office, "dossier-1"),
+            {"hyp-1": {"identiteitsbewijs", "taxatierapport"}, "lev-1": {"polis"}},
+        ),
+        timeout=SETTLE,
+    )
+    assert len({e["data"]["request_id"] for e in _of_type(events, "DocumentRequested")}) == 3
+
+
 # --- document lists (stukkenlijsten) and manual requests ------------------------------------
 
 

@@ -348,6 +348,57 @@ def test_the_same_product_event_twice_starts_nothing_new(scenarios: Scenarios) -
     assert scenarios.max_tracking_id("platform.products.v1:0") == 2
 
 
+def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
+    scenarios: Scenarios,
+) -> None:
+    on_creation = define(scenarios, "Nieuwe hypotheek", trigger={"event": "product_created"})
+    on_submission = define(
+        scenarios, "Aanvraag ingediend", trigger={"event": "application_submitted"}
+    )
+    (created,) = scenarios.start_triggered(
+        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+    )
+
+    # The platform sends the same fact again as a new event (a new CloudEvent id).
+    again = scenarios.start_triggered(
+        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-2", NOW, tracking(2)
+    )
+    assert again == []
+
+    # The application for the mortgage is submitted, twice: its own scenario starts once.
+    (submitted,) = scenarios.start_triggered(
+        OFFICE, "dossier-1", MORTGAGE, "application_submitted", "event-3", NOW, tracking(3)
+    )
+    assert (
+        scenarios.start_triggered(
+            OFFICE, "dossier-1", MORTGAGE, "application_submitted", "event-4", NOW, tracking(4)
+        )
+        == []
+    )
+    assert (created.scenario_id, submitted.scenario_id) == (on_creation, on_submission)
+
+    # Another mortgage, and the same mortgage id in another office, start their own runs.
+    other_mortgage = {**MORTGAGE, "id": "hyp-2"}
+    assert (
+        len(
+            scenarios.start_triggered(
+                OFFICE, "dossier-1", other_mortgage, "product_created", "event-5", NOW, tracking(5)
+            )
+        )
+        == 1
+    )
+    define(scenarios, trigger={"event": "product_created"}, tenant=OTHER_OFFICE)
+    assert (
+        len(
+            scenarios.start_triggered(
+                OTHER_OFFICE, "dossier-1", MORTGAGE, "product_created", "event-6", NOW, tracking(6)
+            )
+        )
+        == 1
+    )
+    assert scenarios.max_tracking_id("platform.products.v1:0") == 6
+
+
 def test_an_appointment_scenario_runs_three_days_before_the_appointment(
     scenarios: Scenarios,
 ) -> None:
@@ -419,6 +470,37 @@ def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[A
         starts_at=starts_at,
     )
     return run, starts_at
+
+
+def test_the_same_appointment_scheduled_again_moves_its_runs_instead_of_starting_them_again(
+    scenarios: Scenarios,
+) -> None:
+    run, starts_at = schedule_appointment(scenarios)
+
+    # The agenda sends AppointmentScheduled again for the same appointment, a day later.
+    later = starts_at + timedelta(days=1)
+    again = scenarios.start_triggered(
+        OFFICE,
+        "dossier-1",
+        {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE},
+        "appointment_scheduled",
+        "event-2",
+        NOW,
+        tracking(2),
+        starts_at=later,
+    )
+
+    # No second run: the first one moved with the appointment, as on a reschedule.
+    assert again == []
+    moved = scenarios.get_run(OFFICE, run.id)
+    assert (moved.status, moved.execute_at) == ("scheduled", later - timedelta(days=3))
+    runs = {
+        n.originator_id
+        for n in scenarios.recorder.select_notifications(0, 100)
+        if ":ScenarioRun." in n.topic
+    }
+    assert runs == {run.id}
+    assert scenarios.max_tracking_id("platform.products.v1:0") == 2
 
 
 def test_rescheduling_the_appointment_moves_its_pending_runs(scenarios: Scenarios) -> None:
