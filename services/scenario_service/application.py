@@ -218,13 +218,18 @@ class Scenarios(TrackedApplication):
         received_from: str,
         tracking: Tracking | None = None,
     ) -> tuple[DocumentList, bool]:
-        """Record a document list once per reference; returns it and whether it was new."""
+        """Record a document list once per reference; returns it and whether it was new.
+
+        The same list again (dossier, subject and items) is a repeat; another list under a known
+        reference raises ``DocumentListConflict``.
+        """
         list_id = DocumentList.create_id(tenant, reference)
         try:
             existing: DocumentList = self.repository.get(list_id)
         except AggregateNotFoundError:
             pass
         else:
+            existing.check_same(dossier_id, subject, items)
             self.save_tracked(tracking)
             return existing, False
         document_list = DocumentList(
@@ -242,6 +247,7 @@ class Scenarios(TrackedApplication):
                 raise  # the tracking consumer tells a repeat from a conflict and tries again
             # The same list came in at the same moment by another request: that one made it.
             made: DocumentList = self.repository.get(list_id)
+            made.check_same(dossier_id, subject, items)
             return made, False
         return document_list, True
 

@@ -37,6 +37,10 @@ class RunAlreadyExecuted(ScenarioError):
     pass
 
 
+class DocumentListConflict(ScenarioError):
+    """A document list under a reference the office used already for another list."""
+
+
 class ScenarioCatalogue(Aggregate):
     """All scenarios of one office (tenant); one aggregate so a listing is one load."""
 
@@ -244,6 +248,26 @@ class DocumentList(Aggregate):
         self.items = items
         self.received_from = received_from
         self.request_ids = request_ids_for(self.id, len(items))
+
+    def check_same(
+        self, dossier_id: str, subject: dict[str, Any], items: list[dict[str, Any]]
+    ) -> None:
+        """A list received again under this reference must be this list: a repeat changes
+        nothing, a different one is refused rather than silently dropped."""
+        differs = [
+            name
+            for name, mine, theirs in [
+                ("dossier_id", self.dossier_id, dossier_id),
+                ("subject", self.subject, subject),
+                ("items", self.items, items),
+            ]
+            if mine != theirs
+        ]
+        if differs:
+            raise DocumentListConflict(
+                f"document list {self.reference!r} was received before with another "
+                f"{' and '.join(differs)}; send a different list under a new reference"
+            )
 
 
 class Appointment(Aggregate):

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from servicekit.auth import Identity, require
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
+    DocumentListConflict,
     RunAlreadyExecuted,
     RunNotFound,
     ScenarioNotFound,
@@ -301,6 +302,7 @@ async def request_document(
     status_code=201,
     response_model=DocumentListCreated,
     tags=["document requests"],
+    responses={409: {"description": "another list was received under this reference"}},
 )
 async def receive_document_list(
     body: DocumentListIn, who: Staff, request: Request
@@ -309,16 +311,20 @@ async def receive_document_list(
 
     A repeat answers as the first post did (201, the same list and request ids), with
     ``created: false``: a client that retries after a lost answer sees what it expected.
+    Another list (dossier, subject or items) under a known reference is a 409.
     """
-    document_list, created = await asyncio.to_thread(
-        _app(request).receive_document_list,
-        who.tenant,
-        body.dossier_id,
-        body.subject.model_dump(),
-        body.reference,
-        [i.model_dump() for i in body.items],
-        f"user:{who.sub}",
-    )
+    try:
+        document_list, created = await asyncio.to_thread(
+            _app(request).receive_document_list,
+            who.tenant,
+            body.dossier_id,
+            body.subject.model_dump(),
+            body.reference,
+            [i.model_dump() for i in body.items],
+            f"user:{who.sub}",
+        )
+    except DocumentListConflict as error:
+        raise HTTPException(409, str(error)) from None
     return DocumentListCreated(
         document_list_id=document_list.id,
         reference=document_list.reference,

@@ -14,12 +14,10 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler
+from servicekit.consumer import Handler, Rejected
 from servicekit.outbox import integration_event_id
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
-from services.scenario_service.domainmodel import (
-    request_ids_for,
-)
+from services.scenario_service.domainmodel import DocumentListConflict, request_ids_for
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
@@ -251,15 +249,18 @@ def handlers(
 
     def document_list(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
-        app.receive_document_list(
-            event.tenantid,
-            _dossier(event),
-            data.subject.model_dump(),
-            data.reference,
-            [item.model_dump() for item in data.items],
-            received_from=event.source,
-            tracking=tracking,
-        )
+        try:
+            app.receive_document_list(
+                event.tenantid,
+                _dossier(event),
+                data.subject.model_dump(),
+                data.reference,
+                [item.model_dump() for item in data.items],
+                received_from=event.source,
+                tracking=tracking,
+            )
+        except DocumentListConflict as error:
+            raise Rejected(str(error)) from None
 
     return {
         "ProductCreated": product("product_created"),

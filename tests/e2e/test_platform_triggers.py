@@ -20,6 +20,7 @@ from tests.support import (
     product,
     publish,
     publish_many,
+    read_dead_letters,
     read_events,
     read_to_end,
     run_reaches,
@@ -504,6 +505,72 @@ def test_a_document_list_received_twice_on_kafka_requests_its_documents_once(
     )
     assert again.status_code == 201, again.text
     assert again.json()["created"] is False
+
+
+def test_another_list_under_a_known_reference_is_refused_on_both_paths(
+    system: System, kafka: Broker
+) -> None:
+    office = system.office()
+    key = _key(office, "dossier-1")
+    body = {
+        "dossier_id": "dossier-1",
+        "subject": product(),
+        "reference": "bank-77",
+        "items": [{"document_type": "werkgeversverklaring"}],
+    }
+    first = system.post("scenario", "/document-lists", office.adviser, json=body)
+    assert first.status_code == 201, first.text
+
+    # The adviser posts another list under the same reference: other items, another dossier.
+    for changed in (
+        {"items": [{"document_type": "loonstrook"}]},
+        {"dossier_id": "dossier-2"},
+    ):
+        refused = system.post(
+            "scenario", "/document-lists", office.adviser, json={**body, **changed}
+        )
+        assert refused.status_code == 409, refused.text
+        assert "bank-77" in refused.json()["detail"]
+    # The same list again is still a quiet repeat.
+    again = system.post("scenario", "/document-lists", office.adviser, json=body)
+    assert (again.status_code, again.json()["created"]) == (201, False)
+
+    # The lender gateway sends another list under that reference, then a new one.
+    def document_list(reference: str, document_type: str) -> dict[str, Any]:
+        data = {
+            "subject": product(),
+            "reference": reference,
+            "items": [{"document_type": document_type}],
+        }
+        return cloud_event(
+            "DocumentListReceived", office.tenant, "dossier-1", data, source="platform/lenders"
+        )
+
+    placed = publish_many(
+        kafka.bootstrap_servers,
+        topics.DOCUMENT_LISTS,
+        [(document_list("bank-77", "koopakte"), key), (document_list("bank-78", "polis"), key)],
+    )
+    conflicting, new = ((topics.DOCUMENT_LISTS, *at) for at in placed)
+
+    # The other list is dead-lettered with the reason; the new one is requested.
+    letters = read_dead_letters(
+        kafka.bootstrap_servers,
+        topics.SCENARIO_DLQ,
+        [conflicting, new],
+        expected=[conflicting],
+        timeout=SETTLE,
+    )
+    assert "bank-77" in letters[conflicting]["reason"]
+    assert "items" in letters[conflicting]["reason"]
+    eventually(
+        lambda: _assert_equal(
+            sorted(d["document_type"] for d in system.documents(office, "dossier-1")),
+            ["polis", "werkgeversverklaring"],
+        ),
+        timeout=SETTLE,
+    )
+    assert new not in letters
 
 
 def test_adviser_requests_a_document_by_hand(system: System, kafka: Broker) -> None:

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from servicekit.consumer import DeadLetters, PositionStore, TrackingConsumer
+from servicekit.consumer import DeadLetters, PositionStore, Rejected, TrackingConsumer
 from servicekit.eventstore import TrackedApplication
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
 from services.dossiercontrole_service.application import DossierChecks
@@ -447,6 +447,29 @@ def test_a_document_list_from_the_platform_requests_its_documents(scenarios: Sce
     assert document_list.items == [
         {"document_type": "taxatierapport", "title": "Taxatie", "action_point": None}
     ]
+
+
+def test_another_list_under_a_known_reference_from_the_platform_is_rejected(
+    scenarios: Scenarios,
+) -> None:
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["DocumentListReceived"]
+
+    def document_list(document_type: str) -> c.CloudEvent:
+        data = {
+            "subject": MORTGAGE,
+            "reference": "lender-42",
+            "items": [{"document_type": document_type}],
+        }
+        return platform_event(c.DocumentListReceived, data)
+
+    handle(document_list("taxatierapport"), Tracking("platform.documentlists.v1:0", 1))
+    head = scenarios.recorder.max_notification_id()
+
+    # The same list again is a repeat; another list under its reference is dead-lettered.
+    handle(document_list("taxatierapport"), Tracking("platform.documentlists.v1:0", 2))
+    with pytest.raises(Rejected, match="lender-42"):
+        handle(document_list("koopakte"), Tracking("platform.documentlists.v1:0", 3))
+    assert scenarios.recorder.max_notification_id() == head
 
 
 def test_a_platform_event_without_a_dossier_is_rejected(scenarios: Scenarios) -> None:

@@ -19,6 +19,7 @@ from eventsourcing.persistence import Tracking
 
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
+    DocumentListConflict,
     DocumentRequest,
     RunAlreadyExecuted,
     RunNotFound,
@@ -293,6 +294,34 @@ def test_a_document_list_received_twice_is_recorded_once(scenarios: Scenarios) -
     )
     assert theirs_created is True
     assert theirs.id != first.id
+
+
+def test_another_list_under_a_known_reference_is_refused_not_dropped(
+    scenarios: Scenarios,
+) -> None:
+    items = [{"document_type": "taxatierapport", "title": "Taxatierapport", "action_point": None}]
+    first, _ = scenarios.receive_document_list(
+        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "lender"
+    )
+
+    # The same reference with other items, for another dossier or for another subject.
+    other_items = [*items, {"document_type": "koopakte", "title": None, "action_point": None}]
+    for dossier_id, subject, listed in [
+        ("dossier-1", MORTGAGE, other_items),
+        ("dossier-2", MORTGAGE, items),
+        ("dossier-1", LIFE, items),
+    ]:
+        with pytest.raises(DocumentListConflict, match="lender-42"):
+            scenarios.receive_document_list(
+                OFFICE, dossier_id, subject, "lender-42", listed, "lender"
+            )
+
+    # Nothing was recorded for them; the same list again is still a quiet repeat.
+    assert len(scenarios.recorder.select_notifications(0, 100)) == 1
+    again, created = scenarios.receive_document_list(
+        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "another-sender"
+    )
+    assert (again.id, created) == (first.id, False)
 
 
 def test_a_manual_request_is_recorded_with_what_the_adviser_asked(scenarios: Scenarios) -> None:
