@@ -171,18 +171,19 @@ class Scenarios(TrackedApplication):
         self.retry_on_conflict(command)
 
     def execute_run(self, run_id: UUID, now: datetime) -> bool:
-        """Execute a due run; False when it was executed or cancelled already (by any replica)."""
-        for _attempt in range(5):
+        """Execute a due run; False when it was executed or cancelled already (by any replica),
+        or moved later. Raises ``IntegrityError`` when its saves keep conflicting: the scheduler
+        keeps the run and tries again later."""
+
+        def command() -> bool:
             run: ScenarioRun = self.repository.get(run_id)
             if run.status != "scheduled" or run.execute_at > now:
                 return False
             run.execute(now)
-            try:
-                self.save(run)
-                return True
-            except IntegrityError:
-                continue  # another replica changed it: look again
-        return False
+            self.save(run)
+            return True
+
+        return self.retry_on_conflict(command, attempts=5)
 
     # --- document requests ---------------------------------------------------------------------
 

@@ -5,13 +5,17 @@ the store) to know which runs are pending and when. A due run is executed by loa
 saving its ``Executed`` event; when two replicas race, the store's optimistic concurrency lets
 exactly one save win and the other sees the run executed. Runs that fell due while no replica
 was running execute on start, because the index is rebuilt from the log.
+
+A run that cannot be executed now (its saves keep conflicting, or the store fails) stays in the
+index and is tried again after a pause that doubles up to ``MAX_BACKOFF``, until it executes or
+the log says it was executed or cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +24,8 @@ from prometheus_client import Counter, Gauge
 from services.scenario_service.application import Scenarios
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(seconds=30)
 
 RUNS_SCHEDULED = Gauge("actiepunten_runs_scheduled", "Scenario runs waiting for their moment")
 RUNS_EXECUTED = Counter(
@@ -33,6 +39,8 @@ class Scheduler:
         self.app = app
         self.tick = tick
         self.pending: dict[UUID, datetime] = {}
+        # Runs that failed to execute: how often in a row, and not before when to try again.
+        self.failures: dict[UUID, tuple[int, datetime]] = {}
         self.position = 0
 
     def catch_up(self) -> None:
@@ -53,7 +61,7 @@ class Scheduler:
         run_id = event.originator_id
         name = type(event).__qualname__
         if name in ("ScenarioRun.Executed", "ScenarioRun.Cancelled"):
-            self.pending.pop(run_id, None)
+            self._forget(run_id)
         elif name in ("ScenarioRun.Scheduled", "ScenarioRun.Rescheduled"):
             self.pending[run_id] = event.execute_at
 
@@ -64,12 +72,33 @@ class Scheduler:
         for run_id, execute_at in sorted(self.pending.items(), key=lambda item: item[1]):
             if execute_at > now:
                 break
-            if self.app.execute_run(run_id, now):
+            failed, retry_at = self.failures.get(run_id, (0, execute_at))
+            if retry_at > now:
+                continue
+            try:
+                done = self.app.execute_run(run_id, now)
+            except Exception:
+                # Saves that keep conflicting, or a store that fails: never drop the run.
+                pause = min(timedelta(seconds=self.tick) * 2 ** min(failed, 16), MAX_BACKOFF)
+                self.failures[run_id] = (failed + 1, now + pause)
+                log.warning(
+                    "run %s could not execute (%d in a row); trying again in %s",
+                    run_id,
+                    failed + 1,
+                    pause,
+                    exc_info=True,
+                )
+                continue
+            if done:
                 executed += 1
                 RUNS_EXECUTED.inc()
-            self.pending.pop(run_id, None)
+            self._forget(run_id)
         RUNS_SCHEDULED.set(len(self.pending))
         return executed
+
+    def _forget(self, run_id: UUID) -> None:
+        self.pending.pop(run_id, None)
+        self.failures.pop(run_id, None)
 
     async def run(self) -> None:
         while True:

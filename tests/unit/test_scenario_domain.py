@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
@@ -601,6 +601,65 @@ def test_the_scheduler_skips_cancelled_runs_and_follows_moved_ones(scenarios: Sc
     assert scheduler.execute_due(starts_at - timedelta(days=1)) == 1
     assert scenarios.get_run(OFFICE, moved.id).status == "executed"
     assert scenarios.get_run(OFFICE, cancelled.id).status == "cancelled"
+
+
+class ConflictingSaves:
+    """A store where the next ``conflicts`` saves fail as if another replica saved first."""
+
+    def __init__(self, app: Scenarios, conflicts: int) -> None:
+        self.save = app.save
+        self.conflicts = conflicts
+        self.attempts = 0
+
+    def __call__(self, *objs: Any, **kwargs: Any) -> Any:
+        self.attempts += 1
+        if self.conflicts > 0:
+            self.conflicts -= 1
+            raise IntegrityError("another replica saved first")
+        return self.save(*objs, **kwargs)
+
+
+def test_a_run_whose_saves_keep_conflicting_is_retried_until_it_executes(
+    scenarios: Scenarios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=1))
+    scheduler = Scheduler(scenarios)
+    saves = ConflictingSaves(scenarios, conflicts=12)
+    monkeypatch.setattr(scenarios, "save", saves)
+
+    # The run falls due, but its save conflicts tick after tick.
+    due = NOW + timedelta(hours=1)
+    assert scheduler.execute_due(due) == 0
+    assert run.id in scheduler.pending
+    attempts = saves.attempts
+    # The next tick at the same moment leaves it alone (it backs off) ...
+    assert scheduler.execute_due(due) == 0
+    assert saves.attempts == attempts
+
+    # ... and a later one tries again, until the conflicts are over: it executes once.
+    executed = [scheduler.execute_due(due + timedelta(minutes=tick)) for tick in range(1, 11)]
+    assert sum(executed) == 1
+    assert scenarios.get_run(OFFICE, run.id).status == "executed"
+    assert scheduler.pending == {}
+
+
+def test_a_run_that_cannot_be_saved_leaves_the_scheduler_once_cancelled(
+    scenarios: Scenarios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=1))
+    other = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=2))
+    scheduler = Scheduler(scenarios)
+    monkeypatch.setattr(scenarios, "save", ConflictingSaves(scenarios, conflicts=10**6))
+    for tick in range(1, 5):
+        assert scheduler.execute_due(NOW + timedelta(hours=1, minutes=tick)) == 0
+    assert run.id in scheduler.pending
+
+    # The adviser cancels it: the scheduler stops trying; the other run still executes.
+    monkeypatch.undo()
+    scenarios.cancel_run(OFFICE, run.id)
+    assert scheduler.execute_due(NOW + timedelta(hours=2)) == 1
+    assert scheduler.pending == {}
+    assert scenarios.get_run(OFFICE, other.id).status == "executed"
 
 
 def test_two_replicas_execute_a_due_run_exactly_once(tmp_path: Path) -> None:
