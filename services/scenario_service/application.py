@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +19,7 @@ from services.scenario_service.domainmodel import (
     ScenarioCatalogue,
     ScenarioRun,
     ScopeMismatch,
+    triggered_moment,
     triggered_run_id,
 )
 
@@ -279,7 +280,7 @@ class Scenarios(TrackedApplication):
             if self._exists(run_id):
                 continue
             offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
-            execute_at = now if starts_at is None else starts_at + timedelta(days=offset_days)
+            execute_at = now if starts_at is None else triggered_moment(starts_at, offset_days, now)
             runs.append(
                 self._new_run(
                     run_id,
@@ -287,7 +288,7 @@ class Scenarios(TrackedApplication):
                     dossier_id,
                     subject,
                     scenario,
-                    max(execute_at, now),
+                    execute_at,
                     now,
                     f"trigger:{trigger_event}",
                     cause=cause,
@@ -347,7 +348,7 @@ class Scenarios(TrackedApplication):
             appointment.reschedule(starts_at)
         runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
         for run in runs:
-            run.reschedule(max(starts_at + timedelta(days=run.offset_days or 0), now))
+            run.reschedule(triggered_moment(starts_at, run.offset_days or 0, now))
         return runs
 
     def cancel_appointment(

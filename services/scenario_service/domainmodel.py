@@ -8,9 +8,10 @@ scenario's items, so later edits of the scenario leave started runs alone.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
@@ -39,6 +40,97 @@ class RunAlreadyExecuted(ScenarioError):
 
 class DocumentListConflict(ScenarioError):
     """A document list under a reference the office used already for another list."""
+
+
+class InvalidMoment(ScenarioError):
+    """An execution moment that cannot be planned: past, too far ahead, or not a real time."""
+
+
+# --- execution moments -----------------------------------------------------------------------
+
+# Dates and wall-clock times of offices are Dutch time.
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# A moment this close to now counts as now: client and server clocks differ a little.
+PAST_GRACE = timedelta(seconds=5)
+# How far ahead a run may be planned: five years, leap days included.
+MAX_PLAN_AHEAD = timedelta(days=5 * 365 + 2)
+
+
+def execution_moment(
+    now: datetime,
+    *,
+    execute_at: datetime | None = None,
+    execute_on: date | None = None,
+    execute_at_time: time | None = None,
+) -> datetime:
+    """When a run executes (SPEC section 4): an exact moment, a date and time, or a date.
+
+    Dates and times are Europe/Amsterdam. Today without a time is now; a future date without a
+    time is the start of that day. Refused with ``InvalidMoment``: a moment in the past, one
+    further ahead than ``MAX_PLAN_AHEAD``, a time with an offset (it would be ignored), and a
+    time that does not exist on that day (the spring change skips 02:00-03:00). A time that
+    happens twice (the autumn change repeats 02:00-03:00) is its first occurrence, summer time.
+    """
+    if execute_at is not None:
+        if execute_on is not None or execute_at_time is not None:
+            raise InvalidMoment("give execute_at, or execute_on/execute_at_time, not both")
+        # Compare before converting: an aware datetime near year 1 or 9999 cannot be moved to UTC.
+        _check_plannable(execute_at, now)
+        return max(execute_at.astimezone(UTC), now)
+    today = now.astimezone(AMSTERDAM).date()
+    day = execute_on or today
+    if execute_at_time is not None and execute_at_time.tzinfo is not None:
+        raise InvalidMoment(
+            "execute_at_time is a time of day in Europe/Amsterdam, without an offset; "
+            "give execute_at for a moment with an offset"
+        )
+    if day < today:
+        raise InvalidMoment(f"the execution date {day.isoformat()} is in the past")
+    if day > (now + MAX_PLAN_AHEAD).date():
+        _check_plannable(datetime.combine(day, time(0, 0), UTC), now)
+    if execute_at_time is None:
+        moment = now if day == today else _local(day, time(0, 0))
+    else:
+        moment = _local(day, execute_at_time)
+    _check_plannable(moment, now)
+    return max(moment, now)
+
+
+def triggered_moment(starts_at: datetime, offset_days: int, now: datetime) -> datetime:
+    """When an appointment-triggered run executes: ``offset_days`` from the start, or now when
+    that has passed; refused (``InvalidMoment``) further ahead than ``MAX_PLAN_AHEAD``."""
+    ahead = starts_at - now + timedelta(days=offset_days)  # timedeltas: no overflow
+    if ahead <= timedelta(0):
+        return now
+    if ahead > MAX_PLAN_AHEAD:
+        raise InvalidMoment(
+            f"a run {offset_days:+d} days from the appointment at {starts_at.isoformat()} is more "
+            f"than five years ahead (at most {MAX_PLAN_AHEAD.days} days)"
+        )
+    return starts_at + timedelta(days=offset_days)
+
+
+def _local(day: date, at: time) -> datetime:
+    """``day`` at ``at`` in Amsterdam, in UTC; refused when the clocks skip that time."""
+    local = datetime.combine(day, at, AMSTERDAM)  # fold 0: the first of a repeated hour
+    moment = local.astimezone(UTC)
+    if moment.astimezone(AMSTERDAM).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise InvalidMoment(
+            f"{at.isoformat('minutes')} does not exist on {day.isoformat()} in "
+            "Europe/Amsterdam (the clocks move forward an hour); choose another time"
+        )
+    return moment
+
+
+def _check_plannable(moment: datetime, now: datetime) -> None:
+    ahead = moment - now  # a timedelta: no overflow, whatever the year
+    if ahead < -PAST_GRACE:
+        raise InvalidMoment(f"the execution moment {moment.isoformat()} is in the past")
+    if ahead > MAX_PLAN_AHEAD:
+        raise InvalidMoment(
+            f"the execution moment {moment.isoformat()} is more than five years ahead "
+            f"(at most {MAX_PLAN_AHEAD.days} days)"
+        )
 
 
 class ScenarioCatalogue(Aggregate):

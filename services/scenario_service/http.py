@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -15,18 +14,16 @@ from servicekit.auth import Identity, require
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     DocumentListConflict,
+    InvalidMoment,
     RunAlreadyExecuted,
     RunNotFound,
     ScenarioNotFound,
     ScenarioRun,
     ScopeMismatch,
+    execution_moment,
 )
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.contracts import RequestedItem, Scope, Subject, Trigger
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-# A moment this close to now counts as now: client and server clocks differ a little.
-PAST_GRACE = timedelta(seconds=5)
 
 router = APIRouter()
 Admin = Annotated[Identity, Depends(require("admin"))]
@@ -149,30 +146,6 @@ def _run_out(run: ScenarioRun) -> RunOut:
     )
 
 
-def execution_moment(body: RunsIn, now: datetime) -> datetime:
-    """When a run executes (SPEC section 4): an exact moment, a date and time, or a date.
-
-    Dates and times are Europe/Amsterdam. Today without a time is now; a future date without a
-    time is the start of that day. A moment in the past is refused.
-    """
-    if body.execute_at is not None:
-        if body.execute_on is not None or body.execute_at_time is not None:
-            raise HTTPException(422, "give execute_at, or execute_on/execute_at_time, not both")
-        moment = body.execute_at.astimezone(UTC)
-    else:
-        today = now.astimezone(AMSTERDAM).date()
-        day = body.execute_on or today
-        if body.execute_at_time is not None:
-            moment = datetime.combine(day, body.execute_at_time, AMSTERDAM).astimezone(UTC)
-        elif day == today:
-            moment = now
-        else:
-            moment = datetime.combine(day, time(0, 0), AMSTERDAM).astimezone(UTC)
-    if moment < now - PAST_GRACE:
-        raise HTTPException(422, f"the execution moment {moment.isoformat()} is in the past")
-    return max(moment, now)
-
-
 @router.post("/scenarios", status_code=201, response_model=ScenarioCreated, tags=["scenarios"])
 async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> ScenarioCreated:
     scenario_id = await asyncio.to_thread(
@@ -237,7 +210,15 @@ async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Re
 @router.post("/scenario-runs", status_code=201, response_model=RunsOut, tags=["scenario runs"])
 async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsOut:
     now = datetime.now(UTC)
-    moment = execution_moment(body, now)
+    try:
+        moment = execution_moment(
+            now,
+            execute_at=body.execute_at,
+            execute_on=body.execute_on,
+            execute_at_time=body.execute_at_time,
+        )
+    except InvalidMoment as error:
+        raise HTTPException(422, str(error)) from None
     try:
         runs = await asyncio.to_thread(
             _app(request).start_scenarios,

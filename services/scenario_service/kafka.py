@@ -17,7 +17,11 @@ from faststream.kafka import KafkaBroker
 from servicekit.consumer import Handler, Rejected
 from servicekit.outbox import integration_event_id
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
-from services.scenario_service.domainmodel import DocumentListConflict, request_ids_for
+from services.scenario_service.domainmodel import (
+    DocumentListConflict,
+    InvalidMoment,
+    request_ids_for,
+)
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
@@ -227,22 +231,28 @@ def handlers(
     def appointment_scheduled(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
-        runs = app.start_triggered(
-            event.tenantid,
-            _dossier(event),
-            subject,
-            "appointment_scheduled",
-            cause=str(event.id),
-            now=now(),
-            tracking=tracking,
-            starts_at=data.starts_at,
-        )
+        try:
+            runs = app.start_triggered(
+                event.tenantid,
+                _dossier(event),
+                subject,
+                "appointment_scheduled",
+                cause=str(event.id),
+                now=now(),
+                tracking=tracking,
+                starts_at=data.starts_at,
+            )
+        except InvalidMoment as error:
+            raise Rejected(str(error)) from None
         RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
 
     def appointment_rescheduled(event: c.CloudEvent, tracking: Tracking) -> None:
-        app.reschedule_appointment(
-            event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
-        )
+        try:
+            app.reschedule_appointment(
+                event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
+            )
+        except InvalidMoment as error:
+            raise Rejected(str(error)) from None
 
     def appointment_cancelled(event: c.CloudEvent, tracking: Tracking) -> None:
         app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)

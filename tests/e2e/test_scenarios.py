@@ -346,6 +346,61 @@ def test_execution_moments_and_refused_past_moments(system: System) -> None:
     assert naive.status_code == 422, naive.text
 
 
+def test_moments_that_cannot_be_planned_are_refused_with_a_message(system: System) -> None:
+    office = system.office()
+    scenario = system.define_scenario(office, "hypotheek", "identiteitsbewijs")
+    today = datetime.now(AMSTERDAM).date()
+
+    def answer(**when: str) -> tuple[int, Any]:
+        response = start_runs(system, office, "dossier-1", product(), scenario, **when)
+        return response.status_code, response.json()
+
+    # Further ahead than five years: the end of time, or a date just past the limit.
+    for when in (
+        {"execute_at": "9999-12-31T23:00-05:00"},
+        {"execute_on": "9999-12-31", "execute_at_time": "23:59"},
+        {"execute_on": (today + timedelta(days=5 * 366 + 1)).isoformat()},
+    ):
+        status, body = answer(**when)
+        assert status == 422, (when, body)
+        assert "five years" in body["detail"], body
+    # Four years ahead is fine.
+    status, body = answer(execute_on=(today + timedelta(days=4 * 365)).isoformat())
+    assert status == 201, body
+
+    # A local time with an offset: the offset would be ignored, so it is refused.
+    status, body = answer(
+        execute_on=(today + timedelta(days=1)).isoformat(), execute_at_time="10:00+05:00"
+    )
+    assert status == 422, body
+    assert "offset" in body["detail"], body
+
+    # 02:30 on the day clocks move forward does not exist in Amsterdam: refused, not moved.
+    spring, autumn = _next_daylight_saving_changes(today)
+    status, body = answer(execute_on=spring.isoformat(), execute_at_time="02:30")
+    assert status == 422, body
+    assert "does not exist" in body["detail"], body
+    # 02:30 on the day clocks move back happens twice: the first one (summer time) is meant.
+    status, body = answer(execute_on=autumn.isoformat(), execute_at_time="02:30")
+    assert status == 201, body
+    [run] = body["runs"]
+    assert _moment(run["execute_at"]) == datetime.combine(autumn, time(0, 30), UTC)
+
+
+def _next_daylight_saving_changes(today: date) -> tuple[date, date]:
+    """The next last Sundays of March and October (Europe/Amsterdam changes clocks then)."""
+
+    def last_sunday(year: int, month: int) -> date:
+        last = date(year, month, 31)
+        return last - timedelta(days=(last.weekday() + 1) % 7)
+
+    def next_one(month: int) -> date:
+        this_year = last_sunday(today.year, month)
+        return this_year if this_year > today else last_sunday(today.year + 1, month)
+
+    return next_one(3), next_one(10)
+
+
 def _a_time_gone_today() -> tuple[str, str]:
     """Today's date and an HH:MM of today that is over a minute ago (Europe/Amsterdam)."""
     local = datetime.now(AMSTERDAM)

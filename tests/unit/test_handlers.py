@@ -426,6 +426,46 @@ def test_appointment_events_schedule_move_and_cancel_the_triggered_run(
     assert scenarios.max_tracking_id("platform.appointments.v1:0") == 3
 
 
+def test_an_appointment_too_far_ahead_for_its_runs_is_rejected(scenarios: Scenarios) -> None:
+    scenarios.define_scenario(
+        OFFICE,
+        "Na het gesprek",
+        APPOINTMENT_SCOPE,
+        [ID_CARD],
+        {"event": "appointment_scheduled", "offset_days": 2},
+        "admin-1",
+    )
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)
+
+    def appointment(kind: type[c.CloudEvent], appointment_id: str, starts_at: str) -> c.CloudEvent:
+        return platform_event(kind, {"appointment_id": appointment_id, "starts_at": starts_at})
+
+    # The agenda books one at the end of time, and moves another there: dead letters.
+    with pytest.raises(Rejected, match="five years"):
+        handle["AppointmentScheduled"](
+            appointment(c.AppointmentScheduled, "afspraak-1", "9999-12-31T23:00-05:00"),
+            Tracking("platform.appointments.v1:0", 1),
+        )
+    handle["AppointmentScheduled"](
+        appointment(c.AppointmentScheduled, "afspraak-2", (NOW + timedelta(days=10)).isoformat()),
+        Tracking("platform.appointments.v1:0", 2),
+    )
+    head = scenarios.recorder.max_notification_id()
+    with pytest.raises(Rejected, match="five years"):
+        handle["AppointmentRescheduled"](
+            appointment(c.AppointmentRescheduled, "afspraak-2", "9999-12-31T23:00-05:00"),
+            Tracking("platform.appointments.v1:0", 3),
+        )
+    assert scenarios.recorder.max_notification_id() == head
+
+    # One at the start of time has passed: its run executes now.
+    handle["AppointmentScheduled"](
+        appointment(c.AppointmentScheduled, "afspraak-3", "0001-01-01T00:00+05:00"),
+        Tracking("platform.appointments.v1:0", 4),
+    )
+    assert scenarios.max_tracking_id("platform.appointments.v1:0") == 4
+
+
 def test_a_document_list_from_the_platform_requests_its_documents(scenarios: Scenarios) -> None:
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["DocumentListReceived"]
     received = platform_event(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,13 +20,16 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
+    MAX_PLAN_AHEAD,
     DocumentListConflict,
     DocumentRequest,
+    InvalidMoment,
     RunAlreadyExecuted,
     RunNotFound,
     ScenarioCatalogue,
     ScenarioNotFound,
     ScopeMismatch,
+    execution_moment,
     request_ids_for,
 )
 from services.scenario_service.scheduler import Scheduler
@@ -267,6 +271,61 @@ def test_an_unknown_run_id_is_not_found(scenarios: Scenarios) -> None:
     catalogue_id = ScenarioCatalogue.create_id(OFFICE)
     with pytest.raises(RunNotFound):
         scenarios.get_run(OFFICE, catalogue_id)
+
+
+# --- execution moments ---------------------------------------------------------------------------
+
+
+UTC_NOW = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
+
+
+def test_execution_moments_in_amsterdam_time() -> None:
+    # Today without a time is now; a future date is its start; a date and time is that time.
+    assert execution_moment(UTC_NOW) == UTC_NOW
+    assert execution_moment(UTC_NOW, execute_on=date(2025, 3, 11)) == datetime(
+        2025, 3, 10, 23, 0, tzinfo=UTC
+    )
+    assert execution_moment(
+        UTC_NOW, execute_on=date(2025, 7, 1), execute_at_time=dtime(14, 30)
+    ) == datetime(2025, 7, 1, 12, 30, tzinfo=UTC)
+    # The repeated hour of the autumn change is its first occurrence (still summer time).
+    assert execution_moment(
+        UTC_NOW, execute_on=date(2025, 10, 26), execute_at_time=dtime(2, 30)
+    ) == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    # An exact moment keeps its instant; five years ahead is the last that can be planned.
+    limit = UTC_NOW + MAX_PLAN_AHEAD
+    assert execution_moment(UTC_NOW, execute_at=limit.astimezone(AMSTERDAM)) == limit
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (
+            {"execute_at": datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))},
+            "five years",
+        ),
+        ({"execute_at": UTC_NOW + MAX_PLAN_AHEAD + timedelta(seconds=1)}, "five years"),
+        ({"execute_on": date(9999, 12, 31), "execute_at_time": dtime(23, 59)}, "five years"),
+        ({"execute_on": date(2030, 3, 12)}, "five years"),
+        ({"execute_on": date(1, 1, 1), "execute_at_time": dtime(0, 0)}, "in the past"),
+        (
+            {"execute_at": datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=5)))},
+            "in the past",
+        ),
+        ({"execute_at_time": dtime(8, 59)}, "in the past"),
+        ({"execute_on": date(2025, 3, 30), "execute_at_time": dtime(2, 30)}, "does not exist"),
+        (
+            {"execute_on": date(2025, 3, 11), "execute_at_time": dtime(10, 0, tzinfo=UTC)},
+            "offset",
+        ),
+        ({"execute_on": date(2025, 3, 11), "execute_at": UTC_NOW}, "not both"),
+    ],
+)
+def test_execution_moments_that_cannot_be_planned_are_refused(
+    when: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidMoment, match=message):
+        execution_moment(UTC_NOW, **when)
 
 
 # --- document lists (stukkenlijsten) and manual requests --------------------------------------
