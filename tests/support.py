@@ -220,6 +220,37 @@ class System:
         return response.json()["scenario_id"]  # type: ignore[no-any-return]
 
 
+def scenario_items_of_size(size: int, count: int = 200) -> list[dict[str, Any]]:
+    """``count`` scenario items whose JSON, as an event carries them, is exactly ``size`` bytes:
+    100-character document types and titles of up to 300 characters of 4-byte emoji."""
+    from pydantic import TypeAdapter
+
+    from shared.events.contracts import RequestedItem
+
+    adapter = TypeAdapter(list[RequestedItem])
+
+    def encoded(items: list[dict[str, Any]]) -> int:
+        return len(adapter.dump_json(adapter.validate_python(items), exclude_none=True))
+
+    items: list[dict[str, Any]] = [
+        {
+            "document_type": f"{index:03d}".translate(str.maketrans("0123456789", "abcdefghij"))
+            + "_" * 97,
+            "title": "",
+            "action_point": False,
+        }
+        for index in range(count)
+    ]
+    remaining = size - encoded(items)
+    for item in items:
+        emoji = min(remaining // 4, 300)
+        plain = min(remaining - 4 * emoji, 300 - emoji)
+        item["title"] = "\U0001f4c4" * emoji + "x" * plain
+        remaining -= 4 * emoji + plain
+    assert remaining == 0 and encoded(items) == size, f"{count} items cannot take {size} bytes"
+    return items
+
+
 def product(product_id: str = "hyp-1", scope: str = "hypotheek") -> dict[str, str]:
     return {"type": "product", "id": product_id, "scope": scope}
 

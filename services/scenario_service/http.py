@@ -23,6 +23,7 @@ from services.scenario_service.domainmodel import (
     execution_moment,
 )
 from services.scenario_service.scheduler import RUNS_EXECUTED
+from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
 from shared.events.contracts import RequestedItem, Scope, Subject, Trigger
 
 router = APIRouter()
@@ -38,8 +39,24 @@ class _Body(BaseModel):
 class ScenarioIn(_Body):
     name: str = Field(min_length=1, max_length=200)
     scope: Scope
-    items: list[RequestedItem] = Field(min_length=1, max_length=200)
+    items: list[RequestedItem] = Field(
+        min_length=1,
+        max_length=200,
+        description=f"at most {MAX_SCENARIO_ITEMS_BYTES} bytes as JSON (UTF-8), so that "
+        "the events that carry them stay within the record limit",
+    )
     trigger: Trigger | None = None
+
+    @model_validator(mode="after")
+    def _items_fit_a_record(self) -> ScenarioIn:
+        """The items travel whole in ScenarioDefined/Changed/Scheduled: bound their size."""
+        size = scenario_items_bytes(self.items)
+        if size > MAX_SCENARIO_ITEMS_BYTES:
+            raise ValueError(
+                f"the items take {size} bytes as JSON, more than the "
+                f"{MAX_SCENARIO_ITEMS_BYTES} bytes a scenario may: fewer items or shorter titles"
+            )
+        return self
 
     @model_validator(mode="after")
     def _trigger_can_fire(self) -> ScenarioIn:

@@ -34,8 +34,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
         description="Scenario catalogue (admin), scenario runs and document requests (adviser).",
     )
     app.state.application = application
-    # JSON bodies here are small (a scenario of 200 items is some tens of KiB): refuse a larger
-    # one while it arrives, before it is parsed.
+    # JSON bodies here are small (a scenario's items are at most 192 KiB): refuse a larger one
+    # while it arrives, before it is parsed.
     app.include_router(router, max_body_size=MAX_BODY_BYTES)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -12,9 +13,23 @@ from pydantic import TypeAdapter, ValidationError
 from shared.events import contracts as c
 from shared.events import topics
 
-# Our largest event (a scenario of 200 items) is some tens of KiB; anything near the broker's
-# own limit (1 MiB) is a mistake or an attack, and must still fit a dead letter beside it.
+# Our largest events carry a scenario's items whole; anything near the broker's own limit
+# (1 MiB) is a mistake or an attack, and must still fit a dead letter beside it.
 MAX_RECORD_BYTES = 256 * 1024
+# What a scenario's items may take as JSON in ScenarioDefined, ScenarioChanged and
+# ScenarioScheduled; the scenario API refuses more. Everything else in those records is bounded
+# by its own field limits: with every one of them at its largest (200-character office, ids and
+# name of control characters JSON writes as 6 bytes each, a token subject filling the 16 KiB
+# request head) a ScenarioScheduled is ~216 KB, under MAX_RECORD_BYTES. 200 items with titles
+# of 300 two-byte characters (~150 KB) fit; the same with 4- or 6-byte characters do not.
+MAX_SCENARIO_ITEMS_BYTES = 192 * 1024
+_SCENARIO_ITEMS: TypeAdapter[tuple[c.RequestedItem, ...]] = TypeAdapter(tuple[c.RequestedItem, ...])
+
+
+def scenario_items_bytes(items: Sequence[c.RequestedItem]) -> int:
+    """How many bytes ``items`` take in a record (as ``encode`` writes them)."""
+    return len(_SCENARIO_ITEMS.dump_json(tuple(items), exclude_none=True))
+
 
 E = TypeVar("E", bound=c.CloudEvent)
 

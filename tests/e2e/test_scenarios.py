@@ -23,6 +23,7 @@ from tests.support import (
     product,
     read_events,
     run_reaches,
+    scenario_items_of_size,
     start_runs,
     wait_until_caught_up,
 )
@@ -399,6 +400,52 @@ def _next_daylight_saving_changes(today: date) -> tuple[date, date]:
         return this_year if this_year > today else last_sunday(today.year + 1, month)
 
     return next_one(3), next_one(10)
+
+
+# What a scenario's items may take as JSON in an event (shared/events/codec.py).
+ITEMS_BUDGET = 192 * 1024
+
+
+def test_the_largest_scenario_fits_an_event_and_a_larger_one_is_refused(
+    system: System, kafka: Broker
+) -> None:
+    office = system.office()
+
+    # The admin defines a scenario of 200 items with long titles, as large as allowed.
+    largest = {
+        "name": "Alles",
+        "scope": "hypotheek",
+        "items": scenario_items_of_size(ITEMS_BUDGET),
+    }
+    response = system.post("scenario", "/scenarios", office.admin, json=largest)
+    assert response.status_code == 201, response.text
+    scenario_id = response.json()["scenario_id"]
+
+    # One byte more is refused, with a message saying why.
+    larger = {**largest, "items": scenario_items_of_size(ITEMS_BUDGET + 1)}
+    refused = system.post("scenario", "/scenarios", office.admin, json=larger)
+    assert refused.status_code == 422, refused.text
+    assert "bytes" in refused.text and "fewer items or shorter titles" in refused.text
+    changed = system.put("scenario", f"/scenarios/{scenario_id}", office.admin, json=larger)
+    assert changed.status_code == 422, changed.text
+
+    # The largest one is published, and a run of it too, for other services to read.
+    started = start_runs(
+        system,
+        office,
+        "dossier-1",
+        product(),
+        scenario_id,
+        execute_on=(datetime.now(AMSTERDAM).date() + timedelta(days=1)).isoformat(),
+    )
+    assert started.status_code == 201, started.text
+
+    def defined_and_scheduled(found: list[dict[str, Any]]) -> bool:
+        return {"ScenarioDefined", "ScenarioScheduled"} <= {e["type"] for e in found}
+
+    events = _run_events(kafka, office.tenant, defined_and_scheduled)
+    for event in events:
+        assert len(event["data"]["items"]) == 200
 
 
 def _a_time_gone_today() -> tuple[str, str]:

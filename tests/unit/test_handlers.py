@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
+from pydantic import ValidationError
 
 from servicekit.consumer import DeadLetters, PositionStore, Rejected, TrackingConsumer
 from servicekit.eventstore import TrackedApplication
@@ -29,9 +30,18 @@ from services.portal_projection.views import PortalView
 from services.scenario_service import kafka as scenario_kafka
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import DocumentList, request_ids_for
+from services.scenario_service.http import ScenarioIn
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import action_point_rule, decode, encode, new_event
+from shared.events.codec import (
+    MAX_RECORD_BYTES,
+    MAX_SCENARIO_ITEMS_BYTES,
+    action_point_rule,
+    decode,
+    encode,
+    new_event,
+)
+from tests.support import scenario_items_of_size
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 OFFICE = "kantoor-utrecht"
@@ -306,6 +316,49 @@ def test_manual_requests_and_document_lists_publish_document_requests(
     assert {e.data.source for e in published} == {"document_list"}
     assert {e.data.reference for e in published} == {"lender-42"}
     assert {e.data.requested_by for e in published} == {"platform/lender"}
+
+
+def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
+    scenarios: Scenarios,
+) -> None:
+    # The largest scenario the API accepts: items at their budget, with one byte more refused.
+    items = scenario_items_of_size(MAX_SCENARIO_ITEMS_BYTES)
+    ScenarioIn.model_validate({"name": "Alles", "scope": "hypotheek", "items": items})
+    with pytest.raises(ValidationError, match="fewer items or shorter titles"):
+        ScenarioIn.model_validate(
+            {
+                "name": "Alles",
+                "scope": "hypotheek",
+                "items": scenario_items_of_size(MAX_SCENARIO_ITEMS_BYTES + 1),
+            }
+        )
+
+    # Every other field of the records at its largest too: a 200-character office of 4-byte
+    # characters, names and ids of 200 characters that JSON escapes to 6 bytes each, and a
+    # token subject as long as the 16 KiB request head the HTTP server accepts allows.
+    office = "\U0001f3e2" * 200
+    longest = "\x01" * 200
+    who = "x" * 12 * 1024
+    scope = "a" * 64
+    subject = {"type": "appointment", "id": longest, "scope": scope}
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    scenario_id = scenarios.define_scenario(office, longest, scope, items, None, who)
+    scenarios.change_scenario(office, scenario_id, longest, scope, items, None, who)
+    for moment in (NOW + timedelta(days=1), NOW):
+        scenarios.start_scenarios(office, longest, subject, [scenario_id], moment, NOW, who)
+
+    # Each record passes the codec (Outbox.new decodes every one), under its limit.
+    published = outbox.new()
+    assert set(types(published)) == {
+        "ScenarioDefined",
+        "ScenarioChanged",
+        "ScenarioScheduled",
+        "ScenarioExecuted",
+        "DocumentRequested",
+    }
+    largest = max(published, key=lambda event: len(encode(event)))
+    assert largest.type == "ScenarioScheduled"
+    assert len(encode(largest)) <= MAX_RECORD_BYTES
 
 
 def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scenarios) -> None:
