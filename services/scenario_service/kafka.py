@@ -31,6 +31,8 @@ SOURCE = "actiepunten/scenario_service"
 PUBLISHES = topics.SCENARIO
 CONSUMES = (topics.PRODUCTS, topics.APPOINTMENTS, topics.DOCUMENT_LISTS)
 DLQ = topics.SCENARIO_DLQ
+# A document list's source becomes each request's ``requested_by``.
+MAX_SOURCE_LENGTH = 200
 
 
 def declare(broker: KafkaBroker) -> None:
@@ -259,6 +261,9 @@ def handlers(
 
     def document_list(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
+        if len(event.source) > MAX_SOURCE_LENGTH:
+            # Every requested document names it (requested_by): keep those records small.
+            raise Rejected(f"source longer than {MAX_SOURCE_LENGTH} characters")
         try:
             app.receive_document_list(
                 event.tenantid,

@@ -565,6 +565,25 @@ def test_another_list_under_a_known_reference_from_the_platform_is_rejected(
     assert scenarios.recorder.max_notification_id() == head
 
 
+def test_a_document_list_from_a_source_too_long_to_name_its_requests_is_rejected(
+    scenarios: Scenarios,
+) -> None:
+    # Each requested document names the list's source: a huge one would not fit its record.
+    handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["DocumentListReceived"]
+    data = {"subject": MORTGAGE, "reference": "r-1", "items": [{"document_type": "loonstrook"}]}
+    event = new_event(
+        c.DocumentListReceived,
+        data,
+        source="platform/" + "x" * 200_000,
+        tenant=OFFICE,
+        dossier=DOSSIER,
+    )
+
+    with pytest.raises(Rejected, match="source"):
+        handle(event, Tracking("platform.documentlists.v1:0", 1))
+    assert scenarios.recorder.max_notification_id() is None
+
+
 def test_a_platform_event_without_a_dossier_is_rejected(scenarios: Scenarios) -> None:
     # The consumer dead-letters a ValueError with its message as the reason.
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ProductCreated"]
