@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -277,7 +277,9 @@ class Scenarios(TrackedApplication):
         runs: list[ScenarioRun] = []
         for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
             run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
-            if self._exists(run_id):
+            # Before runs were keyed by the fact, they were keyed by the event's id.
+            legacy_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
+            if self._exists(run_id) or self._exists(legacy_id):
                 continue
             offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
             execute_at = now if starts_at is None else triggered_moment(starts_at, offset_days, now)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -485,6 +485,23 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
         == 1
     )
     assert scenarios.max_tracking_id("platform.products.v1:0") == 6
+
+
+def test_a_run_started_before_runs_were_keyed_by_fact_still_counts(scenarios: Scenarios) -> None:
+    scenario_id = define(scenarios, trigger={"event": "product_created"})
+    # An earlier version keyed a triggered run by the platform event's id.
+    scenario = scenarios.get_scenario(OFFICE, scenario_id)
+    legacy_id = uuid5(scenario_id, f"{OFFICE}:event-1")
+    earlier = scenarios._new_run(
+        legacy_id, OFFICE, "dossier-1", MORTGAGE, scenario, NOW, NOW, "trigger:product_created"
+    )
+    scenarios.save(earlier)
+
+    # The platform republishes that event: nothing new starts.
+    again = scenarios.start_triggered(
+        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+    )
+    assert again == []
 
 
 def test_an_appointment_scenario_runs_three_days_before_the_appointment(
