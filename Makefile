@@ -2,14 +2,17 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+UV     := 0.13.8
+# The venv is installed from uv.lock (`uv sync --locked`); the stamp changes with either file.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
 
 .PHONY: venv run test test-fast lint format chaos bench broker clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv==$(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never \
+		$(BIN)/uv sync -q --locked --extra test --extra lint --python $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
