@@ -11,6 +11,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d
 KUSTOMIZE_VERSION := v5.7.1
 KUSTOMIZE := .cache/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+K8S_OVERLAYS := $(sort $(dir $(wildcard deploy/kubernetes/overlays/*/kustomization.yaml \
+	deploy/kubernetes/overlays/*/*/kustomization.yaml)))
 
 .PHONY: venv run test test-fast lint lint-deploy manifests format chaos bench broker clean
 
@@ -47,7 +49,7 @@ lint-deploy: venv $(KUSTOMIZE)
 	$(BIN)/yamllint --strict .
 	$(BIN)/shellcheck deploy/*.sh .ci/run
 	$(BIN)/python deploy/kubernetes/generate.py --check
-	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) deploy/kubernetes/overlays/*
+	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) $(K8S_OVERLAYS)
 
 ## rewrite the generated Kubernetes files (topics, services) from the registries
 manifests: venv

@@ -56,7 +56,7 @@ def test_the_committed_kubernetes_files_are_what_the_registries_generate() -> No
 
 def test_every_topic_of_the_registry_has_a_kafkatopic_with_its_partitions() -> None:
     manifests = [
-        *_documents(KUBERNETES / "base" / "topics.yaml"),
+        *_documents(KUBERNETES / "topics" / "topics.yaml"),
         *_documents(KUBERNETES / "components" / "platform-topics" / "topics.yaml"),
     ]
     declared = {m["spec"]["topicName"]: m["spec"]["partitions"] for m in manifests}

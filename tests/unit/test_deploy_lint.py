@@ -90,7 +90,7 @@ CHECKS = [
     ),
     Check(
         "strimzi KafkaTopic: partitions as words",
-        "deploy/kubernetes/base/topics.yaml",
+        "deploy/kubernetes/topics/topics.yaml",
         _kubernetes_validate,
         "partitions: 3",
         "partitions: three",
