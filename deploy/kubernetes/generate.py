@@ -142,7 +142,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         "metadata": {"name": name, "labels": labels},
         "spec": {
             # Replicas beyond the partition count (topics.PARTITIONS) get no partition and sit
-            # idle in the consumer group; tests/unit/test_deploy_files.py keeps overlays below it.
+            # idle in the group; tests/unit/test_deploy_files.py keeps every overlay within it.
             "replicas": 1 if keeps_uploads else 2,
             "selector": {"matchLabels": labels},
             # A ReadWriteOnce upload volume cannot be mounted by the old and the new pod at once.
