@@ -149,3 +149,19 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         assert spec["read_only"] is True
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_the_alerts_watch_metrics_the_services_export() -> None:
+    from prometheus_client import REGISTRY
+
+    import servicekit.metrics  # noqa: F401  (registers the metrics the plumbing exports)
+
+    exported = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in REGISTRY.collect()
+    }
+    (rule,) = _documents(KUBERNETES / "base" / "alerts.yaml")
+    expressions = [r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    watched = {name for e in expressions for name in re.findall(r"\bactiepunten_\w+", e)}
+    assert watched, "the alerts name no metric"
+    assert watched <= exported, watched - exported

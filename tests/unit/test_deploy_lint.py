@@ -103,6 +103,13 @@ CHECKS = [
         "instance: 3",
     ),
     Check(
+        "PrometheusRule: misspelt rule field",
+        "deploy/kubernetes/base/alerts.yaml",
+        _kubernetes_validate,
+        "for: 5m",
+        "fore: 5m",
+    ),
+    Check(
         "ServiceMonitor: misspelt endpoint path",
         "deploy/kubernetes/base/services.yaml",
         _kubernetes_validate,
