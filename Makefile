@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv==$(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never \
-		$(BIN)/uv sync -q --locked --extra test --extra lint --python $(BIN)/python
+		$(BIN)/uv sync -q --locked --extra test --extra lint --python $(BIN)/python \
+		|| { echo "make venv: is uv.lock behind pyproject.toml? run $(BIN)/uv lock" >&2; exit 1; }
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
