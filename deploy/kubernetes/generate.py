@@ -161,6 +161,16 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                         "fsGroup": 10001,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
+                    # Replicas on different nodes where possible, so a node drain (one at a
+                    # time, the PodDisruptionBudget) or a node failure takes one of them.
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": labels},
+                        }
+                    ],
                     "containers": [container],
                     "volumes": [data_volume, {"name": "tmp", "emptyDir": {}}],
                 },
