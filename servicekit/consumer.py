@@ -181,6 +181,15 @@ class TrackingConsumer:
         self._reseek = False
         self._lag_updated = 0.0
 
+    @property
+    def state(self) -> str:
+        """``assigned`` (owns partitions), ``joining`` (connected, owns none: its group is
+        rebalancing, or it is a replica beyond the partition count), ``connecting``."""
+        consumer = self._consumer
+        if consumer is None:
+            return "connecting"
+        return "assigned" if consumer.assignment() else "joining"
+
     def request_reseek(self) -> None:
         """Seek every owned partition to the positions in the store again (its store changed)."""
         self._reseek = True

@@ -20,6 +20,7 @@ from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingCon
 from servicekit.eventstore import TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, make_broker
 from servicekit.outbox import OutboxRelay, Translate
+from servicekit.probes import Readiness
 from servicekit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Runtime:
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
         self.publisher = Publisher(self.broker)
+        self.readiness = Readiness()
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closers: list[Callable[[], None]] = []
@@ -77,6 +79,9 @@ class Runtime:
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
         )
         self.add_job("consumer", consumer.run)
+        self.readiness.add_consumer(consumer)
+        # The consumer's positions live in the service's store: reading one asks the store.
+        self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
         return consumer
 
     def add_job(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
@@ -109,6 +114,7 @@ class Runtime:
         for _attempt in range(60):
             try:
                 await self.broker.start()
+                self.readiness.producer_started = True
                 return
             except Exception as error:
                 log.warning("Kafka not reachable yet (%s); retrying", error)
@@ -183,6 +189,24 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> Mapping[str, Any]:
         return asyncapi_document(runtime.broker, title)
+
+    @app.get("/livez", tags=["operations"])
+    async def livez() -> Mapping[str, Any]:
+        """The process answers (a liveness probe that fails restarts it)."""
+        return {"status": "ok", "service": runtime.settings.service}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Store reachable, producer started, consumers assigned or joining (503 otherwise)."""
+        problems = await runtime.readiness.problems()
+        problems.update({f"job:{name}": "stopped" for name in runtime.failed_jobs()})
+        service = runtime.settings.service
+        if problems:
+            return JSONResponse(
+                {"status": "not ready", "service": service, "problems": problems},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "service": service})
 
     return app
 
