@@ -93,7 +93,8 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     name = f"actiepunten-{service}"
     labels = _labels(service)
     port = DEFAULT_PORTS[service]
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    alive = {"httpGet": {"path": "/livez", "port": "http"}}
+    ready = {"httpGet": {"path": "/readyz", "port": "http"}}
     # Uploaded files stay on a volume of their own until the blob store is shared (issue 12,
     # item 4); every other service keeps nothing there on PostgreSQL.
     keeps_uploads = service == "dossiercontrole"
@@ -122,9 +123,12 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         },
         # Covers the wait for the broker at start-up: the service answers once it reached
         # Kafka, and gives up itself after about five minutes.
-        "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
-        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 6},
-        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
+        "startupProbe": {**alive, "periodSeconds": 5, "failureThreshold": 60},
+        # Restarts only a process that stopped answering: not for a database or broker outage.
+        "livenessProbe": {**alive, "periodSeconds": 10, "failureThreshold": 6},
+        # Store reachable, producer started, consumers assigned or joining; /readyz answers
+        # within its store timeout (3 s).
+        "readinessProbe": {**ready, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 2},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,

@@ -144,7 +144,7 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         assert environment["ACTIEPUNTEN_PERSISTENCE"] == "postgres"
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         port = DEFAULT_PORTS[service]
-        assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/health"
+        assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/readyz"
         assert f"{port}:{port}" in spec["ports"]
         assert spec["read_only"] is True
     assert services["kafka"]["image"].startswith("apache/kafka:")
