@@ -43,19 +43,26 @@ POSTGRES_SECRET = "actiepunten-db-app"
 KAFKA_CLUSTER = "kafka"
 
 
-def topic_config(name: str) -> dict[str, Any]:
-    """Kafka topic config kept in the registry (such as ``retention.ms``), when it has any."""
-    configs: dict[str, dict[str, Any]] = getattr(topics, "TOPIC_CONFIGS", {})
-    return dict(configs.get(name, {}))
+def topic_settings() -> list[tuple[str, str, int, dict[str, Any]]]:
+    """(name, owner, partitions, Kafka config) of each topic in the registry.
+
+    ``REGISTRY`` (topic settings with owner and config such as ``retention.ms``) where the
+    registry has it; else ``TOPICS`` (name -> partitions), owned by the prefix of the name.
+    """
+    registry = getattr(topics, "REGISTRY", None)
+    if registry is not None:
+        return [(s.name, s.owner, s.partitions, dict(s.config)) for s in registry.values()]
+    return [
+        (name, name.split(".", 1)[0], partitions, {}) for name, partitions in topics.TOPICS.items()
+    ]
 
 
 def kafka_topics(*, ours: bool) -> list[dict[str, Any]]:
     resources = []
-    for name, partitions in topics.TOPICS.items():
-        if name.startswith("actiepunten.") != ours:
+    for name, owner, partitions, config in topic_settings():
+        if (owner == "actiepunten") != ours:
             continue
         spec: dict[str, Any] = {"topicName": name, "partitions": partitions}
-        config = topic_config(name)
         if config:
             spec["config"] = config
         resources.append(
