@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from servicekit.auth import Identity, require
-from services.portal_projection.views import PortalView
+from services.portal_projection.views import PortalView, progress
 from shared.events.contracts import Subject
 
 router = APIRouter()
@@ -54,13 +54,4 @@ async def portal_action_points(
     view: PortalView = request.app.state.view
     rows = await asyncio.to_thread(view.action_points, who.tenant, dossier_id)
     points = [PortalActionPoint.model_validate(row) for row in rows]
-    completed = sum(1 for p in points if p.status == "completed")
-    total = len(points)
-    return PortalActionPoints(
-        action_points=points,
-        progress=Progress(
-            open=total - completed,
-            completed=completed,
-            percent=round(100 * completed / total) if total else 0,
-        ),
-    )
+    return PortalActionPoints(action_points=points, progress=Progress(**progress(rows)))

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
-from services.portal_projection import kafka, settings
+from services.portal_projection import kafka, settings, web
 from services.portal_projection.http import router
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
@@ -41,6 +41,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     )
     app.state.view = view
     app.include_router(router)
+    web.install(app)  # the web pages under /app (SPEC section 6)
     return app
 
 

@@ -127,3 +127,35 @@ class PortalView:
             }
             for row in rows
         ]
+
+    def dossiers(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The office's dossiers known to the read model, most recent first, with progress."""
+        rows = self.store.query(
+            "SELECT dossier_id, COUNT(*) AS total, "
+            "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
+            "MAX(created_at) AS last_at FROM action_points "
+            "WHERE tenant = ? AND status != 'removed' "
+            "GROUP BY dossier_id ORDER BY MAX(created_at) DESC, dossier_id LIMIT ?",
+            (tenant, limit),
+        )
+        return [
+            {
+                "dossier_id": row["dossier_id"],
+                **progress_of(int(row["total"]), int(row["completed"])),
+            }
+            for row in rows
+        ]
+
+
+def progress_of(total: int, completed: int) -> dict[str, int]:
+    """The progress shown to the client: open, completed and the percentage completed."""
+    return {
+        "open": total - completed,
+        "completed": completed,
+        "percent": round(100 * completed / total) if total else 0,
+    }
+
+
+def progress(points: list[dict[str, Any]]) -> dict[str, int]:
+    """Progress over a dossier's action points (rows of ``PortalView.action_points``)."""
+    return progress_of(len(points), sum(1 for p in points if p["status"] == "completed"))

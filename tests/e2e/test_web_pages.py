@@ -1,0 +1,160 @@
+"""The web pages over HTTP (SPEC section 6): sign-in, session cookie, CSRF and the error pages.
+
+What a browser sees without running one: the sign-in link turns a token into an HttpOnly,
+SameSite=Strict cookie and sends the user to /app/; a bad link is a Dutch 401 page; a form
+posted without the page's CSRF token is refused; another client's dossier is a 404 page; a file
+that is too large or of the wrong type is a clear message, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.support import Office, System, eventually, product
+
+pytestmark = pytest.mark.e2e
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
+
+
+@contextmanager
+def signed_in(system: System, token: str) -> Iterator[httpx.Client]:
+    """A browser-like client that followed the sign-in link (cookies kept, no bearer header)."""
+    with httpx.Client(base_url=system.url("portal"), timeout=15) as client:
+        response = client.get("/app/signin", params={"token": token})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def requested_documents(system: System, office: Office, dossier_id: str, count: int) -> list[dict]:
+    scenario_id = system.define_scenario(
+        office, "hypotheek", *[f"stuk_{n}" for n in range(count)], name="Hypotheek"
+    )
+    response = system.post(
+        "scenario",
+        "/scenario-runs",
+        office.adviser,
+        json={"dossier_id": dossier_id, "subject": product(), "scenario_ids": [scenario_id]},
+    )
+    assert response.status_code == 201, response.text
+
+    def all_on_the_portal() -> list[dict]:
+        points = system.portal(office, dossier_id)["action_points"]
+        assert len(points) == count, points
+        return points
+
+    return eventually(all_on_the_portal, timeout=30)
+
+
+def test_the_sign_in_link_sets_a_strict_http_only_cookie_and_redirects(system: System) -> None:
+    office = system.office()
+    with httpx.Client(base_url=system.url("portal"), timeout=15) as browser:
+        response = browser.get("/app/signin", params={"token": office.token("adviser")})
+
+        assert response.status_code == 303
+        assert response.headers["location"] == "/app/"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "path=/app" in cookie
+        # The cookie alone (no bearer header) opens the pages.
+        page = browser.get("/app/")
+        assert page.status_code == 200
+        assert "Dossier openen op nummer" in page.text
+
+
+def test_a_bad_or_expired_sign_in_link_is_a_401_page(system: System) -> None:
+    office = system.office()
+    with httpx.Client(base_url=system.url("portal"), timeout=15) as browser:
+        for token in ["not-a-jwt", office.token("client", ttl_seconds=-60), ""]:
+            response = browser.get("/app/signin", params={"token": token})
+            assert response.status_code == 401
+            assert response.headers["content-type"].startswith("text/html")
+            assert "Aanmelden mislukt" in response.text
+            assert "set-cookie" not in response.headers
+        # Without a session the pages say so.
+        response = browser.get("/app/")
+        assert response.status_code == 401
+        assert "niet aangemeld" in response.text
+
+
+def test_a_form_posted_without_the_csrf_token_is_refused(system: System) -> None:
+    office = system.office()
+    [point] = requested_documents(system, office, "dossier-csrf", 1)
+    with signed_in(system, office.token("client", dossiers=["dossier-csrf"])) as client:
+        url = f"/app/dossiers/dossier-csrf/documents/{point['document_id']}/upload"
+        files = {"file": ("id.png", PNG, "image/png")}
+
+        refused = client.post(url, files=files)
+        wrong = client.post(url, files=files, data={"csrf_token": "0" * 40})
+
+        assert refused.status_code == 403
+        assert wrong.status_code == 403
+        assert "Verzoek geweigerd" in refused.text
+        # Nothing was uploaded: the action point is still open.
+        assert system.portal(office, "dossier-csrf")["action_points"][0]["status"] == "open"
+        # With the page's token the same upload goes through.
+        csrf = csrf_of(client.get("/app/dossiers/dossier-csrf").text)
+        accepted = client.post(url, files=files, data={"csrf_token": csrf})
+        assert accepted.status_code == 303, accepted.text
+
+
+def test_a_client_gets_a_404_page_for_another_dossier(system: System) -> None:
+    office = system.office()
+    with signed_in(system, office.token("client", dossiers=["dossier-a"])) as client:
+        mine = client.get("/app/dossiers/dossier-a")
+        other = client.get("/app/dossiers/dossier-b")
+        polled = client.get("/app/dossiers/dossier-b/action-points")
+
+    assert mine.status_code == 200
+    assert other.status_code == 404
+    assert "Dossier niet gevonden" in other.text
+    assert polled.status_code == 404
+
+
+def test_wrong_type_and_too_large_files_get_clear_messages(system: System) -> None:
+    office = system.office()
+    [point] = requested_documents(system, office, "dossier-files", 1)
+    with signed_in(system, office.token("client", dossiers=["dossier-files"])) as client:
+        csrf = csrf_of(client.get("/app/dossiers/dossier-files").text)
+        url = f"/app/dossiers/dossier-files/documents/{point['document_id']}/upload"
+
+        text = client.post(
+            url, files={"file": ("notes.txt", b"hello", "text/plain")}, data={"csrf_token": csrf}
+        )
+        huge = client.post(
+            url,
+            files={"file": ("scan.pdf", b"%PDF-" + b"0" * (21 * 1024 * 1024), "application/pdf")},
+            data={"csrf_token": csrf},
+        )
+        partial = client.post(
+            url,
+            files={"file": ("notes.txt", b"hello", "text/plain")},
+            data={"csrf_token": csrf},
+            headers={"HX-Request": "true"},
+        )
+
+    assert text.status_code == 415
+    assert "Kies een PDF, JPEG of PNG" in text.text
+    assert huge.status_code == 413
+    assert "te groot" in huge.text
+    # htmx gets the message for the page's message area.
+    assert partial.status_code == 415
+    assert partial.headers["hx-retarget"] == "#meldingen"
+    assert "Verkeerd bestandstype" in partial.text
+
+
+def test_the_pages_stay_out_of_the_openapi_document(system: System) -> None:
+    paths = httpx.get(system.url("portal") + "/openapi.json", timeout=10).json()["paths"]
+    assert not [path for path in paths if path.startswith("/app")]
