@@ -124,12 +124,17 @@ def run() -> None:
             print(f"{service:16} {url}  (API docs {url}/docs)")
         tenant = "kantoor-1"
         print(f"\nTokens for office {tenant!r} (valid 12 hours):")
-        print(f"admin   {issue_token(secret, sub='admin-1', tenant=tenant, role='admin')}")
-        print(f"adviser {issue_token(secret, sub='adviseur-1', tenant=tenant, role='adviser')}")
+        admin = issue_token(secret, sub="admin-1", tenant=tenant, role="admin")
+        adviser = issue_token(secret, sub="adviseur-1", tenant=tenant, role="adviser")
         client = issue_token(
             secret, sub="klant-1", tenant=tenant, role="client", dossiers=["dossier-1"]
         )
+        print(f"admin   {admin}")
+        print(f"adviser {adviser}")
         print(f"client  {client}  (dossier 'dossier-1')")
+        print("\nWeb pages (sign-in links, one per role):")
+        print(f"adviser {urls['portal']}/app/signin?token={adviser}  (dossiercontrole)")
+        print(f"client  {urls['portal']}/app/signin?token={client}  (klantportaal)")
         print(f"\nLogs in {data_dir / 'logs'}. Ctrl-C stops everything.", flush=True)
         while not stopping:
             for service, process in zip(SERVICES, processes, strict=True):

@@ -5,6 +5,14 @@
   function submitWith(form) {
     if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
   }
+  // A change that went through clears an earlier error message; polling leaves it alone.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.xhr.status < 400 && detail.requestConfig && detail.requestConfig.verb !== "get") {
+      var messages = document.getElementById("meldingen");
+      if (messages) { messages.innerHTML = ""; }
+    }
+  });
   document.addEventListener("change", function (event) {
     var input = event.target;
     if (input.matches && input.matches("form.upload input[type=file]") && input.files.length) {
