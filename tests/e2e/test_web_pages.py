@@ -155,6 +155,51 @@ def test_wrong_type_and_too_large_files_get_clear_messages(system: System) -> No
     assert "Verkeerd bestandstype" in partial.text
 
 
+def test_the_dossier_lists_show_only_what_the_user_may_see(system: System) -> None:
+    office, other_office = system.office(), system.office()
+    requested_documents(system, office, "dossier-lijst", 1)
+    requested_documents(system, other_office, "dossier-elders", 1)
+
+    with signed_in(system, office.token("adviser")) as adviser:
+        staff_list = adviser.get("/app/").text
+    with signed_in(system, office.token("client", dossiers=["dossier-lijst"])) as client:
+        client_list = client.get("/app/").text
+
+    assert "dossier-lijst" in staff_list
+    assert "dossier-elders" not in staff_list
+    assert "dossier-lijst" in client_list
+    assert "0 van 1 actiepunten afgerond" in client_list
+
+
+def test_adviser_uploads_and_copies_a_document_from_the_dossier_check(system: System) -> None:
+    office = system.office()
+    first, second = requested_documents(system, office, "dossier-kopie", 2)
+    with signed_in(system, office.token("adviser")) as adviser:
+        page = adviser.get("/app/dossiers/dossier-kopie").text
+        csrf = csrf_of(page)
+        base = "/app/dossiers/dossier-kopie/documents"
+        htmx = {"HX-Request": "true"}
+
+        uploaded = adviser.post(
+            f"{base}/{first['document_id']}/upload",
+            files={"file": ("paspoort.png", PNG, "image/png")},
+            data={"csrf_token": csrf},
+            headers=htmx,
+        )
+        copied = adviser.post(
+            f"{base}/{second['document_id']}/copy",
+            data={"csrf_token": csrf, "source_document_id": first["document_id"]},
+            headers=htmx,
+        )
+
+    assert uploaded.status_code == 200, uploaded.text
+    assert "paspoort.png" in uploaded.text
+    assert copied.status_code == 200, copied.text
+    assert "Het document is gekopieerd" in copied.text
+    statuses = [d["status"] for d in system.documents(office, "dossier-kopie")]
+    assert statuses == ["uploaded", "uploaded"]
+
+
 def test_the_pages_stay_out_of_the_openapi_document(system: System) -> None:
     paths = httpx.get(system.url("portal") + "/openapi.json", timeout=10).json()["paths"]
     assert not [path for path in paths if path.startswith("/app")]
