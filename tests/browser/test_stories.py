@@ -71,10 +71,19 @@ def test_client_uploads_a_file_and_sees_the_point_completed(
     expect(page.locator("#meldingen")).to_contain_text("Kies een PDF, JPEG of PNG")
     screenshot(page, "client-wrong-file-type")
 
-    # The client picks a photo of the ID for the first point: it is sent at once.
-    points.first.get_by_label("Bestand kiezen voor").set_input_files(
-        files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}]
-    )
+    # By keyboard only, the client tabs to the first point's file picker, opens it with Enter
+    # and picks a photo of the ID: it is sent at once.
+    first_picker = points.first.get_by_label("Bestand kiezen voor")
+    picker_id = first_picker.get_attribute("id")
+    page.locator("body").focus()
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == picker_id:
+            break
+    assert page.evaluate("document.activeElement.id") == picker_id
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}])
 
     # The point becomes completed, stays visible, and the progress moves.
     expect(page.locator("#meldingen")).to_be_empty()

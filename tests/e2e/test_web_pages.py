@@ -73,6 +73,12 @@ def test_the_sign_in_link_sets_a_strict_http_only_cookie_and_redirects(system: S
         assert page.status_code == 200
         assert "Dossier openen op nummer" in page.text
 
+        # Signing out (a form with the CSRF token) ends the session.
+        signed_out = browser.post("/app/signout", data={"csrf_token": csrf_of(page.text)})
+        assert signed_out.status_code == 200
+        assert "Afgemeld" in signed_out.text
+        assert browser.get("/app/").status_code == 401
+
 
 def test_a_bad_or_expired_sign_in_link_is_a_401_page(system: System) -> None:
     office = system.office()
