@@ -178,11 +178,24 @@ def _view(request: Request) -> PortalView:
     return request.app.state.view  # type: ignore[no-any-return]
 
 
+# Pages carry personal data and act with the user's session: not cached, not framed, scripts
+# only from this origin (the progress bar's width is an inline style).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def _render(
     request: Request, name: str, context: dict[str, Any], status: int = 200, **headers: str
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, name, context, status_code=status, headers=headers or None
+        request, name, context, status_code=status, headers={**PAGE_HEADERS, **headers}
     )
 
 

@@ -54,18 +54,28 @@ def new_page(chromium: Browser, system: System) -> Iterator[Callable[[str], Page
     """A fresh browser (own cookies) signed in with ``token``, on /app/."""
     expect.set_options(timeout=TIMEOUT_MS)
     contexts = []
+    # Script errors and refusals by the pages' Content-Security-Policy fail the story.
+    broken: list[str] = []
 
     def open_signed_in(token: str) -> Page:
         context = chromium.new_context(viewport=DESKTOP, locale="nl-NL")
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: broken.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                broken.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         page.goto(f"{system.url('portal')}/app/signin?token={token}")
         return page
 
     yield open_signed_in
     for context in contexts:
         context.close()
+    assert not broken, broken
 
 
 @pytest.fixture

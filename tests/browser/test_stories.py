@@ -82,7 +82,7 @@ def test_client_uploads_a_file_and_sees_the_point_completed(
             break
     assert page.evaluate("document.activeElement.id") == picker_id
     with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
+        first_picker.press("Enter")  # focuses the picker (again, should polling redraw it)
     chooser.value.set_files(files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}])
 
     # The point becomes completed, stays visible, and the progress moves.
