@@ -170,6 +170,15 @@ def _not_found(dossier_id: str) -> PageError:
     )
 
 
+def _strict_cookie_withheld(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and COOKIE not in request.cookies
+        and request.headers.get("sec-fetch-site") == "cross-site"
+        and request.headers.get("sec-fetch-mode") == "navigate"
+    )
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -612,6 +621,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, error: PageError) -> Response:
+        if error.status == 401 and _strict_cookie_withheld(request):
+            # A link on another site (the sign-in link in an e-mail) started this navigation,
+            # so the browser kept the SameSite=Strict cookie back. Navigating again from this
+            # origin sends it; without a session that ends on the 401 page as usual.
+            return _render(request, "continue.html", {"target": request.url.path, "session": None})
         context = {
             "title": error.title,
             "message": error.message,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support import Office, System, eventually, product
 
@@ -179,3 +179,29 @@ def test_a_client_trying_another_dossier_gets_a_404_page(
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="Dossier niet gevonden")).to_be_visible()
     screenshot(page, "client-other-dossier-404")
+
+
+def test_a_client_follows_the_sign_in_link_from_an_e_mail_on_another_site(
+    chromium: Browser, system: System, screenshot: Screenshot
+) -> None:
+    """A SameSite=Strict cookie is not sent on a navigation that another site started: the
+    link in the e-mail must still land the client signed in on its dossiers."""
+    office = system.office()
+    link = f"{system.url('portal')}/app/signin?token={client_token(office, 'dossier-mail')}"
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    try:
+        context.route(
+            "https://mail.example/**",
+            lambda route: route.fulfill(
+                content_type="text/html", body=f'<a href="{link}">Naar uw dossier</a>'
+            ),
+        )
+        page = context.new_page()
+        page.goto("https://mail.example/inbox")
+        page.get_by_role("link", name="Naar uw dossier").click()
+
+        expect(page.get_by_role("heading", name="Mijn dossiers")).to_be_visible()
+        expect(page.get_by_role("link", name="Dossier dossier-mail")).to_be_visible()
+        screenshot(page, "client-signed-in-from-e-mail")
+    finally:
+        context.close()
