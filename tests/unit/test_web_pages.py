@@ -1,0 +1,127 @@
+"""What the web pages show, without a browser or a broker: the adviser's list of the office's
+dossiers from the portal read model, and the client's action points as the page renders them,
+with the fields of the document cycle (due date, rejection reason) wherever the model has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from servicekit.auth import Identity
+from services.portal_projection.views import PortalView, progress
+from services.portal_projection.web import Session, templates
+from shared.events import contracts as c
+from shared.events.codec import new_event
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+
+
+@pytest.fixture
+def view(tmp_path: Path) -> Iterator[PortalView]:
+    portal = PortalView(tmp_path / "portal.sqlite")
+    yield portal
+    portal.close()
+
+
+def open_point(view: PortalView, tenant: str, dossier_id: str, at: datetime) -> str:
+    action_point_id = uuid4()
+    event = new_event(
+        c.ActionPointOpened,
+        {
+            "action_point_id": action_point_id,
+            "document_id": uuid4(),
+            "dossier_id": dossier_id,
+            "subject": MORTGAGE,
+            "document_type": "identiteitsbewijs",
+            "title": "Identiteitsbewijs",
+            "opened_at": at,
+        },
+        source="actiepunten/dossiercontrole_service",
+        tenant=tenant,
+        dossier=dossier_id,
+    )
+    position = (view.max_tracking_id("t:0") or 0) + 1
+    assert view.process(event, Tracking("t:0", position))
+    return str(action_point_id)
+
+
+def test_an_adviser_lists_the_offices_dossiers_most_recent_first_within_a_limit(
+    view: PortalView,
+) -> None:
+    for n in range(5):
+        open_point(view, "kantoor-utrecht", f"dossier-{n}", NOW + timedelta(minutes=n))
+    open_point(view, "kantoor-utrecht", "dossier-4", NOW + timedelta(minutes=9))
+    open_point(view, "kantoor-amsterdam", "dossier-elders", NOW + timedelta(hours=1))
+
+    listed = view.dossiers("kantoor-utrecht", limit=3)
+
+    assert [d["dossier_id"] for d in listed] == ["dossier-4", "dossier-3", "dossier-2"]
+    assert listed[0] == {"dossier_id": "dossier-4", "open": 2, "completed": 0, "percent": 0}
+    assert [d["dossier_id"] for d in view.dossiers("kantoor-amsterdam")] == ["dossier-elders"]
+
+
+def render_client_points(points: list[dict[str, Any]]) -> str:
+    token = "token"
+    session = Session(
+        who=Identity(sub="klant-1", tenant="kantoor-utrecht", role="client"),
+        token=token,
+        csrf="c" * 40,
+    )
+    template = templates.env.get_template("_action_points.html")
+    return template.render(
+        session=session,
+        dossier_id="dossier-1",
+        points=points,
+        progress=progress(points),
+        version="v",
+        accept="application/pdf,image/jpeg,image/png",
+    )
+
+
+def point(**fields: Any) -> dict[str, Any]:
+    return {
+        "action_point_id": str(uuid4()),
+        "document_id": str(uuid4()),
+        "document_type": "loonstrook",
+        "title": "Loonstrook",
+        "subject": MORTGAGE,
+        "status": "open",
+        "created_at": NOW.isoformat(),
+        "completed_at": None,
+        **fields,
+    }
+
+
+def test_the_client_page_shows_due_date_and_rejection_reason_when_the_model_has_them() -> None:
+    page = render_client_points(
+        [
+            point(due_at="2026-12-01T22:59:00+00:00", overdue=True, reason="onleesbaar"),
+            point(title="Werkgeversverklaring"),
+        ]
+    )
+
+    assert "Uiterlijk 01-12-2026 23:59 (verlopen)" in page
+    assert "Afgekeurd:</strong> onleesbaar" in page
+    # A point without those fields (today's read model) just shows none.
+    assert page.count("Uiterlijk") == 1
+
+
+def test_each_open_point_offers_a_labelled_file_picker_and_camera_a_completed_one_stays() -> None:
+    page = render_client_points(
+        [point(), point(title="Paspoort", status="completed", completed_at=NOW.isoformat())]
+    )
+
+    assert 'accept="application/pdf,image/jpeg,image/png"' in page
+    assert 'capture="environment"' in page
+    assert 'aria-label="Bestand kiezen voor Loonstrook"' in page
+    assert "Paspoort" in page
+    assert "Afgerond op 28-11-2026 10:00" in page
+    assert 'aria-valuenow="50"' in page
