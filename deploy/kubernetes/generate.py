@@ -95,6 +95,19 @@ def _postgres_env() -> list[dict[str, Any]]:
     ]
 
 
+def _web_pages_env(service: str) -> list[dict[str, Any]]:
+    """The portal's web pages call the other services' APIs: through their Services here."""
+    if service != "portal":
+        return []
+    return [
+        {
+            "name": f"ACTIEPUNTEN_{other.upper()}_URL",
+            "value": f"http://actiepunten-{other}:{DEFAULT_PORTS[other]}",
+        }
+        for other in ("scenario", "dossiercontrole")
+    ]
+
+
 def service_resources(service: str) -> list[dict[str, Any]]:
     """Deployment, Service, PodDisruptionBudget and ServiceMonitor of one service."""
     name = f"actiepunten-{service}"
@@ -123,6 +136,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             },
             *_postgres_env(),
             {"name": "OTEL_SERVICE_NAME", "value": name},
+            *_web_pages_env(service),
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
