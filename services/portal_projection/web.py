@@ -549,13 +549,35 @@ async def copy(request: Request, dossier_id: str, document_id: str) -> Response:
     return await _after_change(request, session, dossier_id, "Het document is gekopieerd.")
 
 
+def _confirmation(
+    request: Request, session: Session, dossier_id: str, form: FormData, question: str
+) -> Response | None:
+    """The question before a removal. htmx asked it in the browser (``hx-confirm``) and sends
+    ``confirmed``; a form posted without script gets this page first."""
+    if _field(form, "confirmed") == "ja":
+        return None
+    return _render(
+        request,
+        "confirm.html",
+        {
+            "session": session,
+            "dossier_id": dossier_id,
+            "question": question,
+            "action": request.url.path,
+        },
+    )
+
+
 @router.post("/dossiers/{dossier_id}/documents/{document_id}/remove")
 async def remove_document(request: Request, dossier_id: str, document_id: str) -> Response:
     """Way 2a: the document and its action point go."""
     session = _session(request)
     _visible_dossier(session, dossier_id)
     _adviser_only(session)
-    await _form(request, session)
+    form = await _form(request, session)
+    question = "Het document en het actiepunt van de klant verwijderen?"
+    if (asked := _confirmation(request, session, dossier_id, form, question)) is not None:
+        return asked
     await _call(session, "DELETE", "dossiercontrole", f"/documents/{quote(document_id, safe='')}")
     return await _after_change(
         request, session, dossier_id, "Het document en zijn actiepunt zijn verwijderd."
@@ -568,7 +590,10 @@ async def remove_action_point(request: Request, dossier_id: str, action_point_id
     session = _session(request)
     _visible_dossier(session, dossier_id)
     _adviser_only(session)
-    await _form(request, session)
+    form = await _form(request, session)
+    question = "Alleen het actiepunt bij de klant verwijderen? Het document blijft staan."
+    if (asked := _confirmation(request, session, dossier_id, form, question)) is not None:
+        return asked
     await _call(
         session, "DELETE", "dossiercontrole", f"/action-points/{quote(action_point_id, safe='')}"
     )

@@ -206,6 +206,24 @@ def test_adviser_uploads_and_copies_a_document_from_the_dossier_check(system: Sy
     assert statuses == ["uploaded", "uploaded"]
 
 
+def test_without_script_a_removal_asks_for_confirmation_first(system: System) -> None:
+    office = system.office()
+    [point] = requested_documents(system, office, "dossier-zeker", 1)
+    with signed_in(system, office.token("adviser")) as adviser:
+        csrf = csrf_of(adviser.get("/app/dossiers/dossier-zeker").text)
+        url = f"/app/dossiers/dossier-zeker/documents/{point['document_id']}/remove"
+
+        asked = adviser.post(url, data={"csrf_token": csrf})
+        # The document is still there until the adviser confirms.
+        assert len(system.documents(office, "dossier-zeker")) == 1
+        confirmed = adviser.post(url, data={"csrf_token": csrf, "confirmed": "ja"})
+
+    assert asked.status_code == 200
+    assert "Weet u het zeker?" in asked.text
+    assert confirmed.status_code == 303
+    assert system.documents(office, "dossier-zeker") == []
+
+
 def test_the_pages_stay_out_of_the_openapi_document(system: System) -> None:
     paths = httpx.get(system.url("portal") + "/openapi.json", timeout=10).json()["paths"]
     assert not [path for path in paths if path.startswith("/app")]
