@@ -636,13 +636,20 @@ async def start_scenarios(request: Request, dossier_id: str) -> Response:
     return await _after_change(request, session, dossier_id, f"Gestart: {names}.", runs=runs)
 
 
+@router.get("/{path:path}")
+async def unknown_page(request: Request, path: str) -> Response:
+    """Any other address under /app: a page, not the API's JSON."""
+    raise PageError(404, "Pagina niet gevonden", "Deze pagina bestaat niet.")
+
+
 # --- wiring --------------------------------------------------------------------------------------
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to the portal service's app."""
-    app.include_router(router)
+    # The static files first: the pages' catch-all would answer for them otherwise.
     app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="web-static")
+    app.include_router(router)
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, error: PageError) -> Response:

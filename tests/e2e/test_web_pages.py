@@ -122,11 +122,14 @@ def test_a_client_gets_a_404_page_for_another_dossier(system: System) -> None:
         mine = client.get("/app/dossiers/dossier-a")
         other = client.get("/app/dossiers/dossier-b")
         polled = client.get("/app/dossiers/dossier-b/action-points")
+        unknown = client.get("/app/dossiers/dossier-a/nothing-here")
 
     assert mine.status_code == 200
     assert other.status_code == 404
     assert "Dossier niet gevonden" in other.text
     assert polled.status_code == 404
+    assert unknown.status_code == 404
+    assert "Pagina niet gevonden" in unknown.text
 
 
 def test_wrong_type_and_too_large_files_get_clear_messages(system: System) -> None:
