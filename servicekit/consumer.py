@@ -15,18 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, Tracking
-from pydantic import ValidationError
+from eventsourcing.persistence import Notification, Tracking
 
 from servicekit import metrics
+from servicekit.errors import Disposition, classify, is_transient
 from servicekit.kafka import Publisher
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent
@@ -35,15 +33,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent, Tracking], None]
 """Processes one event and stores ``tracking`` in the same transaction as its effects."""
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    PersistenceError,  # eventsourcing's OperationalError, InterfaceError, ... (not IntegrityError)
-    sqlite3.OperationalError,
-    psycopg.OperationalError,  # the portal's read model on PostgreSQL
-    psycopg.InterfaceError,
-    OSError,
-)
-
 
 MAX_CONFLICTS = 25
 LAG_INTERVAL = 2.0  # seconds between measurements of the consumer lag
@@ -294,6 +283,18 @@ class TrackingConsumer:
         if handler is None:
             await self._skip(record, tracking, "not_handled")
             return
+        if record.key != event.key:
+            # The key decides the partition and so the order of one dossier's events; a record
+            # filed under another office's or dossier's key is out of that order (or forged).
+            found = record.key.decode("utf-8", "replace") if record.key is not None else None
+            await self._dead_letter(
+                record,
+                tracking,
+                f"record key {found!r} does not match the envelope's tenantid "
+                f"{event.tenantid!r} and dossierid {event.dossierid!r} "
+                f"(expected key {event.key.decode()!r})",
+            )
+            return
         await self._handle(record, event, handler, tracking)
 
     async def _handle(
@@ -304,32 +305,33 @@ class TrackingConsumer:
         while True:
             try:
                 await asyncio.to_thread(handler, event, tracking)
-            except IntegrityError as error:
-                if await self._retrying(self.positions.has_tracked, tracking):
-                    metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
-                    return
-                # An aggregate changed under us (a concurrent command): load and try again;
-                # a conflict that never goes away is no concurrency and must not stall us.
-                conflicts += 1
-                if conflicts >= MAX_CONFLICTS:
+            except Exception as error:
+                disposition = classify(error)
+                if disposition is Disposition.CONFLICT:
+                    if await self._retrying(self.positions.has_tracked, tracking):
+                        metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
+                        return
+                    # An aggregate changed under us (a concurrent command): load and try
+                    # again; a conflict that never goes away is no concurrency and must not
+                    # stall us.
+                    conflicts += 1
+                    if conflicts >= MAX_CONFLICTS:
+                        await self._dead_letter(
+                            record, tracking, f"conflict persisted on {event.type}: {error}"
+                        )
+                        return
+                elif disposition is Disposition.TRANSIENT:
+                    metrics.TRANSIENT_RETRIES.labels(record.topic).inc()
+                    log.warning(
+                        "%s: transient failure on %s, retrying: %s", self.name, event.type, error
+                    )
+                else:
+                    if not isinstance(error, Rejected | ValueError):
+                        log.exception("%s: handler for %s failed", self.name, event.type)
                     await self._dead_letter(
-                        record, tracking, f"conflict persisted on {event.type}: {error}"
+                        record, tracking, f"rejected {event.type}: {_describe(error)}"
                     )
                     return
-            except (Rejected, ValidationError, ValueError) as error:
-                await self._dead_letter(record, tracking, f"rejected {event.type}: {error}")
-                return
-            except TRANSIENT_ERRORS as error:
-                metrics.TRANSIENT_RETRIES.labels(record.topic).inc()
-                log.warning(
-                    "%s: transient failure on %s, retrying: %s", self.name, event.type, error
-                )
-            except Exception as error:
-                log.exception("%s: handler for %s failed", self.name, event.type)
-                await self._dead_letter(
-                    record, tracking, f"handler failed on {event.type}: {error!r}"
-                )
-                return
             else:
                 metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
                 return
@@ -365,7 +367,19 @@ class TrackingConsumer:
         while True:
             try:
                 return await asyncio.to_thread(call, *args)
-            except TRANSIENT_ERRORS as error:
+            except Exception as error:
+                if not is_transient(error):
+                    raise
                 log.warning("%s: store unavailable, retrying: %s", self.name, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+
+
+def _describe(error: BaseException) -> str:
+    """The reason written to a dead letter: the error's own words, with its kind where those
+    alone say little (a ``KeyError`` prints only the missing key)."""
+    if isinstance(error, Rejected):
+        return str(error)
+    if isinstance(error, ValueError) and str(error):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
