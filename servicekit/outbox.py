@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -19,7 +18,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
+from servicekit.errors import Disposition, classify
 from servicekit.eventstore import TrackedApplication
+from servicekit.lease import Lease, NoLease, lease_for
 from shared.events.contracts import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,12 @@ class OutboxRelay:
         quarantine: Quarantine | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
-        lease_seconds: float | None = None,
+        lease: Lease | None = None,
+        shared: bool = False,
     ) -> None:
+        """``shared``: replicas share the store, so take a lease (``lease_for`` the store)
+        before publishing; ``lease`` gives one explicitly."""
         self.app = app
-        self.lease_seconds = lease_seconds
-        self._lease_period = -1
         self.quarantine = quarantine
         self.topic = topic
         self.translate = translate
@@ -72,6 +74,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.tracking_name = f"outbox:{topic}"
+        if lease is None:
+            lease = lease_for(app, self.tracking_name) if shared else NoLease()
+        self.lease = lease
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         app.add_save_listener(self.wake)
@@ -93,43 +98,31 @@ class OutboxRelay:
         """Relay until cancelled; a failed publish is retried with backoff, never skipped."""
         self._loop = asyncio.get_running_loop()
         backoff = 0.2
-        while True:
-            try:
-                published = await self.relay_once()
-                backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay for %s failed; retrying in %.1fs", self.topic, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if published == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-
-    def _holds_lease(self) -> bool:
-        """With replicas sharing a store, one relay publishes in each period of
-        ``lease_seconds``: whoever records the period first in the store holds it. Without the
-        lease every replica would publish every batch (harmless, same ids, but doubled)."""
-        if self.lease_seconds is None:
-            return True
-        period = int(time.time() // self.lease_seconds)
-        if period == self._lease_period:
-            return True
         try:
-            self.app.process_recorder.insert_tracking(
-                Tracking(f"lease:{self.tracking_name}", period)
-            )
-        except IntegrityError:
-            return False  # another replica holds this period
-        self._lease_period = period
-        return True
+            while True:
+                try:
+                    published = await self.relay_once()
+                    backoff = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "outbox relay for %s failed; retrying in %.1fs", self.topic, backoff
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                if published == 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            self.lease.release()  # the next replica to ask takes over at once
 
     async def relay_once(self) -> int:
-        """Publish the next batch of notifications; returns how many notifications it covered."""
-        if not await asyncio.to_thread(self._holds_lease):
+        """Publish the next batch of notifications; returns how many notifications it covered
+        (0 when another replica holds the lease, or overtook this batch)."""
+        if not await asyncio.to_thread(self.lease.acquire):
             return 0
         start = await asyncio.to_thread(self.position)
         notifications: Sequence[Notification] = await asyncio.to_thread(
@@ -140,20 +133,45 @@ class OutboxRelay:
             return 0
         events: list[CloudEvent] = []
         for notification in notifications:
-            domain_event = self.app.mapper.to_domain_event(notification)
             try:
+                domain_event = self.app.mapper.to_domain_event(notification)
                 events.extend(self.translate(domain_event))
-            except ValueError as error:
-                # A stored fact that no contract can carry would stop this relay for every
-                # office, forever. Report it where operations look, then go on.
-                if self.quarantine is None:
+            except Exception as error:
+                # A stored fact that no contract can carry (or of an older shape that the code
+                # no longer reads) would stop this relay for every office, forever. Report it
+                # where operations look, then go on. A store that is away is retried instead.
+                if self.quarantine is None or classify(error) is not Disposition.PERMANENT:
                     raise
-                log.error("outbox: notification %d cannot be published: %s", notification.id, error)
-                await self.quarantine(notification, f"cannot publish {notification.topic}: {error}")
+                reason = f"cannot publish {notification.topic}: {_describe(error)}"
+                log.error("outbox: notification %d: %s", notification.id, reason)
+                await self.quarantine(notification, reason)
+        # Fencing: a batch that outlived its lease, or that another relay published meanwhile,
+        # must not go out after newer events. Checked with the store just before sending.
+        if not await asyncio.to_thread(self._still_ours, start):
+            log.warning("outbox %s: lease lost before sending the batch", self.topic)
+            return 0
         if events:
             await self.publish(self.topic, events)
         last = notifications[-1].id
-        await asyncio.to_thread(self.app.record_tracking, Tracking(self.tracking_name, last))
+        try:
+            # Progress is recorded only if it is higher than what is recorded (single-row
+            # tracking refuses a lower or equal position): a relay that was overtaken learns so.
+            await asyncio.to_thread(
+                self.app.process_recorder.insert_tracking, Tracking(self.tracking_name, last)
+            )
+        except IntegrityError:
+            log.warning("outbox %s: another relay recorded a later position", self.topic)
+            await asyncio.to_thread(self.lease.release)
+            return 0
         metrics.EVENTS_PUBLISHED.labels(self.topic).inc(len(events))
         metrics.RELAY_BACKLOG.labels(self.topic).set(await asyncio.to_thread(self.backlog))
         return len(notifications)
+
+    def _still_ours(self, start: int) -> bool:
+        return self.lease.held() and self.position() == start
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ValueError) and str(error):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

@@ -52,9 +52,9 @@ class Runtime:
             translate,
             self.publisher.publish_events,
             quarantine=dead_letters.quarantine,
-            # Replicas take turns in periods of 2 s; the one not holding the period notices
-            # the other's saves by polling, so poll often.
-            lease_seconds=2.0,
+            # Replicas share the store: one relay holds the lease (servicekit.lease). The
+            # holder does not hear of other replicas' saves, so it polls often.
+            shared=True,
             poll_interval=0.25,
         )
         self.add_job(f"relay:{topic}", relay.run)

@@ -72,7 +72,8 @@ def translate(event: Any) -> list[c.CloudEvent]:
         made.append(
             (
                 c.ScenarioScheduled,
-                _scheduled(event.originator_id, vars(event), event.execute_at),
+                _scheduled(event.originator_id, vars(event), event.execute_at)
+                | {"sequence": event.originator_version},
                 event.tenant,
                 event.dossier_id,
             )
@@ -81,7 +82,8 @@ def translate(event: Any) -> list[c.CloudEvent]:
         made.append(
             (
                 c.ScenarioScheduled,
-                _scheduled(event.originator_id, event.run, event.execute_at),
+                _scheduled(event.originator_id, event.run, event.execute_at)
+                | {"sequence": event.originator_version},
                 event.run["tenant"],
                 event.run["dossier_id"],
             )

@@ -80,6 +80,15 @@ class ScenarioDeletedData(_Data):
 
 
 class ScenarioScheduledData(_Data):
+    """Published when a run is scheduled and again each time it moves (an upsert by ``run_id``).
+
+    ``sequence`` is the run's version at that moment: it grows with every change of the run. A
+    consumer that keeps the latest schedule ignores a copy whose ``sequence`` is not higher than
+    the last it saw for that run (an older copy sent again by a relay that lost its lease, or a
+    republish). Added within ``dataversion`` 1 as an optional field: records from before it have
+    none; order those by their position in the partition, as before.
+    """
+
     run_id: UUID
     scenario_id: UUID
     scenario_name: str
@@ -88,6 +97,7 @@ class ScenarioScheduledData(_Data):
     execute_at: AwareDatetime
     items: tuple[RequestedItem, ...]
     started_by: str
+    sequence: int | None = Field(default=None, ge=1)
 
 
 class ScenarioRunCancelledData(_Data):

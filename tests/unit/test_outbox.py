@@ -7,12 +7,12 @@ acknowledged batch (and can be told to fail, as a broker that is down does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
 from servicekit.outbox import OutboxRelay
 from services.dossiercontrole_service import kafka
@@ -240,24 +240,18 @@ def _topic_of(app: DossierChecks, notification_id: int) -> str:
     return notification.topic
 
 
-async def test_replicas_take_turns_so_a_batch_is_published_once(
-    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+async def test_one_replica_relays_and_the_other_takes_over_when_it_stops(
+    store: dict[str, str],
 ) -> None:
     # Two replicas of the service share one store; each runs its relay.
     first_app, second_app = DossierChecks(env=store), DossierChecks(env=store)
     broker = FakeKafka()
-    first = OutboxRelay(
-        first_app, kafka.PUBLISHES, kafka.translate, broker.publish, lease_seconds=5.0
-    )
-    second = OutboxRelay(
-        second_app, kafka.PUBLISHES, kafka.translate, broker.publish, lease_seconds=5.0
-    )
-    clock = [1_000.0]
-    monkeypatch.setattr("servicekit.outbox.time.time", lambda: clock[0])
+    first = OutboxRelay(first_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    second = OutboxRelay(second_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
 
     # A request saved by the second replica ...
     request(second_app)
-    # ... is published by whichever relay holds the period, and only by that one.
+    # ... is published by the relay that holds the lease, and only by that one.
     assert await first.relay_once() == 4  # the check opened, the document, two locators
     assert await second.relay_once() == 0
     request(second_app, "loonstrook")
@@ -265,12 +259,158 @@ async def test_replicas_take_turns_so_a_batch_is_published_once(
     assert await first.relay_once() == 3
     assert [e.type for e in broker.events].count("DocumentAdded") == 2
 
-    # In a later period the other replica may take over, and goes on where the first stopped.
-    clock[0] += 5.0
+    # The first replica stops; the other takes over and goes on where the first stopped.
+    first.lease.release()
     request(first_app, "jaarcijfers")
     assert await second.relay_once() == 3
     assert await first.relay_once() == 0
     assert [e.type for e in broker.events].count("DocumentAdded") == 3
     assert len({e.id for e in broker.events}) == len(broker.events)  # nothing twice
+    second.lease.release()
     first_app.close()
     second_app.close()
+
+
+async def test_a_clock_stepped_back_does_not_stop_a_single_relay(
+    checks: DossierChecks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = FakeKafka()
+    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    clock = [1_000_000.0]
+    monkeypatch.setattr("time.time", lambda: clock[0])
+    request(checks)
+    assert await relay.relay_once() == 4
+
+    # NTP steps the machine's clock back an hour; the adviser goes on requesting documents.
+    clock[0] -= 3600
+    request(checks, "loonstrook")
+
+    # They are published at once, not an hour later.
+    assert await relay.relay_once() == 3
+    assert [e.type for e in broker.events].count("DocumentAdded") == 2
+    relay.lease.release()
+
+
+class LostLease:
+    """A lease that is taken, then lost before the batch is sent (a pause, a dropped session)."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def acquire(self) -> bool:
+        return True
+
+    def held(self) -> bool:
+        self.checks += 1
+        return False
+
+    def release(self) -> None:
+        pass
+
+
+async def test_a_batch_that_outlived_its_lease_is_not_sent(checks: DossierChecks) -> None:
+    request(checks)
+    broker = FakeKafka()
+    lease = LostLease()
+    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish, lease=lease)
+
+    assert await relay.relay_once() == 0
+
+    # Checked just before sending: nothing went out, and no progress was recorded.
+    assert lease.checks == 1
+    assert broker.events == []
+    assert relay.position() == 0
+
+
+async def test_a_batch_overtaken_by_another_relay_is_not_sent_again(checks: DossierChecks) -> None:
+    request(checks)
+    broker = FakeKafka()
+    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish)
+    head = checks.recorder.max_notification_id()
+
+    def overtaken(event: object) -> list[c.CloudEvent]:
+        # While this relay translates, another one published the batch and recorded it.
+        checks.record_tracking(Tracking(relay.tracking_name, head))
+        return kafka.translate(event)
+
+    relay.translate = overtaken
+    assert await relay.relay_once() == 0
+    assert broker.events == []
+    assert relay.position() == head
+
+
+async def test_a_stored_event_of_an_older_shape_is_quarantined_and_later_events_go_out(
+    checks: DossierChecks,
+) -> None:
+    # A stored event whose translation meets an older shape (a missing key), then a good one.
+    first, second = request(checks, "identiteitsbewijs"), request(checks, "loonstrook")
+    broker = FakeKafka()
+    quarantined: list[tuple[int, str]] = []
+
+    async def quarantine(notification: object, reason: str) -> None:
+        quarantined.append((notification.id, reason))  # type: ignore[attr-defined]
+
+    def translate(event: object) -> list[c.CloudEvent]:
+        if getattr(event, "document_id", None) == first:
+            raise KeyError("subject")
+        return kafka.translate(event)
+
+    relay = OutboxRelay(checks, kafka.PUBLISHES, translate, broker.publish, quarantine=quarantine)
+    await relay.relay_once()
+
+    (reason,) = [reason for _, reason in quarantined]
+    assert "KeyError" in reason and "subject" in reason
+    assert {e.data.document_id for e in broker.events if e.type == "DocumentAdded"} == {second}
+    assert relay.backlog() == 0
+
+
+async def test_a_store_that_is_away_stops_the_batch_rather_than_quarantining(
+    checks: DossierChecks,
+) -> None:
+    request(checks)
+    broker = FakeKafka()
+    quarantined: list[str] = []
+
+    async def quarantine(notification: object, reason: str) -> None:
+        quarantined.append(reason)
+
+    def translate(event: object) -> list[c.CloudEvent]:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    relay = OutboxRelay(checks, kafka.PUBLISHES, translate, broker.publish, quarantine=quarantine)
+    with pytest.raises(OperationalError):
+        await relay.relay_once()
+    assert quarantined == [] and broker.events == [] and relay.position() == 0
+
+
+def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
+    # An adviser plans a scenario for next week; the appointment moves twice.
+    from services.scenario_service import kafka as scenario_kafka
+    from services.scenario_service.application import Scenarios
+
+    app = Scenarios()
+    try:
+        scenario_id = app.define_scenario(
+            OFFICE, "Hyp", "hypotheek", [{"document_type": "identiteitsbewijs"}], None, "admin-1"
+        )
+        (run,) = app.start_scenarios(
+            OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=7), NOW, "adviser-1"
+        )
+        run.reschedule(NOW + timedelta(days=8))
+        run.reschedule(NOW + timedelta(days=9))
+        app.save(run)
+        schedules = [
+            event
+            for notification in app.recorder.select_notifications(0, 100)
+            for event in scenario_kafka.translate(app.mapper.to_domain_event(notification))
+            if isinstance(event, c.ScenarioScheduled)
+        ]
+    finally:
+        app.close()
+
+    # A consumer keeping the latest schedule can tell an older copy by its sequence.
+    assert [s.data.execute_at.day for s in schedules] == [17, 18, 19]
+    sequences = [s.data.sequence for s in schedules]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 3
+    latest = max(schedules, key=lambda s: s.data.sequence or 0)
+    assert latest.data.execute_at == NOW + timedelta(days=9)

@@ -1,0 +1,159 @@
+"""Which of a service's replicas publishes its outbox: a lease that trusts no wall clock.
+
+Replicas share one store; without a lease each relay would publish every batch (the same ids,
+so harmless to consumers that track ids, but doubled, and an older copy sent after a newer
+event rolls back a consumer that reads ``ScenarioScheduled`` as an upsert).
+
+- PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) taken on a connection of its
+  own that is held while the relay publishes. The database ends the lock when the connection
+  ends (a replica that died, or lost its network), so no clock decides who holds it. Needs a
+  direct connection (not a transaction-pooling PgBouncer).
+- SQLite: an exclusive ``flock`` on a file beside the database, for replicas on one machine
+  sharing the file; the kernel drops it when the process dies.
+- In memory (tests): one process, one relay; no lease.
+
+``held()`` is the fencing check: the relay asks it immediately before it sends a batch, and
+records its progress only when the position it started from is still the recorded one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Lease(Protocol):
+    def acquire(self) -> bool:
+        """Take the lease if it is free; True while this relay holds it. Never blocks."""
+
+    def held(self) -> bool:
+        """True if the lease is still ours, checked with the store (not with a clock)."""
+
+    def release(self) -> None:
+        """Give the lease up (the next relay to ask takes it)."""
+
+
+class NoLease:
+    """A single relay: always held."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class FileLease:
+    """An exclusive ``flock`` on ``path``, held from ``acquire`` until ``release`` or exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def held(self) -> bool:
+        # A flock cannot be taken away from a living process that holds the descriptor.
+        return self._fd is not None
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_try_advisory_lock`` from a readable name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class PostgresAdvisoryLease:
+    """A session advisory lock on a dedicated connection (``connect`` makes one). A relay that
+    waits for the lease keeps its connection and asks again on it, rather than reconnecting."""
+
+    def __init__(self, connect: Any, name: str) -> None:
+        self._connect = connect
+        self.name = name
+        self.key = advisory_key(name)
+        self._conn: Any = None
+        self._holding = False
+
+    def acquire(self) -> bool:
+        if self._holding:
+            if self.held():
+                return True
+            self.release()  # the connection, and with it the lock, was lost
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        try:
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        except Exception:
+            self.release()
+            raise
+        self._holding = bool(row and row[0])
+        if self._holding:
+            log.info("outbox lease %s taken", self.name)
+        return self._holding
+
+    def held(self) -> bool:
+        conn = self._conn
+        if not self._holding or conn is None:
+            return False
+        try:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
+                "AND classid::bigint = %s AND objid::bigint = %s)",
+                ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
+            ).fetchone()
+        except Exception as error:
+            log.warning("outbox lease %s lost with its connection: %s", self.name, error)
+            return False
+        return bool(row and row[0])
+
+    def release(self) -> None:
+        conn, self._conn, self._holding = self._conn, None, False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()  # ends the session, and with it the lock
+
+
+def lease_for(app: Any, name: str) -> Lease:
+    """The lease that fits the store of ``app`` (an eventsourcing application)."""
+    datastore = getattr(app.recorder, "datastore", None)
+    pool = getattr(datastore, "pool", None)
+    if datastore is not None and hasattr(datastore, "schema") and pool is not None:
+        import psycopg
+
+        params = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
+        schema = datastore.schema
+
+        def connect() -> Any:
+            return psycopg.connect(**params, autocommit=True, connect_timeout=5)
+
+        return PostgresAdvisoryLease(connect, f"{params.get('dbname')}.{schema}.{name}")
+    db_name = getattr(pool, "db_name", None)
+    if isinstance(db_name, str) and db_name and not getattr(pool, "is_sqlite_memory_mode", True):
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+        return FileLease(Path(f"{db_name}.{safe}.lock"))
+    return NoLease()
