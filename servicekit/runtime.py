@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import uvicorn
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import DataError, IntegrityError, PersistenceError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -163,6 +163,14 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
         return JSONResponse(
             {"detail": "the resource changed at the same moment; try again"}, status_code=409
         )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def _unstorable(_: Request, error: Exception) -> JSONResponse:
+        # A value the store can never hold (the request models refuse the known cases, such as
+        # NUL): the request is wrong, not the store, and retrying it changes nothing.
+        log.warning("store refused a value: %s", error)
+        return JSONResponse({"detail": f"a value cannot be stored: {error}"}, status_code=422)
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(psycopg.OperationalError)

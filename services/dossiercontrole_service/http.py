@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from servicekit.auth import Identity, require
 from services.dossiercontrole_service.application import DossierChecks
@@ -25,7 +25,7 @@ from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     NothingUploaded,
 )
-from shared.events.contracts import Subject
+from shared.events.contracts import Name, Subject
 
 router = APIRouter()
 # Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
@@ -39,7 +39,7 @@ Uploader = Annotated[Identity, Depends(require("adviser", "client"))]
 
 class DocumentTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     creates_action_point: bool
 
 

@@ -24,7 +24,7 @@ from services.scenario_service.domainmodel import (
 )
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
-from shared.events.contracts import RequestedItem, Scope, Subject, Trigger
+from shared.events.contracts import Identifier, Name, RequestedItem, Scope, Subject, Title, Trigger
 
 router = APIRouter()
 Admin = Annotated[Identity, Depends(require("admin"))]
@@ -37,7 +37,7 @@ class _Body(BaseModel):
 
 
 class ScenarioIn(_Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     scope: Scope
     items: list[RequestedItem] = Field(
         min_length=1,
@@ -93,7 +93,7 @@ class ScenarioList(BaseModel):
 
 
 class RunsIn(_Body):
-    dossier_id: str = Field(min_length=1, max_length=200)
+    dossier_id: Identifier
     subject: Subject
     scenario_ids: list[UUID] = Field(min_length=1, max_length=50)
     execute_on: date | None = None
@@ -117,10 +117,10 @@ class RunsOut(BaseModel):
 
 
 class DocumentRequestIn(_Body):
-    dossier_id: str = Field(min_length=1, max_length=200)
+    dossier_id: Identifier
     subject: Subject
     document_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
-    title: str | None = Field(default=None, max_length=300)
+    title: Title | None = None
     action_point: bool | None = None
 
 
@@ -129,9 +129,9 @@ class DocumentRequestCreated(BaseModel):
 
 
 class DocumentListIn(_Body):
-    dossier_id: str = Field(min_length=1, max_length=200)
+    dossier_id: Identifier
     subject: Subject
-    reference: str = Field(min_length=1, max_length=200)
+    reference: Identifier
     items: list[RequestedItem] = Field(min_length=1, max_length=500)
 
 

@@ -7,10 +7,11 @@ fields (tolerant reader: a newer producer may add optional fields within a ``dat
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 
 class _Data(BaseModel):
@@ -23,7 +24,36 @@ def _non_blank(value: str) -> str:
     return value
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+def _no_control_characters(value: str) -> str:
+    """Refuse NUL and the other control characters (Unicode category Cc) in ids, names and
+    titles: PostgreSQL cannot store NUL at all, and none of them belongs in a line of text.
+    (A lone surrogate is refused by pydantic itself as not a valid string.)"""
+    for position, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"must not contain control characters (U+{ord(char):04X} at position {position})"
+            )
+    return value
+
+
+# The same rule as a pattern in the JSON schema, so that OpenAPI and AsyncAPI document it.
+_NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+NoControlCharacters = AfterValidator(_no_control_characters)
+
+
+def _text(*, max_length: int, min_length: int = 0) -> Any:
+    return Field(
+        min_length=min_length,
+        max_length=max_length,
+        json_schema_extra={"pattern": _NO_CONTROL_PATTERN},
+    )
+
+
+Identifier = Annotated[str, _text(min_length=1, max_length=200), NoControlCharacters]
+"""An external id (dossier, product, appointment, reference, office): 1-200 characters, no
+control characters."""
+Name = Annotated[str, _text(min_length=1, max_length=200), NoControlCharacters]
+Title = Annotated[str, _text(max_length=300), NoControlCharacters]
 Scope = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 DocumentTypeCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
 
@@ -40,7 +70,7 @@ class RequestedItem(_Data):
     """One document of a scenario or a document list (stukkenlijst)."""
 
     document_type: DocumentTypeCode
-    title: str | None = Field(default=None, max_length=300)
+    title: Title | None = None
     action_point: bool | None = None
 
 

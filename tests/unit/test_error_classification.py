@@ -8,6 +8,7 @@ records what it would publish (no Kafka), as the consumer stories of test_handle
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from typing import Any
 
@@ -177,3 +178,20 @@ async def test_a_catalogue_event_keyed_by_its_office_alone_is_accepted() -> None
 
     assert dlq.letters == []
     assert len(handled) == 1
+
+
+async def test_a_platform_event_with_a_nul_in_an_id_is_dead_lettered() -> None:
+    positions, dlq = Positions(), FakeDLQ()
+    handled: list[Any] = []
+    consumer = consumer_with(
+        {"ProductCreated": lambda event, tracking: handled.append(event)}, positions, dlq
+    )
+    envelope = json.loads(_product_created("hyp-1"))
+    envelope["data"]["product_id"] = "hyp\x00-1"
+
+    await consumer.process(record(json.dumps(envelope).encode()))
+
+    assert handled == []
+    (letter,) = dlq.letters
+    assert "control characters" in letter["body"]["reason"]
+    assert positions.max_tracking_id("platform.products.v1:0") == 42
