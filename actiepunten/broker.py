@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
@@ -88,6 +89,19 @@ def _load_topics() -> dict[str, int]:
 
 
 TOPICS: dict[str, int] = _load_topics()
+
+
+def _topic_configs() -> dict[str, dict[str, str]]:
+    """Each topic's Kafka configuration from the registry (retention, see shared.events.topics);
+    topics are created and aligned with it."""
+    try:
+        from shared.events.topics import REGISTRY
+    except ImportError:
+        return {}
+    return {name: dict(settings.config) for name, settings in REGISTRY.items()}
+
+
+TOPIC_CONFIGS: dict[str, dict[str, str]] = _topic_configs()
 
 
 class BrokerError(RuntimeError):
@@ -743,10 +757,12 @@ async def create_topics(
     replication_factor: int = 1,
     timeout: float = 60.0,
 ) -> None:
-    """Create the topics that do not exist yet (name -> partitions). Idempotent.
+    """Create the topics that do not exist yet (name -> partitions), with their configuration
+    from the registry (`TOPIC_CONFIGS`: our `.v1` topics keep every record). Idempotent.
 
     Retries until the broker answers or `timeout` seconds pass; an existing topic is left as it
-    is, even with fewer partitions. Other per-topic errors are raised.
+    is, even with fewer partitions (`align_topic_configs` fixes its configuration). Other
+    per-topic errors are raised.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -756,7 +772,12 @@ async def create_topics(
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [
-                NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    topic_configs=TOPIC_CONFIGS.get(name, {}),
+                )
                 for name, partitions in topics.items()
                 if name not in existing
             ]
@@ -772,6 +793,36 @@ async def create_topics(
             with contextlib.suppress(Exception):
                 await admin.close()
         await asyncio.sleep(0.5)
+
+
+async def align_topic_configs(bootstrap_servers: str) -> list[str]:
+    """Give existing topics of the registry the configuration it names (a data dir from before
+    the retention settings, say); returns the topics changed. For brokers we run ourselves:
+    on a shared cluster the topics' owners decide, and the services only report. A broker that
+    cannot describe or alter configurations (Tansu) is logged and left as it is."""
+    from servicekit.topicconfig import describe_topic_configs, problems_in
+
+    try:
+        configs = await describe_topic_configs(bootstrap_servers, TOPIC_CONFIGS)
+        wrong = sorted({p.topic for p in problems_in(configs) if p.found is not None})
+        if not wrong:
+            return []
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+        await admin.start()
+        try:
+            # AlterConfigs replaces a topic's dynamic configuration with what it is given: fine
+            # on a local broker, where the registry's settings are the only ones we set.
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, TOPIC_CONFIGS[n]) for n in wrong]
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+    except Exception as error:
+        log.warning("topic configuration not aligned: %s", error)
+        return []
+    log.warning("aligned the configuration of %s with the registry", ", ".join(wrong))
+    return wrong
 
 
 class _TopicCreationError(KafkaError):
@@ -819,6 +870,8 @@ def serve_forever(data_dir: Path) -> None:
     try:
         broker = provide_broker(Path(data_dir))
         asyncio.run(create_topics(broker.bootstrap_servers))
+        if broker.kind != "external":
+            asyncio.run(align_topic_configs(broker.bootstrap_servers))
         phase = "serving"
         print(f"Kafka ({broker.kind}) on {broker.bootstrap_servers}", flush=True)
         while not stop_requested.wait(1.0):

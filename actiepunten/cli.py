@@ -85,7 +85,7 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def run() -> None:
     """The whole system on one machine: a broker, the three services, URLs and tokens."""
-    from actiepunten.broker import create_topics, provide_broker
+    from actiepunten.broker import align_topic_configs, create_topics, provide_broker
     from servicekit.auth import issue_token
     from servicekit.settings import DEFAULT_PORTS
 
@@ -102,6 +102,8 @@ def run() -> None:
     signal.signal(signal.SIGINT, on_signal)
     try:
         asyncio.run(create_topics(broker.bootstrap_servers))
+        if broker.kind != "external":
+            asyncio.run(align_topic_configs(broker.bootstrap_servers))
         secret = jwt_secret(data_dir)
         env = {
             **os.environ,

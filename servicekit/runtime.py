@@ -22,6 +22,7 @@ from servicekit.kafka import Publisher, asyncapi_document, make_broker
 from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.settings import Settings
+from servicekit.topicconfig import TopicProblem, check_topics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ class Runtime:
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closers: list[Callable[[], None]] = []
+        self.topics: set[str] = set()  # what the service reads and writes, for the check
+        self.topic_problems: list[TopicProblem] = []
+        self._topic_check: asyncio.Task[None] | None = None
 
     def relay(
         self, app: TrackedApplication, topic: str, translate: Translate, *, dlq_topic: str
@@ -46,6 +50,7 @@ class Runtime:
         dead_letters = DeadLetters(
             self.publisher, dlq_topic, f"actiepunten.{self.settings.service}"
         )
+        self.topics.update((topic, dlq_topic))
         relay = OutboxRelay(
             app,
             topic,
@@ -69,6 +74,7 @@ class Runtime:
         dlq_topic: str,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
+        self.topics.update((*topics, dlq_topic))
         consumer = TrackingConsumer(
             name=name,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -96,11 +102,13 @@ class Runtime:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         await self._start_broker()
+        self._topic_check = asyncio.create_task(self._check_topics(), name="topic-check")
         for name, job in self._jobs:
             self._tasks[name] = asyncio.create_task(self._supervised(name, job), name=name)
         try:
             yield
         finally:
+            self._topic_check.cancel()
             for task in self._tasks.values():
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -108,6 +116,21 @@ class Runtime:
             await self.broker.stop()
             for closer in self._closers:
                 closer()
+
+    async def _check_topics(self) -> None:
+        """Report topics whose settings would lose history (servicekit.topicconfig); never
+        stops the service."""
+        for attempt in range(5):
+            try:
+                self.topic_problems = await check_topics(
+                    self.settings.kafka_bootstrap_servers, self.topics
+                )
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("topic configuration not checked (attempt %d): %s", attempt + 1, error)
+                await asyncio.sleep(2.0)
 
     async def _start_broker(self) -> None:
         delay = 0.5
@@ -188,7 +211,11 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
         failed = runtime.failed_jobs()
         if failed:
             return JSONResponse({"status": "failing", "failed": failed}, status_code=503)  # type: ignore[return-value]
-        return {"status": "ok", "service": runtime.settings.service}
+        answer: dict[str, Any] = {"status": "ok", "service": runtime.settings.service}
+        if runtime.topic_problems:
+            # Reported, not fatal: the service works; a later replay would miss history.
+            answer["warnings"] = [str(problem) for problem in runtime.topic_problems]
+        return answer
 
     @app.get("/metrics", tags=["operations"])
     async def prometheus_metrics() -> Response:

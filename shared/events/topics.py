@@ -1,4 +1,22 @@
-"""Topic names (SPEC section 3) and the partition counts the project creates them with."""
+"""Topic names (SPEC section 3) and the settings the project creates and checks them with.
+
+``REGISTRY`` is the one place for a topic's partitions and configuration: the local broker
+(`actiepunten broker`, `make run`, the tests), ``deploy/`` and each service's start-up check
+read it.
+
+Retention: the ``.v1`` topics of our own events are the history a replay or a new read model
+rebuilds from, so they keep every record (``retention.ms=-1``, ``retention.bytes=-1``). Dead
+letters keep theirs too: each is unresolved work with its original value. The ``platform.*``
+topics belong to other platform teams; we create them so only for the local broker, and the
+start-up check reports a finite retention there as a warning (a fresh scenario store, which
+reads them from the beginning, would miss older products and appointments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
 SCENARIO = "actiepunten.scenario.v1"
 DOSSIERCONTROLE = "actiepunten.dossiercontrole.v1"
@@ -12,16 +30,31 @@ PORTAL_DLQ = "actiepunten.portal.dlq"
 
 PARTITIONS = 3
 
-TOPICS: dict[str, int] = {
-    name: PARTITIONS
-    for name in (
-        SCENARIO,
-        DOSSIERCONTROLE,
-        PRODUCTS,
-        APPOINTMENTS,
-        DOCUMENT_LISTS,
-        SCENARIO_DLQ,
-        DOSSIERCONTROLE_DLQ,
-        PORTAL_DLQ,
+KEEP_FOREVER: Mapping[str, str] = {"retention.ms": "-1", "retention.bytes": "-1"}
+"""Kafka topic configuration of a topic that never deletes records by age or size."""
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    name: str
+    owner: Literal["actiepunten", "platform"]
+    partitions: int = PARTITIONS
+    config: Mapping[str, str] = field(default_factory=lambda: dict(KEEP_FOREVER))
+
+
+REGISTRY: dict[str, TopicSettings] = {
+    settings.name: settings
+    for settings in (
+        TopicSettings(SCENARIO, "actiepunten"),
+        TopicSettings(DOSSIERCONTROLE, "actiepunten"),
+        TopicSettings(PRODUCTS, "platform"),
+        TopicSettings(APPOINTMENTS, "platform"),
+        TopicSettings(DOCUMENT_LISTS, "platform"),
+        TopicSettings(SCENARIO_DLQ, "actiepunten"),
+        TopicSettings(DOSSIERCONTROLE_DLQ, "actiepunten"),
+        TopicSettings(PORTAL_DLQ, "actiepunten"),
     )
 }
+
+TOPICS: dict[str, int] = {name: settings.partitions for name, settings in REGISTRY.items()}
+"""Name -> partitions, for callers that need only those."""

@@ -1,0 +1,118 @@
+"""At start-up, check that the topics a service reads and writes keep what they must keep.
+
+A replay (or a new read model) rebuilds from the beginning of a topic: a topic that deletes
+records after the broker's default seven days silently loses every older action point. The
+settings we expect are in ``shared.events.topics`` (one registry for the broker command, the
+deploy files and this check).
+
+A wrong setting is reported, not fatal: platform teams may manage topics, and a service that
+refuses to start stops offices' work over a setting that matters only to a later replay. It is
+an ERROR log line naming topic, setting, found and expected value, the gauge
+``actiepunten_topic_config_wrong{topic,setting}`` (1 while wrong), and the ``warnings`` of
+``/health`` (still 200). Topics owned by the platform are reported as WARNING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from prometheus_client import Gauge
+
+from shared.events.topics import REGISTRY
+
+log = logging.getLogger(__name__)
+
+TOPIC_CONFIG_WRONG = Gauge(
+    "actiepunten_topic_config_wrong",
+    "1 while a topic the service uses has a setting other than the one it needs",
+    ["topic", "setting"],
+)
+
+
+@dataclass(frozen=True)
+class TopicProblem:
+    topic: str
+    setting: str
+    found: str | None
+    expected: str
+    owner: str
+
+    def __str__(self) -> str:
+        found = "the topic does not exist" if self.found is None else f"found {self.found}"
+        return (
+            f"topic {self.topic}: {self.setting} should be {self.expected} ({found}); "
+            f"a replay from the beginning would miss older records"
+        )
+
+
+async def describe_topic_configs(
+    bootstrap_servers: str, names: Iterable[str], *, timeout_ms: int = 10000
+) -> dict[str, dict[str, str] | None]:
+    """Each topic's configuration as Kafka reports it; None for a topic that does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    await admin.start()
+    try:
+        wanted = list(names)
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted]
+        )
+        found: dict[str, dict[str, str] | None] = {}
+        for response in responses:
+            for resource in response.to_object()["resources"]:
+                found[resource["resource_name"]] = _entries(resource)
+        return found
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+_UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
+
+
+def _entries(resource: dict[str, Any]) -> dict[str, str] | None:
+    if resource.get("error_code") == _UNKNOWN_TOPIC:
+        return None
+    if resource.get("error_code"):
+        raise RuntimeError(
+            f"describing {resource.get('resource_name')} failed: "
+            f"error {resource['error_code']} {resource.get('error_message') or ''}"
+        )
+    entries: dict[str, str] = {}
+    for entry in resource.get("config_entries", ()):
+        name = entry.get("config_names", entry.get("config_name"))
+        entries[str(name)] = str(entry.get("config_value"))
+    return entries
+
+
+def problems_in(configs: dict[str, dict[str, str] | None]) -> list[TopicProblem]:
+    """Each setting of ``REGISTRY`` that a described topic does not have."""
+    problems = []
+    for topic, found in configs.items():
+        settings = REGISTRY.get(topic)
+        if settings is None:
+            continue
+        for setting, expected in settings.config.items():
+            value = None if found is None else found.get(setting)
+            if value != expected:
+                problems.append(TopicProblem(topic, setting, value, expected, settings.owner))
+    return problems
+
+
+async def check_topics(bootstrap_servers: str, names: Iterable[str]) -> list[TopicProblem]:
+    """Check and report (log, gauge) the settings of ``names``; returns the problems found."""
+    names = sorted(set(names))
+    problems = problems_in(await describe_topic_configs(bootstrap_servers, names))
+    wrong = {(p.topic, p.setting) for p in problems}
+    for topic in names:
+        for setting in REGISTRY[topic].config if topic in REGISTRY else ():
+            TOPIC_CONFIG_WRONG.labels(topic, setting).set(1 if (topic, setting) in wrong else 0)
+    for problem in problems:
+        level = logging.ERROR if problem.owner == "actiepunten" else logging.WARNING
+        log.log(level, "%s", problem)
+    return problems

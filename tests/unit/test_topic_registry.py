@@ -1,0 +1,32 @@
+"""The topic registry (shared/events/topics.py) is the one place for topic settings: the deploy
+script that creates the topics for real agrees with it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from shared.events import topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_our_own_event_topics_keep_every_record() -> None:
+    for name in (topics.SCENARIO, topics.DOSSIERCONTROLE):
+        settings = topics.REGISTRY[name]
+        assert settings.owner == "actiepunten"
+        assert settings.config["retention.ms"] == "-1"
+        assert settings.config["retention.bytes"] == "-1"
+
+
+def test_the_deploy_script_creates_every_topic_with_the_registry_settings() -> None:
+    script = (ROOT / "deploy" / "topics.sh").read_text()
+    listed = set(re.findall(r"\b((?:actiepunten|platform)\.[a-z.]+\.(?:v1|dlq))\b", script))
+    assert listed == set(topics.REGISTRY)
+    assert {s.partitions for s in topics.REGISTRY.values()} == {3}
+    assert "--partitions 3" in script
+    configs = {tuple(sorted(s.config.items())) for s in topics.REGISTRY.values()}
+    assert configs == {(("retention.bytes", "-1"), ("retention.ms", "-1"))}
+    for setting, value in topics.KEEP_FOREVER.items():
+        assert f"--config {setting}={value}" in script
+        assert f"{setting}={value}" in script.split("keep_forever=", 1)[1].splitlines()[0]
