@@ -45,6 +45,8 @@ __all__ = [
     "TOPICS",
     "Broker",
     "BrokerError",
+    "PortInUse",
+    "align_topic_configs",
     "create_topics",
     "provide_broker",
     "serve_forever",
@@ -56,6 +58,10 @@ SCALA_VERSION = "2.13"
 
 KINDS = ("external", "testcontainers", "apache-kafka", "tansu")
 DEFAULT_PORT = 9092
+# How long a broker start waits for its port: a broker JVM that is still stopping (up to
+# _STOP_TIMEOUT_S) keeps it. Then it fails with a message, never moves to another port: the
+# services are configured with this one, and a broker's data on disk belongs to its ports.
+PORT_WAIT_S = 60.0
 
 # 90 s was enough when idle; a start took 60 s on this 2-CPU machine under load from other tests.
 _READY_TIMEOUT_S = 120.0
@@ -108,6 +114,18 @@ class BrokerError(RuntimeError):
     """A broker could not be found, fetched or started."""
 
 
+class PortInUse(BrokerError):
+    """The broker's port stayed taken for `PORT_WAIT_S`: another process has it."""
+
+
+class _DefaultPort:
+    def __repr__(self) -> str:
+        return "DEFAULT_PORT"
+
+
+_DEFAULT = _DefaultPort()
+
+
 class _Runner(Protocol):
     def stop(self) -> None: ...
     def restart(self) -> None: ...
@@ -150,15 +168,21 @@ class Broker:
 # Choosing a broker
 
 
-def provide_broker(data_dir: Path, *, prefer: str | None = None, port: int | None = None) -> Broker:
+def provide_broker(
+    data_dir: Path, *, prefer: str | None = None, port: int | _DefaultPort | None = _DEFAULT
+) -> Broker:
     """Find or start a Kafka broker; one we start is returned once it answers metadata requests.
 
     `prefer` (else env `ACTIEPUNTEN_KAFKA`) names one kind of `KINDS`; that kind is then the only
     one tried and its failure is raised. Without it the SPEC section 5 order applies, and a kind
     whose prerequisites are present but which fails to start is logged and skipped.
-    `port` None means 9092 if free, else a free loopback port; an external broker ignores it.
+    `port` is `DEFAULT_PORT` (9092) unless given; a taken port is waited for `PORT_WAIT_S`, then
+    `PortInUse` is raised with what to do. `port=None` means any free loopback port (tests
+    that run beside other brokers). An external broker ignores it.
     """
     data_dir = Path(data_dir)
+    if isinstance(port, _DefaultPort):
+        port = DEFAULT_PORT
     choice = prefer or os.environ.get("ACTIEPUNTEN_KAFKA") or None
     if choice is not None:
         choice = choice.strip().lower()
@@ -178,6 +202,8 @@ def provide_broker(data_dir: Path, *, prefer: str | None = None, port: int | Non
     for kind in candidates[:-1]:
         try:
             return _START[kind](data_dir, port)
+        except PortInUse:
+            raise  # another kind would meet the same taken port
         except Exception as exc:
             log.warning("Kafka (%s) could not start, trying the next kind: %s", kind, exc)
     return _START[candidates[-1]](data_dir, port)
@@ -233,9 +259,35 @@ def _free_port() -> int:
 
 
 def _choose_port(port: int | None) -> int:
-    if port is not None:
-        return port
-    return DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
+    """``port`` once it is free (see `wait_for_port`); None: any free loopback port."""
+    if port is None:
+        return _free_port()
+    wait_for_port(port)
+    return port
+
+
+def wait_for_port(port: int, what: str = "Kafka", timeout: float | None = None) -> None:
+    """Return once ``port`` is free on 127.0.0.1; raise `PortInUse` after ``timeout``
+    (`PORT_WAIT_S`). A broker that is still stopping frees its port within that time."""
+    if _port_free(port):
+        return
+    timeout = PORT_WAIT_S if timeout is None else timeout
+    log.warning(
+        "%s port 127.0.0.1:%d is in use; waiting up to %.0f s for it (a broker still stopping?)",
+        what,
+        port,
+        timeout,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        if _port_free(port):
+            return
+    raise PortInUse(
+        f"{what} port 127.0.0.1:{port} is still in use after {timeout:.0f} s. Another process "
+        f"holds it (`ss -ltnp 'sport = :{port}'` names it): stop it and start again, or, if it "
+        f"is a Kafka broker you want to use, set KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{port}."
+    )
 
 
 _T = TypeVar("_T")
@@ -501,17 +553,31 @@ class _ApacheKafka:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
-        self.controller_port = _free_port()
+        self.log_dir = self.data_dir / "kafka-logs"
+        self.properties = self.data_dir / "kafka-server.properties"
+        # The controller keeps the port it was first given: the KRaft metadata on disk names
+        # its voters, so a restarted broker with its data must come back on the same ports.
+        self.controller_port = self._recorded_controller_port() or _free_port()
         while self.controller_port == port:
             self.controller_port = _free_port()
         self.libs = kafka_libs()
-        self.log_dir = self.data_dir / "kafka-logs"
-        self.properties = self.data_dir / "kafka-server.properties"
         self.log4j = self.data_dir / "kafka-log4j2.properties"
         self.log_file = self.data_dir / "kafka.log"
         self.console_file = self.data_dir / "kafka-console.log"
         self._process: _ChildProcess | None = None
         atexit.register(self.stop)
+
+    def _recorded_controller_port(self) -> int | None:
+        if not (self.log_dir / "meta.properties").exists():
+            return None  # no data yet: any free port will do
+        try:
+            text = self.properties.read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("controller.quorum.voters="):
+                return int(line.rsplit(":", 1)[1])
+        return None
 
     def _java(self) -> list[str]:
         java = shutil.which("java")
@@ -568,6 +634,8 @@ class _ApacheKafka:
             )
 
     def start(self) -> None:
+        wait_for_port(self.port)
+        wait_for_port(self.controller_port, "Kafka controller")
         self._write_config()
         self._format_storage()
         argv = [
@@ -879,6 +947,8 @@ def serve_forever(data_dir: Path) -> None:
                 raise SystemExit(f"Kafka ({broker.kind}) stopped unexpectedly")
     except KeyboardInterrupt:
         pass
+    except PortInUse as error:
+        raise SystemExit(str(error)) from None
     finally:
         phase = "stopping"
         if broker is not None:

@@ -85,12 +85,15 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def run() -> None:
     """The whole system on one machine: a broker, the three services, URLs and tokens."""
-    from actiepunten.broker import align_topic_configs, create_topics, provide_broker
+    from actiepunten.broker import PortInUse, align_topic_configs, create_topics, provide_broker
     from servicekit.auth import issue_token
     from servicekit.settings import DEFAULT_PORTS
 
     data_dir = _data_dir()
-    broker = provide_broker(data_dir)
+    try:
+        broker = provide_broker(data_dir)
+    except PortInUse as error:
+        raise SystemExit(str(error)) from None
     processes: list[subprocess.Popen[bytes]] = []
     stopping = False
 

@@ -20,7 +20,9 @@ def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """A broker of this test's own: it is restarted mid-run, with its data on disk."""
     import asyncio
 
-    broker = provide_broker(tmp_path_factory.mktemp("chaos-kafka"), prefer="apache-kafka")
+    broker = provide_broker(
+        tmp_path_factory.mktemp("chaos-kafka"), prefer="apache-kafka", port=None
+    )
     asyncio.run(create_topics(broker.bootstrap_servers))
     yield broker
     broker.stop()
