@@ -30,3 +30,30 @@ def test_the_deploy_script_creates_every_topic_with_the_registry_settings() -> N
     for setting, value in topics.KEEP_FOREVER.items():
         assert f"--config {setting}={value}" in script
         assert f"{setting}={value}" in script.split("keep_forever=", 1)[1].splitlines()[0]
+
+
+def test_a_wrong_retention_is_a_health_warning_not_a_failure(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from servicekit.runtime import Runtime, http_app
+    from servicekit.settings import Settings
+    from servicekit.topicconfig import TopicProblem
+
+    settings = Settings(
+        service="portal",
+        data_dir=tmp_path,
+        kafka_bootstrap_servers="unused:9092",
+        jwt_secret="unused",
+    )
+    runtime = Runtime(settings)
+    app = http_app(runtime, title="portal", description="")
+    # The start-up check found that a platform team made our topic delete after seven days.
+    runtime.topic_problems = [
+        TopicProblem(topics.DOSSIERCONTROLE, "retention.ms", "604800000", "-1", "actiepunten")
+    ]
+
+    response = TestClient(app).get("/health")
+
+    assert response.status_code == 200
+    [warning] = response.json()["warnings"]
+    assert topics.DOSSIERCONTROLE in warning and "604800000" in warning and "-1" in warning
