@@ -24,7 +24,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from eventsourcing.persistence import Notification, Tracking
 
 from servicekit import metrics
-from servicekit.errors import Disposition, classify, is_transient
+from servicekit.failures import Disposition, classify, is_transient
 from servicekit.kafka import Publisher
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent

@@ -18,8 +18,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
-from servicekit.errors import Disposition, classify
 from servicekit.eventstore import TrackedApplication
+from servicekit.failures import Disposition, classify
 from servicekit.lease import Lease, NoLease, lease_for
 from shared.events.contracts import CloudEvent
 

@@ -1,4 +1,4 @@
-"""Errors are classified once (servicekit.errors): transient ones are retried, permanent ones are
+"""Errors are classified once (servicekit.failures): transient ones are retried, permanent ones are
 dead-lettered with the reason and the partition goes on.
 
 The consumer stories drive ``TrackingConsumer.process`` with in-memory positions and a DLQ that
@@ -19,7 +19,7 @@ import pytest
 from eventsourcing import persistence as es
 from eventsourcing.persistence import Tracking
 
-from servicekit.errors import Disposition, classify
+from servicekit.failures import Disposition, classify
 from shared.events import contracts as c
 from shared.events.codec import encode, new_event
 from tests.unit.test_handlers import DOSSIER, OFFICE, FakeDLQ, Positions, consumer_with, record
