@@ -334,10 +334,11 @@ def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
         )
 
     # Every other field of the records at its largest too: a 200-character office of 4-byte
-    # characters, names and ids of 200 characters that JSON escapes to 6 bytes each, and a
-    # token subject as long as the 16 KiB request head the HTTP server accepts allows.
+    # characters, names and ids of 200 characters of 4 bytes each (control characters, which
+    # JSON escapes to 6 bytes, are refused in ids and names), and a token subject as long as
+    # the 16 KiB request head the HTTP server accepts allows.
     office = "\U0001f3e2" * 200
-    longest = "\x01" * 200
+    longest = "\U0001f4c4" * 200
     who = "x" * 12 * 1024
     scope = "a" * 64
     subject = {"type": "appointment", "id": longest, "scope": scope}
