@@ -32,8 +32,10 @@ def chromium_path() -> str | None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    # Module scope: while Playwright's sync API is open, the main thread has a running event
+    # loop, and every later test that calls asyncio.run() fails. Close it with the module.
     path = chromium_path()
     if path is None:
         pytest.skip("no chromium on this machine (apt-get install chromium)")
