@@ -106,6 +106,31 @@ def test_a_token_whose_office_id_no_event_can_carry_is_refused() -> None:
     assert str(error.detail).startswith("invalid token: tenant")
 
 
+@pytest.mark.parametrize(
+    ("tenant", "why"),
+    [
+        ("acme:eu", "':'"),  # acme's dossier "eu:d1" would be this office's dossier "d1"
+        ("   ", "blank"),
+        ("\t\n", "blank"),
+        ("kantoor\x00utrecht", "control character"),
+        ("kantoor\x1butrecht", "control character"),
+    ],
+    ids=["colon", "spaces", "tab and newline", "nul", "escape"],
+)
+def test_a_token_whose_office_id_could_name_another_office_is_refused(
+    tenant: str, why: str
+) -> None:
+    error = refused(token(tenant=tenant))
+    assert str(error.detail).startswith("invalid token: tenant claim")
+    assert why in str(error.detail)
+
+
+@pytest.mark.parametrize("sub", ["", "  ", "adviseur\x00"], ids=["empty", "blank", "nul"])
+def test_a_token_that_names_nobody_is_refused(sub: str) -> None:
+    error = refused(token(sub=sub))
+    assert str(error.detail).startswith("invalid token: sub claim")
+
+
 def test_staff_see_every_dossier_of_their_office_a_client_only_their_own() -> None:
     adviser = Identity(sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
     admin = Identity(sub="admin-1", tenant="kantoor-utrecht", role="admin")
