@@ -32,7 +32,7 @@ class DossierChecks(TrackedApplication):
 
     def _document_types(self, tenant: str) -> DocumentTypes:
         try:
-            types: DocumentTypes = self.repository.get(DocumentTypes.create_id(tenant))
+            types: DocumentTypes = self.get_owned(DocumentTypes.create_id(tenant), tenant=tenant)
         except AggregateNotFoundError:
             types = DocumentTypes(tenant)
         return types
@@ -54,7 +54,9 @@ class DossierChecks(TrackedApplication):
 
     def _dossier_check(self, tenant: str, dossier_id: str) -> DossierCheck:
         try:
-            check: DossierCheck = self.repository.get(DossierCheck.create_id(tenant, dossier_id))
+            check: DossierCheck = self.get_owned(
+                DossierCheck.create_id(tenant, dossier_id), tenant=tenant, dossier_id=dossier_id
+            )
         except AggregateNotFoundError:
             check = DossierCheck(tenant, dossier_id)
         return check

@@ -42,6 +42,19 @@ class RequestIdInUse(DossierCheckError):
     producer. Accepting it would give two dossiers one document id."""
 
 
+def office_name(kind: str, tenant: str, *rest: str) -> str:
+    """The name of an office's aggregate, ``kind:tenant[:rest...]``, that its id derives from.
+
+    An office id never contains ``:`` (tokens and envelopes refuse it), so the tenant ends at the
+    first ``:`` after the kind and two offices never share a name: office ``acme``'s dossier
+    ``eu:d1`` is ``dossier:acme:eu:d1``; office ``acme:eu`` cannot exist. Only the last part may
+    contain ``:``. Names of aggregates stored before this rule stay what they were.
+    """
+    if ":" in tenant:
+        raise ValueError(f"an office id must not contain ':': {tenant!r}")
+    return ":".join((kind, tenant, *rest))
+
+
 def document_id_for(request_id: UUID) -> UUID:
     return uuid5(_NS, f"document:{request_id}")
 
@@ -55,7 +68,7 @@ class DossierCheck(Aggregate):
 
     @staticmethod
     def create_id(tenant: str, dossier_id: str) -> UUID:
-        return uuid5(_NS, f"dossier:{tenant}:{dossier_id}")
+        return uuid5(_NS, office_name("dossier", tenant, dossier_id))
 
     @event("Opened")
     def __init__(self, tenant: str, dossier_id: str) -> None:
@@ -300,7 +313,7 @@ class DocumentTypes(Aggregate):
 
     @staticmethod
     def create_id(tenant: str) -> UUID:
-        return uuid5(_NS, f"document-types:{tenant}")
+        return uuid5(_NS, office_name("document-types", tenant))
 
     @event("Opened")
     def __init__(self, tenant: str) -> None:
