@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     dossier_commands = dossier.add_subparsers(dest="dossier_command", required=True)
     history = dossier_commands.add_parser("history", help="what happened, who did it, when")
     history.add_argument("dossier_id")
-    history.add_argument("--tenant", required=True, help="the office (tenant) of the dossier")
+    history.add_argument(
+        "--tenant", required=True, type=_office, help="the office (tenant) of the dossier"
+    )
     history.add_argument(
         "--at",
         type=_moment,
@@ -228,6 +230,15 @@ def main(argv: list[str] | None = None) -> None:
         serve_forever(_data_dir())
     else:
         _operations(args)
+
+
+def _office(text: str) -> str:
+    from shared.events.contracts import tenant_problem
+
+    problem = tenant_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"an office id {problem}")
+    return text
 
 
 def _moment(text: str) -> datetime:

@@ -18,7 +18,6 @@ from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     Locator,
     RequestIdInUse,
-    action_point_id_for,
     document_id_for,
 )
 
@@ -85,7 +84,7 @@ class DossierChecks(TrackedApplication):
             action_point if action_point is not None else types.creates_action_point(document_type)
         )
         check = self._dossier_check(tenant, dossier_id)
-        document_id = check.request_document(
+        added = check.request_document(
             request_id,
             subject,
             document_type,
@@ -93,17 +92,14 @@ class DossierChecks(TrackedApplication):
             with_action_point,
             at,
         )
-        locators = []
-        if document_id is not None:
-            locators.append(Locator(key=document_id, tenant=tenant, dossier_id=dossier_id))
-            if with_action_point:
-                locators.append(
-                    Locator(
-                        key=action_point_id_for(request_id), tenant=tenant, dossier_id=dossier_id
-                    )
-                )
+        # The API addresses documents and action points by id: place them in the dossier.
+        locators = [
+            Locator(key=key, tenant=tenant, dossier_id=dossier_id)
+            for key in added
+            if key is not None
+        ]
         self.save_tracked(tracking, check, *locators)
-        return document_id
+        return added.document_id
 
     def _check_request_id_is_free(self, request_id: UUID, tenant: str, dossier_id: str) -> None:
         try:
