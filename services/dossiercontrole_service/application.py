@@ -18,6 +18,7 @@ from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     Locator,
     RequestIdInUse,
+    action_point_id_for,
     document_id_for,
 )
 
@@ -75,8 +76,8 @@ class DossierChecks(TrackedApplication):
         """Add a requested document (and its action point) unless that request was handled or
         the same document type is requested already on that subject.
 
-        Raises ``RequestIdInUse`` when the request id already added a document elsewhere:
-        the ids of a document and its action point derive from the request id.
+        Raises ``RequestIdInUse`` when the request id already added a document or an action
+        point elsewhere: the ids of a document and its action point derive from the request id.
         """
         self._check_request_id_is_free(request_id, tenant, dossier_id)
         types = self._document_types(tenant)
@@ -102,14 +103,14 @@ class DossierChecks(TrackedApplication):
         return added.document_id
 
     def _check_request_id_is_free(self, request_id: UUID, tenant: str, dossier_id: str) -> None:
-        try:
-            locator: Locator = self.repository.get(Locator.create_id(document_id_for(request_id)))
-        except AggregateNotFoundError:
-            return
-        if (locator.tenant, locator.dossier_id) != (tenant, dossier_id):
-            raise RequestIdInUse(
-                f"request {request_id} already added a document to another dossier"
-            )
+        # A request adds a document, or opens an action point on one requested already.
+        for key in (document_id_for(request_id), action_point_id_for(request_id)):
+            try:
+                locator: Locator = self.repository.get(Locator.create_id(key))
+            except AggregateNotFoundError:
+                continue
+            if (locator.tenant, locator.dossier_id) != (tenant, dossier_id):
+                raise RequestIdInUse(f"request {request_id} already added to another dossier")
 
     # --- queries -------------------------------------------------------------------------------
 

@@ -38,8 +38,8 @@ class NothingUploaded(DossierCheckError):
 
 
 class RequestIdInUse(DossierCheckError):
-    """A request id that already added a document to another dossier (or office): a faulty
-    producer. Accepting it would give two dossiers one document id."""
+    """A request id that already added a document or an action point to another dossier (or
+    office): a faulty producer. Accepting it would give two dossiers one id."""
 
 
 def office_name(kind: str, tenant: str, *rest: str) -> str:

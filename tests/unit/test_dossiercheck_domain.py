@@ -20,6 +20,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentHasUpload,
     DocumentNotFound,
     NothingUploaded,
+    RequestIdInUse,
     action_point_id_for,
     document_id_for,
 )
@@ -225,6 +226,21 @@ def test_a_later_request_by_document_type_follows_the_types_setting(
     later = uuid4()
     request(checks, "loonstrook", request_id=later)
     assert action_point_id_for_document(checks, second) == action_point_id_for(later)
+
+
+def test_a_request_id_that_opened_a_task_elsewhere_is_refused(checks: DossierChecks) -> None:
+    # A request merged into dossier-1's open document and opened its task there ...
+    request(checks, "finale_kwijting", action_point=False)
+    reused = uuid4()
+    request(checks, "finale_kwijting", request_id=reused, action_point=True)
+
+    # ... a faulty producer sends the same request id for another dossier: its action point
+    # id would be the one in dossier-1 (ids derive from the request id).
+    with pytest.raises(RequestIdInUse):
+        checks.add_requested_document(
+            OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW
+        )
+    assert checks.get_dossier_check(OFFICE, "dossier-2").current_documents() == []
 
 
 def test_a_task_the_adviser_removed_is_not_opened_again_by_a_later_request(
