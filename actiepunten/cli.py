@@ -9,6 +9,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -26,15 +27,32 @@ def _data_dir() -> Path:
 
 
 def jwt_secret(data_dir: Path) -> str:
-    """``ACTIEPUNTEN_JWT_SECRET`` when set, else one made once and kept in the data dir."""
+    """``ACTIEPUNTEN_JWT_SECRET`` when set, else one made once and kept in the data dir.
+
+    The file is only ever readable by its owner: the secret is written to a temporary file
+    created with mode 0600 and linked into place, which fails if another ``make run`` got there
+    first (then both use that one), so nobody ever reads a half-written or replaced secret.
+    """
     secret = os.environ.get("ACTIEPUNTEN_JWT_SECRET")
     if secret:
         return secret
     path = data_dir / "jwt-secret"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        made = secrets.token_urlsafe(32)
+        descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".jwt-secret-")  # 0600
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(made)
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another `make run` made it first: use that one
+        finally:
+            os.unlink(temporary)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # left readable by an older version
     return path.read_text().strip()
 
 
@@ -176,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     dossier_commands = dossier.add_subparsers(dest="dossier_command", required=True)
     history = dossier_commands.add_parser("history", help="what happened, who did it, when")
     history.add_argument("dossier_id")
-    history.add_argument("--tenant", required=True, help="the office (tenant) of the dossier")
+    history.add_argument(
+        "--tenant", required=True, type=_office, help="the office (tenant) of the dossier"
+    )
     history.add_argument(
         "--at",
         type=_moment,
@@ -210,6 +230,15 @@ def main(argv: list[str] | None = None) -> None:
         serve_forever(_data_dir())
     else:
         _operations(args)
+
+
+def _office(text: str) -> str:
+    from shared.events.contracts import tenant_problem
+
+    problem = tenant_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"an office id {problem}")
+    return text
 
 
 def _moment(text: str) -> datetime:

@@ -9,11 +9,10 @@ from typing import Literal
 import jwt
 from fastapi import HTTPException, Request
 
+from shared.events.contracts import has_control_character, tenant_problem
+
 Role = Literal["admin", "adviser", "client"]
 ROLES: tuple[Role, ...] = ("admin", "adviser", "client")
-# Every event an office's commands store carries the tenant as its CloudEvents `tenantid`, an
-# identifier of at most 200 characters: a longer one could be stored but never published.
-MAX_TENANT_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,18 @@ def decode_token(token: str, secret: str) -> Identity:
         raise _unauthorized("invalid token: unknown role or malformed dossiers claim")
     if not isinstance(claims["tenant"], str) or not claims["tenant"]:
         raise _unauthorized("invalid token: tenant claim must be a non-empty string")
-    if len(claims["tenant"]) > MAX_TENANT_LENGTH:
-        raise _unauthorized(
-            f"invalid token: tenant claim longer than {MAX_TENANT_LENGTH} characters"
-        )
+    # Every event an office's commands store carries the tenant as its CloudEvents `tenantid`:
+    # a token may only name an office that an event can carry, or its commands could be stored
+    # but never published, or name another office's aggregates (``tenant_problem``).
+    problem = tenant_problem(claims["tenant"])
+    if problem:
+        raise _unauthorized(f"invalid token: tenant claim {problem}")
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.strip() or has_control_character(sub):
+        # The subject is recorded as who did it (``adviser:<sub>``): it must name somebody.
+        raise _unauthorized("invalid token: sub claim must name somebody")
     return Identity(
-        sub=str(claims["sub"]),
+        sub=sub,
         tenant=claims["tenant"],
         role=role,
         dossiers=frozenset(str(d) for d in dossiers),

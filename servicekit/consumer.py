@@ -24,6 +24,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from eventsourcing.persistence import Notification, Tracking
 
 from servicekit import metrics
+from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, classify, is_transient
 from servicekit.kafka import Publisher
 from shared.events.codec import CodecError, UnknownEventType, decode
@@ -326,7 +327,7 @@ class TrackingConsumer:
                         "%s: transient failure on %s, retrying: %s", self.name, event.type, error
                     )
                 else:
-                    if not isinstance(error, Rejected | ValueError):
+                    if not isinstance(error, Rejected | ValueError | AggregateOfAnotherOffice):
                         log.exception("%s: handler for %s failed", self.name, event.type)
                     await self._dead_letter(
                         record, tracking, f"rejected {event.type}: {_describe(error)}"

@@ -20,6 +20,15 @@ from eventsourcing.persistence import (
 T = TypeVar("T")
 
 
+class AggregateOfAnotherOffice(LookupError):
+    """The aggregate stored under the id a caller's office (and dossier) derive belongs to
+    another office or dossier. For the caller it does not exist (HTTP 404; on Kafka the record
+    is dead-lettered), and nothing of the caller's may be written into it.
+
+    Office ids without ``:`` keep derived ids apart; this guards records stored before that
+    rule, and any id derived some other way."""
+
+
 class TrackedApplication(Application[UUID]):
     """An `eventsourcing` application whose store also records tracking positions.
 
@@ -76,6 +85,22 @@ class TrackedApplication(Application[UUID]):
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         return command()
+
+    def get_owned(self, aggregate_id: UUID, **owner: str) -> Any:
+        """The aggregate, checked to be the caller's: each of ``owner`` (``tenant``,
+        ``dossier_id``, ...) must equal the loaded aggregate's attribute of that name.
+
+        Raises ``AggregateNotFoundError`` when nothing is stored under the id, and
+        ``AggregateOfAnotherOffice`` when what is stored is somebody else's.
+        """
+        aggregate: Any = self.repository.get(aggregate_id)
+        for attribute, expected in owner.items():
+            if getattr(aggregate, attribute, None) != expected:
+                raise AggregateOfAnotherOffice(
+                    f"{type(aggregate).__name__} {aggregate_id} is not of this office's "
+                    f"{attribute} {expected!r}"
+                )
+        return aggregate
 
     def has_tracked(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(

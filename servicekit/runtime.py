@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingConsumer
-from servicekit.eventstore import TrackedApplication
+from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, make_broker
 from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
@@ -194,6 +194,12 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
         # NUL): the request is wrong, not the store, and retrying it changes nothing.
         log.warning("store refused a value: %s", error)
         return JSONResponse({"detail": f"a value cannot be stored: {error}"}, status_code=422)
+
+    @app.exception_handler(AggregateOfAnotherOffice)
+    async def _not_this_offices(_: Request, error: Exception) -> JSONResponse:
+        # Another office's: the same answer as for something that does not exist (SPEC 4).
+        log.warning("refused another office's aggregate: %s", error)
+        return JSONResponse({"detail": "not found"}, status_code=404)
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(psycopg.OperationalError)

@@ -32,7 +32,7 @@ class DossierChecks(TrackedApplication):
 
     def _document_types(self, tenant: str) -> DocumentTypes:
         try:
-            types: DocumentTypes = self.repository.get(DocumentTypes.create_id(tenant))
+            types: DocumentTypes = self.get_owned(DocumentTypes.create_id(tenant), tenant=tenant)
         except AggregateNotFoundError:
             types = DocumentTypes(tenant)
         return types
@@ -54,7 +54,9 @@ class DossierChecks(TrackedApplication):
 
     def _dossier_check(self, tenant: str, dossier_id: str) -> DossierCheck:
         try:
-            check: DossierCheck = self.repository.get(DossierCheck.create_id(tenant, dossier_id))
+            check: DossierCheck = self.get_owned(
+                DossierCheck.create_id(tenant, dossier_id), tenant=tenant, dossier_id=dossier_id
+            )
         except AggregateNotFoundError:
             check = DossierCheck(tenant, dossier_id)
         return check
@@ -74,8 +76,8 @@ class DossierChecks(TrackedApplication):
         """Add a requested document (and its action point) unless that request was handled or
         the same document type is requested already on that subject.
 
-        Raises ``RequestIdInUse`` when the request id already added a document elsewhere:
-        the ids of a document and its action point derive from the request id.
+        Raises ``RequestIdInUse`` when the request id already added a document or an action
+        point elsewhere: the ids of a document and its action point derive from the request id.
         """
         self._check_request_id_is_free(request_id, tenant, dossier_id)
         types = self._document_types(tenant)
@@ -83,7 +85,7 @@ class DossierChecks(TrackedApplication):
             action_point if action_point is not None else types.creates_action_point(document_type)
         )
         check = self._dossier_check(tenant, dossier_id)
-        document_id = check.request_document(
+        added = check.request_document(
             request_id,
             subject,
             document_type,
@@ -91,27 +93,24 @@ class DossierChecks(TrackedApplication):
             with_action_point,
             at,
         )
-        locators = []
-        if document_id is not None:
-            locators.append(Locator(key=document_id, tenant=tenant, dossier_id=dossier_id))
-            if with_action_point:
-                locators.append(
-                    Locator(
-                        key=action_point_id_for(request_id), tenant=tenant, dossier_id=dossier_id
-                    )
-                )
+        # The API addresses documents and action points by id: place them in the dossier.
+        locators = [
+            Locator(key=key, tenant=tenant, dossier_id=dossier_id)
+            for key in added
+            if key is not None
+        ]
         self.save_tracked(tracking, check, *locators)
-        return document_id
+        return added.document_id
 
     def _check_request_id_is_free(self, request_id: UUID, tenant: str, dossier_id: str) -> None:
-        try:
-            locator: Locator = self.repository.get(Locator.create_id(document_id_for(request_id)))
-        except AggregateNotFoundError:
-            return
-        if (locator.tenant, locator.dossier_id) != (tenant, dossier_id):
-            raise RequestIdInUse(
-                f"request {request_id} already added a document to another dossier"
-            )
+        # A request adds a document, or opens an action point on one requested already.
+        for key in (document_id_for(request_id), action_point_id_for(request_id)):
+            try:
+                locator: Locator = self.repository.get(Locator.create_id(key))
+            except AggregateNotFoundError:
+                continue
+            if (locator.tenant, locator.dossier_id) != (tenant, dossier_id):
+                raise RequestIdInUse(f"request {request_id} already added to another dossier")
 
     # --- queries -------------------------------------------------------------------------------
 

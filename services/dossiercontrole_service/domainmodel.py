@@ -9,7 +9,7 @@ deletion once a file was uploaded.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -38,8 +38,21 @@ class NothingUploaded(DossierCheckError):
 
 
 class RequestIdInUse(DossierCheckError):
-    """A request id that already added a document to another dossier (or office): a faulty
-    producer. Accepting it would give two dossiers one document id."""
+    """A request id that already added a document or an action point to another dossier (or
+    office): a faulty producer. Accepting it would give two dossiers one id."""
+
+
+def office_name(kind: str, tenant: str, *rest: str) -> str:
+    """The name of an office's aggregate, ``kind:tenant[:rest...]``, that its id derives from.
+
+    An office id never contains ``:`` (tokens and envelopes refuse it), so the tenant ends at the
+    first ``:`` after the kind and two offices never share a name: office ``acme``'s dossier
+    ``eu:d1`` is ``dossier:acme:eu:d1``; office ``acme:eu`` cannot exist. Only the last part may
+    contain ``:``. Names of aggregates stored before this rule stay what they were.
+    """
+    if ":" in tenant:
+        raise ValueError(f"an office id must not contain ':': {tenant!r}")
+    return ":".join((kind, tenant, *rest))
 
 
 def document_id_for(request_id: UUID) -> UUID:
@@ -50,12 +63,20 @@ def action_point_id_for(request_id: UUID) -> UUID:
     return uuid5(_NS, f"action-point:{request_id}")
 
 
+class Requested(NamedTuple):
+    """What a document request added: a new document (with its action point, if any), or only
+    an action point on the document that was requested already, or nothing."""
+
+    document_id: UUID | None = None
+    action_point_id: UUID | None = None
+
+
 class DossierCheck(Aggregate):
     """All requested documents of one client's dossier, in one office."""
 
     @staticmethod
     def create_id(tenant: str, dossier_id: str) -> UUID:
-        return uuid5(_NS, f"dossier:{tenant}:{dossier_id}")
+        return uuid5(_NS, office_name("dossier", tenant, dossier_id))
 
     @event("Opened")
     def __init__(self, tenant: str, dossier_id: str) -> None:
@@ -87,15 +108,37 @@ class DossierCheck(Aggregate):
         title: str,
         with_action_point: bool,
         at: datetime,
-    ) -> UUID | None:
-        """Add the requested document unless it is requested already; returns the new id."""
+    ) -> Requested:
+        """Add the requested document unless it is requested already; says what it added.
+
+        A request for a document that is requested already (open, same type and subject) adds
+        no second document: two scenarios asking for the ID give the client one task. If that
+        document has no action point and this request asks for one, the document gets it:
+        the client needs that task, and one document still has one task. An action point the
+        adviser removed stays removed.
+        """
         if str(request_id) in self.handled_requests:
-            return None
+            return Requested()
         existing = self.open_request_for(subject, document_type)
         if existing is not None:
             self._merge_request(self.tenant, self.dossier_id, request_id, existing["document_id"])
-            return None
+            if with_action_point and existing["action_point"] is None:
+                opened = action_point_id_for(request_id)
+                self._open_action_point(
+                    self.tenant,
+                    self.dossier_id,
+                    UUID(existing["document_id"]),
+                    opened,
+                    request_id,
+                    existing["subject"],
+                    existing["document_type"],
+                    existing["title"],
+                    at,
+                )
+                return Requested(action_point_id=opened)
+            return Requested()
         document_id = document_id_for(request_id)
+        action_point_id = action_point_id_for(request_id) if with_action_point else None
         self._add_document(
             self.tenant,
             self.dossier_id,
@@ -104,10 +147,10 @@ class DossierCheck(Aggregate):
             subject,
             document_type,
             title,
-            action_point_id_for(request_id) if with_action_point else None,
+            action_point_id,
             at,
         )
-        return document_id
+        return Requested(document_id, action_point_id)
 
     @event("RequestMerged")
     def _merge_request(
@@ -115,6 +158,27 @@ class DossierCheck(Aggregate):
     ) -> None:
         # Two scenarios asking for the same document give the client one task.
         self.handled_requests.add(str(request_id))
+
+    @event("ActionPointOpened")
+    def _open_action_point(
+        self,
+        tenant: str,
+        dossier_id: str,
+        document_id: UUID,
+        action_point_id: UUID,
+        request_id: UUID,
+        subject: dict[str, Any],
+        document_type: str,
+        title: str,
+        at: datetime,
+    ) -> None:
+        # The document's facts ride along so that the event can be published on its own.
+        self.documents[str(document_id)]["action_point"] = {
+            "action_point_id": str(action_point_id),
+            "status": "open",
+            "created_at": at,
+            "completed_at": None,
+        }
 
     @event("DocumentAdded")
     def _add_document(
@@ -300,7 +364,7 @@ class DocumentTypes(Aggregate):
 
     @staticmethod
     def create_id(tenant: str) -> UUID:
-        return uuid5(_NS, f"document-types:{tenant}")
+        return uuid5(_NS, office_name("document-types", tenant))
 
     @event("Opened")
     def __init__(self, tenant: str) -> None:

@@ -85,6 +85,23 @@ def translate(event: Any) -> list[c.CloudEvent]:
                     },
                 )
             )
+    elif name == "DossierCheck.ActionPointOpened":
+        # A later request asked for the task that the open document did not have.
+        dossier_id = event.dossier_id
+        made.append(
+            (
+                c.ActionPointOpened,
+                {
+                    "action_point_id": event.action_point_id,
+                    "document_id": event.document_id,
+                    "dossier_id": dossier_id,
+                    "subject": event.subject,
+                    "document_type": event.document_type,
+                    "title": event.title,
+                    "opened_at": event.at,
+                },
+            )
+        )
     elif name == "DossierCheck.DocumentUploaded":
         dossier_id = event.dossier_id
         made.append(

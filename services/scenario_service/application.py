@@ -41,7 +41,9 @@ class Scenarios(TrackedApplication):
 
     def _catalogue(self, tenant: str) -> ScenarioCatalogue:
         try:
-            catalogue: ScenarioCatalogue = self.repository.get(ScenarioCatalogue.create_id(tenant))
+            catalogue: ScenarioCatalogue = self.get_owned(
+                ScenarioCatalogue.create_id(tenant), tenant=tenant
+            )
         except AggregateNotFoundError:
             catalogue = ScenarioCatalogue(tenant)
         return catalogue
@@ -227,7 +229,7 @@ class Scenarios(TrackedApplication):
         """
         list_id = DocumentList.create_id(tenant, reference)
         try:
-            existing: DocumentList = self.repository.get(list_id)
+            existing: DocumentList = self.get_owned(list_id, tenant=tenant, reference=reference)
         except AggregateNotFoundError:
             pass
         else:
@@ -248,7 +250,7 @@ class Scenarios(TrackedApplication):
             if tracking is not None:
                 raise  # the tracking consumer tells a repeat from a conflict and tries again
             # The same list came in at the same moment by another request: that one made it.
-            made: DocumentList = self.repository.get(list_id)
+            made: DocumentList = self.get_owned(list_id, tenant=tenant, reference=reference)
             made.check_same(dossier_id, subject, items)
             return made, False
         return document_list, True
@@ -279,7 +281,7 @@ class Scenarios(TrackedApplication):
             run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
             # Before runs were keyed by the fact, they were keyed by the event's id.
             legacy_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
-            if self._exists(run_id) or self._exists(legacy_id):
+            if self._run_exists(run_id, tenant) or self._run_exists(legacy_id, tenant):
                 continue
             offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
             execute_at = now if starts_at is None else triggered_moment(starts_at, offset_days, now)
@@ -309,9 +311,9 @@ class Scenarios(TrackedApplication):
         self.save_tracked(tracking, appointment, *moved, *runs)
         return runs
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def _run_exists(self, run_id: UUID, tenant: str) -> bool:
         try:
-            self.repository.get(aggregate_id)
+            self.get_owned(run_id, tenant=tenant)
         except AggregateNotFoundError:
             return False
         return True
@@ -319,8 +321,10 @@ class Scenarios(TrackedApplication):
     def _known_appointment(self, tenant: str, appointment_id: str) -> Appointment | None:
         """An appointment seen before (scheduled with or without runs), or None."""
         try:
-            appointment: Appointment = self.repository.get(
-                Appointment.create_id(tenant, appointment_id)
+            appointment: Appointment = self.get_owned(
+                Appointment.create_id(tenant, appointment_id),
+                tenant=tenant,
+                appointment_id=appointment_id,
             )
         except AggregateNotFoundError:
             return None
@@ -348,7 +352,9 @@ class Scenarios(TrackedApplication):
         """Move the appointment and its pending runs; returns the runs to save with it."""
         if starts_at != appointment.starts_at:
             appointment.reschedule(starts_at)
-        runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
+        runs: list[ScenarioRun] = [
+            self.get_owned(r, tenant=appointment.tenant) for r in appointment.run_ids
+        ]
         for run in runs:
             run.reschedule(triggered_moment(starts_at, run.offset_days or 0, now))
         return runs
@@ -362,7 +368,7 @@ class Scenarios(TrackedApplication):
             return
         if not appointment.cancelled:
             appointment.cancel()
-        runs: list[ScenarioRun] = [self.repository.get(r) for r in appointment.run_ids]
+        runs: list[ScenarioRun] = [self.get_owned(r, tenant=tenant) for r in appointment.run_ids]
         for run in runs:
             if run.status == "scheduled":
                 run.cancel("appointment_cancelled")

@@ -133,12 +133,25 @@ def _check_plannable(moment: datetime, now: datetime) -> None:
         )
 
 
+def office_name(kind: str, tenant: str, *rest: str) -> str:
+    """The name of an office's aggregate, ``kind:tenant[:rest...]``, that its id derives from.
+
+    An office id never contains ``:`` (tokens and envelopes refuse it), so the tenant ends at the
+    first ``:`` after the kind and two offices never share a name: office ``acme``'s list
+    ``eu:lijst-1`` is ``document-list:acme:eu:lijst-1``; office ``acme:eu`` cannot exist. Only
+    the last part may contain ``:``. Names of aggregates stored before this rule stay the same.
+    """
+    if ":" in tenant:
+        raise ValueError(f"an office id must not contain ':': {tenant!r}")
+    return ":".join((kind, tenant, *rest))
+
+
 class ScenarioCatalogue(Aggregate):
     """All scenarios of one office (tenant); one aggregate so a listing is one load."""
 
     @staticmethod
     def create_id(tenant: str) -> UUID:
-        return uuid5(_NS, f"catalogue:{tenant}")
+        return uuid5(_NS, office_name("catalogue", tenant))
 
     @event("Opened")
     def __init__(self, tenant: str) -> None:
@@ -321,7 +334,7 @@ class DocumentList(Aggregate):
 
     @staticmethod
     def create_id(tenant: str, reference: str, **_: Any) -> UUID:
-        return uuid5(_NS, f"document-list:{tenant}:{reference}")
+        return uuid5(_NS, office_name("document-list", tenant, reference))
 
     @event("Received")
     def __init__(
@@ -367,7 +380,7 @@ class Appointment(Aggregate):
 
     @staticmethod
     def create_id(tenant: str, appointment_id: str, **_: Any) -> UUID:
-        return uuid5(_NS, f"appointment:{tenant}:{appointment_id}")
+        return uuid5(_NS, office_name("appointment", tenant, appointment_id))
 
     @event("Scheduled")
     def __init__(

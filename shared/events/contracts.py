@@ -57,6 +57,52 @@ Title = Annotated[str, _text(max_length=300), NoControlCharacters]
 Scope = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 DocumentTypeCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
 
+TENANT_SEPARATOR = ":"
+MAX_TENANT_LENGTH = 200
+
+
+def tenant_problem(tenant: str) -> str | None:
+    """What makes ``tenant`` unfit as an office id, or None.
+
+    Record keys (``<tenantid>:<dossierid>``) and aggregate names (``dossier:<tenant>:<dossier>``)
+    put the office first, before a ``:``; an office id with a ``:`` would let office ``acme``'s
+    dossier ``eu:d1`` and office ``acme:eu``'s dossier ``d1`` share both. Without it the office
+    ends at the first ``:`` and every such name belongs to one office.
+    """
+    if not tenant.strip():
+        return "must not be blank"
+    if len(tenant) > MAX_TENANT_LENGTH:
+        return f"longer than {MAX_TENANT_LENGTH} characters"
+    if TENANT_SEPARATOR in tenant:
+        return f"must not contain {TENANT_SEPARATOR!r}"
+    if has_control_character(tenant):
+        return "must not contain a control character"
+    return None
+
+
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a control character (the rule of ``NoControlCharacters``)."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def _valid_tenant(tenant: str) -> str:
+    problem = tenant_problem(tenant)
+    if problem:
+        raise ValueError(f"an office id {problem}")
+    return tenant
+
+
+# An office (tenant) id: what a token's ``tenant`` and an envelope's ``tenantid`` carry.
+TenantId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TENANT_LENGTH,
+        description="The office: not blank, without ':' and without control characters.",
+    ),
+    AfterValidator(_valid_tenant),
+]
+
 
 class Subject(_Data):
     """What documents are requested for: a product or an appointment (afspraak) of a dossier."""
@@ -263,7 +309,7 @@ class CloudEvent(BaseModel):
     time: AwareDatetime | None = None
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
-    tenantid: Identifier
+    tenantid: TenantId
     # Catalogue events (scenarios, document types) belong to an office, not to a dossier.
     # As long as a data ``dossier_id`` at most: services copy it there (scenario_service).
     dossierid: Identifier | None = None

@@ -308,6 +308,21 @@ def malformed_headers(world: World) -> dict[str, dict[str, str]]:
             "Authorization": "Bearer "
             + jwt.encode({**claims, "tenant": "k" * 201, "exp": exp}, secret, "HS256")
         },
+        # An office id that runs into another's record key and aggregate names.
+        "tenant with a colon": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {**claims, "tenant": f"{world.office.tenant}:eu", "exp": exp}, secret, "HS256"
+            )
+        },
+        "blank tenant": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "tenant": "   ", "exp": exp}, secret, "HS256")
+        },
+        "empty sub": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "sub": "", "exp": exp}, secret, "HS256")
+        },
         "dossiers not a list": {
             "Authorization": "Bearer "
             + jwt.encode(

@@ -714,3 +714,46 @@ def test_two_scenarios_asking_for_the_same_document_give_the_client_one_task(
         for d in system.documents(office, "dossier-1")
         if d["document_type"] == "identiteitsbewijs"
     ] == ["hyp-1", "hyp-2"]
+
+
+def test_a_later_request_that_asks_for_a_task_gives_the_client_that_task(system: System) -> None:
+    office = system.office()
+    # The adviser asks for the final discharge, without a task for the client.
+    request_document(system, office, "dossier-1", "finale_kwijting", action_point=False)
+    sentinel_reaches_the_portal(system, office, "dossier-1")
+    [discharge] = [
+        d for d in system.documents(office, "dossier-1") if d["document_type"] == "finale_kwijting"
+    ]
+    assert discharge["action_point"] is None
+
+    # Later a request for the same document asks for a task: the client gets it, on the one
+    # document that is requested already.
+    request_document(system, office, "dossier-1", "finale_kwijting", action_point=True)
+
+    def task_on_the_portal() -> dict[str, Any]:
+        points = portal_points(system, office, "dossier-1")
+        assert discharge["document_id"] in points, points
+        return points[discharge["document_id"]]
+
+    task = eventually(task_on_the_portal, timeout=30)
+    assert (task["document_type"], task["status"]) == ("finale_kwijting", "open")
+    [still_one] = [
+        d for d in system.documents(office, "dossier-1") if d["document_type"] == "finale_kwijting"
+    ]
+    assert still_one["document_id"] == discharge["document_id"]
+    assert still_one["action_point"] == {
+        "action_point_id": task["action_point_id"],
+        "status": "open",
+    }
+
+    # The client uploads the discharge: the task is completed.
+    response = upload(
+        system, office.client("dossier-1"), discharge["document_id"], pdf(str(uuid.uuid4()))
+    )
+    assert response.status_code == 200, response.text
+
+    def completed() -> None:
+        point = portal_points(system, office, "dossier-1")[discharge["document_id"]]
+        assert point["status"] == "completed"
+
+    eventually(completed, timeout=30)

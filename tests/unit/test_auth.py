@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
 
@@ -11,6 +15,7 @@ import pytest
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
+from actiepunten.cli import jwt_secret
 from servicekit.auth import Identity, decode_token, issue_token, require
 
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes!"
@@ -106,6 +111,31 @@ def test_a_token_whose_office_id_no_event_can_carry_is_refused() -> None:
     assert str(error.detail).startswith("invalid token: tenant")
 
 
+@pytest.mark.parametrize(
+    ("tenant", "why"),
+    [
+        ("acme:eu", "':'"),  # acme's dossier "eu:d1" would be this office's dossier "d1"
+        ("   ", "blank"),
+        ("\t\n", "blank"),
+        ("kantoor\x00utrecht", "control character"),
+        ("kantoor\x1butrecht", "control character"),
+    ],
+    ids=["colon", "spaces", "tab and newline", "nul", "escape"],
+)
+def test_a_token_whose_office_id_could_name_another_office_is_refused(
+    tenant: str, why: str
+) -> None:
+    error = refused(token(tenant=tenant))
+    assert str(error.detail).startswith("invalid token: tenant claim")
+    assert why in str(error.detail)
+
+
+@pytest.mark.parametrize("sub", ["", "  ", "adviseur\x00"], ids=["empty", "blank", "nul"])
+def test_a_token_that_names_nobody_is_refused(sub: str) -> None:
+    error = refused(token(sub=sub))
+    assert str(error.detail).startswith("invalid token: sub claim")
+
+
 def test_staff_see_every_dossier_of_their_office_a_client_only_their_own() -> None:
     adviser = Identity(sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
     admin = Identity(sub="admin-1", tenant="kantoor-utrecht", role="admin")
@@ -150,3 +180,67 @@ def test_an_endpoint_asks_for_a_bearer_token_and_the_right_role() -> None:
     as_admin = client.put(path, headers={"Authorization": f"Bearer {token(role='admin')}"})
     assert as_admin.status_code == 200
     assert as_admin.json() == {"tenant": "kantoor-utrecht"}
+
+
+# --- the secret `make run` makes -----------------------------------------------------------------
+
+
+@pytest.fixture
+def no_secret_in_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("ACTIEPUNTEN_JWT_SECRET", raising=False)
+    previous = os.umask(0o022)  # a usual umask: new files readable by everybody
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("no_secret_in_env")
+def test_the_secret_make_run_makes_is_never_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whenever the file's mode is changed, look at what it held until then.
+    exposed: list[str] = []
+    real_chmod = Path.chmod
+
+    def watching_chmod(path: Path, mode: int, **kwargs: Any) -> None:
+        if path.exists() and path.read_text() and path.stat().st_mode & 0o077:
+            exposed.append(f"{path.name} held the secret with mode {path.stat().st_mode:o}")
+        real_chmod(path, mode, **kwargs)
+
+    monkeypatch.setattr(Path, "chmod", watching_chmod)
+
+    secret = jwt_secret(tmp_path)
+
+    assert exposed == []
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+    assert len(secret) >= 32
+    # The next `make run` uses the same secret, so tokens it printed stay valid.
+    assert jwt_secret(tmp_path) == secret
+
+
+@pytest.mark.usefixtures("no_secret_in_env")
+def test_two_make_runs_starting_at_once_share_one_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While this `make run` draws its secret, another one writes its own file first.
+    real_token = secrets.token_urlsafe
+
+    def another_run_writes_first(nbytes: int | None = None) -> str:
+        if not (tmp_path / "jwt-secret").exists():
+            (tmp_path / "jwt-secret").write_text("the-other-runs-secret-" + "x" * 32)
+        return real_token(nbytes)
+
+    monkeypatch.setattr(secrets, "token_urlsafe", another_run_writes_first)
+
+    # Both use the secret that is in the file: the services of both accept the same tokens.
+    assert jwt_secret(tmp_path) == "the-other-runs-secret-" + "x" * 32
+    assert (tmp_path / "jwt-secret").read_text() == "the-other-runs-secret-" + "x" * 32
+
+
+@pytest.mark.usefixtures("no_secret_in_env")
+def test_a_secret_file_left_readable_by_an_older_version_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / "jwt-secret"
+    path.write_text("an-older-secret-" + "y" * 32)
+    path.chmod(0o644)
+
+    assert jwt_secret(tmp_path) == "an-older-secret-" + "y" * 32
+    assert path.stat().st_mode & 0o777 == 0o600

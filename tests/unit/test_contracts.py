@@ -286,6 +286,20 @@ def test_the_record_key_keeps_one_dossier_of_one_office_together() -> None:
     assert catalogue.key == b"kantoor-utrecht:"
 
 
+@pytest.mark.parametrize(
+    "tenant", ["acme:eu", " ", "kantoor\x00utrecht"], ids=["colon", "blank", "nul"]
+)
+def test_an_office_id_that_could_name_another_office_is_refused(tenant: str) -> None:
+    # Office acme's dossier "eu:d1" and office "acme:eu"'s dossier "d1" would share a record
+    # key and an aggregate: an office id never contains ':'.
+    record = json.loads(encode(event_of(c.ActionPointOpened)))
+    record["tenantid"] = tenant
+    with pytest.raises(NotAnEvent, match="not a CloudEvents envelope: tenantid"):
+        decode(topics.DOSSIERCONTROLE, json.dumps(record).encode())
+    with pytest.raises(ValidationError, match="tenantid"):
+        new_event(c.ScenarioDeleted, DATA[c.ScenarioDeleted], source="s", tenant=tenant)
+
+
 def test_events_cannot_be_changed_once_made() -> None:
     event = event_of(c.ActionPointOpened)
     with pytest.raises(ValidationError, match="frozen"):

@@ -20,6 +20,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentHasUpload,
     DocumentNotFound,
     NothingUploaded,
+    RequestIdInUse,
     action_point_id_for,
     document_id_for,
 )
@@ -175,6 +176,86 @@ def test_two_scenarios_asking_for_the_id_give_the_client_one_task(checks: Dossie
     (only,) = documents(checks)
     assert only["document_id"] == str(first)
     assert only["action_point"]["status"] == "open"
+
+
+def test_a_later_request_that_asks_for_a_task_opens_it_on_the_open_document(
+    checks: DossierChecks,
+) -> None:
+    # The adviser asked for the final discharge without a task for the client ...
+    first = request(checks, "finale_kwijting", action_point=False)
+    assert action_point_of(checks, first) is None
+    # ... then a scenario asks for the same document with an action point.
+    later = uuid4()
+    assert request(checks, "finale_kwijting", request_id=later, action_point=True)
+
+    # Still one document, which now has the client's task the scenario asked for.
+    (only,) = documents(checks)
+    assert only["document_id"] == str(first)
+    assert only["action_point"] == {
+        "action_point_id": str(action_point_id_for(later)),
+        "status": "open",
+        "created_at": NOW,
+        "completed_at": None,
+    }
+    # The same request delivered again opens nothing more.
+    checks.add_requested_document(
+        OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER
+    )
+    assert documents(checks)[0]["action_point"]["created_at"] == NOW
+    # The adviser finds the task by its id, and the client's upload completes it.
+    assert checks.locate(OFFICE, action_point_id_for(later)) is not None
+    checks.upload(OFFICE, first, PASSPORT, "client:klant-1", LATER)
+    assert action_point_of(checks, first) == {
+        "action_point_id": str(action_point_id_for(later)),
+        "status": "completed",
+        "created_at": NOW,
+        "completed_at": LATER,
+    }
+
+
+def test_a_later_request_by_document_type_follows_the_types_setting(
+    checks: DossierChecks,
+) -> None:
+    checks.configure_document_type(OFFICE, "taxatierapport", "Taxatierapport", False, "admin-1")
+    first = request(checks, "taxatierapport")
+    # Asked again, by the type's setting (no task): still none.
+    request(checks, "taxatierapport")
+    assert action_point_of(checks, first) is None
+    # The type's default for an unconfigured type is a task: a later request follows it.
+    second = request(checks, "loonstrook", action_point=False)
+    later = uuid4()
+    request(checks, "loonstrook", request_id=later)
+    assert action_point_id_for_document(checks, second) == action_point_id_for(later)
+
+
+def test_a_request_id_that_opened_a_task_elsewhere_is_refused(checks: DossierChecks) -> None:
+    # A request merged into dossier-1's open document and opened its task there ...
+    request(checks, "finale_kwijting", action_point=False)
+    reused = uuid4()
+    request(checks, "finale_kwijting", request_id=reused, action_point=True)
+
+    # ... a faulty producer sends the same request id for another dossier: its action point
+    # id would be the one in dossier-1 (ids derive from the request id).
+    with pytest.raises(RequestIdInUse):
+        checks.add_requested_document(
+            OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW
+        )
+    assert checks.get_dossier_check(OFFICE, "dossier-2").current_documents() == []
+
+
+def test_a_task_the_adviser_removed_is_not_opened_again_by_a_later_request(
+    checks: DossierChecks,
+) -> None:
+    first = request(checks, "identiteitsbewijs")
+    checks.remove_action_point(
+        OFFICE, action_point_id_for_document(checks, first), "adviser:a-1", NOW
+    )
+
+    # Another scenario asks for the ID with a task: the adviser decided this document has none.
+    request(checks, "identiteitsbewijs", action_point=True)
+
+    point = action_point_of(checks, first)
+    assert point is not None and point["status"] == "removed"
 
 
 def test_the_same_type_on_another_subject_is_a_document_of_its_own(checks: DossierChecks) -> None:

@@ -44,6 +44,7 @@ from shared.events.codec import (
 from tests.support import scenario_items_of_size
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=2)
 OFFICE = "kantoor-utrecht"
 DOSSIER = "dossier-1"
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
@@ -686,7 +687,7 @@ def test_a_requested_document_publishes_the_document_and_its_action_point(
         assert event.subject == str(document_id_for(request_id))
 
 
-def test_a_document_without_action_point_and_a_merged_request_publish_no_action_point(
+def test_a_merged_request_publishes_an_action_point_only_when_it_asks_for_one(
     checks: DossierChecks,
 ) -> None:
     checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
@@ -697,16 +698,36 @@ def test_a_document_without_action_point_and_a_merged_request_publish_no_action_
     )
     assert (configured.tenantid, configured.dossierid) == (OFFICE, None)
 
+    first = uuid4()
     checks.add_requested_document(
-        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
+        OFFICE, DOSSIER, first, MORTGAGE, "finale_kwijting", None, None, NOW
     )
     assert types(outbox.new()) == ["DocumentAdded"]
 
-    # A second scenario asks for the same document: nothing new for anyone.
+    # A second request by the type's setting: nothing new for anyone.
     checks.add_requested_document(
-        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, True, NOW
+        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
     )
     assert outbox.new() == []
+
+    # A third asks for a task: the open document gets it, and the portal hears of it.
+    later = uuid4()
+    checks.add_requested_document(
+        OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER
+    )
+    (opened,) = outbox.new()
+    assert isinstance(opened, c.ActionPointOpened)
+    assert opened.data == c.ActionPointOpenedData(
+        action_point_id=action_point_id_for(later),
+        document_id=document_id_for(first),
+        dossier_id=DOSSIER,
+        subject=c.Subject.model_validate(MORTGAGE),
+        document_type="finale_kwijting",
+        title="Finale kwijting",
+        opened_at=LATER,
+    )
+    assert (opened.tenantid, opened.dossierid) == (OFFICE, DOSSIER)
+    assert opened.subject == str(document_id_for(first))
 
 
 def test_uploads_publish_the_file_and_complete_the_action_point_once(
