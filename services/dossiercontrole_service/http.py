@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from pydantic import BaseModel, ConfigDict
 
 from servicekit.auth import Identity, require
+from servicekit.errors import AUTHENTICATED, errors
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import (
     BlobStore,
@@ -27,7 +28,7 @@ from services.dossiercontrole_service.domainmodel import (
 )
 from shared.events.contracts import Name, Subject
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 # Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
 # check itself, with the client's action points, is the adviser's work; a client may only
 # upload, and only for the dossiers in its token.
@@ -133,7 +134,12 @@ def _document_out(check: DossierCheck, document: dict[str, Any]) -> DocumentOut:
     )
 
 
-@router.put("/document-types/{code}", response_model=DocumentTypeOut, tags=["document types"])
+@router.put(
+    "/document-types/{code}",
+    response_model=DocumentTypeOut,
+    tags=["document types"],
+    responses=errors(400, 409, 413),
+)
 async def configure_document_type(
     code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,99}$")],
     body: DocumentTypeIn,
@@ -194,7 +200,12 @@ async def action_points(dossier_id: str, who: Adviser, request: Request) -> Acti
     return ActionPointList(dossier_id=dossier_id, action_points=points)
 
 
-@router.post("/documents/{document_id}/upload", response_model=DocumentOut, tags=["dossier check"])
+@router.post(
+    "/documents/{document_id}/upload",
+    response_model=DocumentOut,
+    tags=["dossier check"],
+    responses=errors(400, 404, 409, 413, 415),
+)
 async def upload(
     document_id: UUID, file: UploadFile, who: Uploader, request: Request
 ) -> DocumentOut:
@@ -241,7 +252,12 @@ async def upload(
     return _document_out(check, check.document(document_id))
 
 
-@router.post("/documents/{document_id}/copy", response_model=DocumentOut, tags=["dossier check"])
+@router.post(
+    "/documents/{document_id}/copy",
+    response_model=DocumentOut,
+    tags=["dossier check"],
+    responses=errors(400, 404, 409, 413),
+)
 async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) -> DocumentOut:
     """The copy icon: use the file of another uploaded document of the same dossier."""
     try:
@@ -262,7 +278,9 @@ async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) 
     return _document_out(check, check.document(document_id))
 
 
-@router.delete("/documents/{document_id}", status_code=204, tags=["dossier check"])
+@router.delete(
+    "/documents/{document_id}", status_code=204, tags=["dossier check"], responses=errors(404, 409)
+)
 async def remove_document(document_id: UUID, who: Adviser, request: Request) -> Response:
     """The cross in the dossier check: the document and its action point go (409 after upload)."""
     try:
@@ -280,7 +298,12 @@ async def remove_document(document_id: UUID, who: Adviser, request: Request) -> 
     return Response(status_code=204)
 
 
-@router.delete("/action-points/{action_point_id}", status_code=204, tags=["action points"])
+@router.delete(
+    "/action-points/{action_point_id}",
+    status_code=204,
+    tags=["action points"],
+    responses=errors(404, 409),
+)
 async def remove_action_point(action_point_id: UUID, who: Adviser, request: Request) -> Response:
     """Remove only the action point: it leaves the portal, the document stays in the check."""
     try:

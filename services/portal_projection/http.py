@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from servicekit.auth import Identity, require
+from servicekit.errors import AUTHENTICATED, errors
 from services.portal_projection.views import PortalView, progress
 from shared.events.contracts import Subject
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 Reader = Annotated[Identity, Depends(require("client", "adviser"))]
 
 
@@ -44,6 +45,7 @@ class PortalActionPoints(BaseModel):
     "/portal/dossiers/{dossier_id}/action-points",
     response_model=PortalActionPoints,
     tags=["client portal"],
+    responses=errors(404),
 )
 async def portal_action_points(
     dossier_id: str, who: Reader, request: Request

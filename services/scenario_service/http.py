@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from servicekit.auth import Identity, require
+from servicekit.errors import AUTHENTICATED, errors
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     DocumentListConflict,
@@ -26,7 +27,7 @@ from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
 from shared.events.contracts import Identifier, Name, RequestedItem, Scope, Subject, Title, Trigger
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 Admin = Annotated[Identity, Depends(require("admin"))]
 Staff = Annotated[Identity, Depends(require("admin", "adviser"))]
 Adviser = Annotated[Identity, Depends(require("adviser"))]
@@ -163,7 +164,13 @@ def _run_out(run: ScenarioRun) -> RunOut:
     )
 
 
-@router.post("/scenarios", status_code=201, response_model=ScenarioCreated, tags=["scenarios"])
+@router.post(
+    "/scenarios",
+    status_code=201,
+    response_model=ScenarioCreated,
+    tags=["scenarios"],
+    responses=errors(400, 409, 413),
+)
 async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> ScenarioCreated:
     scenario_id = await asyncio.to_thread(
         _app(request).define_scenario,
@@ -185,7 +192,12 @@ async def list_scenarios(
     return ScenarioList(scenarios=[_scenario_out(s) for s in found])
 
 
-@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
+@router.get(
+    "/scenarios/{scenario_id}",
+    response_model=ScenarioOut,
+    tags=["scenarios"],
+    responses=errors(404),
+)
 async def get_scenario(scenario_id: UUID, who: Staff, request: Request) -> ScenarioOut:
     try:
         found = await asyncio.to_thread(_app(request).get_scenario, who.tenant, scenario_id)
@@ -194,7 +206,12 @@ async def get_scenario(scenario_id: UUID, who: Staff, request: Request) -> Scena
     return _scenario_out(found)
 
 
-@router.put("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
+@router.put(
+    "/scenarios/{scenario_id}",
+    response_model=ScenarioOut,
+    tags=["scenarios"],
+    responses=errors(400, 404, 409, 413),
+)
 async def change_scenario(
     scenario_id: UUID, body: ScenarioIn, who: Admin, request: Request
 ) -> ScenarioOut:
@@ -215,7 +232,9 @@ async def change_scenario(
     return _scenario_out(await asyncio.to_thread(app.get_scenario, who.tenant, scenario_id))
 
 
-@router.delete("/scenarios/{scenario_id}", status_code=204, tags=["scenarios"])
+@router.delete(
+    "/scenarios/{scenario_id}", status_code=204, tags=["scenarios"], responses=errors(404, 409)
+)
 async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Response:
     try:
         await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.sub)
@@ -224,7 +243,13 @@ async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Re
     return Response(status_code=204)
 
 
-@router.post("/scenario-runs", status_code=201, response_model=RunsOut, tags=["scenario runs"])
+@router.post(
+    "/scenario-runs",
+    status_code=201,
+    response_model=RunsOut,
+    tags=["scenario runs"],
+    responses=errors(400, 409, 413),
+)
 async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsOut:
     now = datetime.now(UTC)
     try:
@@ -253,7 +278,9 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
     return RunsOut(runs=[_run_out(run) for run in runs])
 
 
-@router.get("/scenario-runs/{run_id}", response_model=RunOut, tags=["scenario runs"])
+@router.get(
+    "/scenario-runs/{run_id}", response_model=RunOut, tags=["scenario runs"], responses=errors(404)
+)
 async def get_run(run_id: UUID, who: Staff, request: Request) -> RunOut:
     try:
         run = await asyncio.to_thread(_app(request).get_run, who.tenant, run_id)
@@ -262,7 +289,9 @@ async def get_run(run_id: UUID, who: Staff, request: Request) -> RunOut:
     return _run_out(run)
 
 
-@router.delete("/scenario-runs/{run_id}", status_code=204, tags=["scenario runs"])
+@router.delete(
+    "/scenario-runs/{run_id}", status_code=204, tags=["scenario runs"], responses=errors(404, 409)
+)
 async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
     try:
         await asyncio.to_thread(_app(request).cancel_run, who.tenant, run_id)
@@ -278,6 +307,7 @@ async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
     status_code=201,
     response_model=DocumentRequestCreated,
     tags=["document requests"],
+    responses=errors(400, 409, 413),
 )
 async def request_document(
     body: DocumentRequestIn, who: Adviser, request: Request
@@ -300,7 +330,7 @@ async def request_document(
     status_code=201,
     response_model=DocumentListCreated,
     tags=["document requests"],
-    responses={409: {"description": "another list was received under this reference"}},
+    responses=errors(400, 409, 413),
 )
 async def receive_document_list(
     body: DocumentListIn, who: Staff, request: Request

@@ -1,0 +1,107 @@
+"""Stories of what the API answers when it refuses: each refusal is a status that the service's
+own OpenAPI document lists for that operation, with the documented body. Found by the fuzzer
+(tests/fuzz); each story is one case it found, as a plain request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import System, product
+
+pytestmark = pytest.mark.e2e
+
+
+def documented(system: System, service: str, method: str, path: str) -> dict[str, Any]:
+    """The responses the service's OpenAPI document lists for one operation."""
+    document = system.get(service, "/openapi.json", {}).json()
+    return document["paths"][path][method.lower()]["responses"]  # type: ignore[no-any-return]
+
+
+def assert_documented_error(
+    system: System, service: str, method: str, path: str, response: httpx.Response
+) -> None:
+    responses = documented(system, service, method, path)
+    status = str(response.status_code)
+    assert status in responses, f"{status} not documented for {method} {path}: {list(responses)}"
+    schema = responses[status]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorOut"}, schema
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) or all({"loc", "msg", "type"} <= set(i) for i in detail)
+
+
+def test_an_adviser_may_not_define_a_scenario_and_the_api_says_so(system: System) -> None:
+    office = system.office()
+    body = {"name": "Hypotheek", "scope": "hypotheek", "items": [{"document_type": "paspoort"}]}
+    response = system.post("scenario", "/scenarios", office.adviser, json=body)
+    assert response.status_code == 403
+    assert_documented_error(system, "scenario", "POST", "/scenarios", response)
+
+
+def test_a_call_without_a_token_gets_the_documented_401(system: System) -> None:
+    response = system.get("dossiercontrole", "/dossiers/d1/documents", {})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert_documented_error(
+        system, "dossiercontrole", "GET", "/dossiers/{dossier_id}/documents", response
+    )
+
+
+def test_an_unknown_scenario_run_is_a_documented_404(system: System) -> None:
+    office = system.office()
+    path = "/scenario-runs/e3e70682-c209-1cac-a29f-6fbed82c07cd"
+    response = system.delete("scenario", path, office.adviser)
+    assert response.status_code == 404
+    assert_documented_error(system, "scenario", "DELETE", "/scenario-runs/{run_id}", response)
+
+
+def test_a_client_may_not_read_another_dossier_in_the_portal(system: System) -> None:
+    office = system.office()
+    path = "/portal/dossiers/dossier-2/action-points"
+    response = system.get("portal", path, office.client("dossier-1"))
+    assert response.status_code == 404
+    assert_documented_error(
+        system, "portal", "GET", "/portal/dossiers/{dossier_id}/action-points", response
+    )
+
+
+def test_a_rule_of_the_domain_answers_422_with_a_message_in_the_documented_body(
+    system: System,
+) -> None:
+    office = system.office()
+    body = {
+        "dossier_id": "d1",
+        "subject": product(),
+        "scenario_ids": ["e3e70682-c209-1cac-a29f-6fbed82c07cd"],
+        "execute_at": "2999-01-01T10:00:00+00:00",
+        "execute_on": "2999-01-01",
+    }
+    response = system.post("scenario", "/scenario-runs", office.adviser, json=body)
+    assert response.status_code == 422
+    assert "not both" in response.json()["detail"]
+    assert_documented_error(system, "scenario", "POST", "/scenario-runs", response)
+
+
+def test_a_body_that_is_not_utf8_json_is_a_documented_400(system: System) -> None:
+    office = system.office()
+    response = system.post(
+        "scenario",
+        "/document-requests",
+        {**office.adviser, "content-type": "application/json"},
+        content=b"\x80\x81 not utf-8",
+    )
+    assert response.status_code == 400
+    assert_documented_error(system, "scenario", "POST", "/document-requests", response)
+
+
+def test_an_upload_of_an_unknown_file_type_is_a_documented_415(system: System) -> None:
+    office = system.office()
+    path = "/documents/e3e70682-c209-1cac-a29f-6fbed82c07cd/upload"
+    files = {"file": ("notes.txt", b"just text", "text/plain")}
+    response = system.post("dossiercontrole", path, office.adviser, files=files)
+    assert response.status_code == 415
+    assert_documented_error(
+        system, "dossiercontrole", "POST", "/documents/{document_id}/upload", response
+    )
