@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import uvicorn
 from eventsourcing.persistence import DataError, IntegrityError, PersistenceError
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingConsumer
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
@@ -160,6 +164,30 @@ class Runtime:
                 await asyncio.sleep(1.0)
 
 
+class HealthOut(BaseModel):
+    """``ok`` with the service's name (and warnings, such as a topic's wrong retention), or
+    ``failing`` with the background jobs that stopped."""
+
+    status: Literal["ok", "failing"]
+    service: str | None = None
+    warnings: list[str] | None = None
+    failed: list[str] | None = None
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for ``path`` (and HEAD with GET). Starlette's 405
+    names only the methods of the first route that matched the path, while FastAPI makes a route
+    per method, so it would leave out the others."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
     """The service's FastAPI app with /health, /metrics and /asyncapi.json beside its routes."""
 
@@ -179,6 +207,13 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
             for e in error.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            allow = ", ".join(_allowed_methods(app, request.url.path))
+            error = StarletteHTTPException(405, error.detail, headers={"Allow": allow})
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(IntegrityError)
     async def _conflict(_: Request, error: Exception) -> JSONResponse:
@@ -212,18 +247,27 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
             headers={"Retry-After": "2"},
         )
 
-    @app.get("/health", tags=["operations"])
-    async def health() -> Mapping[str, Any]:
+    @app.get(
+        "/health",
+        tags=["operations"],
+        response_model=HealthOut,
+        response_model_exclude_none=True,
+        responses={503: {"model": HealthOut, "description": "A background job stopped"}},
+    )
+    async def health() -> Any:
         failed = runtime.failed_jobs()
         if failed:
-            return JSONResponse({"status": "failing", "failed": failed}, status_code=503)  # type: ignore[return-value]
-        answer: dict[str, Any] = {"status": "ok", "service": runtime.settings.service}
-        if runtime.topic_problems:
-            # Reported, not fatal: the service works; a later replay would miss history.
-            answer["warnings"] = [str(problem) for problem in runtime.topic_problems]
-        return answer
+            return JSONResponse({"status": "failing", "failed": failed}, status_code=503)
+        # Topic problems are reported, not fatal: the service works; a replay would miss history.
+        warnings = [str(problem) for problem in runtime.topic_problems] or None
+        return HealthOut(status="ok", service=runtime.settings.service, warnings=warnings)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics"}},
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

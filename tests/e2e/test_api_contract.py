@@ -105,3 +105,25 @@ def test_an_upload_of_an_unknown_file_type_is_a_documented_415(system: System) -
     assert_documented_error(
         system, "dossiercontrole", "POST", "/documents/{document_id}/upload", response
     )
+
+
+def test_metrics_are_documented_as_the_text_they_are(system: System) -> None:
+    response = system.get("portal", "/metrics", {})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "text/plain" in documented(system, "portal", "GET", "/metrics")["200"]["content"]
+
+
+def test_health_is_documented(system: System) -> None:
+    response = system.get("scenario", "/health", {})
+    assert (response.json()["status"], response.json()["service"]) == ("ok", "scenario")
+    schema = documented(system, "scenario", "GET", "/health")["200"]["content"]
+    assert schema["application/json"]["schema"] == {"$ref": "#/components/schemas/HealthOut"}
+
+
+def test_a_method_the_path_does_not_have_names_every_method_it_has(system: System) -> None:
+    office = system.office()
+    path = "/scenarios/e3e70682-c209-1cac-a29f-6fbed82c07cd"
+    response = system._http.request("OPTIONS", system.url("scenario") + path, headers=office.admin)
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT", "DELETE"}
