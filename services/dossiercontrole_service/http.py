@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
@@ -41,7 +41,7 @@ Uploader = Annotated[Identity, Depends(require("adviser", "client"))]
 class DocumentTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
-    creates_action_point: bool
+    creates_action_point: StrictBool
 
 
 class DocumentTypeOut(BaseModel):

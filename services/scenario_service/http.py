@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
@@ -35,6 +43,17 @@ Adviser = Annotated[Identity, Depends(require("adviser"))]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _iso_text(value: Any) -> Any:
+    """A moment is written as ISO 8601 text, as documented: pydantic would read a number as
+    seconds since 1970 (a date or time of day too), which nobody means."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be ISO 8601 text")
+    return value
+
+
+IsoText = BeforeValidator(_iso_text)
 
 
 class ScenarioIn(_Body):
@@ -97,9 +116,9 @@ class RunsIn(_Body):
     dossier_id: Identifier
     subject: Subject
     scenario_ids: list[UUID] = Field(min_length=1, max_length=50)
-    execute_on: date | None = None
-    execute_at_time: time | None = None
-    execute_at: AwareDatetime | None = None
+    execute_on: Annotated[date | None, IsoText] = None
+    execute_at_time: Annotated[time | None, IsoText] = None
+    execute_at: Annotated[AwareDatetime | None, IsoText] = None
 
 
 class RunOut(BaseModel):
@@ -122,7 +141,7 @@ class DocumentRequestIn(_Body):
     subject: Subject
     document_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
     title: Title | None = None
-    action_point: bool | None = None
+    action_point: StrictBool | None = None
 
 
 class DocumentRequestCreated(BaseModel):

@@ -11,7 +11,16 @@ import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 
 class _Data(BaseModel):
@@ -117,14 +126,15 @@ class RequestedItem(_Data):
 
     document_type: DocumentTypeCode
     title: Title | None = None
-    action_point: bool | None = None
+    # Strict: the documented type is a boolean, so 0, 1 or "yes" are refused, not coerced.
+    action_point: StrictBool | None = None
 
 
 class Trigger(_Data):
     """When a scenario starts by itself; ``offset_days`` only for ``appointment_scheduled``."""
 
     event: Literal["product_created", "application_submitted", "appointment_scheduled"]
-    offset_days: int | None = Field(default=None, ge=-365, le=365)
+    offset_days: StrictInt | None = Field(default=None, ge=-365, le=365)
 
 
 class FileMetadata(_Data):

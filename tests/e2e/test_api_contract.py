@@ -107,6 +107,48 @@ def test_an_upload_of_an_unknown_file_type_is_a_documented_415(system: System) -
     )
 
 
+@pytest.mark.parametrize("number", [0, 1])
+def test_a_number_is_not_taken_for_a_yes_or_no(system: System, number: int) -> None:
+    """The documents say boolean: 0 and 1 are refused rather than read as false and true."""
+    office = system.office()
+    request = {
+        "dossier_id": "d1",
+        "subject": product(),
+        "document_type": "loonstrook",
+        "action_point": number,
+    }
+    response = system.post("scenario", "/document-requests", office.adviser, json=request)
+    assert response.status_code == 422, response.text
+    document_list = {
+        "dossier_id": "d1",
+        "subject": product(),
+        "reference": "lijst-1",
+        "items": [{"document_type": "loonstrook", "action_point": number}],
+    }
+    response = system.post("scenario", "/document-lists", office.admin, json=document_list)
+    assert response.status_code == 422, response.text
+    setting = {"name": "Loonstrook", "creates_action_point": number}
+    response = system.put(
+        "dossiercontrole", "/document-types/loonstrook", office.admin, json=setting
+    )
+    assert response.status_code == 422, response.text
+
+
+def test_a_number_is_not_taken_for_an_execution_moment(system: System) -> None:
+    """0 would be read as 1970 (or midnight), which no adviser means."""
+    office = system.office()
+    for field in ("execute_at", "execute_on", "execute_at_time"):
+        body = {
+            "dossier_id": "d1",
+            "subject": product(),
+            "scenario_ids": ["e3e70682-c209-1cac-a29f-6fbed82c07cd"],
+            field: 4102444800,
+        }
+        response = system.post("scenario", "/scenario-runs", office.adviser, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", field], response.text
+
+
 def test_metrics_are_documented_as_the_text_they_are(system: System) -> None:
     response = system.get("portal", "/metrics", {})
     assert response.status_code == 200
@@ -127,3 +169,17 @@ def test_a_method_the_path_does_not_have_names_every_method_it_has(system: Syste
     response = system._http.request("OPTIONS", system.url("scenario") + path, headers=office.admin)
     assert response.status_code == 405
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT", "DELETE"}
+
+
+def test_a_trigger_offset_written_as_text_is_refused(system: System) -> None:
+    office = system.office()
+    body = {
+        "name": "Afspraak",
+        "scope": "afspraak",
+        "items": [{"document_type": "paspoort"}],
+        "trigger": {"event": "appointment_scheduled", "offset_days": "-2"},
+    }
+    response = system.post("scenario", "/scenarios", office.admin, json=body)
+    assert response.status_code == 422, response.text
+    body["trigger"] = {"event": "appointment_scheduled", "offset_days": -2}
+    assert system.post("scenario", "/scenarios", office.admin, json=body).status_code == 201
