@@ -14,7 +14,7 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 K8S_OVERLAYS := $(sort $(dir $(wildcard deploy/kubernetes/overlays/*/kustomization.yaml \
 	deploy/kubernetes/overlays/*/*/kustomization.yaml)))
 
-.PHONY: venv run test test-fast lint lint-deploy manifests format chaos bench broker clean
+.PHONY: venv run test test-fast lint lint-deploy manifests format chaos fuzz bench broker clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ format: venv
 chaos: venv
 	ACTIEPUNTEN_CHAOS_REQUESTS=$(if $(FULL),20000,2000) ACTIEPUNTEN_CHAOS_STORES=sqlite,postgres \
 		$(BIN)/pytest -ra -s tests/chaos
+
+## the API fuzzer, longer than in `make test`: 100 cases per operation and role (EXAMPLES=N)
+## and the coverage phase (boundary values of every parameter)
+fuzz: venv
+	ACTIEPUNTEN_FUZZ_EXAMPLES=$(or $(EXAMPLES),100) ACTIEPUNTEN_FUZZ_COVERAGE=1 \
+		$(BIN)/pytest -ra -m fuzz tests/fuzz
 
 ## benchmarks: figures and ratios to a baseline measured in the same run
 bench: venv
