@@ -174,6 +174,14 @@ class HealthOut(BaseModel):
     failed: list[str] | None = None
 
 
+class ReadyOut(BaseModel):
+    """``ready``, or ``not ready`` with what is wrong (store, producer, consumers, jobs)."""
+
+    status: Literal["ready", "not ready"]
+    service: str
+    problems: dict[str, str] | None = None
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the OpenAPI document lists for ``path`` (and HEAD with GET). Starlette's 405
     names only the methods of the first route that matched the path, while FastAPI makes a route
@@ -275,12 +283,17 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
     async def asyncapi() -> Mapping[str, Any]:
         return asyncapi_document(runtime.broker, title)
 
-    @app.get("/livez", tags=["operations"])
+    @app.get("/livez", tags=["operations"], response_model=HealthOut)
     async def livez() -> Mapping[str, Any]:
         """The process answers (a liveness probe that fails restarts it)."""
         return {"status": "ok", "service": runtime.settings.service}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut, "description": "Not ready: the problems"}},
+    )
     async def readyz() -> JSONResponse:
         """Store reachable, producer started, consumers assigned or joining (503 otherwise)."""
         problems = await runtime.readiness.problems()

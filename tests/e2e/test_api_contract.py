@@ -183,3 +183,12 @@ def test_a_trigger_offset_written_as_text_is_refused(system: System) -> None:
     assert response.status_code == 422, response.text
     body["trigger"] = {"event": "appointment_scheduled", "offset_days": -2}
     assert system.post("scenario", "/scenarios", office.admin, json=body).status_code == 201
+
+
+def test_the_probes_are_documented_with_their_answers(system: System) -> None:
+    for probe, model in (("/livez", "HealthOut"), ("/readyz", "ReadyOut")):
+        assert system.get("dossiercontrole", probe, {}).status_code == 200
+        responses = documented(system, "dossiercontrole", "GET", probe)
+        schema = responses["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{model}"}, (probe, schema)
+    assert "503" in documented(system, "dossiercontrole", "GET", "/readyz")
