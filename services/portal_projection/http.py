@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from servicekit.auth import Identity, require
@@ -17,6 +17,9 @@ from shared.events.contracts import Subject
 
 router = APIRouter(responses=AUTHENTICATED)
 Reader = Annotated[Identity, Depends(require("client", "adviser"))]
+# A dossier id as the events carry it: 1-200 characters, no control characters (PostgreSQL
+# refuses NUL in text, so a NUL would otherwise fail the query instead of finding nothing).
+DossierId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class PortalActionPoint(BaseModel):
@@ -48,7 +51,7 @@ class PortalActionPoints(BaseModel):
     responses=errors(404),
 )
 async def portal_action_points(
-    dossier_id: str, who: Reader, request: Request
+    dossier_id: DossierId, who: Reader, request: Request
 ) -> PortalActionPoints:
     """The client's action points: open and completed, removed ones absent, with progress."""
     if not who.may_see_dossier(dossier_id):

@@ -192,3 +192,14 @@ def test_the_probes_are_documented_with_their_answers(system: System) -> None:
         schema = responses["200"]["content"]["application/json"]["schema"]
         assert schema == {"$ref": f"#/components/schemas/{model}"}, (probe, schema)
     assert "503" in documented(system, "dossiercontrole", "GET", "/readyz")
+
+
+@pytest.mark.parametrize("dossier_id", ["a%00b", "tab%09here"])
+def test_a_dossier_id_with_a_control_character_is_refused_by_the_portal(
+    system: System, dossier_id: str
+) -> None:
+    """Found by the fuzzer on PostgreSQL: a NUL in the dossier id was a 500."""
+    office = system.office()
+    response = system.get("portal", f"/portal/dossiers/{dossier_id}/action-points", office.adviser)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["path", "dossier_id"]
