@@ -62,6 +62,23 @@ BEYOND_THE_SCHEMA = {
 }
 POSITIVE_DATA_ACCEPTED = ["2xx", "401", "403", "404", "409"]
 
+# Strings the generator mixes into every string it makes (where the schema allows them): the
+# inputs a review found troublesome (NUL and control characters, the separator of composed
+# ids, blanks, the longest id), and the client's own dossier so that its reads get through.
+HOSTILE_STRINGS = [
+    "a\x00b",
+    "\x00",
+    "tab\there",
+    "line\nbreak",
+    "\x7f\x1b[0m",
+    "acme:eu",
+    ":",
+    " ",
+    "\u202eevil",
+    "x" * 200,
+    "dossier-1",
+]
+
 
 def fuzz_config(who: str) -> SchemathesisConfig:
     valid = who in ROLES
@@ -70,10 +87,12 @@ def fuzz_config(who: str) -> SchemathesisConfig:
         "deterministic": True,
         "database": "none",
         "mode": "all" if valid else "positive",
+        "dictionaries": {"string": {"dictionary": "hostile", "probability": 0.25}},
     }
     return SchemathesisConfig.from_dict(
         {
             "seed": SEED,
+            "dictionaries": {"hostile": {"values": HOSTILE_STRINGS}},
             "generation": generation,
             "phases": {
                 "examples": {"enabled": False},
@@ -153,3 +172,53 @@ def test_after_the_fuzzing_the_system_still_serves_its_users(system: System) -> 
         assert [p["document_type"] for p in points] == ["loonstrook"], points
 
     eventually(client_sees_the_request, timeout=60)
+
+
+def _string_parameters(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(method, path, location, name) of every plain-string path or query parameter of the
+    operations that take no body: where an id or a filter is read from the URL."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                continue
+            parameters = operation.get("parameters", [])
+            if any(
+                p["in"] == "path" and p["schema"].get("format") for p in parameters
+            ):  # a UUID in the path: refused before any string reaches the store
+                continue
+            for parameter in parameters:
+                schema = parameter["schema"]
+                plain = schema.get("type") == "string" or any(
+                    s.get("type") == "string" for s in schema.get("anyOf", [])
+                )
+                if plain and parameter["in"] in ("path", "query"):
+                    found.append((method.upper(), path, parameter["in"], parameter["name"]))
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hostile_strings_in_ids_and_filters_get_a_documented_answer(
+    system: System, service: str, role: str, office: Office
+) -> None:
+    """Each troublesome string in each id or filter of the URL, as each role (a client whose
+    token names that very dossier): a documented answer, never a 5xx. The fuzzing above mixes
+    these strings in by chance; here every one is sent to every such parameter."""
+    api = schemathesis.openapi.from_url(
+        system.url(service) + "/openapi.json", config=fuzz_config(role)
+    )
+    targets = _string_parameters(api.raw_schema)
+    for method, path, location, name in targets:
+        operation = api.find_operation_by_label(f"{method} {path}")
+        assert operation is not None, (method, path)
+        for value in HOSTILE_STRINGS:
+            headers = (
+                office.headers("client", dossiers=[value])
+                if role == "client"
+                else office.headers(role)
+            )
+            if location == "path":
+                case = operation.Case(path_parameters={name: value})
+            else:
+                case = operation.Case(query={name: value})
+            case.call_and_validate(base_url=system.url(service), headers=headers)
