@@ -153,27 +153,6 @@ def test_every_answer_is_documented_and_no_5xx(
     case.call_and_validate(base_url=system.url(service), headers=credentials(office, who))
 
 
-def test_after_the_fuzzing_the_system_still_serves_its_users(system: System) -> None:
-    """Runs after the fuzz cases of this module: each service is healthy, and an adviser's
-    document request still reaches the dossier check and the client's portal."""
-    for service in ("scenario", "dossiercontrole", "portal"):
-        assert system.get(service, "/health", {}).status_code == 200, system.log(service)
-    office = system.office()
-    response = system.post(
-        "scenario",
-        "/document-requests",
-        office.adviser,
-        json={"dossier_id": "dossier-1", "subject": product(), "document_type": "loonstrook"},
-    )
-    assert response.status_code == 201, response.text
-
-    def client_sees_the_request() -> None:
-        points = system.portal(office, "dossier-1")["action_points"]
-        assert [p["document_type"] for p in points] == ["loonstrook"], points
-
-    eventually(client_sees_the_request, timeout=60)
-
-
 def _string_parameters(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(method, path, location, name) of every plain-string path or query parameter of the
     operations that take no body: where an id or a filter is read from the URL."""
@@ -222,3 +201,24 @@ def test_hostile_strings_in_ids_and_filters_get_a_documented_answer(
             else:
                 case = operation.Case(query={name: value})
             case.call_and_validate(base_url=system.url(service), headers=headers)
+
+
+def test_after_the_fuzzing_the_system_still_serves_its_users(system: System) -> None:
+    """Runs after the fuzz cases of this module (it is the last one): each service is healthy,
+    and an adviser's document request still reaches the dossier check and the client's portal."""
+    for service in ("scenario", "dossiercontrole", "portal"):
+        assert system.get(service, "/health", {}).status_code == 200, system.log(service)
+    office = system.office()
+    response = system.post(
+        "scenario",
+        "/document-requests",
+        office.adviser,
+        json={"dossier_id": "dossier-1", "subject": product(), "document_type": "loonstrook"},
+    )
+    assert response.status_code == 201, response.text
+
+    def client_sees_the_request() -> None:
+        points = system.portal(office, "dossier-1")["action_points"]
+        assert [p["document_type"] for p in points] == ["loonstrook"], points
+
+    eventually(client_sees_the_request, timeout=60)
