@@ -6,12 +6,34 @@ import asyncio
 
 from fastapi import FastAPI
 
+from servicekit.consumer import TrackingConsumer
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.portal_projection import kafka, settings, web
 from services.portal_projection.http import router
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
+
+
+async def switch_to_served(config: Settings, view: PortalView, consumer: TrackingConsumer) -> bool:
+    """Serve and follow the read model the pointer names, if it is another one.
+
+    `actiepunten replay portal` builds a new read model and points at it once caught up.
+    """
+    target = await asyncio.to_thread(current_name, config)
+    if target == view.name:
+        return False
+    view.reopen(await asyncio.to_thread(open_store, config, target))
+    consumer.request_reseek()
+    return True
+
+
+async def follow_replays(
+    config: Settings, view: PortalView, consumer: TrackingConsumer, interval: float = 1.0
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await switch_to_served(config, view, consumer)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -22,17 +44,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     consumer = runtime.consumer(
         topics=kafka.CONSUMES, handlers=kafka.handlers(view), positions=view, dlq_topic=kafka.DLQ
     )
-
-    async def follow_replays() -> None:
-        # `actiepunten replay portal` builds a new read model and points at it when caught up.
-        while True:
-            await asyncio.sleep(1.0)
-            target = await asyncio.to_thread(current_name, config)
-            if target != view.name:
-                view.reopen(await asyncio.to_thread(open_store, config, target))
-                consumer.request_reseek()
-
-    runtime.add_job("follow-replays", follow_replays)
+    runtime.add_job("follow-replays", lambda: follow_replays(config, view, consumer))
     runtime.on_close(view.close)
     app = http_app(
         runtime,
