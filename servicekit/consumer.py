@@ -168,7 +168,8 @@ class TrackingConsumer:
         self.dead_letters = dead_letters
         self.max_retry_delay = max_retry_delay
         self._consumer: AIOKafkaConsumer | None = None
-        self._reseek = False
+        self._changes: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
+        self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
         self._lag_updated = 0.0
 
     @property
@@ -180,13 +181,39 @@ class TrackingConsumer:
             return "connecting"
         return "assigned" if consumer.assignment() else "joining"
 
-    def request_reseek(self) -> None:
-        """Seek every owned partition to the positions in the store again (its store changed)."""
-        self._reseek = True
+    async def at_batch_boundary(self, change: Callable[[], None]) -> None:
+        """Run ``change`` (it replaces the position store) between two batches, then seek every
+        owned partition to the new store's positions before fetching again; returns once done.
+
+        Records are fetched for the positions of one store and must all go to that store: the
+        rest of a batch handed to a store that is further behind would be accepted (any higher
+        position is) and the offsets in between skipped for good.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._changes.append((change, done))
+        await done
+
+    async def _apply_changes(self, consumer: AIOKafkaConsumer) -> None:
+        changes, self._changes = self._changes, []
+        async with self._seeking:
+            for change, done in changes:
+                try:
+                    change()
+                except Exception as error:
+                    if not done.done():
+                        done.set_exception(error)
+                else:
+                    if not done.done():
+                        done.set_result(None)
+            await self._seek(consumer, consumer.assignment())
 
     async def seek_to_tracked(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer
         assert consumer is not None
+        async with self._seeking:
+            await self._seek(consumer, assigned)
+
+    async def _seek(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
             position = await self._retrying(
                 self.positions.max_tracking_id, tracking_name(tp.topic, tp.partition)
@@ -227,13 +254,12 @@ class TrackingConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            if self._reseek:
-                self._reseek = False
-                await self.seek_to_tracked(consumer.assignment())
+            if self._changes:
+                await self._apply_changes(consumer)
             batch = await consumer.getmany(timeout_ms=500)
+            if self._changes:
+                continue  # fetched for the positions of a store about to be replaced
             for tp, records in batch.items():
-                if self._reseek:
-                    break  # records fetched for the old store's positions
                 done: int | None = None
                 for record in records:
                     if tp not in consumer.assignment():

@@ -23,8 +23,9 @@ async def switch_to_served(config: Settings, view: PortalView, consumer: Trackin
     target = await asyncio.to_thread(current_name, config)
     if target == view.name:
         return False
-    view.reopen(await asyncio.to_thread(open_store, config, target))
-    consumer.request_reseek()
+    store = await asyncio.to_thread(open_store, config, target)
+    # Between two batches, so that every record goes to the store it was fetched for.
+    await consumer.at_batch_boundary(lambda: view.reopen(store))
     return True
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +26,43 @@ class PortalView:
     def __init__(self, store: ReadModelStore | Path) -> None:
         self.store = SQLiteStore(store) if isinstance(store, Path) else store
         self._swap = threading.Lock()
+        # How many calls use each store; a replaced store closes when its last user is done.
+        self._users: dict[int, int] = {}
+        self._retired: dict[int, ReadModelStore] = {}
 
     @property
     def name(self) -> str:
         return self.store.name
 
     def reopen(self, store: ReadModelStore) -> None:
-        """Serve another read model from now on (a replay finished)."""
+        """Serve another read model from now on (a replay finished).
+
+        The old one is closed once no request or handler uses it any more.
+        """
         with self._swap:
             old, self.store = self.store, store
+            if self._users.get(id(old)):
+                self._retired[id(old)] = old
+                return
         old.close()
+
+    @contextmanager
+    def _using(self) -> Iterator[ReadModelStore]:
+        with self._swap:
+            store = self.store
+            self._users[id(store)] = self._users.get(id(store), 0) + 1
+        try:
+            yield store
+        finally:
+            with self._swap:
+                left = self._users[id(store)] - 1
+                if left:
+                    self._users[id(store)] = left
+                else:
+                    del self._users[id(store)]
+                retired = self._retired.pop(id(store), None) if not left else None
+            if retired is not None:
+                retired.close()
 
     def close(self) -> None:
         self.store.close()
@@ -41,7 +70,8 @@ class PortalView:
     # --- position store ------------------------------------------------------------------------
 
     def max_tracking_id(self, name: str) -> int | None:
-        rows = self.store.query("SELECT position FROM tracking WHERE name = ?", (name,))
+        with self._using() as store:
+            rows = store.query("SELECT position FROM tracking WHERE name = ?", (name,))
         return int(rows[0]["position"]) if rows else None
 
     def has_tracked(self, tracking: Tracking) -> bool:
@@ -55,9 +85,7 @@ class PortalView:
 
     def process(self, event: c.CloudEvent | None, tracking: Tracking) -> bool:
         """Apply ``event`` and record ``tracking`` atomically; False if it was processed before."""
-        with self._swap:
-            store = self.store
-        with store.transaction() as db:
+        with self._using() as store, store.transaction() as db:
             row = db.execute(
                 "SELECT position FROM tracking WHERE name = ?", (tracking.application_name,)
             ).fetchone()
@@ -109,11 +137,12 @@ class PortalView:
 
     def action_points(self, tenant: str, dossier_id: str) -> list[dict[str, Any]]:
         """The dossier's action points as the client sees them; removed ones are absent."""
-        rows = self.store.query(
-            "SELECT * FROM action_points WHERE tenant = ? AND dossier_id = ? "
-            "AND status != 'removed' ORDER BY created_at, action_point_id",
-            (tenant, dossier_id),
-        )
+        with self._using() as store:
+            rows = store.query(
+                "SELECT * FROM action_points WHERE tenant = ? AND dossier_id = ? "
+                "AND status != 'removed' ORDER BY created_at, action_point_id",
+                (tenant, dossier_id),
+            )
         return [
             {
                 "action_point_id": row["action_point_id"],
