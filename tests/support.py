@@ -194,6 +194,24 @@ class System:
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
+    def portal_all(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
+        """Every action point of the dossier's portal, page by page."""
+        points: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 500}
+        while True:
+            response = self.get(
+                "portal",
+                f"/portal/dossiers/{dossier_id}/action-points",
+                office.client(dossier_id),
+                params=params,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            points.extend(body["action_points"])
+            if not body.get("next_cursor"):
+                return points
+            params["cursor"] = body["next_cursor"]
+
     def documents(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
         response = self.get("dossiercontrole", f"/dossiers/{dossier_id}/documents", office.adviser)
         assert response.status_code == 200, response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import FastAPI
 
@@ -13,6 +14,8 @@ from services.portal_projection import kafka, settings, web
 from services.portal_projection.http import router
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
+
+log = logging.getLogger(__name__)
 
 
 async def switch_to_served(config: Settings, view: PortalView, consumer: TrackingConsumer) -> bool:
@@ -26,6 +29,7 @@ async def switch_to_served(config: Settings, view: PortalView, consumer: Trackin
     store = await asyncio.to_thread(open_store, config, target)
     # Between two batches, so that every record goes to the store it was fetched for.
     await consumer.at_batch_boundary(lambda: view.reopen(store))
+    log.info("serving read model %s", target)
     return True
 
 

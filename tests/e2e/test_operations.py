@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from actiepunten.broker import Broker
 from shared.events import topics
@@ -16,6 +21,7 @@ from tests.support import (
     Office,
     System,
     cloud_event,
+    dossiers_on_every_partition,
     eventually,
     product,
     publish,
@@ -104,6 +110,110 @@ def test_replay_rebuilds_the_portal_equal_to_the_live_model(system: System) -> N
     )
     assert response.status_code == 201
     eventually(lambda: _count(system.portal(office, "dossier-1"), 3), timeout=20)
+
+
+class BusyStream:
+    """The dossier check's topic under load: bursts of opened action points for one office, on a
+    dossier per partition, so that the portal's consumer works through large batches."""
+
+    def __init__(self, system: System, kafka: Broker, burst: int = 15, limit: int = 6000) -> None:
+        self.system = system
+        self.bootstrap_servers = kafka.bootstrap_servers
+        self.office = system.office()
+        self.dossiers = dossiers_on_every_partition(self.office.tenant)
+        self.burst = burst
+        self.limit = limit
+        self.published: dict[str, set[str]] = {d: set() for d in self.dossiers}
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=lambda: asyncio.run(self._publish()), daemon=True)
+
+    async def _publish(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            n = 0
+            while not self._stop.is_set() and n < self.limit:
+                sent = []
+                for _ in range(self.burst):
+                    for dossier_id in self.dossiers:
+                        point = str(uuid.uuid4())
+                        event = cloud_event(
+                            "ActionPointOpened",
+                            self.office.tenant,
+                            dossier_id,
+                            {
+                                "action_point_id": point,
+                                "document_id": str(uuid.uuid4()),
+                                "dossier_id": dossier_id,
+                                "subject": product(),
+                                "document_type": f"stuk_{n}",
+                                "title": f"Stuk {n}",
+                                "opened_at": datetime.now(UTC).isoformat(),
+                            },
+                            source="actiepunten/dossiercontrole_service",
+                        )
+                        key = f"{self.office.tenant}:{dossier_id}".encode()
+                        sent.append((dossier_id, point))
+                        await producer.send(
+                            topics.DOSSIERCONTROLE, json.dumps(event).encode(), key=key
+                        )
+                    n += 1
+                await producer.flush()
+                for dossier_id, point in sent:
+                    self.published[dossier_id].add(point)
+                await asyncio.sleep(0.2)
+        finally:
+            await producer.stop()
+
+    def __enter__(self) -> BusyStream:
+        self._worker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._worker.join(timeout=60)
+
+    def portal(self) -> dict[str, list[dict[str, Any]]]:
+        return {d: self.system.portal_all(self.office, d) for d in self.dossiers}
+
+
+def test_replay_during_a_busy_stream_loses_nothing(system: System, kafka: Broker) -> None:
+    # Action points keep arriving while operations rebuild the portal and it switches.
+    with BusyStream(system, kafka) as busy:
+        eventually(lambda: _published_some(busy), timeout=60)
+        for _ in range(2):
+            target = _replayed(system)
+            eventually(lambda: _serving(system, target), timeout=30, interval=0.2)
+            time.sleep(1.0)  # and a little longer, on the new model
+
+    # Every action point published reaches the portal: none was skipped.
+    def complete() -> dict[str, list[dict[str, Any]]]:
+        portal = busy.portal()
+        for dossier_id, points in portal.items():
+            assert {p["action_point_id"] for p in points} == busy.published[dossier_id]
+        return portal
+
+    live = eventually(complete, timeout=120, interval=1.0)
+
+    # A model built from scratch, now that the stream is quiet, equals what the portal served.
+    target = _replayed(system)
+    eventually(lambda: _serving(system, target), timeout=30, interval=0.2)
+    assert busy.portal() == live
+
+
+def _replayed(system: System) -> str:
+    """Rebuild the portal's read model; the name of the new model."""
+    output = actiepunten(system, "replay", "portal", timeout=300)
+    return output.split("portal read model rebuilt in ")[1].split()[0]
+
+
+def _published_some(busy: BusyStream) -> None:
+    assert all(len(points) >= 100 for points in busy.published.values()), busy.published
+
+
+def _serving(system: System, model: str) -> None:
+    log = (system.data_dir / "portal.log").read_text(errors="replace")
+    assert f"serving read model {model}" in log
 
 
 def _count(portal: dict[str, Any], expected: int) -> None:
