@@ -182,8 +182,7 @@ def test_replay_during_a_busy_stream_loses_nothing(system: System, kafka: Broker
     with BusyStream(system, kafka) as busy:
         eventually(lambda: _published_some(busy), timeout=60)
         for _ in range(2):
-            target = _replayed(system)
-            eventually(lambda: _serving(system, target), timeout=30, interval=0.2)
+            _serving_after(system, _replayed(system))
             time.sleep(1.0)  # and a little longer, on the new model
 
     # Every action point published reaches the portal: none was skipped.
@@ -196,8 +195,7 @@ def test_replay_during_a_busy_stream_loses_nothing(system: System, kafka: Broker
     live = eventually(complete, timeout=120, interval=1.0)
 
     # A model built from scratch, now that the stream is quiet, equals what the portal served.
-    target = _replayed(system)
-    eventually(lambda: _serving(system, target), timeout=30, interval=0.2)
+    _serving_after(system, _replayed(system))
     assert busy.portal() == live
 
 
@@ -211,9 +209,14 @@ def _published_some(busy: BusyStream) -> None:
     assert all(len(points) >= 100 for points in busy.published.values()), busy.published
 
 
-def _serving(system: System, model: str) -> None:
-    log = (system.data_dir / "portal.log").read_text(errors="replace")
-    assert f"serving read model {model}" in log
+def _serving_after(system: System, model: str) -> None:
+    """Wait until the portal serves ``model`` (it looks for a new one every second)."""
+
+    def serving() -> None:
+        log = (system.data_dir / "portal.log").read_text(errors="replace")
+        assert f"serving read model {model}" in log
+
+    eventually(serving, timeout=30, interval=0.2)
 
 
 def _count(portal: dict[str, Any], expected: int) -> None:
