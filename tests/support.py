@@ -213,9 +213,22 @@ class System:
             params["cursor"] = body["next_cursor"]
 
     def documents(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
-        response = self.get("dossiercontrole", f"/dossiers/{dossier_id}/documents", office.adviser)
-        assert response.status_code == 200, response.text
-        return response.json()["documents"]  # type: ignore[no-any-return]
+        """Every document of the dossier check, page by page."""
+        documents: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 500}
+        while True:
+            response = self.get(
+                "dossiercontrole",
+                f"/dossiers/{dossier_id}/documents",
+                office.adviser,
+                params=params,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            documents.extend(body["documents"])
+            if not body.get("next_cursor"):
+                return documents
+            params["cursor"] = body["next_cursor"]
 
     def define_scenario(
         self,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
+from servicekit.pages import Page, moment, paginate, paging
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import (
     BlobStore,
@@ -52,6 +53,7 @@ class DocumentTypeOut(BaseModel):
 
 class DocumentTypeList(BaseModel):
     document_types: list[DocumentTypeOut]
+    next_cursor: str | None = None
 
 
 class ActionPointRef(BaseModel):
@@ -86,6 +88,7 @@ class DocumentOut(BaseModel):
 class DocumentList(BaseModel):
     dossier_id: str
     documents: list[DocumentOut]
+    next_cursor: str | None = None
 
 
 class ActionPointOut(BaseModel):
@@ -102,6 +105,7 @@ class ActionPointOut(BaseModel):
 class ActionPointList(BaseModel):
     dossier_id: str
     action_points: list[ActionPointOut]
+    next_cursor: str | None = None
 
 
 class CopyIn(BaseModel):
@@ -160,26 +164,48 @@ async def configure_document_type(
 
 
 @router.get("/document-types", response_model=DocumentTypeList, tags=["document types"])
-async def list_document_types(who: Staff, request: Request) -> DocumentTypeList:
+async def list_document_types(
+    who: Staff, request: Request, page: Annotated[Page, Depends(paging("document-types", 1))]
+) -> DocumentTypeList:
+    """The office's document-type settings by code, a page at a time."""
     types = await asyncio.to_thread(_app(request).get_document_types, who.tenant)
-    return DocumentTypeList(document_types=[DocumentTypeOut.model_validate(t) for t in types])
+    chosen, next_cursor = paginate(types, lambda t: (t["code"],), page)
+    return DocumentTypeList(
+        document_types=[DocumentTypeOut.model_validate(t) for t in chosen], next_cursor=next_cursor
+    )
 
 
 @router.get("/dossiers/{dossier_id}/documents", response_model=DocumentList, tags=["dossier check"])
-async def dossier_check(dossier_id: str, who: Adviser, request: Request) -> DocumentList:
-    """The dossier check (dossiercontrole): every requested document with its state."""
+async def dossier_check(
+    dossier_id: str,
+    who: Adviser,
+    request: Request,
+    page: Annotated[Page, Depends(paging("documents", 2))],
+) -> DocumentList:
+    """The dossier check (dossiercontrole): every requested document with its state, oldest
+    first, a page at a time."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
+    chosen, next_cursor = paginate(
+        check.current_documents(), lambda d: (moment(d["created_at"]), d["document_id"]), page
+    )
     return DocumentList(
         dossier_id=dossier_id,
-        documents=[_document_out(check, d) for d in check.current_documents()],
+        documents=[_document_out(check, d) for d in chosen],
+        next_cursor=next_cursor,
     )
 
 
 @router.get(
     "/dossiers/{dossier_id}/action-points", response_model=ActionPointList, tags=["action points"]
 )
-async def action_points(dossier_id: str, who: Adviser, request: Request) -> ActionPointList:
-    """ "Actiepunten voor klant": the client's open and completed action points of a dossier."""
+async def action_points(
+    dossier_id: str,
+    who: Adviser,
+    request: Request,
+    page: Annotated[Page, Depends(paging("action-points", 2))],
+) -> ActionPointList:
+    """ "Actiepunten voor klant": the client's open and completed action points of a dossier,
+    oldest first, a page at a time."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     points = []
     for document in check.current_documents():
@@ -197,7 +223,10 @@ async def action_points(dossier_id: str, who: Adviser, request: Request) -> Acti
                     completed_at=point["completed_at"],
                 )
             )
-    return ActionPointList(dossier_id=dossier_id, action_points=points)
+    chosen, next_cursor = paginate(
+        points, lambda p: (moment(p.created_at), str(p.action_point_id)), page
+    )
+    return ActionPointList(dossier_id=dossier_id, action_points=chosen, next_cursor=next_cursor)
 
 
 @router.post(

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
-from services.portal_projection.views import PortalView, progress
+from servicekit.pages import Page, paging
+from services.portal_projection.views import PortalView
 from shared.events.contracts import Subject
 
 router = APIRouter(responses=AUTHENTICATED)
@@ -42,6 +43,10 @@ class Progress(BaseModel):
 class PortalActionPoints(BaseModel):
     action_points: list[PortalActionPoint]
     progress: Progress
+    next_cursor: str | None = None
+
+
+Paging = Annotated[Page, Depends(paging("portal-action-points", 2))]
 
 
 @router.get(
@@ -51,12 +56,26 @@ class PortalActionPoints(BaseModel):
     responses=errors(404),
 )
 async def portal_action_points(
-    dossier_id: DossierId, who: Reader, request: Request
+    dossier_id: DossierId, who: Reader, request: Request, page: Paging
 ) -> PortalActionPoints:
-    """The client's action points: open and completed, removed ones absent, with progress."""
+    """The client's action points: open and completed, removed ones absent, oldest first, a
+    page at a time; the progress counts every action point of the dossier."""
     if not who.may_see_dossier(dossier_id):
         raise HTTPException(404, f"dossier {dossier_id} not found")
     view: PortalView = request.app.state.view
-    rows = await asyncio.to_thread(view.action_points, who.tenant, dossier_id)
+    after = (page.after[0], page.after[1]) if page.after else None
+    rows = await asyncio.to_thread(
+        view.action_points, who.tenant, dossier_id, page.limit + 1, after
+    )
+    more, rows = len(rows) > page.limit, rows[: page.limit]
     points = [PortalActionPoint.model_validate(row) for row in rows]
-    return PortalActionPoints(action_points=points, progress=Progress(**progress(rows)))
+    counts = await asyncio.to_thread(view.dossier_progress, who.tenant, dossier_id)
+    return PortalActionPoints(
+        action_points=points,
+        progress=Progress(**counts),
+        next_cursor=(
+            page.cursor_after((rows[-1]["created_at"], rows[-1]["action_point_id"]))
+            if more
+            else None
+        ),
+    )

@@ -135,14 +135,32 @@ class PortalView:
 
     # --- queries -------------------------------------------------------------------------------
 
-    def action_points(self, tenant: str, dossier_id: str) -> list[dict[str, Any]]:
-        """The dossier's action points as the client sees them; removed ones are absent."""
+    def action_points(
+        self,
+        tenant: str,
+        dossier_id: str,
+        limit: int | None = None,
+        after: tuple[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The dossier's action points as the client sees them; removed ones are absent.
+
+        In the order of (``created_at``, ``action_point_id``): at most ``limit`` of them, those
+        after the key ``after`` (keyset pagination).
+        """
+        sql = (
+            "SELECT * FROM action_points WHERE tenant = ? AND dossier_id = ? "
+            "AND status != 'removed'"
+        )
+        params: list[Any] = [tenant, dossier_id]
+        if after is not None:
+            sql += " AND (created_at > ? OR (created_at = ? AND action_point_id > ?))"
+            params += [after[0], after[0], after[1]]
+        sql += " ORDER BY created_at, action_point_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         with self._using() as store:
-            rows = store.query(
-                "SELECT * FROM action_points WHERE tenant = ? AND dossier_id = ? "
-                "AND status != 'removed' ORDER BY created_at, action_point_id",
-                (tenant, dossier_id),
-            )
+            rows = store.query(sql, params)
         return [
             {
                 "action_point_id": row["action_point_id"],
@@ -159,14 +177,15 @@ class PortalView:
 
     def dossiers(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The office's dossiers known to the read model, most recent first, with progress."""
-        rows = self.store.query(
-            "SELECT dossier_id, COUNT(*) AS total, "
-            "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
-            "MAX(created_at) AS last_at FROM action_points "
-            "WHERE tenant = ? AND status != 'removed' "
-            "GROUP BY dossier_id ORDER BY MAX(created_at) DESC, dossier_id LIMIT ?",
-            (tenant, limit),
-        )
+        with self._using() as store:
+            rows = store.query(
+                "SELECT dossier_id, COUNT(*) AS total, "
+                "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
+                "MAX(created_at) AS last_at FROM action_points "
+                "WHERE tenant = ? AND status != 'removed' "
+                "GROUP BY dossier_id ORDER BY MAX(created_at) DESC, dossier_id LIMIT ?",
+                (tenant, limit),
+            )
         return [
             {
                 "dossier_id": row["dossier_id"],
@@ -174,6 +193,17 @@ class PortalView:
             }
             for row in rows
         ]
+
+    def dossier_progress(self, tenant: str, dossier_id: str) -> dict[str, int]:
+        """The progress of all the dossier's action points (removed ones absent)."""
+        with self._using() as store:
+            rows = store.query(
+                "SELECT COUNT(*) AS total, "
+                "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed "
+                "FROM action_points WHERE tenant = ? AND dossier_id = ? AND status != 'removed'",
+                (tenant, dossier_id),
+            )
+        return progress_of(int(rows[0]["total"]), int(rows[0]["completed"] or 0))
 
 
 def progress_of(total: int, completed: int) -> dict[str, int]:

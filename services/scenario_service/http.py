@@ -20,6 +20,7 @@ from pydantic import (
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
+from servicekit.pages import Page, paginate, paging
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     DocumentListConflict,
@@ -110,6 +111,7 @@ class ScenarioCreated(BaseModel):
 
 class ScenarioList(BaseModel):
     scenarios: list[ScenarioOut]
+    next_cursor: str | None = None
 
 
 class RunsIn(_Body):
@@ -205,10 +207,15 @@ async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> Sce
 
 @router.get("/scenarios", response_model=ScenarioList, tags=["scenarios"])
 async def list_scenarios(
-    who: Staff, request: Request, scope: Annotated[str | None, Query(max_length=64)] = None
+    who: Staff,
+    request: Request,
+    page: Annotated[Page, Depends(paging("scenarios", 2))],
+    scope: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ScenarioList:
+    """The office's scenarios by name, a page at a time."""
     found = await asyncio.to_thread(_app(request).get_scenarios, who.tenant, scope)
-    return ScenarioList(scenarios=[_scenario_out(s) for s in found])
+    chosen, next_cursor = paginate(found, lambda s: (s["name"], s["scenario_id"]), page)
+    return ScenarioList(scenarios=[_scenario_out(s) for s in chosen], next_cursor=next_cursor)
 
 
 @router.get(

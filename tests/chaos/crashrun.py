@@ -118,7 +118,7 @@ def _counts(system: System, office: Office) -> tuple[Counter[str], Counter[str]]
     for d in range(DOSSIERS):
         for document in system.documents(office, f"dossier-{d}"):
             documents[document["subject"]["id"]] += 1
-        for point in system.portal(office, f"dossier-{d}")["action_points"]:
+        for point in system.portal_all(office, f"dossier-{d}"):
             points[point["subject"]["id"]] += 1
     return documents, points
 
