@@ -31,6 +31,7 @@ class Settings:
     persistence: str = "sqlite"
     postgres: dict[str, str] = field(default_factory=dict)
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_dossier_upload_bytes: int = 1024 * 1024 * 1024
     consumer_group: str = ""
 
     @classmethod
@@ -60,6 +61,9 @@ class Settings:
             persistence=persistence,
             postgres=postgres,
             max_upload_bytes=int(os.environ.get("ACTIEPUNTEN_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+            max_dossier_upload_bytes=int(
+                os.environ.get("ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES", 1024 * 1024 * 1024)
+            ),
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
         )
 

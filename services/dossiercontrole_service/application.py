@@ -144,12 +144,13 @@ class DossierChecks(TrackedApplication):
         by: str,
         at: datetime,
         allowed: Callable[[str], bool] = lambda _dossier_id: True,
+        quota: int | None = None,
     ) -> DossierCheck:
         def command() -> DossierCheck:
             check = self._locate_document(tenant, document_id)
             if not allowed(check.dossier_id):
                 raise DocumentNotFound(f"document {document_id} not found")
-            check.upload(document_id, file, by, at)
+            check.upload(document_id, file, by, at, quota=quota)
             self.save(check)
             return check
 

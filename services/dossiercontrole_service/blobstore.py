@@ -48,7 +48,10 @@ class BlobStore:
         target = self.path_of(digest)
         if target.exists():
             return digest
+        new_folder = not target.parent.exists()
         target.parent.mkdir(parents=True, exist_ok=True)
+        if new_folder:
+            _fsync_folder(self.root)  # the new folder's entry in the root
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -59,7 +62,18 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        # The rename lives in the folder: without this a power cut can lose a file whose
+        # upload was already answered and recorded in the event store.
+        _fsync_folder(target.parent)
         return digest
 
     def get(self, sha256: str) -> bytes:
         return self.path_of(sha256).read_bytes()
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

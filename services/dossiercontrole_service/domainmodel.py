@@ -37,6 +37,10 @@ class NothingUploaded(DossierCheckError):
     pass
 
 
+class UploadQuotaExceeded(DossierCheckError):
+    pass
+
+
 class RequestIdInUse(DossierCheckError):
     """A request id that already added a document or an action point to another dossier (or
     office): a faulty producer. Accepting it would give two dossiers one id."""
@@ -240,6 +244,15 @@ class DossierCheck(Aggregate):
 
     # --- uploads -------------------------------------------------------------------------------
 
+    def uploaded_bytes(self) -> int:
+        """The bytes uploaded into this dossier; a copy reuses a stored file and adds none."""
+        return sum(
+            int(file["size"])
+            for document in self.documents.values()
+            for file in document["files"]
+            if not file.get("copied_from")
+        )
+
     def upload(
         self,
         document_id: UUID,
@@ -247,9 +260,20 @@ class DossierCheck(Aggregate):
         by: str,
         at: datetime,
         copied_from: UUID | None = None,
+        quota: int | None = None,
     ) -> None:
-        """A new version of the document's file; completes its open action point."""
+        """A new version of the document's file; completes its open action point.
+
+        ``quota``: the most bytes the dossier's uploads may hold together.
+        """
         document = self.document(document_id)
+        if quota is not None and copied_from is None:
+            used = self.uploaded_bytes()
+            if used + int(file["size"]) > quota:
+                raise UploadQuotaExceeded(
+                    f"dossier {self.dossier_id} holds {used} bytes of uploads; "
+                    f"{file['size']} more would pass its quota of {quota} bytes"
+                )
         point = document["action_point"]
         completes = point["action_point_id"] if point and point["status"] == "open" else None
         self._upload(

@@ -26,6 +26,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentNotFound,
     DossierCheck,
     NothingUploaded,
+    UploadQuotaExceeded,
 )
 from shared.events.contracts import Name, Subject
 
@@ -258,6 +259,10 @@ async def upload(
         check.document(document_id)
     except DocumentNotFound as error:
         raise HTTPException(404, str(error)) from None
+    quota = request.app.state.settings.max_dossier_upload_bytes
+    used = check.uploaded_bytes()
+    if used + len(content) > quota:  # checked again, exactly, when the upload is saved
+        raise HTTPException(413, _over_quota(check.dossier_id, used, len(content), quota))
     blobs: BlobStore = request.app.state.blobs
     sha256 = await asyncio.to_thread(blobs.put, content)
     metadata = {
@@ -275,10 +280,20 @@ async def upload(
             f"{who.role}:{who.sub}",
             datetime.now(UTC),
             who.may_see_dossier,
+            quota,
         )
     except DocumentNotFound as error:
         raise HTTPException(404, str(error)) from None
+    except UploadQuotaExceeded as error:
+        raise HTTPException(413, str(error)) from None
     return _document_out(check, check.document(document_id))
+
+
+def _over_quota(dossier_id: str, used: int, size: int, quota: int) -> str:
+    return (
+        f"dossier {dossier_id} holds {used} bytes of uploads; {size} more would pass its "
+        f"quota of {quota} bytes (ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES)"
+    )
 
 
 @router.post(

@@ -21,6 +21,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentNotFound,
     NothingUploaded,
     RequestIdInUse,
+    UploadQuotaExceeded,
     action_point_id_for,
     document_id_for,
 )
@@ -301,6 +302,25 @@ def test_uploading_completes_the_open_action_point(checks: DossierChecks) -> Non
             "uploaded_by": "client:klant-1",
         }.items()
     )
+
+
+def test_a_dossier_holds_uploads_up_to_its_quota(checks: DossierChecks) -> None:
+    passport, payslip, statement = (
+        request(checks, kind) for kind in ("identiteitsbewijs", "loonstrook", "bankafschrift")
+    )
+    quota = 2 * PASSPORT["size"] + 10  # type: ignore[operator]
+
+    # Two files fit in the dossier's quota; a copy stores no new bytes and does not count.
+    checks.upload(OFFICE, passport, PASSPORT, "client:klant-1", LATER, quota=quota)
+    checks.upload(OFFICE, payslip, PASSPORT_BACK, "client:klant-1", LATER, quota=quota)
+    checks.copy(OFFICE, statement, passport, "adviser:adviseur-1", LATER)
+    assert checks.get_dossier_check(OFFICE, DOSSIER).uploaded_bytes() == 2 * PASSPORT["size"]
+
+    # A third file would pass the quota: refused, and the document stays as it was.
+    third = request(checks, "werkgeversverklaring")
+    with pytest.raises(UploadQuotaExceeded, match="quota"):
+        checks.upload(OFFICE, third, PASSPORT, "client:klant-1", LATER, quota=quota)
+    assert document(checks, third)["status"] == "requested"
 
 
 def test_a_second_upload_is_version_two(checks: DossierChecks) -> None:
