@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Query
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -39,7 +40,17 @@ class Page:
 
 
 def _decode(list_name: str, arity: int, cursor: str) -> Key:
-    bad = HTTPException(422, f"cursor {cursor[:40]!r} is not a cursor of this list")
+    # The same 422 as for a bad `limit`: FastAPI's validation error, located at the parameter.
+    bad = RequestValidationError(
+        [
+            {
+                "type": "value_error",
+                "loc": ("query", "cursor"),
+                "msg": "not a cursor of this list (pass the next_cursor of its page before)",
+                "input": cursor,
+            }
+        ]
+    )
     try:
         value: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, RecursionError):
