@@ -34,6 +34,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
 from servicekit.auth import Identity, decode_token
+from servicekit.pages import MAX_LIMIT as PAGE_LIMIT
 from servicekit.settings import DEFAULT_PORTS, Settings
 from services.portal_projection.views import PortalView, progress
 
@@ -238,6 +239,22 @@ def _detail(response: httpx.Response) -> str:
     return str(detail or "")
 
 
+async def _every_page(
+    session: Session, service: str, path: str, field: str, params: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every item of a list API, following its pages (``next_cursor``)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, str] = {**(params or {}), "limit": str(PAGE_LIMIT)}
+    while True:
+        body = (await _call(session, "GET", service, path, params=query)).json()
+        if not isinstance(body, dict):
+            return items
+        items.extend(body.get(field) or [])
+        if not body.get("next_cursor"):
+            return items
+        query["cursor"] = body["next_cursor"]
+
+
 async def _call(
     session: Session, method: str, service: str, path: str, **kwargs: Any
 ) -> httpx.Response:
@@ -405,11 +422,9 @@ async def action_points_partial(request: Request, dossier_id: str, v: str = "") 
 
 
 async def _adviser_context(session: Session, dossier_id: str, **extra: Any) -> dict[str, Any]:
-    response = await _call(
-        session, "GET", "dossiercontrole", f"/dossiers/{quote(dossier_id, safe='')}/documents"
+    documents = await _every_page(
+        session, "dossiercontrole", f"/dossiers/{quote(dossier_id, safe='')}/documents", "documents"
     )
-    body = response.json()
-    documents = body.get("documents", []) if isinstance(body, dict) else []
     subjects: dict[str, dict[str, Any]] = {}
     for document in documents:
         subject = document.get("subject") or {}
@@ -454,9 +469,9 @@ async def scenarios_partial(
     scope = APPOINTMENT_SCOPE if subject_type == "appointment" else subject_scope.strip()
     scenarios: list[dict[str, Any]] = []
     if scope:
-        response = await _call(session, "GET", "scenario", "/scenarios", params={"scope": scope})
-        body = response.json()
-        scenarios = body.get("scenarios", []) if isinstance(body, dict) else []
+        scenarios = await _every_page(
+            session, "scenario", "/scenarios", "scenarios", params={"scope": scope}
+        )
     return _render(request, "_scenarios.html", {"scenarios": scenarios, "scope": scope})
 
 
