@@ -58,7 +58,7 @@ def _decode(list_name: str, arity: int, cursor: str) -> Key:
     if (
         not isinstance(value, list)
         or len(value) != arity + 1
-        or not all(isinstance(part, str) for part in value)
+        or not all(isinstance(part, str) and part.isprintable() for part in value)
         or value[0] != list_name
     ):
         raise bad

@@ -7,6 +7,8 @@ of the dossier, whatever the page.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -179,7 +181,10 @@ def test_a_bad_limit_or_cursor_is_refused(
         response = system.get(service, path, headers, params={"limit": limit})
         assert response.status_code == 422, (limit, response.text)
     assert system.get(service, path, headers, params={"limit": 500}).status_code == 200
-    for cursor in ("not-a-cursor", "W10", "eyJhIjoxfQ", "x" * 2000):
+    # Not base64, "[]", {"a":1}, too long, and a well-formed cursor whose key holds a NUL.
+    key = ["portal-action-points", "\u0000", "x"]
+    nul = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    for cursor in ("not-a-cursor", "W10", "eyJhIjoxfQ", "x" * 2000, nul):
         response = system.get(service, path, headers, params={"cursor": cursor})
         assert response.status_code == 422, (cursor, response.text)
         assert "cursor" in response.text
