@@ -116,7 +116,7 @@ class BusyStream:
     """The dossier check's topic under load: bursts of opened action points for one office, on a
     dossier per partition, so that the portal's consumer works through large batches."""
 
-    def __init__(self, system: System, kafka: Broker, burst: int = 15, limit: int = 6000) -> None:
+    def __init__(self, system: System, kafka: Broker, burst: int = 10, limit: int = 800) -> None:
         self.system = system
         self.bootstrap_servers = kafka.bootstrap_servers
         self.office = system.office()
