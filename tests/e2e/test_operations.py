@@ -26,9 +26,17 @@ from tests.support import (
     product,
     publish,
     read_records,
+    wait_until_caught_up,
 )
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def caught_up(system: System) -> None:
+    """A fresh system first replays the topics' history (long on a shared broker)."""
+    print(f"system caught up with the topics in {wait_until_caught_up(system):.1f}s")
+
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
