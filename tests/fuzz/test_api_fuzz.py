@@ -10,6 +10,7 @@ story with more cases (``ACTIEPUNTEN_FUZZ_EXAMPLES``).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import pytest
@@ -59,6 +60,12 @@ BEYOND_THE_SCHEMA = {
     "POST /documents/{document_id}/upload": ["415", "422"],
     # the source must be an uploaded document of the same dossier
     "POST /documents/{document_id}/copy": ["422"],
+    # a `cursor` must be the `next_cursor` of a page of the same list
+    "GET /scenarios": ["422"],
+    "GET /document-types": ["422"],
+    "GET /dossiers/{dossier_id}/documents": ["422"],
+    "GET /dossiers/{dossier_id}/action-points": ["422"],
+    "GET /portal/dossiers/{dossier_id}/action-points": ["422"],
 }
 POSITIVE_DATA_ACCEPTED = ["2xx", "401", "403", "404", "409"]
 
@@ -198,8 +205,9 @@ def test_hostile_strings_in_ids_and_filters_get_a_documented_answer(
             )
             if location == "path":
                 case = operation.Case(path_parameters={name: value})
-            else:
-                case = operation.Case(query={name: value})
+            else:  # a filter or a page's cursor, on a dossier where the path names one
+                ids = {p: "dossier-1" for p in re.findall(r"{(\w+)}", path)}
+                case = operation.Case(path_parameters=ids or None, query={name: value})
             case.call_and_validate(base_url=system.url(service), headers=headers)
 
 
