@@ -574,13 +574,18 @@ def read_records(
     return asyncio.run(consume())
 
 
-def start_replica(system: System, service: str, replica: int = 2) -> str:
-    """Start one more process of ``service`` on its own port, sharing the system's data dir and
-    consumer group (as a second deployment replica would); returns its name for ``system.url``,
-    ``system.stop`` and ``system.log``."""
+def start_replica(
+    system: System, service: str, replica: int = 2, *, data_dir: Path | None = None
+) -> str:
+    """Start one more process of ``service`` on its own port, sharing the system's consumer
+    group and store (as a second deployment replica would), and its data dir unless
+    ``data_dir`` gives another (a replica on another machine); returns its name for
+    ``system.url``, ``system.stop`` and ``system.log``."""
     name = f"{service}-{replica}"
     system.ports[name] = free_port()
     env = {**system.env, f"ACTIEPUNTEN_{service.upper()}_PORT": str(system.ports[name])}
+    if data_dir is not None:
+        env["ACTIEPUNTEN_DATA_DIR"] = str(data_dir)
     log = (system.data_dir / f"{name}.log").open("ab")
     system.processes[name] = subprocess.Popen(
         [sys.executable, "-m", "actiepunten", "serve", service],
@@ -674,3 +679,25 @@ def read_to_end(
             await consumer.stop()
 
     return asyncio.run(consume())
+
+
+def stored_blob(system: System, sha256: str) -> bytes | None:
+    """The uploaded bytes the dossier-check service keeps under ``sha256``, wherever its store
+    keeps them (the data dir's folder on SQLite, the shared table on PostgreSQL); None if none."""
+    if system.env.get("ACTIEPUNTEN_PERSISTENCE") != "postgres":
+        path = system.data_dir / "blobs" / sha256[:2] / sha256
+        return path.read_bytes() if path.exists() else None
+    import psycopg
+
+    params = {
+        "host": system.env.get("ACTIEPUNTEN_POSTGRES_HOST", "127.0.0.1"),
+        "port": int(system.env.get("ACTIEPUNTEN_POSTGRES_PORT", "5432")),
+        "user": system.env.get("ACTIEPUNTEN_POSTGRES_USER", "postgres"),
+        "password": system.env.get("ACTIEPUNTEN_POSTGRES_PASSWORD") or None,
+        "dbname": system.env.get("ACTIEPUNTEN_POSTGRES_DBNAME", "actiepunten"),
+    }
+    with psycopg.connect(**params) as conn:
+        row = conn.execute(
+            "SELECT content FROM actiepunten_dossiercontrole.blobs WHERE sha256 = %s", (sha256,)
+        ).fetchone()
+    return bytes(row[0]) if row else None

@@ -115,14 +115,10 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     port = DEFAULT_PORTS[service]
     alive = {"httpGet": {"path": "/livez", "port": "http"}}
     ready = {"httpGet": {"path": "/readyz", "port": "http"}}
-    # Uploaded files stay on a volume of their own until the blob store is shared (issue 12,
-    # item 4); every other service keeps nothing there on PostgreSQL.
-    keeps_uploads = service == "dossiercontrole"
-    data_volume: dict[str, Any] = (
-        {"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}}
-        if keeps_uploads
-        else {"name": "data", "emptyDir": {}}
-    )
+    # On PostgreSQL no service keeps anything on its data volume: uploaded files are rows of
+    # the dossier check's schema (services/dossiercontrole_service/blobstore.py), so every
+    # replica reads every upload and pods need no volume of their own.
+    data_volume: dict[str, Any] = {"name": "data", "emptyDir": {}}
     container = {
         "name": service,
         "image": "actiepunten",
@@ -168,12 +164,12 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         "spec": {
             # Replicas beyond the partition count (topics.PARTITIONS) get no partition and sit
             # idle in the group; tests/unit/test_deploy_files.py keeps every overlay within it.
-            "replicas": 1 if keeps_uploads else 2,
+            "replicas": 2,
             "selector": {"matchLabels": labels},
-            # A ReadWriteOnce upload volume cannot be mounted by the old and the new pod at once.
-            "strategy": {"type": "Recreate"}
-            if keeps_uploads
-            else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -203,18 +199,6 @@ def service_resources(service: str) -> list[dict[str, Any]]:
         },
     }
     resources: list[dict[str, Any]] = [deployment]
-    if keeps_uploads:
-        resources.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": f"{name}-data", "labels": labels},
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": "10Gi"}},
-                },
-            }
-        )
     resources += [
         {
             "apiVersion": "v1",

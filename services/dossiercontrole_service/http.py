@@ -15,7 +15,7 @@ from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, moment, paginate, paging
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import (
-    BlobStore,
+    Blobs,
     UnsupportedFileType,
     safe_filename,
     sniff_content_type,
@@ -263,7 +263,7 @@ async def upload(
     used = check.uploaded_bytes()
     if used + len(content) > quota:  # checked again, exactly, when the upload is saved
         raise HTTPException(413, _over_quota(check.dossier_id, used, len(content), quota))
-    blobs: BlobStore = request.app.state.blobs
+    blobs: Blobs = request.app.state.blobs
     sha256 = await asyncio.to_thread(blobs.put, content)
     metadata = {
         "sha256": sha256,

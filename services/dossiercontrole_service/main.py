@@ -8,7 +8,7 @@ from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
-from services.dossiercontrole_service.blobstore import BlobStore
+from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
@@ -34,12 +34,20 @@ def create_app(config: Settings | None = None) -> FastAPI:
         description="Dossier check (dossiercontrole), uploads, action points, document types.",
     )
     app.state.application = application
-    app.state.blobs = BlobStore(config.data_dir / "blobs")
+    app.state.blobs = blob_store(config)
     # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
     return app
+
+
+def blob_store(config: Settings) -> Blobs:
+    """Uploads in the shared PostgreSQL database (so any replica reads any upload), or in the
+    data dir next to the SQLite files."""
+    if config.persistence == "postgres":
+        return PostgresBlobStore(config.postgres_params(), f"actiepunten_{config.service}")
+    return BlobStore(config.data_dir / "blobs")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from tests.support import (
     eventually,
     product,
     read_events,
+    stored_blob,
     types_of,
     unique_events,
     wait_until_caught_up,
@@ -354,9 +355,7 @@ def test_the_filename_is_only_metadata_and_files_are_stored_by_content(
     assert response.json()["file"]["filename"] == "loon.pdf"
 
     # The operator finds the bytes once, under their hash; nothing under the client's name.
-    blobs = sorted(p for p in (system.data_dir / "blobs").rglob("*") if p.is_file())
-    assert system.data_dir / "blobs" / digest[:2] / digest in blobs
-    assert (system.data_dir / "blobs" / digest[:2] / digest).read_bytes() == content
+    assert stored_blob(system, digest) == content
     assert not [p for p in system.data_dir.rglob("*") if p.name in {"passwd", "loon.pdf"}]
 
     # The events carry the file's metadata, not its bytes.
@@ -495,7 +494,7 @@ def test_deleting_a_document_without_upload_removes_it_and_its_action_point(
     response = upload(system, office.client("dossier-1"), discharge["document_id"], late)
     assert response.status_code == 404, response.text
     digest = hashlib.sha256(late).hexdigest()
-    assert not (system.data_dir / "blobs" / digest[:2] / digest).exists()
+    assert stored_blob(system, digest) is None
 
     # Once a file is uploaded, the document can no longer be deleted: 409, and it stays.
     assert upload(system, office.client("dossier-1"), passport, pdf()).status_code == 200

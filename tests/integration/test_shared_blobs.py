@@ -1,0 +1,102 @@
+"""Two dossier-check replicas on different machines (here: different data directories) share
+one PostgreSQL database: a file uploaded through one is there for the other, which copies it to
+another document and lists it, while neither keeps the bytes on its own disk."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actiepunten.broker import Broker
+from actiepunten.postgres import PostgresServer
+from tests.support import System, eventually, product, start_replica, stored_blob
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def two_machines(kafka: Broker, postgres: PostgresServer, tmp_path: Path) -> Iterator[System]:
+    """Scenario and dossier check on "machine A", a second dossier-check replica on "machine
+    B" with a data dir of its own, both on one PostgreSQL database."""
+    store = postgres.create_database(f"blobs_{uuid.uuid4().hex[:12]}")
+    system = System(
+        kafka.bootstrap_servers,
+        tmp_path / "machine-a",
+        idempotence=kafka.supports_idempotence,
+        extra_env=store,
+    )
+    system.start("scenario", "dossiercontrole")
+    try:
+        start_replica(system, "dossiercontrole", data_dir=tmp_path / "machine-b")
+        yield system
+    finally:
+        system.stop()
+
+
+def files_on_disk(data_dir: Path) -> list[Path]:
+    return [p for p in data_dir.rglob("*") if p.is_file() and p.suffix != ".log"]
+
+
+def test_an_upload_through_one_replica_is_copied_and_listed_through_the_other(
+    two_machines: System, tmp_path: Path
+) -> None:
+    system = two_machines
+    office = system.office()
+    for document_type in ("identiteitsbewijs", "bankafschrift"):
+        response = system.post(
+            "scenario",
+            "/document-requests",
+            office.adviser,
+            json={
+                "dossier_id": "dossier-1",
+                "subject": product(),
+                "document_type": document_type,
+            },
+        )
+        assert response.status_code == 201, response.text
+
+    def requested(replica: str) -> dict[str, str]:
+        response = system.get(replica, "/dossiers/dossier-1/documents", office.adviser)
+        assert response.status_code == 200, response.text
+        documents = {d["document_type"]: d["document_id"] for d in response.json()["documents"]}
+        assert len(documents) == 2, documents
+        return documents
+
+    # A fresh consumer group reads the shared broker's history first: allow for that.
+    documents = eventually(lambda: requested("dossiercontrole"), timeout=180, interval=0.5)
+
+    # The client uploads its passport through replica A (machine A).
+    content = b"%PDF-1.4\n%" + uuid.uuid4().hex.encode() + b"\n%%EOF\n"
+    digest = hashlib.sha256(content).hexdigest()
+    response = system.post(
+        "dossiercontrole",
+        f"/documents/{documents['identiteitsbewijs']}/upload",
+        office.client("dossier-1"),
+        files={"file": ("paspoort.pdf", content, "application/pdf")},
+    )
+    assert response.status_code == 200, response.text
+
+    # The adviser's next request lands on replica B (machine B): it copies the passport to the
+    # bank statement's place, and lists both with the same file.
+    response = system.post(
+        "dossiercontrole-2",
+        f"/documents/{documents['bankafschrift']}/copy",
+        office.adviser,
+        json={"source_document_id": documents["identiteitsbewijs"]},
+    )
+    assert response.status_code == 200, response.text
+    listed = system.get("dossiercontrole-2", "/dossiers/dossier-1/documents", office.adviser)
+    assert listed.status_code == 200, listed.text
+    files = {d["document_type"]: d["file"] for d in listed.json()["documents"]}
+    assert files["identiteitsbewijs"]["sha256"] == digest
+    assert files["bankafschrift"]["sha256"] == digest
+    assert files["bankafschrift"]["copied_from"] == documents["identiteitsbewijs"]
+
+    # The bytes are in the database both replicas share, not on either machine's disk.
+    assert stored_blob(system, digest) == content
+    assert files_on_disk(tmp_path / "machine-a") == []
+    assert files_on_disk(tmp_path / "machine-b") == []
