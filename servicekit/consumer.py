@@ -171,6 +171,7 @@ class TrackingConsumer:
         self._changes: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
         self._lag_updated = 0.0
+        self._stopping = False
 
     @property
     def state(self) -> str:
@@ -180,6 +181,10 @@ class TrackingConsumer:
         if consumer is None:
             return "connecting"
         return "assigned" if consumer.assignment() else "joining"
+
+    def stop(self) -> None:
+        """Finish the record in hand, commit, leave the group and return from ``run``."""
+        self._stopping = True
 
     async def at_batch_boundary(self, change: Callable[[], None]) -> None:
         """Run ``change`` (it replaces the position store) between two batches, then seek every
@@ -225,8 +230,8 @@ class TrackingConsumer:
                 await consumer.seek_to_beginning(tp)
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnects when the broker goes away."""
-        while True:
+        """Consume until stopped or cancelled; reconnects when the broker goes away."""
+        while not self._stopping:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap_servers,
                 group_id=self.group_id,
@@ -253,7 +258,7 @@ class TrackingConsumer:
                     log.debug("%s: error while stopping the consumer", self.name, exc_info=True)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
+        while not self._stopping:
             if self._changes:
                 await self._apply_changes(consumer)
             batch = await consumer.getmany(timeout_ms=500)
@@ -262,8 +267,8 @@ class TrackingConsumer:
             for tp, records in batch.items():
                 done: int | None = None
                 for record in records:
-                    if tp not in consumer.assignment():
-                        break  # revoked mid-batch: the new owner resumes from our tracking
+                    if tp not in consumer.assignment() or self._stopping:
+                        break  # revoked mid-batch (or stopping): resumed from our tracking
                     await self.process(record)
                     done = record.offset + 1
                 if done is not None and tp in consumer.assignment():

@@ -79,7 +79,14 @@ class OutboxRelay:
         self.lease = lease
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
         app.add_save_listener(self.wake)
+
+    def stop(self) -> None:
+        """Return from ``run`` after the batch in hand (or one more, when idle: what the last
+        requests stored); the lease is released for the next replica."""
+        self._stopping = True
+        self.wake()
 
     def wake(self) -> None:
         """Called from any thread after a commit: publish now rather than on the next poll."""
@@ -95,7 +102,8 @@ class OutboxRelay:
         return max(0, head - self.position())
 
     async def run(self) -> None:
-        """Relay until cancelled; a failed publish is retried with backoff, never skipped."""
+        """Relay until stopped or cancelled; a failed publish is retried with backoff, never
+        skipped (when stopping, it is left to the next start or replica)."""
         self._loop = asyncio.get_running_loop()
         backoff = 0.2
         try:
@@ -106,12 +114,17 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if self._stopping:
+                        log.warning("outbox relay for %s stopped after a failure", self.topic)
+                        return
                     log.exception(
                         "outbox relay for %s failed; retrying in %.1fs", self.topic, backoff
                     )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
+                if self._stopping:
+                    return
                 if published == 0:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):

@@ -29,6 +29,7 @@ class Readiness:
     def __init__(self, *, store_timeout: float = 3.0) -> None:
         self.store_timeout = store_timeout
         self.producer_started = False
+        self.shutting_down = False
         self._stores: dict[str, Callable[[], object]] = {}
         self._consumers: list[ConsumerState] = []
         self._pings: dict[str, asyncio.Task[object]] = {}
@@ -43,6 +44,9 @@ class Readiness:
     async def problems(self) -> dict[str, str]:
         """What keeps the service from being ready, by check; empty when it is ready."""
         problems: dict[str, str] = {}
+        if self.shutting_down:
+            # Stopping (SIGTERM): the load balancer takes this replica out while it finishes.
+            return {"shutdown": "shutting down"}
         if not self.producer_started:
             problems["producer"] = "not started"
         for consumer in self._consumers:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any, Literal
 
 import psycopg
@@ -44,6 +47,8 @@ class Runtime:
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closers: list[Callable[[], None]] = []
+        self._stoppers: dict[str, Callable[[], None]] = {}
+        self._deadline: float | None = None  # time.monotonic() by which the process is gone
         self.topics: set[str] = set()  # what the service reads and writes, for the check
         self.topic_problems: list[TopicProblem] = []
         self._topic_check: asyncio.Task[None] | None = None
@@ -66,7 +71,7 @@ class Runtime:
             shared=True,
             poll_interval=0.25,
         )
-        self.add_job(f"relay:{topic}", relay.run)
+        self.add_job(f"relay:{topic}", relay.run, stop=relay.stop)
         return relay
 
     def consumer(
@@ -88,20 +93,70 @@ class Runtime:
             positions=positions,
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
         )
-        self.add_job("consumer", consumer.run)
+        self.add_job("consumer", consumer.run, stop=consumer.stop)
         self.readiness.add_consumer(consumer)
         # The consumer's positions live in the service's store: reading one asks the store.
         self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
         return consumer
 
-    def add_job(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+    def add_job(
+        self,
+        name: str,
+        job: Callable[[], Awaitable[None]],
+        *,
+        stop: Callable[[], None] | None = None,
+    ) -> None:
+        """A background job; ``stop`` asks it to return at a safe point on shutdown. A job
+        without one is cancelled at once when the service stops."""
         self._jobs.append((name, job))
+        if stop is not None:
+            self._stoppers[name] = stop
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
 
     def failed_jobs(self) -> list[str]:
         return [name for name, task in self._tasks.items() if task.done()]
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._deadline is not None
+
+    def begin_shutdown(self) -> None:
+        """Shutdown begins (SIGTERM): /readyz answers 503 from now on, and the grace period
+        (``ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS``) starts."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+            self.readiness.shutting_down = True
+            log.info("shutting down within %g s", self.settings.shutdown_grace_seconds)
+
+    def seconds_left(self) -> float:
+        """Of the grace period; the whole of it before shutdown began."""
+        if self._deadline is None:
+            return self.settings.shutdown_grace_seconds
+        return max(0.0, self._deadline - time.monotonic())
+
+    async def _stop_jobs(self) -> None:
+        """Ask the consumers and relays to stop at a safe point (the consumer after its record
+        in hand, committed; the relay after its batch) and wait for them within what is left of
+        the grace period, keeping a second to close the producer; jobs that cannot be asked
+        are cancelled at once. Cancel what is still running then (safe too: a record is tracked
+        in the same transaction as its effect, and a batch the relay did not record as
+        published is published again)."""
+        self.begin_shutdown()
+        for name, task in self._tasks.items():
+            stop = self._stoppers.get(name)
+            if stop is None:
+                task.cancel()
+            else:
+                stop()
+        tasks = list(self._tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, self.seconds_left() - 1.0))
+            for task in pending:
+                log.warning("%s did not stop within the grace period; cancelled", task.get_name())
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -113,9 +168,7 @@ class Runtime:
             yield
         finally:
             self._topic_check.cancel()
-            for task in self._tasks.values():
-                task.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await self._stop_jobs()
             self._tasks.clear()
             await self.broker.stop()
             for closer in self._closers:
@@ -309,6 +362,43 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
     return app
 
 
+class GracefulServer(uvicorn.Server):
+    """uvicorn, stopping as a pod should on SIGTERM (or Ctrl-C): /readyz turns 503 at once;
+    requests are still taken for ``ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS`` (while the load
+    balancer notices); then no new connections, requests in flight finish, the consumers and
+    relays stop at a safe point, the consumer leaves its group, and the process exits with 0,
+    all within ``ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS``. A second Ctrl-C exits at once."""
+
+    # The share of the grace period kept for the background jobs and the producer once the
+    # requests in flight are done (or cut off).
+    JOBS_SECONDS = 5.0
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+        self._exit_at: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not recorded in uvicorn's captured signals: it would raise SIGTERM again on the way
+        # out, and the process would end "killed by SIGTERM" (143) rather than with 0.
+        if self.runtime.shutting_down:
+            if sig == signal.SIGINT:
+                self.force_exit = True
+            return
+        self.runtime.begin_shutdown()
+        settings = self.runtime.settings
+        drain = min(settings.shutdown_drain_seconds, settings.shutdown_grace_seconds)
+        self._exit_at = time.monotonic() + drain
+        self.config.timeout_graceful_shutdown = max(
+            1, int(settings.shutdown_grace_seconds - drain - self.JOBS_SECONDS)
+        )
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._exit_at is not None and time.monotonic() >= self._exit_at:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run one service in the foreground, as a deployment does."""
     logging.basicConfig(
@@ -316,4 +406,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         format=f"%(asctime)s {settings.service} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    GracefulServer(config, app.state.runtime).run()

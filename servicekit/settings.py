@@ -33,6 +33,8 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     max_dossier_upload_bytes: int = 1024 * 1024 * 1024
     consumer_group: str = ""
+    shutdown_grace_seconds: float = 20.0
+    shutdown_drain_seconds: float = 0.0
 
     @classmethod
     def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
@@ -65,6 +67,10 @@ class Settings:
                 os.environ.get("ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES", 1024 * 1024 * 1024)
             ),
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
+            shutdown_grace_seconds=float(
+                os.environ.get("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "20")
+            ),
+            shutdown_drain_seconds=float(os.environ.get("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "0")),
         )
 
     def postgres_params(self) -> dict[str, Any]:

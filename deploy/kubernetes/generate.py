@@ -41,6 +41,12 @@ DATA_DIR = "/var/lib/actiepunten"
 POSTGRES_SECRET = "actiepunten-db-app"
 # The Strimzi Kafka cluster the topics belong to; an overlay patches the label to yours.
 KAFKA_CLUSTER = "kafka"
+# On SIGTERM a service answers /readyz with 503 and still takes requests for DRAIN seconds
+# (until the endpoints controller has taken the pod out of its Service), then finishes what it
+# holds and exits within GRACE seconds in all; the kubelet's SIGKILL comes MARGIN seconds later.
+SHUTDOWN_GRACE_SECONDS = 20
+SHUTDOWN_DRAIN_SECONDS = 5
+SHUTDOWN_MARGIN_SECONDS = 10
 
 
 def topic_settings() -> list[tuple[str, str, int, dict[str, Any]]]:
@@ -132,6 +138,8 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             },
             *_postgres_env(),
             {"name": "OTEL_SERVICE_NAME", "value": name},
+            {"name": "ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "value": str(SHUTDOWN_GRACE_SECONDS)},
+            {"name": "ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "value": str(SHUTDOWN_DRAIN_SECONDS)},
             *_web_pages_env(service),
         ],
         "resources": {
@@ -174,7 +182,8 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": SHUTDOWN_GRACE_SECONDS
+                    + SHUTDOWN_MARGIN_SECONDS,
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": 10001,
