@@ -6,6 +6,7 @@ acknowledged batch (and can be told to fail, as a broker that is down does).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -414,3 +415,24 @@ def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
     assert sequences == sorted(sequences) and len(set(sequences)) == 3
     latest = max(schedules, key=lambda s: s.data.sequence or 0)
     assert latest.data.execute_at == NOW + timedelta(days=9)
+
+
+async def test_a_relay_told_to_stop_finishes_its_batch_and_returns(checks: DossierChecks) -> None:
+    # A backlog of three batches; the pod is told to stop while the first goes out.
+    for document_type in ("a", "b", "c", "d", "e", "f"):
+        request(checks, document_type)
+    broker = FakeKafka()
+    relay = relay_for(checks, broker, batch_size=2)
+
+    async def publish_then_stop(topic: str, events: Sequence[c.CloudEvent]) -> None:
+        relay.stop()
+        await broker.publish(topic, events)
+
+    relay.publish = publish_then_stop
+    await asyncio.wait_for(relay.run(), timeout=30)
+
+    # The batch in hand was published and recorded; the rest waits for the next relay.
+    head = checks.recorder.max_notification_id()
+    assert len(broker.batches) == 1
+    assert relay.position() == 2
+    assert head is not None and relay.backlog() == head - 2 > 0
