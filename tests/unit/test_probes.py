@@ -97,3 +97,15 @@ async def test_a_store_that_hangs_is_reported_without_waiting_for_it_and_asked_o
     # It answers again.
     store.released.set()
     assert await readiness.problems() == {}
+
+
+async def test_once_shutdown_begins_the_service_is_not_ready_whatever_else_holds() -> None:
+    readiness = Readiness(store_timeout=1.0)
+    readiness.add_store("dossiercontrole", Store().ping)
+    readiness.add_consumer(Consumer("assigned"))
+    readiness.producer_started = True
+    assert await readiness.problems() == {}
+
+    # SIGTERM: the load balancer takes the replica out while it finishes its work.
+    readiness.shutting_down = True
+    assert await readiness.problems() == {"shutdown": "shutting down"}
