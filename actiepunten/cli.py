@@ -93,9 +93,11 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+    # Each service exits within its grace period (ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS).
+    grace = float(os.environ.get("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "20")) + 5
     for process in processes:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

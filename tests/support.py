@@ -161,7 +161,8 @@ class System:
                 continue
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=20)
+                # Within the services' grace period (20 s by default), and a margin.
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
