@@ -199,7 +199,14 @@ class Runtime:
             except Exception as error:
                 log.warning("Kafka not reachable yet (%s); retrying", error)
                 await self.broker.stop()
-                await asyncio.sleep(delay)
+                # A SIGTERM while waiting ends the wait (uvicorn then exits with 3, "startup
+                # failed"), rather than outliving the grace period.
+                waited = 0.0
+                while waited < delay and not self.shutting_down:
+                    await asyncio.sleep(0.1)
+                    waited += 0.1
+                if self.shutting_down:
+                    raise RuntimeError("stopped while waiting for Kafka") from error
                 delay = min(delay * 2, 5.0)
         raise RuntimeError(f"Kafka at {self.settings.kafka_bootstrap_servers} did not answer")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ import httpx
 import pytest
 
 from actiepunten.broker import Broker
-from tests.support import Office, System, eventually, product, wait_until_caught_up
+from tests.support import (
+    ROOT,
+    Office,
+    System,
+    eventually,
+    free_port,
+    product,
+    wait_until_caught_up,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +187,35 @@ def test_a_sigterm_during_load_loses_nothing_and_doubles_nothing(system: System)
             assert types == sorted(document_types), (dossier_id, types)
 
     eventually(every_request_on_the_portal_once, timeout=120, interval=0.5)
+
+
+def test_a_service_stopped_while_it_waits_for_kafka_exits_within_its_grace_period(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # The broker it is given does not answer: the service waits for it at start-up, as a pod
+    # does while Kafka is still coming up, and is told to stop meanwhile.
+    nobody = f"127.0.0.1:{free_port()}"
+    sut = System(nobody, tmp_path_factory.mktemp("no-kafka"))
+    log = (sut.data_dir / "dossiercontrole.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actiepunten", "serve", "dossiercontrole"],
+        env=sut.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+
+        def waiting_for_kafka() -> None:
+            assert process.poll() is None, sut.log("dossiercontrole")
+            assert "Kafka not reachable yet" in sut.log("dossiercontrole")
+
+        eventually(waiting_for_kafka, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        # uvicorn's code for a start that did not complete: the pod is restarted, not stuck.
+        assert exit_code(process) == 3, sut.log("dossiercontrole")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
