@@ -7,12 +7,16 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from actiepunten.broker import Broker
 from actiepunten.postgres import PostgresServer
+from servicekit.settings import Settings
+from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
+from services.dossiercontrole_service.main import blob_store
 from tests.support import System, eventually, product, start_replica, stored_blob
 
 pytestmark = pytest.mark.e2e
@@ -100,3 +104,36 @@ def test_an_upload_through_one_replica_is_copied_and_listed_through_the_other(
     assert stored_blob(system, digest) == content
     assert files_on_disk(tmp_path / "machine-a") == []
     assert files_on_disk(tmp_path / "machine-b") == []
+
+
+@pytest.mark.parametrize("persistence", ["sqlite", "postgres"])
+def test_each_store_keeps_a_file_once_under_its_hash(
+    persistence: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The one interface, over the folder (SQLite) and the shared table (PostgreSQL).
+    postgres_settings: dict[str, str] = {}
+    if persistence == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        env = server.create_database(f"blobs_{uuid.uuid4().hex[:12]}")
+        prefix = "ACTIEPUNTEN_POSTGRES_"
+        postgres_settings = {k.removeprefix(prefix): v for k, v in env.items() if prefix in k}
+    config = Settings(
+        service="dossiercontrole",
+        data_dir=tmp_path,
+        kafka_bootstrap_servers="unused:9092",
+        jwt_secret="unused",
+        persistence=persistence,
+        postgres=postgres_settings,
+    )
+    blobs: Blobs = blob_store(config)
+    assert isinstance(blobs, PostgresBlobStore if persistence == "postgres" else BlobStore)
+    content = b"%PDF-1.4\n%" + uuid.uuid4().hex.encode() + b"\n%%EOF\n"
+
+    # Two replicas storing the same file at the same moment both succeed, with one copy.
+    with ThreadPoolExecutor(4) as pool:
+        digests = set(pool.map(lambda _: blobs.put(content), range(8)))
+    assert digests == {hashlib.sha256(content).hexdigest()}
+    [digest] = digests
+    assert blob_store(config).get(digest) == content  # another process of the service
+    with pytest.raises(KeyError):
+        blobs.get("0" * 64)
