@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from eventsourcing.persistence import Notification, Tracking
 
-from servicekit import metrics
+from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, classify, is_transient
 from servicekit.kafka import Publisher
@@ -327,7 +327,10 @@ class TrackingConsumer:
                 f"(expected key {event.key.decode()!r})",
             )
             return
-        await self._handle(record, event, handler, tracking)
+        # Continue the trace of what caused the event: what the handler stores carries it on.
+        traceparent = tracing.traceparent_of(record.headers) or event.traceparent
+        with tracing.consumer_span(record.topic, event.type, traceparent):
+            await self._handle(record, event, handler, tracking)
 
     async def _handle(
         self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking

@@ -10,12 +10,18 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
+    Mapper,
     ProcessRecorder,
     Recording,
+    StoredEvent,
     Tracking,
 )
+from eventsourcing.utils import get_topic
+
+from servicekit import tracing
 
 T = TypeVar("T")
 
@@ -27,6 +33,46 @@ class AggregateOfAnotherOffice(LookupError):
 
     Office ids without ``:`` keep derived ids apart; this guards records stored before that
     rule, and any id derived some other way."""
+
+
+TRACEPARENT_KEY = "_traceparent"
+"""Reserved in every stored event's state: the W3C traceparent of the request or record whose
+command stored it. Restored as the domain event's ``_traceparent`` attribute (``traceparent_of``);
+aggregates never see it (event methods receive only the attributes they name)."""
+
+
+class TracingMapper(Mapper[UUID]):
+    """Stores the current trace context with each domain event, so that the outbox can send it
+    on with the integration events, also when it publishes long after (or again, on a replay)."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        # Mapper.to_stored_event (eventsourcing 9.5) with the reserved key added to the state.
+        event_state = dict(vars(domain_event))
+        traceparent = tracing.current_traceparent()
+        if traceparent is not None:
+            event_state.setdefault(TRACEPARENT_KEY, traceparent)
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        stored_state = self.transcoder.encode(event_state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=stored_state,
+        )
+
+
+def traceparent_of(domain_event: Any) -> str | None:
+    """The traceparent stored with ``domain_event`` (None for events stored untraced)."""
+    value = vars(domain_event).get(TRACEPARENT_KEY)
+    return value if isinstance(value, str) else None
 
 
 class TrackedApplication(Application[UUID]):
@@ -42,6 +88,11 @@ class TrackedApplication(Application[UUID]):
         self._save_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
         super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TracingMapper
+        )
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()

@@ -45,6 +45,13 @@ PRODUCER_STATE_ERRORS = (
 )
 
 
+def _headers(event: CloudEvent) -> dict[str, str]:
+    headers = {"content-type": CLOUDEVENTS_CONTENT_TYPE}
+    if event.traceparent:
+        headers["traceparent"] = event.traceparent  # W3C trace context, for any Kafka tooling
+    return headers
+
+
 class Publisher:
     """Sends integration events and dead letters; returns only once Kafka acknowledged them."""
 
@@ -58,7 +65,7 @@ class Publisher:
                 encode(event),
                 topic,
                 key=event.key,
-                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                headers=_headers(event),
                 no_confirm=True,
             )
             for event in events

@@ -1,6 +1,6 @@
 """Prometheus metrics shared by the plumbing; services add their own beside them."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
     "actiepunten_events_processed", "Records consumed and processed", ["topic", "type"]
@@ -28,4 +28,14 @@ RELAY_BACKLOG = Gauge(
 )
 TRANSIENT_RETRIES = Counter(
     "actiepunten_transient_retries", "Handler attempts retried after a transient failure", ["topic"]
+)
+HTTP_REQUESTS = Counter(
+    "actiepunten_http_requests",
+    "HTTP requests answered, by method, route template and status",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "actiepunten_http_request_duration_seconds",
+    "HTTP request latency, by method, route template and status",
+    ["method", "route", "status"],
 )

@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
-from servicekit.eventstore import TrackedApplication
+from servicekit.eventstore import TrackedApplication, traceparent_of
 from servicekit.failures import Disposition, classify
 from servicekit.lease import Lease, NoLease, lease_for
 from shared.events.contracts import CloudEvent
@@ -148,7 +148,7 @@ class OutboxRelay:
         for notification in notifications:
             try:
                 domain_event = self.app.mapper.to_domain_event(notification)
-                events.extend(self.translate(domain_event))
+                events.extend(_traced(self.translate(domain_event), traceparent_of(domain_event)))
             except Exception as error:
                 # A stored fact that no contract can carry (or of an older shape that the code
                 # no longer reads) would stop this relay for every office, forever. Report it
@@ -182,6 +182,16 @@ class OutboxRelay:
 
     def _still_ours(self, start: int) -> bool:
         return self.lease.held() and self.position() == start
+
+
+def _traced(events: Sequence[CloudEvent], traceparent: str | None) -> list[CloudEvent]:
+    """The events with the trace context stored with their domain event (CloudEvents
+    distributed-tracing extension; the publisher copies it into a Kafka header)."""
+    if traceparent is None:
+        return list(events)
+    return [
+        e if e.traceparent else e.model_copy(update={"traceparent": traceparent}) for e in events
+    ]
 
 
 def _describe(error: BaseException) -> str:

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit import tracing
 from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingConsumer
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, make_broker
@@ -30,6 +31,7 @@ from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.settings import Settings
 from servicekit.topicconfig import TopicProblem, check_topics
+from servicekit.tracing import TracingMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        tracing.configure(settings.service)
         self.broker = make_broker(
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
@@ -264,9 +267,14 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
         async with runtime.running():
             yield
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry server span (FastAPI >= 0.16x) is not current while the
+    # endpoint runs; ours is (TracingMiddleware), so that what a command stores carries it.
+    app = FastAPI(
+        title=title, description=description, lifespan=lifespan, telemetry={"tracing": False}
+    )
     app.state.settings = runtime.settings
     app.state.runtime = runtime
+    app.add_middleware(TracingMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -87,11 +87,13 @@ def system(
     system reads every topic from its beginning, so starting fewer of them keeps the run short.
     Tests isolate themselves by office (tenant); a test that needs a system of its own (other
     settings, restarts of its own) makes one."""
+    data_dir = tmp_path_factory.mktemp("system")
     sut = System(
         kafka.bootstrap_servers,
-        tmp_path_factory.mktemp("system"),
+        data_dir,
         idempotence=kafka.supports_idempotence,
-        extra_env=store_env,
+        # Every finished span as a JSON line, for the trace stories (tests/e2e/test_tracing.py).
+        extra_env={**store_env, "ACTIEPUNTEN_TRACE_FILE": str(data_dir / "spans.jsonl")},
     )
     sut.start()
     yield sut

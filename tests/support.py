@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -166,6 +167,14 @@ class System:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def spans(self) -> list[dict[str, Any]]:
+        """The finished spans of every service (with ``ACTIEPUNTEN_TRACE_FILE`` set)."""
+        path = Path(self.env["ACTIEPUNTEN_TRACE_FILE"])
+        if not path.exists():
+            return []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.endswith("}")]
 
     def office(self) -> Office:
         return Office(self.secret)
@@ -514,7 +523,8 @@ def publish(
 
 
 def json_record(record: Any) -> dict[str, Any] | None:
-    """A record's JSON object with ``_key``, ``_partition`` and ``_offset`` beside its fields;
+    """A record's JSON object with ``_key``, ``_partition``, ``_offset`` and ``_headers`` beside
+    its fields;
     None for a record that is not a JSON object."""
     import json
 
@@ -527,6 +537,9 @@ def json_record(record: Any) -> dict[str, Any] | None:
     document["_key"] = record.key
     document["_partition"] = record.partition
     document["_offset"] = record.offset
+    document["_headers"] = {
+        key: bytes(value).decode("latin-1") for key, value in record.headers or ()
+    }
     return document
 
 

@@ -7,6 +7,7 @@ fields (tolerant reader: a newer producer may add optional fields within a ``dat
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -306,6 +307,9 @@ class DocumentListReceivedData(_Data):
 # --- the envelope ------------------------------------------------------------------------------
 
 
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
 class CloudEvent(BaseModel):
     """CloudEvents 1.0 structured mode, with this platform's extension attributes."""
 
@@ -326,9 +330,19 @@ class CloudEvent(BaseModel):
     correlationid: str | None = None
     causationid: str | None = None
     dataversion: int = Field(default=1, ge=1)
+    # The CloudEvents distributed-tracing extension: the W3C trace context of what caused it.
+    # Optional; one that is not a W3C traceparent is ignored (tolerant reader), not refused.
+    traceparent: str | None = None
     data: Any
 
     _check_source = field_validator("source")(_non_blank)
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _w3c_traceparent_or_none(cls, value: Any) -> str | None:
+        if isinstance(value, str) and _TRACEPARENT.fullmatch(value):
+            return value
+        return None
 
     @property
     def key(self) -> bytes:

@@ -316,9 +316,21 @@ def test_a_newer_producer_may_add_fields_without_breaking_readers() -> None:
     # Tolerant reader: unknown envelope extensions and data fields are ignored.
     written = event_of(c.ProductCreated)
     record = json.loads(encode(written))
-    record["traceparent"] = "00-abc-def-01"
+    record["partitionkey"] = "kantoor-utrecht"
     record["data"]["product_label"] = "Hypotheek Jansen"
     assert decode(topics.PRODUCTS, as_bytes(record)) == written
+
+
+def test_the_trace_of_a_platform_event_is_read_and_a_malformed_one_ignored() -> None:
+    # CloudEvents distributed tracing: the W3C traceparent of what caused the event.
+    record = json.loads(encode(event_of(c.ProductCreated)))
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    record["traceparent"] = traceparent
+    assert decode(topics.PRODUCTS, as_bytes(record)).traceparent == traceparent
+    # A platform service that puts something else there still gets its event through.
+    for malformed in ("00-abc-def-01", 42, None):
+        record["traceparent"] = malformed
+        assert decode(topics.PRODUCTS, as_bytes(record)).traceparent is None
 
 
 # --- records that are not events we accept ----------------------------------------------------

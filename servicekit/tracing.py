@@ -1,0 +1,204 @@
+"""OpenTelemetry tracing: one trace from an adviser's request through every service and topic.
+
+Configured from the standard ``OTEL_*`` variables. A tracer provider is always installed (so
+that trace ids exist for propagation and for the logs), but nothing is exported unless
+``OTEL_TRACES_EXPORTER`` (``otlp`` or ``console``; ``none`` turns it off) or
+``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set. The OTLP
+exporter (HTTP/protobuf) reads its own ``OTEL_EXPORTER_OTLP_*`` settings.
+
+``ACTIEPUNTEN_TRACE_FILE`` (for tests) writes every finished span as a JSON line to that file.
+
+What travels: the W3C ``traceparent`` of the current span. It is stored with each domain event
+(``eventstore.TracingMapper``), put on each integration event the outbox publishes (the
+CloudEvents ``traceparent`` extension attribute and a Kafka header), and continued by every
+consumer (``consumer_span``), so that what a handler stores carries the trace on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from servicekit import metrics
+
+TRACEPARENT = "traceparent"
+_propagator = TraceContextTextMapPropagator()
+_tracer = trace.get_tracer("actiepunten")
+_configured: TracerProvider | None = None
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends each finished span as one JSON line to a file (for tests: the services run as
+    separate processes, so the test reads their spans from there)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            assert ctx is not None
+            lines.append(
+                json.dumps(
+                    {
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "trace_id": f"{ctx.trace_id:032x}",
+                        "span_id": f"{ctx.span_id:016x}",
+                        "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                        "attributes": dict(span.attributes or {}),
+                    },
+                    default=str,
+                )
+            )
+        with self._lock, open(self.path, "a", encoding="utf-8") as file:
+            file.write("".join(line + "\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+
+def configure(service: str, env: dict[str, str] | None = None) -> TracerProvider:
+    """Install the tracer provider of this process once (later calls return it)."""
+    global _configured
+    if _configured is not None:
+        return _configured
+    env = dict(os.environ if env is None else env)
+    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service})
+    provider = TracerProvider(resource=resource)
+    exporters = [
+        name.strip()
+        for name in env.get("OTEL_TRACES_EXPORTER", "").split(",")
+        if name.strip() and name.strip() != "none"
+    ]
+    if (
+        not exporters
+        and (
+            env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        )
+        and env.get("OTEL_TRACES_EXPORTER") != "none"
+    ):
+        exporters = ["otlp"]
+    for name in exporters:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif name == "console":
+            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        else:
+            raise ValueError(f"OTEL_TRACES_EXPORTER: unsupported exporter {name!r}")
+    if env.get("ACTIEPUNTEN_TRACE_FILE"):
+        provider.add_span_processor(
+            SimpleSpanProcessor(JsonLinesSpanExporter(env["ACTIEPUNTEN_TRACE_FILE"]))
+        )
+    trace.set_tracer_provider(provider)
+    _configured = provider
+    return provider
+
+
+def shutdown() -> None:
+    """Export what is pending (on the way out)."""
+    if _configured is not None:
+        _configured.shutdown()
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, or None outside any trace."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return f"{ctx.trace_id:032x}" if ctx.is_valid else None
+
+
+def traceparent_of(headers: Any) -> str | None:
+    """The ``traceparent`` among Kafka record headers (a sequence of (key, bytes))."""
+    for key, value in headers or ():
+        if key == TRACEPARENT and value:
+            return bytes(value).decode("ascii", "replace")
+    return None
+
+
+@contextmanager
+def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Iterator[None]:
+    """A consumer span, child of the record's ``traceparent``, current while the handler runs
+    (``asyncio.to_thread`` copies it into the handler's thread)."""
+    parent = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
+    with _tracer.start_as_current_span(
+        f"process {topic}",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.operation.type": "process",
+            "cloudevents.event_type": event_type,
+        },
+    ):
+        yield
+
+
+class TracingMiddleware:
+    """ASGI middleware: a server span per HTTP request (continuing the caller's
+    ``traceparent``), and the request count and latency by route template and status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with _tracer.start_as_current_span(
+            method,
+            context=_propagator.extract(headers),
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope.get("path", "")},
+        ) as span:
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR))
+                labels = (method, route, str(status))
+                metrics.HTTP_REQUESTS.labels(*labels).inc()
+                metrics.HTTP_REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)

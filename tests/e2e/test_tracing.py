@@ -1,0 +1,100 @@
+"""Story: operations follow one adviser's click through three services and two topics.
+
+The adviser's browser (or the gateway in front of it) sends a W3C ``traceparent``; the scenario
+service continues it, stores it with the run's events, and publishes it with ScenarioExecuted;
+the dossier check continues it while it opens the action points and sends it on with them; the
+portal continues it while it writes the client's rows. One trace id, parent by parent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from actiepunten.broker import Broker
+from shared.events import topics
+from tests.support import System, eventually, product, read_events
+
+pytestmark = pytest.mark.e2e
+
+
+def test_one_trace_from_the_advisers_click_to_the_client_portal(
+    system: System, kafka: Broker
+) -> None:
+    office = system.office()
+    scenario_id = system.define_scenario(office, "hypotheek", "identiteitsbewijs")
+    trace_id = secrets.token_hex(16)
+    click = secrets.token_hex(8)  # the span of the adviser's click, in the caller's process
+
+    # The adviser starts the scenario now; the request carries the caller's trace context.
+    response = system.post(
+        "scenario",
+        "/scenario-runs",
+        {**office.adviser, "traceparent": f"00-{trace_id}-{click}-01"},
+        json={"dossier_id": "dossier-1", "subject": product(), "scenario_ids": [scenario_id]},
+    )
+    assert response.status_code == 201, response.text
+
+    # The client sees the action point on the portal.
+    eventually(
+        lambda: _assert_one_open_action_point(system.portal(office, "dossier-1")), timeout=30
+    )
+
+    def whole_trace() -> dict[str, list[dict[str, Any]]]:
+        spans = [s for s in system.spans() if s["trace_id"] == trace_id]
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for span in spans:
+            by_service.setdefault(span["service"], []).append(span)
+        assert by_service.keys() == {"scenario", "dossiercontrole", "portal"}, by_service
+        return by_service
+
+    spans = eventually(whole_trace, timeout=30)
+
+    # The scenario service's server span continues the click.
+    [request] = [s for s in spans["scenario"] if s["kind"] == "SERVER"]
+    assert request["name"] == "POST /scenario-runs"
+    assert request["parent_span_id"] == click
+    assert request["attributes"]["http.response.status_code"] == 201
+
+    # The dossier check processed the run's DocumentRequested as a child of that request.
+    check = [
+        s
+        for s in spans["dossiercontrole"]
+        if s["kind"] == "CONSUMER"
+        and s["attributes"]["cloudevents.event_type"] == "DocumentRequested"
+    ]
+    assert [s["parent_span_id"] for s in check] == [request["span_id"]]
+    assert check[0]["name"] == f"process {topics.SCENARIO}"
+
+    # The portal wrote the client's row as a child of the dossier check's processing.
+    portal = [s for s in spans["portal"] if s["kind"] == "CONSUMER"]
+    assert portal, spans["portal"]
+    assert {s["parent_span_id"] for s in portal} == {check[0]["span_id"]}
+    assert {s["name"] for s in portal} == {f"process {topics.DOSSIERCONTROLE}"}
+    assert "ActionPointOpened" in {s["attributes"]["cloudevents.event_type"] for s in portal}
+
+    # On both topics the trace travels in the envelope (CloudEvents distributed tracing) and
+    # in the Kafka header.
+    for kind in ("ScenarioExecuted", "DocumentRequested"):
+        [event] = _events(kafka, topics.SCENARIO, office.tenant, kind)
+        assert event["traceparent"] == f"00-{trace_id}-{request['span_id']}-01"
+        assert event["_headers"]["traceparent"] == event["traceparent"]
+    [opened] = _events(kafka, topics.DOSSIERCONTROLE, office.tenant, "ActionPointOpened")
+    assert opened["traceparent"] == f"00-{trace_id}-{check[0]['span_id']}-01"
+    assert opened["_headers"]["traceparent"] == opened["traceparent"]
+
+
+def _events(kafka: Broker, topic: str, tenant: str, kind: str) -> list[dict[str, Any]]:
+    def of_kind(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in events if e["type"] == kind]
+
+    found = read_events(
+        kafka.bootstrap_servers, topic, tenant, until=lambda events: bool(of_kind(events))
+    )
+    return of_kind(found)
+
+
+def _assert_one_open_action_point(portal: dict[str, Any]) -> None:
+    assert [p["status"] for p in portal["action_points"]] == ["open"], portal
