@@ -416,12 +416,17 @@ class GracefulServer(uvicorn.Server):
 
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run one service in the foreground, as a deployment does."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {settings.service} %(levelname)s %(name)s: %(message)s",
-    )
+    tracing.log_as_json_lines(settings.service)  # with the trace id of the request or record
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,  # uvicorn's loggers write through the root's JSON lines too
+        lifespan="on",
     )
-    GracefulServer(config, app.state.runtime).run()
+    try:
+        GracefulServer(config, app.state.runtime).run()
+    finally:
+        tracing.shutdown()  # export the spans still pending

@@ -17,11 +17,13 @@ consumer (``consumer_span``), so that what a handler stores carries the trace on
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -76,36 +78,40 @@ class JsonLinesSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def configure(service: str, env: dict[str, str] | None = None) -> TracerProvider:
-    """Install the tracer provider of this process once (later calls return it)."""
-    global _configured
-    if _configured is not None:
-        return _configured
-    env = dict(os.environ if env is None else env)
-    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service})
-    provider = TracerProvider(resource=resource)
-    exporters = [
-        name.strip()
-        for name in env.get("OTEL_TRACES_EXPORTER", "").split(",")
-        if name.strip() and name.strip() != "none"
-    ]
-    if (
-        not exporters
-        and (
-            env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        )
-        and env.get("OTEL_TRACES_EXPORTER") != "none"
+def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+    """The exporters the standard variables ask for: none unless ``OTEL_TRACES_EXPORTER`` names
+    one (``otlp``, ``console``) or an OTLP endpoint is set; ``OTEL_TRACES_EXPORTER=none`` wins."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    names = [n.strip() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
+    if not names and (
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     ):
-        exporters = ["otlp"]
-    for name in exporters:
+        names = ["otlp"]
+    exporters: list[SpanExporter] = []
+    for name in names:
         if name == "otlp":
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            exporters.append(OTLPSpanExporter())  # reads OTEL_EXPORTER_OTLP_* itself
         elif name == "console":
-            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
-        else:
+            exporters.append(ConsoleSpanExporter())
+        elif name != "none":
             raise ValueError(f"OTEL_TRACES_EXPORTER: unsupported exporter {name!r}")
+    return [] if "none" in names else exporters
+
+
+def configure(service: str, env: Mapping[str, str] | None = None) -> TracerProvider:
+    """Install the tracer provider of this process once (later calls return it). The sampler
+    follows ``OTEL_TRACES_SAMPLER`` (default: parent-based, always on)."""
+    global _configured
+    if _configured is not None:
+        return _configured
+    env = os.environ if env is None else env
+    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service})
+    provider = TracerProvider(resource=resource)
+    for exporter in span_exporters(env):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if env.get("ACTIEPUNTEN_TRACE_FILE"):
         provider.add_span_processor(
             SimpleSpanProcessor(JsonLinesSpanExporter(env["ACTIEPUNTEN_TRACE_FILE"]))
@@ -126,11 +132,6 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get(TRACEPARENT)
-
-
-def current_trace_id() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
-    return f"{ctx.trace_id:032x}" if ctx.is_valid else None
 
 
 def traceparent_of(headers: Any) -> str | None:
@@ -158,6 +159,40 @@ def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Itera
         },
     ):
         yield
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, service, logger, message, and the ``trace_id``
+    and ``span_id`` of the span current where it was logged (absent outside any trace)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            line["trace_id"] = f"{ctx.trace_id:032x}"
+            line["span_id"] = f"{ctx.span_id:016x}"
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def log_as_json_lines(service: str, level: int = logging.INFO) -> None:
+    """Make the root logger write JSON lines to stderr (what ``serve`` does)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
 
 
 class TracingMiddleware:
