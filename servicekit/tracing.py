@@ -143,13 +143,25 @@ def traceparent_of(headers: Any) -> str | None:
 
 
 @contextmanager
-def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Iterator[None]:
-    """A consumer span, child of the record's ``traceparent``, current while the handler runs
-    (``asyncio.to_thread`` copies it into the handler's thread)."""
+def continued(
+    name: str,
+    traceparent: str | None,
+    *,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    attributes: dict[str, str] | None = None,
+) -> Iterator[None]:
+    """A span, child of ``traceparent`` (a new trace without one), current inside the block
+    (``asyncio.to_thread`` copies it into the thread that runs the work)."""
     parent = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
-    with _tracer.start_as_current_span(
+    with _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes):
+        yield
+
+
+def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Any:
+    """The span a consumer handles one record in, child of the record's ``traceparent``."""
+    return continued(
         f"process {topic}",
-        context=parent,
+        traceparent,
         kind=trace.SpanKind.CONSUMER,
         attributes={
             "messaging.system": "kafka",
@@ -157,8 +169,7 @@ def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Itera
             "messaging.operation.type": "process",
             "cloudevents.event_type": event_type,
         },
-    ):
-        yield
+    )
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -21,6 +21,8 @@ from uuid import UUID
 
 from prometheus_client import Counter, Gauge
 
+from servicekit import tracing
+from servicekit.eventstore import traceparent_of
 from services.scenario_service.application import Scenarios
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class Scheduler:
         self.app = app
         self.tick = tick
         self.pending: dict[UUID, datetime] = {}
+        # The trace of the request that scheduled each run: its execution continues it.
+        self.traceparents: dict[UUID, str | None] = {}
         # Runs that failed to execute: how often in a row, and not before when to try again.
         self.failures: dict[UUID, tuple[int, datetime]] = {}
         self.position = 0
@@ -64,6 +68,7 @@ class Scheduler:
             self._forget(run_id)
         elif name in ("ScenarioRun.Scheduled", "ScenarioRun.Rescheduled"):
             self.pending[run_id] = event.execute_at
+            self.traceparents[run_id] = traceparent_of(event)
 
     def execute_due(self, now: datetime) -> int:
         """Execute every pending run whose moment has come; returns how many this call executed."""
@@ -76,7 +81,8 @@ class Scheduler:
             if retry_at > now:
                 continue
             try:
-                done = self.app.execute_run(run_id, now)
+                with tracing.continued("execute scheduled run", self.traceparents.get(run_id)):
+                    done = self.app.execute_run(run_id, now)
             except Exception:
                 # Saves that keep conflicting, or a store that fails: never drop the run.
                 pause = min(timedelta(seconds=self.tick) * 2 ** min(failed, 16), MAX_BACKOFF)
@@ -98,6 +104,7 @@ class Scheduler:
 
     def _forget(self, run_id: UUID) -> None:
         self.pending.pop(run_id, None)
+        self.traceparents.pop(run_id, None)
         self.failures.pop(run_id, None)
 
     async def run(self) -> None:

@@ -9,6 +9,7 @@ portal continues it while it writes the client's rows. One trace id, parent by p
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -98,3 +99,47 @@ def _events(kafka: Broker, topic: str, tenant: str, kind: str) -> list[dict[str,
 
 def _assert_one_open_action_point(portal: dict[str, Any]) -> None:
     assert [p["status"] for p in portal["action_points"]] == ["open"], portal
+
+
+def test_a_run_prepared_for_later_executes_in_the_trace_of_the_advisers_click(
+    system: System,
+) -> None:
+    office = system.office()
+    scenario_id = system.define_scenario(office, "hypotheek", "jaarcijfers")
+    trace_id = secrets.token_hex(16)
+    moment = datetime.now(UTC) + timedelta(seconds=2)
+
+    # The adviser prepares the scenario for a moment shortly from now.
+    response = system.post(
+        "scenario",
+        "/scenario-runs",
+        {**office.adviser, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        json={
+            "dossier_id": "dossier-1",
+            "subject": product(),
+            "scenario_ids": [scenario_id],
+            "execute_at": moment.isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["runs"][0]["status"] == "scheduled"
+
+    # When it falls due, the scheduler executes it in that trace, and the dossier check and
+    # the portal continue it.
+    def reaches_the_portal() -> list[dict[str, Any]]:
+        spans = [s for s in system.spans() if s["trace_id"] == trace_id]
+        assert any(s["service"] == "portal" for s in spans), spans
+        return spans
+
+    spans = eventually(reaches_the_portal, timeout=30)
+    [request] = [s for s in spans if s["kind"] == "SERVER"]
+    [execution] = [s for s in spans if s["name"] == "execute scheduled run"]
+    assert execution["service"] == "scenario"
+    assert execution["parent_span_id"] == request["span_id"]
+    [check] = [
+        s
+        for s in spans
+        if s["service"] == "dossiercontrole"
+        and s["attributes"].get("cloudevents.event_type") == "DocumentRequested"
+    ]
+    assert check["parent_span_id"] == execution["span_id"]
