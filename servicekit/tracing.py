@@ -134,6 +134,12 @@ def current_traceparent() -> str | None:
     return carrier.get(TRACEPARENT)
 
 
+def outgoing_headers() -> dict[str, str]:
+    """The trace context for an HTTP call to another service (empty outside any trace)."""
+    traceparent = current_traceparent()
+    return {TRACEPARENT: traceparent} if traceparent else {}
+
+
 def traceparent_of(headers: Any) -> str | None:
     """The ``traceparent`` among Kafka record headers (a sequence of (key, bytes))."""
     for key, value in headers or ():

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
+from servicekit import tracing
 from servicekit.auth import Identity, decode_token
 from servicekit.pages import MAX_LIMIT as PAGE_LIMIT
 from servicekit.settings import DEFAULT_PORTS, Settings
@@ -264,7 +265,8 @@ async def _call(
             response = await client.request(
                 method,
                 service_url(service) + path,
-                headers={"Authorization": f"Bearer {session.token}"},
+                # The user's click continues in the other service (the same trace).
+                headers={"Authorization": f"Bearer {session.token}", **tracing.outgoing_headers()},
                 **kwargs,
             )
     except httpx.HTTPError as error:

@@ -16,6 +16,7 @@ import pytest
 
 from actiepunten.broker import Broker
 from shared.events import topics
+from tests.e2e.test_web_pages import PNG, csrf_of, requested_documents, signed_in
 from tests.support import System, eventually, product, read_events
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +129,9 @@ def test_a_run_prepared_for_later_executes_in_the_trace_of_the_advisers_click(
     # the portal continue it.
     def reaches_the_portal() -> list[dict[str, Any]]:
         spans = [s for s in system.spans() if s["trace_id"] == trace_id]
+        # (a span is written when it ends: the request's may end after the next hop's)
+        names = {(s["service"], s["name"]) for s in spans}
+        assert ("scenario", "execute scheduled run") in names, spans
         assert any(s["service"] == "portal" for s in spans), spans
         return spans
 
@@ -143,3 +147,43 @@ def test_a_run_prepared_for_later_executes_in_the_trace_of_the_advisers_click(
         and s["attributes"].get("cloudevents.event_type") == "DocumentRequested"
     ]
     assert check["parent_span_id"] == execution["span_id"]
+
+
+def test_an_upload_on_the_web_page_is_one_trace_through_the_dossier_check_and_back(
+    system: System,
+) -> None:
+    office = system.office()
+    [point] = requested_documents(system, office, "dossier-traced", 1)
+    trace_id = secrets.token_hex(16)
+    with signed_in(system, office.token("adviser")) as adviser:
+        csrf = csrf_of(adviser.get("/app/dossiers/dossier-traced").text)
+        # The adviser's browser (or the gateway) sends its trace context with the click.
+        uploaded = adviser.post(
+            f"/app/dossiers/dossier-traced/documents/{point['document_id']}/upload",
+            files={"file": ("paspoort.png", PNG, "image/png")},
+            data={"csrf_token": csrf},
+            headers={"HX-Request": "true", "traceparent": f"00-{trace_id}-{'1' * 16}-01"},
+        )
+    assert uploaded.status_code == 200, uploaded.text
+
+    # The page's call to the dossier check's API continues the click; the DocumentUploaded
+    # it stored comes back to the portal's rows in the same trace.
+    def back_on_the_portal() -> list[dict[str, Any]]:
+        spans = [s for s in system.spans() if s["trace_id"] == trace_id]
+        # (a span is written when it ends: the page's ends after the portal processed the event)
+        kinds = {(s["service"], s["kind"]) for s in spans}
+        assert kinds >= {
+            ("portal", "SERVER"),
+            ("dossiercontrole", "SERVER"),
+            ("portal", "CONSUMER"),
+        }, spans
+        return spans
+
+    spans = eventually(back_on_the_portal, timeout=30)
+    [page] = [s for s in spans if s["kind"] == "SERVER" and s["service"] == "portal"]
+    assert page["name"] == "POST /app/dossiers/{dossier_id}/documents/{document_id}/upload"
+    calls = [s for s in spans if s["kind"] == "SERVER" and s["service"] == "dossiercontrole"]
+    assert {s["parent_span_id"] for s in calls} == {page["span_id"]}
+    [api] = [s for s in calls if s["name"] == "POST /documents/{document_id}/upload"]
+    projected = [s for s in spans if s["kind"] == "CONSUMER" and s["service"] == "portal"]
+    assert {s["parent_span_id"] for s in projected} == {api["span_id"]}
