@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from servicekit import tracing
+from servicekit.eventstore import traceparent_of
+from servicekit.outbox import OutboxRelay
+from services.dossiercontrole_service import kafka as dk
+from services.dossiercontrole_service.application import DossierChecks
+from shared.events import contracts as c
 
 
 def test_nothing_is_exported_unless_the_standard_variables_ask_for_it() -> None:
@@ -86,3 +97,54 @@ def test_http_requests_are_counted_and_timed_by_route_template_and_status() -> N
     assert first.status_code == second.status_code == 200
     assert second.json()["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
     assert not second.json()["traceparent"].endswith("00f067aa0ba902b7-01")
+
+
+async def test_the_trace_of_a_command_is_stored_with_its_events_and_published_with_them(
+    tmp_path: Path,
+) -> None:
+    # In one process, with the SDK's in-memory exporter: the request's span, the stored domain
+    # events, the published integration events, and the next service's consumer span.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "s")}
+    checks = DossierChecks(env=store)
+    published: list[c.CloudEvent] = []
+
+    async def publish(topic: str, events: Sequence[c.CloudEvent]) -> None:
+        published.extend(events)
+
+    try:
+        # A command runs in a request's span and stores its events.
+        with tracer.start_as_current_span("POST /dossier-requests") as request:
+            checks.add_requested_document(
+                "kantoor-utrecht",
+                "dossier-1",
+                uuid4(),
+                {"type": "product", "id": "hyp-1", "scope": "hypotheek"},
+                "identiteitsbewijs",
+                None,
+                None,
+                datetime(2025, 3, 10, 9, 0, tzinfo=UTC),
+            )
+        ctx = request.get_span_context()
+        traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+
+        # The relay, outside any span and later, publishes them with the stored trace.
+        relay = OutboxRelay(checks, dk.PUBLISHES, dk.translate, publish)
+        await relay.relay_once()
+        assert [e.type for e in published] == ["DocumentAdded", "ActionPointOpened"]
+        assert {e.traceparent for e in published} == {traceparent}
+        # It is part of the stored event: read again from the store, it is still there.
+        [first, *_] = checks.recorder.select_notifications(0, 10)
+        assert traceparent_of(checks.mapper.to_domain_event(first)) == traceparent
+    finally:
+        checks.close()
+
+    # The next service handles the record in a consumer span continuing that trace, so what
+    # its handler stores carries the trace on.
+    with tracing.consumer_span(dk.PUBLISHES, "ActionPointOpened", published[1].traceparent):
+        handled_in = tracing.current_traceparent()
+    assert handled_in is not None and handled_in.startswith(f"00-{ctx.trace_id:032x}-")
+    assert [s.name for s in exporter.get_finished_spans()] == ["POST /dossier-requests"]
