@@ -29,3 +29,8 @@ RELAY_BACKLOG = Gauge(
 TRANSIENT_RETRIES = Counter(
     "actiepunten_transient_retries", "Handler attempts retried after a transient failure", ["topic"]
 )
+BATCH_FALLBACKS = Counter(
+    "actiepunten_batch_fallbacks",
+    "Consumed batches that failed as one transaction and were processed one record at a time",
+    ["topic"],
+)
