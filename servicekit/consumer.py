@@ -13,7 +13,8 @@ Batches: a service may also give a ``BatchHandler``. The consumer then applies t
 a fetched partition batch in one transaction, with the tracking position of the last of them
 (``offset + 1``): the records before it are covered by that position, so a crash before the
 commit leaves the whole batch to do again and one after it leaves nothing. A record that cannot be
-decoded, has no handler or the wrong key cuts the batch: the prefix before it is applied as one
+decoded or has the wrong key cuts the batch (one of a type the service does not handle is just
+covered by the batch's position): the prefix before it is applied as one
 transaction, the record is dead-lettered or skipped with its own position, and the rest goes on.
 When a batch fails in its handler (a record it rejects, a concurrency conflict, the store away),
 nothing of it was stored: its records are processed again one at a time, as without a batch.
@@ -333,7 +334,9 @@ class TrackingConsumer:
             return None
         name = tracking_name(records[0].topic, records[0].partition)
         position = await self._retrying(self.positions.max_tracking_id, name) or 0
-        pending: list[tuple[Any, CloudEvent]] = []
+        # Records to apply in one transaction: their events, None for one skipped (a type this
+        # service does not handle); the batch's position covers those too.
+        pending: list[tuple[Any, CloudEvent | None]] = []
         for record in records:
             if not owned():
                 return done
@@ -343,7 +346,7 @@ class TrackingConsumer:
                 continue
             event = self._batchable(record)
             if event is not None:
-                pending.append((record, event))
+                pending.append((record, event if event is not _SKIP else None))
                 continue
             # A record to dead-letter or skip: what came before it first, as one transaction.
             await self._apply_batch(pending)
@@ -358,23 +361,30 @@ class TrackingConsumer:
         return done
 
     def _batchable(self, record: Any) -> CloudEvent | None:
-        """The record's event if a handler takes it as it is; None if it needs ``process``."""
+        """The record's event if a handler takes it as it is, ``_SKIP`` for a known type this
+        service does not handle; None if it needs ``process`` (to dead-letter or skip it)."""
         try:
             event = decode(record.topic, record.value)
         except CodecError:  # UnknownEventType too
             return None
-        if event.type not in self.handlers or record.key != event.key:
+        if record.key != event.key:
             return None
+        if event.type not in self.handlers:
+            return _SKIP
         return event
 
-    async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent]]) -> None:
+    async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent | None]]) -> None:
         if not pending:
             return
         assert self.batch_handler is not None
         last = pending[-1][0]
         tracking = Tracking(tracking_name(last.topic, last.partition), last.offset + 1)
+        events = [event for _, event in pending if event is not None]
         try:
-            await asyncio.to_thread(self.batch_handler, [event for _, event in pending], tracking)
+            if events:
+                await asyncio.to_thread(self.batch_handler, events, tracking)
+            else:
+                await asyncio.to_thread(self.positions.record_tracking, tracking)
         except Exception as error:
             # Nothing of the batch was stored: one record at a time finds the one at fault, retries
             # a conflict or waits for the store, each with its own tracking position.
@@ -387,6 +397,9 @@ class TrackingConsumer:
             )
             metrics.BATCH_FALLBACKS.labels(last.topic).inc()
             for record, event in pending:
+                if event is None:
+                    await self.process(record)
+                    continue
                 one = Tracking(tracking_name(record.topic, record.partition), record.offset + 1)
                 if await self._retrying(self.positions.has_tracked, one):
                     metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
@@ -394,7 +407,10 @@ class TrackingConsumer:
                 await self._handle(record, event, self.handlers[event.type], one)
             return
         for record, event in pending:
-            metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
+            if event is None:
+                metrics.EVENTS_SKIPPED.labels(record.topic, "not_handled").inc()
+            else:
+                metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
 
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""
@@ -504,6 +520,10 @@ class TrackingConsumer:
                 log.warning("%s: store unavailable, retrying: %s", self.name, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+
+
+_SKIP: Any = object()
+"""What ``_batchable`` gives for a record of a type the service does not handle."""
 
 
 def _describe(error: BaseException) -> str:
