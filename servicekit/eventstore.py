@@ -86,14 +86,17 @@ class TrackedApplication(Application[UUID]):
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         return command()
 
-    def get_owned(self, aggregate_id: UUID, **owner: str) -> Any:
+    def get_owned(self, aggregate_id: UUID, *, copy: bool = True, **owner: str) -> Any:
         """The aggregate, checked to be the caller's: each of ``owner`` (``tenant``,
         ``dossier_id``, ...) must equal the loaded aggregate's attribute of that name.
+
+        ``copy=False`` gives the cached aggregate itself, without the deep copy: only for a
+        caller that reads it and never changes it (a change would be seen by every later load).
 
         Raises ``AggregateNotFoundError`` when nothing is stored under the id, and
         ``AggregateOfAnotherOffice`` when what is stored is somebody else's.
         """
-        aggregate: Any = self.repository.get(aggregate_id)
+        aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         for attribute, expected in owner.items():
             if getattr(aggregate, attribute, None) != expected:
                 raise AggregateOfAnotherOffice(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,9 +41,24 @@ class Scenarios(TrackedApplication):
     # --- catalogue (admin) ---------------------------------------------------------------------
 
     def _catalogue(self, tenant: str) -> ScenarioCatalogue:
+        """The office's catalogue, a copy of its own to change and save."""
         try:
             catalogue: ScenarioCatalogue = self.get_owned(
                 ScenarioCatalogue.create_id(tenant), tenant=tenant
+            )
+        except AggregateNotFoundError:
+            catalogue = ScenarioCatalogue(tenant)
+        return catalogue
+
+    def _scenarios(self, tenant: str) -> ScenarioCatalogue:
+        """The office's catalogue to read from, never to change: the cached copy itself.
+
+        Every start reads the catalogue, and copying a large one for each was most of a start's
+        work. Callers copy what they keep of it (``_own``), so nothing reaches the cached copy.
+        """
+        try:
+            catalogue: ScenarioCatalogue = self.get_owned(
+                ScenarioCatalogue.create_id(tenant), tenant=tenant, copy=False
             )
         except AggregateNotFoundError:
             catalogue = ScenarioCatalogue(tenant)
@@ -89,10 +105,10 @@ class Scenarios(TrackedApplication):
         self.retry_on_conflict(command)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
-        return self._catalogue(tenant).scenarios_in(scope)
+        return [_own(s) for s in self._scenarios(tenant).scenarios_in(scope)]
 
     def get_scenario(self, tenant: str, scenario_id: UUID) -> dict[str, Any]:
-        return self._catalogue(tenant).get(scenario_id)
+        return _own(self._scenarios(tenant).get(scenario_id))
 
     # --- runs (adviser) ------------------------------------------------------------------------
 
@@ -107,10 +123,10 @@ class Scenarios(TrackedApplication):
         started_by: str,
     ) -> list[ScenarioRun]:
         """Start several scenarios at once; each due now executes in the same transaction."""
-        catalogue = self._catalogue(tenant)
+        catalogue = self._scenarios(tenant)
         runs: list[ScenarioRun] = []
         for scenario_id in scenario_ids:
-            scenario = catalogue.get(scenario_id)
+            scenario = _own(catalogue.get(scenario_id))
             if scenario["scope"] != subject["scope"]:
                 raise ScopeMismatch(
                     f"scenario {scenario_id} has scope {scenario['scope']!r}, "
@@ -277,7 +293,8 @@ class Scenarios(TrackedApplication):
         """
         known = self._known_appointment(tenant, subject["id"]) if starts_at is not None else None
         runs: list[ScenarioRun] = []
-        for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
+        triggered = self._scenarios(tenant).triggered_by(trigger_event, subject["scope"])
+        for scenario in map(_own, triggered):
             run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
             # Before runs were keyed by the fact, they were keyed by the event's id.
             legacy_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
@@ -373,3 +390,8 @@ class Scenarios(TrackedApplication):
             if run.status == "scheduled":
                 run.cancel("appointment_cancelled")
         self.save_tracked(tracking, appointment, *runs)
+
+
+def _own(scenario: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a scenario of the shared cached catalogue, free to keep and change."""
+    return copy.deepcopy(scenario)
