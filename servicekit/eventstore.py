@@ -69,6 +69,9 @@ class TrackedApplication(Application[UUID]):
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*objs)
         recordings = self._record(processing_event)
+        # As ``save`` does: a snapshot of an aggregate that passed its interval (after the
+        # commit, in a transaction of its own; one not taken is taken at the next interval).
+        self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
 

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
 
 from servicekit.eventstore import TrackedApplication
 from services.dossiercontrole_service.domainmodel import (
@@ -47,10 +47,30 @@ class _Batch:
     placed: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
 
+class SetAsList(Transcoding):
+    """A set in a snapshot (a dossier check's handled request ids), stored as a sorted list."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
 class DossierChecks(TrackedApplication):
     """Every office's dossier checks and document-type settings."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "ORIGINATOR_ID_TYPE": "uuid"}
+    # A dossier with thousands of documents loads from its latest snapshot and the events
+    # after it, not from its whole history (P6 of issue 9).
+    snapshotting_intervals = {DossierCheck: 100}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
 
     # --- document types (admin) ------------------------------------------------------------------
 
