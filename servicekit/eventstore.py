@@ -93,13 +93,17 @@ class TrackedApplication(Application[UUID]):
         """The aggregate, checked to be the caller's: each of ``owner`` (``tenant``,
         ``dossier_id``, ...) must equal the loaded aggregate's attribute of that name.
 
-        ``copy=False`` gives the cached aggregate itself, without the deep copy: only for a
-        caller that reads it and never changes it (a change would be seen by every later load).
+        ``copy=False`` gives the cached aggregate itself, without the deep copy, and does not
+        wait while another thread brings it up to date with the store (it is then as recent as
+        that thread found it a moment ago): only for a caller that reads it and never changes
+        it, and that copies what it keeps (the cached one changes when the store does).
 
         Raises ``AggregateNotFoundError`` when nothing is stored under the id, and
         ``AggregateOfAnotherOffice`` when what is stored is somebody else's.
         """
-        aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+        aggregate: Any = self.repository.get(
+            aggregate_id, deepcopy_from_cache=copy, fastforward_skipping=not copy
+        )
         for attribute, expected in owner.items():
             if getattr(aggregate, attribute, None) != expected:
                 raise AggregateOfAnotherOffice(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from servicekit.eventstore import TrackedApplication
@@ -38,6 +39,11 @@ class Scenarios(TrackedApplication):
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
 
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._read_copies: LRUCache[str, ScenarioCatalogue] = LRUCache(maxsize=1000)
+        self._read_copies_lock = threading.Lock()
+
     # --- catalogue (admin) ---------------------------------------------------------------------
 
     def _catalogue(self, tenant: str) -> ScenarioCatalogue:
@@ -51,17 +57,27 @@ class Scenarios(TrackedApplication):
         return catalogue
 
     def _scenarios(self, tenant: str) -> ScenarioCatalogue:
-        """The office's catalogue to read from, never to change: the cached copy itself.
+        """The office's catalogue to read from, never to change.
 
-        Every start reads the catalogue, and copying a large one for each was most of a start's
-        work. Callers copy what they keep of it (``_own``), so nothing reaches the cached copy.
+        Every start reads the catalogue. Copying a large one for each, and waiting in turn for
+        the repository to bring its cached one up to date, was most of a start's work: this is
+        a copy of the cached one made once per version of it, shared by the readers, who copy
+        what they keep of it (``_own``).
         """
         try:
-            catalogue: ScenarioCatalogue = self.get_owned(
+            cached: ScenarioCatalogue = self.get_owned(
                 ScenarioCatalogue.create_id(tenant), tenant=tenant, copy=False
             )
         except AggregateNotFoundError:
-            catalogue = ScenarioCatalogue(tenant)
+            return ScenarioCatalogue(tenant)
+        with self._read_copies_lock:
+            try:
+                catalogue = self._read_copies.get(tenant)
+            except KeyError:
+                catalogue = None
+            if catalogue is None or catalogue.version != cached.version:
+                catalogue = copy.deepcopy(cached)
+                self._read_copies.put(tenant, catalogue)
         return catalogue
 
     def define_scenario(
