@@ -93,17 +93,14 @@ class TrackedApplication(Application[UUID]):
         """The aggregate, checked to be the caller's: each of ``owner`` (``tenant``,
         ``dossier_id``, ...) must equal the loaded aggregate's attribute of that name.
 
-        ``copy=False`` gives the cached aggregate itself, without the deep copy, and does not
-        wait while another thread brings it up to date with the store (it is then as recent as
-        that thread found it a moment ago): only for a caller that reads it and never changes
-        it, and that copies what it keeps (the cached one changes when the store does).
+        ``copy=False`` gives the cached aggregate itself, without the deep copy: only for a
+        caller that reads a field or two at once and changes nothing (the repository brings the
+        cached one up to date in place, so anything kept of it may change under the caller).
 
         Raises ``AggregateNotFoundError`` when nothing is stored under the id, and
         ``AggregateOfAnotherOffice`` when what is stored is somebody else's.
         """
-        aggregate: Any = self.repository.get(
-            aggregate_id, deepcopy_from_cache=copy, fastforward_skipping=not copy
-        )
+        aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         for attribute, expected in owner.items():
             if getattr(aggregate, attribute, None) != expected:
                 raise AggregateOfAnotherOffice(

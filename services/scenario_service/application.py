@@ -59,10 +59,10 @@ class Scenarios(TrackedApplication):
     def _scenarios(self, tenant: str) -> ScenarioCatalogue:
         """The office's catalogue to read from, never to change.
 
-        Every start reads the catalogue. Copying a large one for each, and waiting in turn for
-        the repository to bring its cached one up to date, was most of a start's work: this is
-        a copy of the cached one made once per version of it, shared by the readers, who copy
-        what they keep of it (``_own``).
+        Every start reads the catalogue, and copying a large one for each was most of a start's
+        work. This is a copy made once per version of the catalogue (the repository's cached
+        one is only asked for its version) and shared by the readers, who copy what they keep
+        of it (``_own``); nothing changes it, as the repository changes its cached one in place.
         """
         try:
             cached: ScenarioCatalogue = self.get_owned(
@@ -72,11 +72,11 @@ class Scenarios(TrackedApplication):
             return ScenarioCatalogue(tenant)
         with self._read_copies_lock:
             try:
-                catalogue = self._read_copies.get(tenant)
+                catalogue: ScenarioCatalogue | None = self._read_copies.get(tenant)
             except KeyError:
                 catalogue = None
             if catalogue is None or catalogue.version != cached.version:
-                catalogue = copy.deepcopy(cached)
+                catalogue = self._catalogue(tenant)  # a copy of its own, as commands get
                 self._read_copies.put(tenant, catalogue)
         return catalogue
 
