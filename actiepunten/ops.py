@@ -181,15 +181,20 @@ async def replay_portal() -> str:
         while remaining:
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
+                # One transaction per fetched batch, with the position after its last record.
+                events: list[Any] = []
                 for record in records:
-                    tracking = Tracking(f"{record.topic}:{record.partition}", record.offset + 1)
                     try:
-                        event = decode(record.topic, record.value)
+                        events.append(decode(record.topic, record.value))
                     except CodecError:
                         skipped += 1  # the live consumer dead-lettered it already
-                        event = None
-                    view.process(event, tracking)
-                    progress.advance()
+                        events.append(None)
+                if records:
+                    last = records[-1]
+                    view.process_many(
+                        events, Tracking(f"{last.topic}:{last.partition}", last.offset + 1)
+                    )
+                    progress.advance(len(records))
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         progress.finish()

@@ -15,7 +15,7 @@ for topic in actiepunten.scenario.v1 actiepunten.dossiercontrole.v1 \
     actiepunten.scenario.dlq actiepunten.dossiercontrole.dlq actiepunten.portal.dlq \
     platform.products.v1 platform.appointments.v1 platform.documentlists.v1; do
     kafka-topics.sh --bootstrap-server "$bootstrap" --create --if-not-exists --topic "$topic" \
-        --partitions 3 --replication-factor "$replication" \
+        --partitions "${ACTIEPUNTEN_PARTITIONS:-3}" --replication-factor "$replication" \
         --config retention.ms=-1 --config retention.bytes=-1
     kafka-configs.sh --bootstrap-server "$bootstrap" --alter --entity-type topics \
         --entity-name "$topic" --add-config "$keep_forever"

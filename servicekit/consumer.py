@@ -8,11 +8,22 @@ redeliveries never apply a record twice; Kafka's committed offsets are only kept
 Records that are not events, or known events that fail validation, go to the service's DLQ topic
 with the reason and origin; unknown types are skipped; a transient failure (the store is down) is
 retried until it succeeds, never dead-lettered.
+
+Batches: a service may also give a ``BatchHandler``. The consumer then applies the good records of
+a fetched partition batch in one transaction, with the tracking position of the last of them
+(``offset + 1``): the records before it are covered by that position, so a crash before the
+commit leaves the whole batch to do again and one after it leaves nothing. A record that cannot be
+decoded or has the wrong key cuts the batch (one of a type the service does not handle is just
+covered by the batch's position): the prefix before it is applied as one
+transaction, the record is dead-lettered or skipped with its own position, and the rest goes on.
+When a batch fails in its handler (a record it rejects, a concurrency conflict, the store away),
+nothing of it was stored: its records are processed again one at a time, as without a batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +45,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent, Tracking], None]
 """Processes one event and stores ``tracking`` in the same transaction as its effects."""
+
+BatchHandler = Callable[[Sequence[CloudEvent], Tracking], None]
+"""Processes several events, in order, and stores ``tracking`` (the position after the last) in
+the same transaction as all their effects; raises, storing nothing, when any of them fails."""
 
 MAX_CONFLICTS = 25
 LAG_INTERVAL = 2.0  # seconds between measurements of the consumer lag
@@ -158,6 +173,7 @@ class TrackingConsumer:
         positions: PositionStore,
         dead_letters: DeadLetters,
         max_retry_delay: float = 5.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
         self.bootstrap_servers = bootstrap_servers
@@ -167,6 +183,7 @@ class TrackingConsumer:
         self.positions = positions
         self.dead_letters = dead_letters
         self.max_retry_delay = max_retry_delay
+        self.batch_handler = batch_handler
         self._consumer: AIOKafkaConsumer | None = None
         self._changes: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
@@ -265,18 +282,18 @@ class TrackingConsumer:
             if self._changes:
                 continue  # fetched for the positions of a store about to be replaced
             for tp, records in batch.items():
-                done: int | None = None
-                for record in records:
-                    if tp not in consumer.assignment() or self._stopping:
-                        break  # revoked mid-batch (or stopping): resumed from our tracking
-                    await self.process(record)
-                    done = record.offset + 1
+                # Revoked mid-batch, or stopping: the rest resumes from our tracking.
+                owned = functools.partial(self._owns, consumer, tp)
+                done = await self.process_batch(records, owned)
                 if done is not None and tp in consumer.assignment():
                     try:
                         await consumer.commit({tp: done})
                     except (CommitFailedError, KafkaError) as error:
                         log.info("%s: commit of %s skipped: %s", self.name, tp, error)
             await self._update_lag(consumer)
+
+    def _owns(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+        return tp in consumer.assignment() and not self._stopping
 
     async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Records behind the end of each owned partition, every few seconds (one request)."""
@@ -296,6 +313,112 @@ class TrackingConsumer:
                 )
         except (KafkaError, KeyError) as error:
             log.debug("%s: lag not measured: %s", self.name, error)
+
+    async def process_batch(
+        self, records: Sequence[Any], owned: Callable[[], bool] = lambda: True
+    ) -> int | None:
+        """Apply the records of one partition, in order; the offset after the last one done.
+
+        Without a batch handler one record at a time. ``owned`` says whether the partition is
+        still ours: once revoked, the new owner resumes from our tracking.
+        """
+        done: int | None = None
+        if self.batch_handler is None:
+            for record in records:
+                if not owned():
+                    break
+                await self.process(record)
+                done = record.offset + 1
+            return done
+        if not records:
+            return None
+        name = tracking_name(records[0].topic, records[0].partition)
+        position = await self._retrying(self.positions.max_tracking_id, name) or 0
+        # Records to apply in one transaction: their events, None for one skipped (a type this
+        # service does not handle); the batch's position covers those too.
+        pending: list[tuple[Any, CloudEvent | None]] = []
+        for record in records:
+            if not owned():
+                return done
+            if record.offset + 1 <= position:
+                metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
+                done = record.offset + 1
+                continue
+            event = self._batchable(record)
+            if event is not None:
+                pending.append((record, event if event is not _SKIP else None))
+                continue
+            # A record to dead-letter or skip: what came before it first, as one transaction.
+            await self._apply_batch(pending)
+            pending = []
+            if not owned():
+                return done
+            await self.process(record)
+            done = record.offset + 1
+        if pending and owned():
+            await self._apply_batch(pending)
+            done = pending[-1][0].offset + 1
+        return done
+
+    def _batchable(self, record: Any) -> CloudEvent | None:
+        """The record's event if a handler takes it as it is, ``_SKIP`` for a known type this
+        service does not handle; None if it needs ``process`` (to dead-letter or skip it)."""
+        try:
+            event = decode(record.topic, record.value)
+        except CodecError:  # UnknownEventType too
+            return None
+        if record.key != event.key:
+            return None
+        if event.type not in self.handlers:
+            return _SKIP
+        return event
+
+    async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent | None]]) -> None:
+        if not pending:
+            return
+        assert self.batch_handler is not None
+        last = pending[-1][0]
+        tracking = Tracking(tracking_name(last.topic, last.partition), last.offset + 1)
+        events = [event for _, event in pending if event is not None]
+        traced = [
+            (event.type, tracing.traceparent_of(record.headers) or event.traceparent)
+            for record, event in pending
+            if event is not None
+        ]
+        try:
+            if events:
+                with tracing.consumer_spans(last.topic, traced):
+                    await asyncio.to_thread(self.batch_handler, events, tracking)
+            else:
+                await asyncio.to_thread(self.positions.record_tracking, tracking)
+        except Exception as error:
+            # Nothing of the batch was stored: one record at a time finds the one at fault, retries
+            # a conflict or waits for the store, each with its own tracking position.
+            log.info(
+                "%s: batch of %d records failed (%s: %s); one at a time",
+                self.name,
+                len(pending),
+                type(error).__name__,
+                error,
+            )
+            metrics.BATCH_FALLBACKS.labels(last.topic).inc()
+            for record, event in pending:
+                if event is None:
+                    await self.process(record)
+                    continue
+                one = Tracking(tracking_name(record.topic, record.partition), record.offset + 1)
+                if await self._retrying(self.positions.has_tracked, one):
+                    metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
+                    continue
+                traceparent = tracing.traceparent_of(record.headers) or event.traceparent
+                with tracing.consumer_span(record.topic, event.type, traceparent):
+                    await self._handle(record, event, self.handlers[event.type], one)
+            return
+        for record, event in pending:
+            if event is None:
+                metrics.EVENTS_SKIPPED.labels(record.topic, "not_handled").inc()
+            else:
+                metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
 
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""
@@ -408,6 +531,10 @@ class TrackingConsumer:
                 log.warning("%s: store unavailable, retrying: %s", self.name, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+
+
+_SKIP: Any = object()
+"""What ``_batchable`` gives for a record of a type the service does not handle."""
 
 
 def _describe(error: BaseException) -> str:

@@ -69,6 +69,18 @@ class TracingMapper(Mapper[UUID]):
         )
 
 
+def stamp_trace(traceparent: str | None, *aggregates: Any) -> None:
+    """Give the aggregates' pending events that carry no trace yet ``traceparent``: several
+    commands saved in one transaction (a consumed batch) each keep the trace of their own cause,
+    where the current span at save time would give all of them one."""
+    if traceparent is None:
+        return
+    for aggregate in aggregates:
+        for domain_event in aggregate.pending_events:
+            if TRACEPARENT_KEY not in vars(domain_event):
+                object.__setattr__(domain_event, TRACEPARENT_KEY, traceparent)
+
+
 def traceparent_of(domain_event: Any) -> str | None:
     """The traceparent stored with ``domain_event`` (None for events stored untraced)."""
     value = vars(domain_event).get(TRACEPARENT_KEY)
@@ -120,6 +132,9 @@ class TrackedApplication(Application[UUID]):
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*objs)
         recordings = self._record(processing_event)
+        # As ``save`` does: a snapshot of an aggregate that passed its interval (after the
+        # commit, in a transaction of its own; one not taken is taken at the next interval).
+        self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
 
@@ -137,14 +152,18 @@ class TrackedApplication(Application[UUID]):
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         return command()
 
-    def get_owned(self, aggregate_id: UUID, **owner: str) -> Any:
+    def get_owned(self, aggregate_id: UUID, *, copy: bool = True, **owner: str) -> Any:
         """The aggregate, checked to be the caller's: each of ``owner`` (``tenant``,
         ``dossier_id``, ...) must equal the loaded aggregate's attribute of that name.
+
+        ``copy=False`` gives the cached aggregate itself, without the deep copy: only for a
+        caller that reads a field or two at once and changes nothing (the repository brings the
+        cached one up to date in place, so anything kept of it may change under the caller).
 
         Raises ``AggregateNotFoundError`` when nothing is stored under the id, and
         ``AggregateOfAnotherOffice`` when what is stored is somebody else's.
         """
-        aggregate: Any = self.repository.get(aggregate_id)
+        aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         for attribute, expected in owner.items():
             if getattr(aggregate, attribute, None) != expected:
                 raise AggregateOfAnotherOffice(

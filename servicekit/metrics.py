@@ -39,3 +39,8 @@ HTTP_REQUEST_SECONDS = Histogram(
     "HTTP request latency, by method, route template and status",
     ["method", "route", "status"],
 )
+BATCH_FALLBACKS = Counter(
+    "actiepunten_batch_fallbacks",
+    "Consumed batches that failed as one transaction and were processed one record at a time",
+    ["topic"],
+)

@@ -24,7 +24,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit import tracing
-from servicekit.consumer import DeadLetters, Handler, PositionStore, TrackingConsumer
+from servicekit.consumer import (
+    BatchHandler,
+    DeadLetters,
+    Handler,
+    PositionStore,
+    TrackingConsumer,
+)
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, make_broker
 from servicekit.outbox import OutboxRelay, Translate
@@ -84,6 +90,7 @@ class Runtime:
         handlers: Mapping[str, Handler],
         positions: PositionStore,
         dlq_topic: str,
+        batch_handler: BatchHandler | None = None,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
@@ -95,6 +102,7 @@ class Runtime:
             handlers=handlers,
             positions=positions,
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
+            batch_handler=batch_handler,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         self.readiness.add_consumer(consumer)

@@ -178,6 +178,39 @@ def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Any:
     )
 
 
+@contextmanager
+def consumer_spans(topic: str, records: Sequence[tuple[str, str | None]]) -> Iterator[None]:
+    """One consumer span per record of a batch applied in one transaction: each a child of its
+    own record's ``traceparent`` (event type, traceparent), covering the transaction and ending
+    with it. None of them is current: the batch handler gives each event's effects its own
+    record's trace (``eventstore.stamp_trace``)."""
+    spans = [
+        _tracer.start_span(
+            f"process {topic}",
+            context=_propagator.extract({TRACEPARENT: traceparent}) if traceparent else None,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.operation.type": "process",
+                "messaging.batch.message_count": len(records),
+                "cloudevents.event_type": event_type,
+            },
+        )
+        for event_type, traceparent in records
+    ]
+    try:
+        yield
+    except BaseException as error:
+        for span in spans:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, str(error))
+        raise
+    finally:
+        for span in spans:
+            span.end()
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, service, logger, message, and the ``trace_id``
     and ``span_id`` of the span current where it was logged (absent outside any trace)."""

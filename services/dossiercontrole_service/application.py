@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
 
-from servicekit.eventstore import TrackedApplication
+from servicekit.eventstore import TrackedApplication, stamp_trace
 from services.dossiercontrole_service.domainmodel import (
     ActionPointNotFound,
     DocumentNotFound,
@@ -23,10 +24,54 @@ from services.dossiercontrole_service.domainmodel import (
 )
 
 
+class DocumentRequest(NamedTuple):
+    """One DocumentRequested, as the application adds it."""
+
+    tenant: str
+    dossier_id: str
+    request_id: UUID
+    subject: dict[str, Any]
+    document_type: str
+    title: str | None
+    action_point: bool | None
+    at: datetime
+    traceparent: str | None = None  # of the record that asked: its effects continue that trace
+
+
+@dataclass
+class _Batch:
+    """What the requests of one batch loaded and made, saved together at its end."""
+
+    checks: dict[tuple[str, str], DossierCheck] = field(default_factory=dict)
+    types: dict[str, DocumentTypes] = field(default_factory=dict)
+    locators: list[Locator] = field(default_factory=list)
+    placed: dict[UUID, tuple[str, str]] = field(default_factory=dict)
+
+
+class SetAsList(Transcoding):
+    """A set in a snapshot (a dossier check's handled request ids), stored as a sorted list."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
 class DossierChecks(TrackedApplication):
     """Every office's dossier checks and document-type settings."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "ORIGINATOR_ID_TYPE": "uuid"}
+    # A dossier with thousands of documents loads from its latest snapshot and the events
+    # after it, not from its whole history (P6 of issue 9).
+    snapshotting_intervals = {DossierCheck: 100}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
 
     # --- document types (admin) ------------------------------------------------------------------
 
@@ -79,12 +124,39 @@ class DossierChecks(TrackedApplication):
         Raises ``RequestIdInUse`` when the request id already added a document or an action
         point elsewhere: the ids of a document and its action point derive from the request id.
         """
-        self._check_request_id_is_free(request_id, tenant, dossier_id)
-        types = self._document_types(tenant)
+        request = DocumentRequest(
+            tenant, dossier_id, request_id, subject, document_type, title, action_point, at
+        )
+        return self.add_requested_documents([request], tracking)[0]
+
+    def add_requested_documents(
+        self, requests: Sequence[DocumentRequest], tracking: Tracking | None = None
+    ) -> list[UUID | None]:
+        """Add several requests, in order, and store them with ``tracking`` in one transaction
+        (a consumed batch); raises, storing nothing, when any one of them cannot be added.
+
+        Each dossier check, document-type list and placed id is loaded once for the batch, so a
+        later request sees what an earlier one in the same batch did.
+        """
+        batch = _Batch()
+        added = [self._add_requested(batch, request) for request in requests]
+        self.save_tracked(tracking, *batch.checks.values(), *batch.locators)
+        return added
+
+    def _add_requested(self, batch: _Batch, request: DocumentRequest) -> UUID | None:
+        tenant, dossier_id, request_id = request.tenant, request.dossier_id, request.request_id
+        document_type, action_point = request.document_type, request.action_point
+        self._check_request_id_is_free(request_id, tenant, dossier_id, batch.placed)
+        types = batch.types.get(tenant)
+        if types is None:
+            types = batch.types[tenant] = self._document_types(tenant)
         with_action_point = (
             action_point if action_point is not None else types.creates_action_point(document_type)
         )
-        check = self._dossier_check(tenant, dossier_id)
+        check = batch.checks.get((tenant, dossier_id))
+        if check is None:
+            check = batch.checks[(tenant, dossier_id)] = self._dossier_check(tenant, dossier_id)
+        title, subject, at = request.title, request.subject, request.at
         added = check.request_document(
             request_id,
             subject,
@@ -93,18 +165,29 @@ class DossierChecks(TrackedApplication):
             with_action_point,
             at,
         )
+        stamp_trace(request.traceparent, check)
         # The API addresses documents and action points by id: place them in the dossier.
-        locators = [
-            Locator(key=key, tenant=tenant, dossier_id=dossier_id)
-            for key in added
-            if key is not None
-        ]
-        self.save_tracked(tracking, check, *locators)
+        for key in added:
+            if key is not None:
+                locator = Locator(key=key, tenant=tenant, dossier_id=dossier_id)
+                stamp_trace(request.traceparent, locator)
+                batch.locators.append(locator)
+                batch.placed[key] = (tenant, dossier_id)
         return added.document_id
 
-    def _check_request_id_is_free(self, request_id: UUID, tenant: str, dossier_id: str) -> None:
+    def _check_request_id_is_free(
+        self,
+        request_id: UUID,
+        tenant: str,
+        dossier_id: str,
+        placed: dict[UUID, tuple[str, str]],
+    ) -> None:
         # A request adds a document, or opens an action point on one requested already.
         for key in (document_id_for(request_id), action_point_id_for(request_id)):
+            if key in placed:  # by an earlier request of the same batch
+                if placed[key] != (tenant, dossier_id):
+                    raise RequestIdInUse(f"request {request_id} already added to another dossier")
+                continue
             try:
                 locator: Locator = self.repository.get(Locator.create_id(key))
             except AggregateNotFoundError:

@@ -6,16 +6,16 @@ action-point facts on ``actiepunten.dossiercontrole.v1`` (``translate`` is the o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler, Rejected
+from servicekit.consumer import BatchHandler, Handler, Rejected
 from servicekit.outbox import integration_event_id
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
 from services.dossiercontrole_service.domainmodel import RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
@@ -190,22 +190,40 @@ def handlers(
     app: DossierChecks, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dict[str, Handler]:
     def document_requested(event: c.CloudEvent, tracking: Tracking) -> None:
-        data = event.data
         try:
-            app.add_requested_document(
-                event.tenantid,
-                data.dossier_id,
-                data.request_id,
-                data.subject.model_dump(),
-                data.document_type,
-                data.title,
-                explicit_action_point(data.action_point),
-                now(),
-                tracking,
-            )
+            app.add_requested_documents([_request(event, now())], tracking)
         except RequestIdInUse as error:
             # Saving would conflict with the other dossier's records on every retry: the
             # partition would stall behind it. A faulty record belongs on the DLQ.
             raise Rejected(str(error)) from None
 
     return {"DocumentRequested": document_requested}
+
+
+def _request(event: c.CloudEvent, at: datetime) -> DocumentRequest:
+    data = event.data
+    return DocumentRequest(
+        event.tenantid,
+        data.dossier_id,
+        data.request_id,
+        data.subject.model_dump(),
+        data.document_type,
+        data.title,
+        explicit_action_point(data.action_point),
+        at,
+        event.traceparent,
+    )
+
+
+def batch_handler(
+    app: DossierChecks, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> BatchHandler:
+    """A consumed batch of DocumentRequested in one transaction. A request the dossier check
+    refuses fails the whole batch; the consumer then takes its records one at a time, and the
+    single handler dead-letters the one at fault."""
+
+    def documents_requested(events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
+        at = now()
+        app.add_requested_documents([_request(event, at) for event in events], tracking)
+
+    return documents_requested

@@ -26,6 +26,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         handlers=kafka.handlers(application),
         positions=application,
         dlq_topic=kafka.DLQ,
+        batch_handler=kafka.batch_handler(application),
     )
     runtime.on_close(application.close)
     app = http_app(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler
+from servicekit.consumer import BatchHandler, Handler
 from services.portal_projection.views import PortalView
 from shared.events import contracts as c
 from shared.events import topics
@@ -26,3 +28,12 @@ def handlers(view: PortalView) -> dict[str, Handler]:
         name: project
         for name in ("ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved")
     }
+
+
+def batch_handler(view: PortalView) -> BatchHandler:
+    """A consumed batch's action-point facts in one store transaction."""
+
+    def project(events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
+        view.process_many(events, tracking)
+
+    return project

@@ -47,7 +47,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
     runtime = Runtime(config)
     kafka.declare(runtime.broker)
     consumer = runtime.consumer(
-        topics=kafka.CONSUMES, handlers=kafka.handlers(view), positions=view, dlq_topic=kafka.DLQ
+        topics=kafka.CONSUMES,
+        handlers=kafka.handlers(view),
+        positions=view,
+        dlq_topic=kafka.DLQ,
+        batch_handler=kafka.batch_handler(view),
     )
     runtime.add_job("follow-replays", lambda: follow_replays(config, view, consumer))
     runtime.on_close(view.close)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,14 +85,24 @@ class PortalView:
 
     def process(self, event: c.CloudEvent | None, tracking: Tracking) -> bool:
         """Apply ``event`` and record ``tracking`` atomically; False if it was processed before."""
+        return self.process_many([] if event is None else [event], tracking)
+
+    def process_many(self, events: Sequence[c.CloudEvent | None], tracking: Tracking) -> bool:
+        """Apply ``events`` (consecutive records of one partition; None for one that changes
+        nothing) and record ``tracking``, the position after the last, in one transaction.
+
+        False, changing nothing, if that position was recorded before: a batch is applied whole
+        or not at all, so a recorded position covers every record before it.
+        """
         with self._using() as store, store.transaction() as db:
             row = db.execute(
                 "SELECT position FROM tracking WHERE name = ?", (tracking.application_name,)
             ).fetchone()
             if row is not None and row[0] >= tracking.notification_id:
                 return False
-            if event is not None:
-                self._apply(db, event)
+            for event in events:
+                if event is not None:
+                    self._apply(db, event)
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",

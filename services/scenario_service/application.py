@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from servicekit.eventstore import TrackedApplication
@@ -37,15 +39,45 @@ class Scenarios(TrackedApplication):
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
 
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._read_copies: LRUCache[str, ScenarioCatalogue] = LRUCache(maxsize=1000)
+        self._read_copies_lock = threading.Lock()
+
     # --- catalogue (admin) ---------------------------------------------------------------------
 
     def _catalogue(self, tenant: str) -> ScenarioCatalogue:
+        """The office's catalogue, a copy of its own to change and save."""
         try:
             catalogue: ScenarioCatalogue = self.get_owned(
                 ScenarioCatalogue.create_id(tenant), tenant=tenant
             )
         except AggregateNotFoundError:
             catalogue = ScenarioCatalogue(tenant)
+        return catalogue
+
+    def _scenarios(self, tenant: str) -> ScenarioCatalogue:
+        """The office's catalogue to read from, never to change.
+
+        Every start reads the catalogue, and copying a large one for each was most of a start's
+        work. This is a copy made once per version of the catalogue (the repository's cached
+        one is only asked for its version) and shared by the readers, who copy what they keep
+        of it (``_own``); nothing changes it, as the repository changes its cached one in place.
+        """
+        try:
+            cached: ScenarioCatalogue = self.get_owned(
+                ScenarioCatalogue.create_id(tenant), tenant=tenant, copy=False
+            )
+        except AggregateNotFoundError:
+            return ScenarioCatalogue(tenant)
+        with self._read_copies_lock:
+            try:
+                catalogue: ScenarioCatalogue | None = self._read_copies.get(tenant)
+            except KeyError:
+                catalogue = None
+            if catalogue is None or catalogue.version != cached.version:
+                catalogue = self._catalogue(tenant)  # a copy of its own, as commands get
+                self._read_copies.put(tenant, catalogue)
         return catalogue
 
     def define_scenario(
@@ -89,10 +121,10 @@ class Scenarios(TrackedApplication):
         self.retry_on_conflict(command)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
-        return self._catalogue(tenant).scenarios_in(scope)
+        return [_own(s) for s in self._scenarios(tenant).scenarios_in(scope)]
 
     def get_scenario(self, tenant: str, scenario_id: UUID) -> dict[str, Any]:
-        return self._catalogue(tenant).get(scenario_id)
+        return _own(self._scenarios(tenant).get(scenario_id))
 
     # --- runs (adviser) ------------------------------------------------------------------------
 
@@ -107,10 +139,10 @@ class Scenarios(TrackedApplication):
         started_by: str,
     ) -> list[ScenarioRun]:
         """Start several scenarios at once; each due now executes in the same transaction."""
-        catalogue = self._catalogue(tenant)
+        catalogue = self._scenarios(tenant)
         runs: list[ScenarioRun] = []
         for scenario_id in scenario_ids:
-            scenario = catalogue.get(scenario_id)
+            scenario = _own(catalogue.get(scenario_id))
             if scenario["scope"] != subject["scope"]:
                 raise ScopeMismatch(
                     f"scenario {scenario_id} has scope {scenario['scope']!r}, "
@@ -277,7 +309,8 @@ class Scenarios(TrackedApplication):
         """
         known = self._known_appointment(tenant, subject["id"]) if starts_at is not None else None
         runs: list[ScenarioRun] = []
-        for scenario in self._catalogue(tenant).triggered_by(trigger_event, subject["scope"]):
+        triggered = self._scenarios(tenant).triggered_by(trigger_event, subject["scope"])
+        for scenario in map(_own, triggered):
             run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
             # Before runs were keyed by the fact, they were keyed by the event's id.
             legacy_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
@@ -373,3 +406,8 @@ class Scenarios(TrackedApplication):
             if run.status == "scheduled":
                 run.cancel("appointment_cancelled")
         self.save_tracked(tracking, appointment, *runs)
+
+
+def _own(scenario: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a scenario of the shared cached catalogue, free to keep and change."""
+    return copy.deepcopy(scenario)

@@ -8,7 +8,6 @@ fields (tolerant reader: a newer producer may add optional fields within a ``dat
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -38,12 +37,18 @@ def _no_control_characters(value: str) -> str:
     """Refuse NUL and the other control characters (Unicode category Cc) in ids, names and
     titles: PostgreSQL cannot store NUL at all, and none of them belongs in a line of text.
     (A lone surrogate is refused by pydantic itself as not a valid string.)"""
-    for position, char in enumerate(value):
-        if unicodedata.category(char) == "Cc":
-            raise ValueError(
-                f"must not contain control characters (U+{ord(char):04X} at position {position})"
-            )
+    found = _CONTROL_CHARACTER.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must not contain control characters (U+{ord(found.group()):04X} at position "
+            f"{found.start()})"
+        )
     return value
+
+
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode category Cc, which is exactly these 65 code points (a stable property); a pattern
+search is many times faster than asking ``unicodedata`` about each character."""
 
 
 # The same rule as a pattern in the JSON schema, so that OpenAPI and AsyncAPI document it.
@@ -92,7 +97,7 @@ def tenant_problem(tenant: str) -> str | None:
 
 def has_control_character(text: str) -> bool:
     """Whether ``text`` holds a control character (the rule of ``NoControlCharacters``)."""
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL_CHARACTER.search(text) is not None
 
 
 def _valid_tenant(tenant: str) -> str:

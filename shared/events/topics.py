@@ -1,8 +1,8 @@
 """Topic names (SPEC section 3) and the settings the project creates and checks them with.
 
-``REGISTRY`` is the one place for a topic's partitions and configuration: the local broker
-(`actiepunten broker`, `make run`, the tests), ``deploy/`` and each service's start-up check
-read it.
+``REGISTRY`` is the one place for a topic's partitions (``ACTIEPUNTEN_PARTITIONS``, default 3)
+and configuration: the local broker (`actiepunten broker`, `make run`, the tests), ``deploy/``
+and each service's start-up check read it.
 
 Retention: the ``.v1`` topics of our own events are the history a replay or a new read model
 rebuilds from, so they keep every record (``retention.ms=-1``, ``retention.bytes=-1``). Dead
@@ -14,6 +14,7 @@ reads them from the beginning, would miss older products and appointments).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,7 +29,29 @@ SCENARIO_DLQ = "actiepunten.scenario.dlq"
 DOSSIERCONTROLE_DLQ = "actiepunten.dossiercontrole.dlq"
 PORTAL_DLQ = "actiepunten.portal.dlq"
 
-PARTITIONS = 3
+DEFAULT_PARTITIONS = 3
+
+
+def partitions_setting(environ: Mapping[str, str] = os.environ) -> int:
+    """The partitions of each topic: ``ACTIEPUNTEN_PARTITIONS``, 3 when unset.
+
+    A partition is the unit of order and of parallel work: at most that many replicas of a
+    service consume at once. Set it before the topics are created; Kafka can add partitions to
+    a topic later, but a dossier's key then maps to another partition (see the README).
+    """
+    value = environ.get("ACTIEPUNTEN_PARTITIONS", "").strip()
+    if not value:
+        return DEFAULT_PARTITIONS
+    try:
+        partitions = int(value)
+    except ValueError:
+        raise SystemExit(f"ACTIEPUNTEN_PARTITIONS must be a whole number, not {value!r}") from None
+    if not 1 <= partitions <= 1000:
+        raise SystemExit(f"ACTIEPUNTEN_PARTITIONS must be between 1 and 1000, not {partitions}")
+    return partitions
+
+
+PARTITIONS = partitions_setting()
 
 KEEP_FOREVER: Mapping[str, str] = {"retention.ms": "-1", "retention.bytes": "-1"}
 """Kafka topic configuration of a topic that never deletes records by age or size."""

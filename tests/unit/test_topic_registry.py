@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from shared.events import topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +25,8 @@ def test_the_deploy_script_creates_every_topic_with_the_registry_settings() -> N
     script = (ROOT / "deploy" / "topics.sh").read_text()
     listed = set(re.findall(r"\b((?:actiepunten|platform)\.[a-z.]+\.(?:v1|dlq))\b", script))
     assert listed == set(topics.REGISTRY)
-    assert {s.partitions for s in topics.REGISTRY.values()} == {3}
-    assert "--partitions 3" in script
+    assert {s.partitions for s in topics.REGISTRY.values()} == {topics.PARTITIONS}
+    assert f'--partitions "${{ACTIEPUNTEN_PARTITIONS:-{topics.DEFAULT_PARTITIONS}}}"' in script
     configs = {tuple(sorted(s.config.items())) for s in topics.REGISTRY.values()}
     assert configs == {(("retention.bytes", "-1"), ("retention.ms", "-1"))}
     for setting, value in topics.KEEP_FOREVER.items():
@@ -57,3 +59,11 @@ def test_a_wrong_retention_is_a_health_warning_not_a_failure(tmp_path: Path) -> 
     assert response.status_code == 200
     [warning] = response.json()["warnings"]
     assert topics.DOSSIERCONTROLE in warning and "604800000" in warning and "-1" in warning
+
+
+def test_the_partition_count_is_a_setting_with_three_by_default() -> None:
+    assert topics.partitions_setting({}) == 3
+    assert topics.partitions_setting({"ACTIEPUNTEN_PARTITIONS": "12"}) == 12
+    for wrong in ("twelve", "0", "-3"):
+        with pytest.raises(SystemExit, match="ACTIEPUNTEN_PARTITIONS"):
+            topics.partitions_setting({"ACTIEPUNTEN_PARTITIONS": wrong})

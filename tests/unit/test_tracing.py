@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -24,6 +25,7 @@ from servicekit.outbox import OutboxRelay
 from services.dossiercontrole_service import kafka as dk
 from services.dossiercontrole_service.application import DossierChecks
 from shared.events import contracts as c
+from shared.events.codec import new_event
 
 
 def test_nothing_is_exported_unless_the_standard_variables_ask_for_it() -> None:
@@ -148,3 +150,45 @@ async def test_the_trace_of_a_command_is_stored_with_its_events_and_published_wi
         handled_in = tracing.current_traceparent()
     assert handled_in is not None and handled_in.startswith(f"00-{ctx.trace_id:032x}-")
     assert [s.name for s in exporter.get_finished_spans()] == ["POST /dossier-requests"]
+
+
+async def test_requests_consumed_in_one_batch_each_keep_the_trace_of_their_own_cause(
+    tmp_path: Path,
+) -> None:
+    # Two advisers' requests reach the dossier check in one consumed batch, saved in one
+    # transaction: each document's events go on in the trace of the request that asked for it.
+    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "s")}
+    checks = DossierChecks(env=store)
+    published: list[c.CloudEvent] = []
+
+    async def publish(topic: str, events: Sequence[c.CloudEvent]) -> None:
+        published.extend(events)
+
+    traces = {
+        "identiteitsbewijs": "00-" + "1" * 32 + "-" + "a" * 16 + "-01",
+        "loonstrook": "00-" + "2" * 32 + "-" + "b" * 16 + "-01",
+    }
+    requests = [
+        new_event(
+            c.DocumentRequested,
+            {
+                "request_id": uuid4(),
+                "dossier_id": "dossier-1",
+                "subject": {"type": "product", "id": "hyp-1", "scope": "hypotheek"},
+                "document_type": document_type,
+                "source": "manual",
+                "requested_by": "adviseur-1",
+            },
+            source="actiepunten/scenario",
+            tenant="kantoor-utrecht",
+            dossier="dossier-1",
+        ).model_copy(update={"traceparent": traceparent})
+        for document_type, traceparent in traces.items()
+    ]
+    try:
+        dk.batch_handler(checks)(requests, Tracking("actiepunten.scenario.v1:0", 2))
+        await OutboxRelay(checks, dk.PUBLISHES, dk.translate, publish).relay_once()
+    finally:
+        checks.close()
+    added = [e for e in published if e.type == "DocumentAdded"]
+    assert {e.data.document_type: e.traceparent for e in added} == traces

@@ -1,0 +1,271 @@
+"""A consumed batch in one transaction: the good records once, the poison one dead-lettered.
+
+The tracking consumer applies the records of a fetched partition batch with one store
+transaction and the position of the last of them. These stories hand it batches as Kafka would
+(records of one partition, in offset order), with a record in the middle that must not be
+accepted, and a second delivery of the same batch after a rebalance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from servicekit.consumer import DeadLetters, TrackingConsumer
+from services.dossiercontrole_service import kafka as dossiercontrole_kafka
+from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.domainmodel import document_id_for
+from services.portal_projection import kafka as portal_kafka
+from services.portal_projection.views import PortalView
+from shared.events import contracts as c
+from shared.events import topics
+from shared.events.codec import encode, new_event
+from tests.unit.test_handlers import NOW, OFFICE, FakeDLQ
+
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+
+
+@pytest.fixture
+def checks() -> Iterator[DossierChecks]:
+    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield app
+    app.close()
+
+
+class Spy:
+    """A batch handler that tells how many events each transaction was given."""
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+        self.sizes: list[int] = []
+
+    def __call__(self, events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
+        self.sizes.append(len(events))
+        self.handler(events, tracking)
+
+
+def consumer_of(topic: str, handlers: Any, batch: Any, positions: Any, dlq: FakeDLQ) -> Any:
+    return TrackingConsumer(
+        name="actiepunten.test",
+        bootstrap_servers="unused:9092",  # process_batch() never talks to Kafka
+        group_id="test",
+        topics=[topic],
+        handlers=handlers,
+        positions=positions,
+        dead_letters=DeadLetters(dlq, topics.DOSSIERCONTROLE_DLQ, "actiepunten.test"),
+        batch_handler=batch,
+    )
+
+
+def record(topic: str, offset: int, value: bytes, key: bytes) -> SimpleNamespace:
+    return SimpleNamespace(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        value=value,
+        key=key,
+        timestamp=1_741_597_200_000,
+        headers=(),
+    )
+
+
+def requested(request_id: UUID, dossier: str, document_type: str) -> SimpleNamespace:
+    event = new_event(
+        c.DocumentRequested,
+        {
+            "request_id": request_id,
+            "dossier_id": dossier,
+            "subject": MORTGAGE,
+            "document_type": document_type,
+            "source": "scenario",
+            "requested_by": "adviseur-1",
+        },
+        source="actiepunten/scenario_service",
+        tenant=OFFICE,
+        dossier=dossier,
+    )
+    return SimpleNamespace(value=encode(event), key=event.key)
+
+
+def scenario_records(values: Sequence[SimpleNamespace | bytes]) -> list[SimpleNamespace]:
+    return [
+        record(
+            topics.SCENARIO,
+            offset,
+            value if isinstance(value, bytes) else value.value,
+            f"{OFFICE}:dossier-1".encode() if isinstance(value, bytes) else value.key,
+        )
+        for offset, value in enumerate(values)
+    ]
+
+
+def documents(checks: DossierChecks, dossier: str) -> list[str]:
+    return sorted(
+        d["document_type"] for d in checks.get_dossier_check(OFFICE, dossier).documents.values()
+    )
+
+
+async def test_a_batch_with_an_unreadable_record_in_the_middle_applies_the_rest_once(
+    checks: DossierChecks,
+) -> None:
+    dlq = FakeDLQ()
+    spy = Spy(dossiercontrole_kafka.batch_handler(checks, now=lambda: NOW))
+    consumer = consumer_of(
+        topics.SCENARIO,
+        dossiercontrole_kafka.handlers(checks, now=lambda: NOW),
+        spy,
+        checks,
+        dlq,
+    )
+    # Five records of one partition: two requests, a record that is no event, two more.
+    batch = scenario_records(
+        [
+            requested(uuid4(), "dossier-1", "identiteitsbewijs"),
+            requested(uuid4(), "dossier-2", "loonstrook"),
+            b"\x00not an event",
+            requested(uuid4(), "dossier-1", "werkgeversverklaring"),
+            requested(uuid4(), "dossier-2", "jaaropgave"),
+        ]
+    )
+
+    done = await consumer.process_batch(batch)
+
+    # The two before it in one transaction, the poison record dead-lettered, the two after it
+    # in another.
+    assert done == 5
+    assert spy.sizes == [2, 2]
+    (letter,) = dlq.letters
+    assert letter["body"]["origin"]["offset"] == 2
+    assert letter["body"]["reason"].startswith("not JSON")
+    assert documents(checks, "dossier-1") == ["identiteitsbewijs", "werkgeversverklaring"]
+    assert documents(checks, "dossier-2") == ["jaaropgave", "loonstrook"]
+    assert checks.max_tracking_id(f"{topics.SCENARIO}:0") == 5
+
+    # Kafka delivers the same batch again after a rebalance: nothing changes.
+    head = checks.recorder.max_notification_id()
+    assert await consumer.process_batch(batch) == 5
+    assert checks.recorder.max_notification_id() == head
+    assert len(dlq.letters) == 1
+
+
+async def test_a_request_refused_in_the_middle_of_a_batch_is_dead_lettered_and_the_rest_added(
+    checks: DossierChecks,
+) -> None:
+    dlq = FakeDLQ()
+    spy = Spy(dossiercontrole_kafka.batch_handler(checks, now=lambda: NOW))
+    handlers = dossiercontrole_kafka.handlers(checks, now=lambda: NOW)
+    consumer = consumer_of(topics.SCENARIO, handlers, spy, checks, dlq)
+    reused = uuid4()
+    # The third request reuses the id of the first for another dossier: readable, but refused
+    # only by the dossier check itself, so the batch fails as a whole at first.
+    batch = scenario_records(
+        [
+            requested(reused, "dossier-1", "identiteitsbewijs"),
+            requested(uuid4(), "dossier-1", "loonstrook"),
+            requested(reused, "dossier-2", "jaaropgave"),
+            requested(uuid4(), "dossier-2", "werkgeversverklaring"),
+        ]
+    )
+
+    assert await consumer.process_batch(batch) == 4
+
+    # Nothing of the failed transaction stayed; one record at a time added the three good
+    # requests once and dead-lettered the refused one with the dossier check's reason.
+    assert spy.sizes == [4]
+    (letter,) = dlq.letters
+    assert letter["body"]["origin"]["offset"] == 2
+    assert "already added to another dossier" in letter["body"]["reason"]
+    assert documents(checks, "dossier-1") == ["identiteitsbewijs", "loonstrook"]
+    assert documents(checks, "dossier-2") == ["werkgeversverklaring"]
+    (first,) = [
+        d
+        for d in checks.get_dossier_check(OFFICE, "dossier-1").documents.values()
+        if d["document_type"] == "identiteitsbewijs"
+    ]
+    assert first["document_id"] == str(document_id_for(reused))
+    assert checks.max_tracking_id(f"{topics.SCENARIO}:0") == 4
+
+    head = checks.recorder.max_notification_id()
+    assert await consumer.process_batch(batch) == 4
+    assert checks.recorder.max_notification_id() == head
+    assert len(dlq.letters) == 1
+
+
+def opened(dossier: str) -> c.CloudEvent:
+    return new_event(
+        c.ActionPointOpened,
+        {
+            "action_point_id": uuid4(),
+            "document_id": uuid4(),
+            "dossier_id": dossier,
+            "subject": MORTGAGE,
+            "document_type": "identiteitsbewijs",
+            "title": "Identiteitsbewijs",
+            "opened_at": NOW,
+        },
+        source=dossiercontrole_kafka.SOURCE,
+        tenant=OFFICE,
+        dossier=dossier,
+    )
+
+
+def added(dossier: str) -> c.CloudEvent:
+    return new_event(
+        c.DocumentAdded,
+        {
+            "document_id": uuid4(),
+            "request_id": uuid4(),
+            "dossier_id": dossier,
+            "subject": MORTGAGE,
+            "document_type": "loonstrook",
+            "title": "Loonstrook",
+        },
+        source=dossiercontrole_kafka.SOURCE,
+        tenant=OFFICE,
+        dossier=dossier,
+    )
+
+
+async def test_the_portal_applies_a_batch_once_and_dead_letters_a_record_filed_under_another_key(
+    tmp_path: Path,
+) -> None:
+    view = PortalView(tmp_path / "portal.sqlite")
+    try:
+        dlq = FakeDLQ()
+        spy = Spy(portal_kafka.batch_handler(view))
+        consumer = consumer_of(topics.DOSSIERCONTROLE, portal_kafka.handlers(view), spy, view, dlq)
+        # The dossier check's topic also carries facts the portal does not handle (a document
+        # added): those are covered by the batch's position, they do not cut it.
+        events = [
+            opened("dossier-1"),
+            added("dossier-2"),
+            opened("dossier-2"),
+            opened("dossier-3"),
+            opened("dossier-1"),
+        ]
+        keys = [e.key for e in events]
+        keys[3] = f"{OFFICE}:dossier-1".encode()  # dossier-3's fact filed under dossier-1
+        batch = [
+            record(topics.DOSSIERCONTROLE, offset, encode(event), key)
+            for offset, (event, key) in enumerate(zip(events, keys, strict=True))
+        ]
+
+        assert await consumer.process_batch(batch) == 5
+        assert await consumer.process_batch(batch) == 5  # delivered again
+
+        assert spy.sizes == [2, 1]
+        (letter,) = dlq.letters
+        assert "does not match" in letter["body"]["reason"]
+        assert len(view.action_points(OFFICE, "dossier-1")) == 2
+        assert len(view.action_points(OFFICE, "dossier-2")) == 1
+        assert view.action_points(OFFICE, "dossier-3") == []
+        assert view.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 5
+        assert letter["body"]["origin"]["offset"] == 3
+    finally:
+        view.close()
