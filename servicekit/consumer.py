@@ -387,8 +387,13 @@ class TrackingConsumer:
         ]
         try:
             if events:
-                with tracing.consumer_spans(last.topic, traced):
-                    await asyncio.to_thread(self.batch_handler, events, tracking)
+                with tracing.consumer_spans(last.topic, traced) as spans:
+                    # Each event carries its own consumer span's context, for its effects.
+                    in_spans = [
+                        event.model_copy(update={"traceparent": span}) if span else event
+                        for event, span in zip(events, spans, strict=True)
+                    ]
+                    await asyncio.to_thread(self.batch_handler, in_spans, tracking)
             else:
                 await asyncio.to_thread(self.positions.record_tracking, tracking)
         except Exception as error:

@@ -179,11 +179,13 @@ def consumer_span(topic: str, event_type: str, traceparent: str | None) -> Any:
 
 
 @contextmanager
-def consumer_spans(topic: str, records: Sequence[tuple[str, str | None]]) -> Iterator[None]:
+def consumer_spans(
+    topic: str, records: Sequence[tuple[str, str | None]]
+) -> Iterator[list[str | None]]:
     """One consumer span per record of a batch applied in one transaction: each a child of its
     own record's ``traceparent`` (event type, traceparent), covering the transaction and ending
-    with it. None of them is current: the batch handler gives each event's effects its own
-    record's trace (``eventstore.stamp_trace``)."""
+    with it. Yields each span's own ``traceparent``. None of them is current: the batch handler
+    gives each event's effects the trace of its own span (``eventstore.stamp_trace``)."""
     spans = [
         _tracer.start_span(
             f"process {topic}",
@@ -199,8 +201,11 @@ def consumer_spans(topic: str, records: Sequence[tuple[str, str | None]]) -> Ite
         )
         for event_type, traceparent in records
     ]
+    carriers: list[dict[str, str]] = [{} for _ in spans]
+    for span, carrier in zip(spans, carriers, strict=True):
+        _propagator.inject(carrier, context=trace.set_span_in_context(span))
     try:
-        yield
+        yield [carrier.get(TRACEPARENT) for carrier in carriers]
     except BaseException as error:
         for span in spans:
             span.record_exception(error)
