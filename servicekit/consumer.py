@@ -381,7 +381,7 @@ class TrackingConsumer:
         tracking = Tracking(tracking_name(last.topic, last.partition), last.offset + 1)
         events = [event for _, event in pending if event is not None]
         traced = [
-            (event.type, tracing.traceparent_of(record.headers) or event.traceparent)
+            (event.type, _cause(record, event))
             for record, event in pending
             if event is not None
         ]
@@ -415,9 +415,7 @@ class TrackingConsumer:
                 if await self._retrying(self.positions.has_tracked, one):
                     metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
                     continue
-                traceparent = tracing.traceparent_of(record.headers) or event.traceparent
-                with tracing.consumer_span(record.topic, event.type, traceparent):
-                    await self._handle(record, event, self.handlers[event.type], one)
+                await self._handle(record, event, self.handlers[event.type], one)
             return
         for record, event in pending:
             if event is None:
@@ -455,12 +453,16 @@ class TrackingConsumer:
                 f"(expected key {event.key.decode()!r})",
             )
             return
-        # Continue the trace of what caused the event: what the handler stores carries it on.
-        traceparent = tracing.traceparent_of(record.headers) or event.traceparent
-        with tracing.consumer_span(record.topic, event.type, traceparent):
-            await self._handle(record, event, handler, tracking)
+        await self._handle(record, event, handler, tracking)
 
     async def _handle(
+        self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking
+    ) -> None:
+        # Continue the trace of what caused the event: what the handler stores carries it on.
+        with tracing.consumer_span(record.topic, event.type, _cause(record, event)):
+            await self._handle_in_span(record, event, handler, tracking)
+
+    async def _handle_in_span(
         self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking
     ) -> None:
         delay = 0.1
@@ -536,6 +538,11 @@ class TrackingConsumer:
                 log.warning("%s: store unavailable, retrying: %s", self.name, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+
+
+def _cause(record: Any, event: CloudEvent) -> str | None:
+    """The trace context of what caused the record: its Kafka header, else its envelope's."""
+    return tracing.traceparent_of(record.headers) or event.traceparent
 
 
 _SKIP: Any = object()
