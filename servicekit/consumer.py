@@ -36,7 +36,7 @@ from eventsourcing.persistence import Notification, Tracking
 
 from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
-from servicekit.failures import Disposition, classify, is_transient
+from servicekit.failures import Disposition, Refused, classify, describe, is_transient
 from servicekit.kafka import Publisher
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent
@@ -54,7 +54,7 @@ MAX_CONFLICTS = 25
 LAG_INTERVAL = 2.0  # seconds between measurements of the consumer lag
 
 
-class Rejected(Exception):
+class Rejected(Refused):
     """Raised by a handler for an event that is valid but cannot be accepted: dead-lettered."""
 
 
@@ -381,9 +381,7 @@ class TrackingConsumer:
         tracking = Tracking(tracking_name(last.topic, last.partition), last.offset + 1)
         events = [event for _, event in pending if event is not None]
         traced = [
-            (event.type, _cause(record, event))
-            for record, event in pending
-            if event is not None
+            (event.type, _cause(record, event)) for record, event in pending if event is not None
         ]
         try:
             if events:
@@ -494,7 +492,7 @@ class TrackingConsumer:
                     if not isinstance(error, Rejected | ValueError | AggregateOfAnotherOffice):
                         log.exception("%s: handler for %s failed", self.name, event.type)
                     await self._dead_letter(
-                        record, tracking, f"rejected {event.type}: {_describe(error)}"
+                        record, tracking, f"rejected {event.type}: {describe(error)}"
                     )
                     return
             else:
@@ -547,13 +545,3 @@ def _cause(record: Any, event: CloudEvent) -> str | None:
 
 _SKIP: Any = object()
 """What ``_batchable`` gives for a record of a type the service does not handle."""
-
-
-def _describe(error: BaseException) -> str:
-    """The reason written to a dead letter: the error's own words, with its kind where those
-    alone say little (a ``KeyError`` prints only the missing key)."""
-    if isinstance(error, Rejected):
-        return str(error)
-    if isinstance(error, ValueError) and str(error):
-        return str(error)
-    return f"{type(error).__name__}: {error}"

@@ -83,3 +83,17 @@ def classify(error: BaseException) -> Disposition:
 
 def is_transient(error: BaseException) -> bool:
     return classify(error) is Disposition.TRANSIENT
+
+
+class Refused(Exception):
+    """Something refused on purpose, with a message that says why (``consumer.Rejected``)."""
+
+
+def describe(error: BaseException) -> str:
+    """The reason written to a dead letter: the error's own words, with its kind where those
+    alone say little (a ``KeyError`` prints only the missing key)."""
+    if isinstance(error, Refused):
+        return str(error)
+    if isinstance(error, ValueError) and str(error):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

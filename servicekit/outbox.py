@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
 from servicekit.eventstore import TrackedApplication, traceparent_of
-from servicekit.failures import Disposition, classify
+from servicekit.failures import Disposition, classify, describe
 from servicekit.lease import Lease, NoLease, lease_for
 from shared.events.contracts import CloudEvent
 
@@ -155,7 +155,7 @@ class OutboxRelay:
                 # where operations look, then go on. A store that is away is retried instead.
                 if self.quarantine is None or classify(error) is not Disposition.PERMANENT:
                     raise
-                reason = f"cannot publish {notification.topic}: {_describe(error)}"
+                reason = f"cannot publish {notification.topic}: {describe(error)}"
                 log.error("outbox: notification %d: %s", notification.id, reason)
                 await self.quarantine(notification, reason)
         # Fencing: a batch that outlived its lease, or that another relay published meanwhile,
@@ -192,9 +192,3 @@ def _traced(events: Sequence[CloudEvent], traceparent: str | None) -> list[Cloud
     return [
         e if e.traceparent else e.model_copy(update={"traceparent": traceparent}) for e in events
     ]
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, ValueError) and str(error):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
