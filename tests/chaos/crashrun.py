@@ -24,9 +24,10 @@ from aiokafka.errors import KafkaError
 
 from actiepunten.broker import Broker
 from shared.events import topics
-from tests.support import Office, System
+from tests.support import System, count_by_subject
 
 DOSSIERS = 40
+DOSSIER_IDS = [f"dossier-{d}" for d in range(DOSSIERS)]
 
 
 @dataclass
@@ -112,17 +113,6 @@ def _killer(
         report.restarts += 1
 
 
-def _counts(system: System, office: Office) -> tuple[Counter[str], Counter[str]]:
-    documents: Counter[str] = Counter()
-    points: Counter[str] = Counter()
-    for d in range(DOSSIERS):
-        for document in system.documents(office, f"dossier-{d}"):
-            documents[document["subject"]["id"]] += 1
-        for point in system.portal_all(office, f"dossier-{d}"):
-            points[point["subject"]["id"]] += 1
-    return documents, points
-
-
 def crash_run(
     system: System,
     broker: Broker,
@@ -152,12 +142,12 @@ def crash_run(
     documents: Counter[str] = Counter()
     points: Counter[str] = Counter()
     while time.monotonic() < deadline:
-        documents, points = _counts(system, office)
+        documents, points = count_by_subject(system, office, DOSSIER_IDS)
         if set(documents) >= expected and set(points) >= expected:
             break
         time.sleep(2.0)
     time.sleep(3.0)  # anything still in flight that would double an entry has landed by now
-    documents, points = _counts(system, office)
+    documents, points = count_by_subject(system, office, DOSSIER_IDS)
     report.lost = len(expected - set(documents))
     report.duplicated = sum(n - 1 for n in documents.values() if n > 1)
     report.portal_lost = len(expected - set(points))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -23,12 +22,13 @@ from actiepunten.broker import Broker
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event
-from tests.support import Office, System, eventually
+from tests.support import Office, System, count_by_subject, eventually
 
 pytestmark = pytest.mark.e2e
 
 REQUESTS = 2400
 DOSSIERS = 24
+DOSSIER_IDS = [f"dossier-{d}" for d in range(DOSSIERS)]
 PROCESSED = "actiepunten_events_processed_total"
 
 
@@ -92,17 +92,6 @@ def kill_after_its_first_batch(system: System, service: str, event_type: str) ->
     return done
 
 
-def counts(system: System, office: Office) -> tuple[Counter[str], Counter[str]]:
-    documents: Counter[str] = Counter()
-    points: Counter[str] = Counter()
-    for d in range(DOSSIERS):
-        for document in system.documents(office, f"dossier-{d}"):
-            documents[document["subject"]["id"]] += 1
-        for point in system.portal_all(office, f"dossier-{d}"):
-            points[point["subject"]["id"]] += 1
-    return documents, points
-
-
 def test_a_service_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     kafka: Broker, store_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -128,11 +117,11 @@ def test_a_service_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
         expected = {f"product-{index}" for index in range(REQUESTS)}
 
         def all_arrived() -> None:
-            documents, points = counts(system, office)
+            documents, points = count_by_subject(system, office, DOSSIER_IDS)
             assert set(documents) >= expected and set(points) >= expected
 
         eventually(all_arrived, timeout=300, interval=1.0)
-        documents, points = counts(system, office)
+        documents, points = count_by_subject(system, office, DOSSIER_IDS)
         assert set(documents) == expected and set(points) == expected
         assert [s for s, n in documents.items() if n > 1] == []
         assert [s for s, n in points.items() if n > 1] == []
