@@ -588,35 +588,39 @@ def _confirmation(
 @router.post("/dossiers/{dossier_id}/documents/{document_id}/remove")
 async def remove_document(request: Request, dossier_id: str, document_id: str) -> Response:
     """Way 2a: the document and its action point go."""
-    session = _session(request)
-    _visible_dossier(session, dossier_id)
-    _adviser_only(session)
-    form = await _form(request, session)
-    question = "Het document en het actiepunt van de klant verwijderen?"
-    if (asked := _confirmation(request, session, dossier_id, form, question)) is not None:
-        return asked
-    await _call(session, "DELETE", "dossiercontrole", f"/documents/{quote(document_id, safe='')}")
-    return await _after_change(
-        request, session, dossier_id, "Het document en zijn actiepunt zijn verwijderd."
+    return await _confirmed_removal(
+        request,
+        dossier_id,
+        "Het document en het actiepunt van de klant verwijderen?",
+        f"/documents/{quote(document_id, safe='')}",
+        "Het document en zijn actiepunt zijn verwijderd.",
     )
 
 
 @router.post("/dossiers/{dossier_id}/action-points/{action_point_id}/remove")
 async def remove_action_point(request: Request, dossier_id: str, action_point_id: str) -> Response:
     """Way 2b: only the action point goes; the document stays in the dossier check."""
+    return await _confirmed_removal(
+        request,
+        dossier_id,
+        "Alleen het actiepunt bij de klant verwijderen? Het document blijft staan.",
+        f"/action-points/{quote(action_point_id, safe='')}",
+        "Het actiepunt is verwijderd; het document blijft staan.",
+    )
+
+
+async def _confirmed_removal(
+    request: Request, dossier_id: str, question: str, path: str, done: str
+) -> Response:
+    """An adviser's removal in the dossier check: asked first, then DELETE ``path``."""
     session = _session(request)
     _visible_dossier(session, dossier_id)
     _adviser_only(session)
     form = await _form(request, session)
-    question = "Alleen het actiepunt bij de klant verwijderen? Het document blijft staan."
     if (asked := _confirmation(request, session, dossier_id, form, question)) is not None:
         return asked
-    await _call(
-        session, "DELETE", "dossiercontrole", f"/action-points/{quote(action_point_id, safe='')}"
-    )
-    return await _after_change(
-        request, session, dossier_id, "Het actiepunt is verwijderd; het document blijft staan."
-    )
+    await _call(session, "DELETE", "dossiercontrole", path)
+    return await _after_change(request, session, dossier_id, done)
 
 
 @router.post("/dossiers/{dossier_id}/scenario-runs")
