@@ -571,16 +571,26 @@ def read_records(
         )
         await consumer.start()
         found: list[dict[str, Any]] = []
+
+        async def fetch() -> None:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    document = json_record(record)
+                    if document is not None and keep(document):
+                        found.append(document)
+
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        document = json_record(record)
-                        if document is not None and keep(document):
-                            found.append(document)
+                await fetch()
                 if until(found):
+                    # Records on other partitions may lag behind the one that satisfied
+                    # ``until``: read every partition up to its end as of now.
+                    ends = await consumer.end_offsets(list(consumer.assignment()))
+                    while time.monotonic() < deadline and any(
+                        [await consumer.position(tp) < end for tp, end in ends.items()]
+                    ):
+                        await fetch()
                     return found
             raise AssertionError(f"{topic}: condition not met; kept {len(found)} records")
         finally:

@@ -145,7 +145,7 @@ def test_prepared_runs_survive_a_restart_and_overdue_ones_run_once_on_start(
         kafka.bootstrap_servers,
         topics.SCENARIO,
         office.tenant,
-        until=lambda found: bool(_executions(found, later)),
+        until=lambda found: bool(_executions(found, overdue) and _executions(found, later)),
     )
     assert len(_executions(events, overdue)) == 1
     assert len(_executions(events, later)) == 1
