@@ -51,11 +51,8 @@ def open_store(service: str) -> tuple[TrackedApplication, Any, str]:
         from services.dossiercontrole_service import kafka as check_kafka
         from services.dossiercontrole_service.application import DossierChecks
 
-        return (
-            DossierChecks(env=settings.eventstore_env("dossiercontrole")),
-            check_kafka.translate,
-            check_kafka.PUBLISHES,
-        )
+        checks = DossierChecks(env=settings.eventstore_env("dossiercontrole"))
+        return checks, check_kafka.OUTBOX.translator(checks), check_kafka.PUBLISHES
     raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
 
 

@@ -11,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from servicekit import metrics
 from servicekit.eventstore import TrackedApplication, traceparent_of
 from servicekit.failures import Disposition, classify, describe
 from servicekit.lease import Lease, NoLease, lease_for
+from shared.events.codec import new_event
 from shared.events.contracts import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,178 @@ def integration_event_id(domain_event: Any, index: int = 0) -> UUID:
         _EVENT_ID_NAMESPACE,
         f"{domain_event.originator_id}:{domain_event.originator_version}:{index}",
     )
+
+
+class Owner(NamedTuple):
+    """Whose a stored event is: the office and (for a dossier's aggregates) the dossier."""
+
+    tenant: str
+    dossier_id: str | None
+
+
+class Origin:
+    """The aggregate a stored event belongs to, as a mapping may ask for it.
+
+    Domain events carry what happened, not what the relay needs: the office and the dossier
+    come from the aggregate's identity (its first event), and a mapping that needs more of
+    the aggregate's state (a run's scenario) reads the aggregate as it was after the event.
+    Both are read only when asked for.
+    """
+
+    def __init__(self, app: TrackedApplication, event: Any, owners: OwnerCache) -> None:
+        self._app = app
+        self._event = event
+        self._owners = owners
+
+    @cached_property
+    def owner(self) -> Owner:
+        return self._owners.get(self._app, self._event.originator_id)
+
+    @property
+    def tenant(self) -> str:
+        return self.owner.tenant
+
+    @property
+    def dossier_id(self) -> str | None:
+        return self.owner.dossier_id
+
+    @cached_property
+    def state(self) -> Any:
+        """The aggregate right after this event."""
+        return self._app.repository.get(
+            self._event.originator_id, version=self._event.originator_version
+        )
+
+
+class OwnerCache:
+    """The owners of recently published aggregates (an aggregate's owner never changes)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._owners: OrderedDict[UUID, Owner] = OrderedDict()
+
+    def get(self, app: TrackedApplication, originator_id: UUID) -> Owner:
+        owner = self._owners.get(originator_id)
+        if owner is None:
+            first: Any = app.repository.get(originator_id, version=1)
+            owner = Owner(first.tenant, getattr(first, "dossier_id", None))
+            self._owners[originator_id] = owner
+            if len(self._owners) > self._size:
+                self._owners.popitem(last=False)
+        else:
+            self._owners.move_to_end(originator_id)
+        return owner
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One integration event that a stored domain event publishes: its contract and data;
+    ``subject`` defaults to the mapping table's choice."""
+
+    kind: type[CloudEvent]
+    data: Mapping[str, Any]
+    subject: str | None = None
+
+
+MapFn = Callable[[Any, Origin], "Fact | Sequence[Fact]"]
+"""One domain event (and its origin) -> what it publishes."""
+
+
+EventName = type | str
+"""A domain event class, or its qualified name (``"DossierCheck.DocumentAdded"``): the classes
+that ``@event`` makes are not visible to a type checker."""
+
+
+def _name(event_class: EventName) -> str:
+    return event_class if isinstance(event_class, str) else event_class.__qualname__
+
+
+@dataclass
+class OutboxMappings:
+    """Which integration events each kind of stored domain event publishes: one small function
+    per domain event class, registered with ``on``; classes that publish nothing on purpose are
+    named with ``silent``. ``unmapped`` lists the rest, for a test to fail on."""
+
+    source: str
+    subject: Callable[[Any, Fact], str]
+    """The CloudEvents ``subject`` of a fact that does not name its own."""
+    _maps: dict[str, MapFn] = field(default_factory=dict)
+    _silent: set[str] = field(default_factory=set)
+
+    def on(self, *classes: EventName) -> Callable[[MapFn], MapFn]:
+        def register(fn: MapFn) -> MapFn:
+            for name in map(_name, classes):
+                if name in self._maps or name in self._silent:
+                    raise ValueError(f"{name} is mapped twice")
+                self._maps[name] = fn
+            return fn
+
+        return register
+
+    def silent(self, *classes: EventName) -> None:
+        self._silent.update(map(_name, classes))
+
+    def unmapped(self, *aggregates: type[Aggregate]) -> list[str]:
+        """The domain events of ``aggregates`` that are neither mapped nor silent, and the
+        names in the table that no class of ``aggregates`` has (a typo, a renamed event)."""
+        stored = {
+            cls.__qualname__ for aggregate in aggregates for cls in domain_events_of(aggregate)
+        }
+        named = set(self._maps) | self._silent
+        return sorted((stored - named) | {f"{name} (no such event)" for name in named - stored})
+
+    def translator(self, app: TrackedApplication) -> Translate:
+        """The ``translate`` of ``app``'s relay (owners cached for the relay's life)."""
+        owners = OwnerCache()
+
+        def translate(event: Any) -> list[CloudEvent]:
+            return self.translate(event, Origin(app, event, owners))
+
+        return translate
+
+    def translate(self, event: Any, origin: Origin) -> list[CloudEvent]:
+        name = type(event).__qualname__
+        if name in self._silent:
+            return []
+        fn = self._maps.get(name)
+        if fn is None:
+            raise LookupError(f"no outbox mapping for {name}")
+        made = fn(event, origin)
+        facts = [made] if isinstance(made, Fact) else list(made)
+        return [
+            new_event(
+                fact.kind,
+                dict(fact.data),
+                source=self.source,
+                tenant=origin.tenant,
+                dossier=origin.dossier_id,
+                subject=fact.subject or self.subject(event, fact),
+                event_id=integration_event_id(event, index),
+                time=event.timestamp,
+                correlation_id=str(event.originator_id),
+            )
+            for index, fact in enumerate(facts)
+        ]
+
+
+def domain_events_of(aggregate: type[Aggregate]) -> Iterable[type]:
+    """The event classes an aggregate class defines (``@event`` makes them at class creation)."""
+    classes = [
+        value
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, CanMutateAggregate)
+    ]
+    # Leave out the bases the library makes (``Event``; ``Created`` when the aggregate names
+    # its own creation event): only what is stored.
+    named_creation = any(
+        issubclass(cls, CanInitAggregate) and cls.__name__ != "Created" for cls in classes
+    )
+    for cls in classes:
+        if any(other is not cls and issubclass(other, cls) for other in classes):
+            continue
+        if named_creation and cls.__name__ == "Created":
+            continue
+        yield cls
 
 
 class OutboxRelay:
@@ -144,20 +321,10 @@ class OutboxRelay:
         if not notifications:
             metrics.RELAY_BACKLOG.labels(self.topic).set(0)
             return 0
-        events: list[CloudEvent] = []
-        for notification in notifications:
-            try:
-                domain_event = self.app.mapper.to_domain_event(notification)
-                events.extend(_traced(self.translate(domain_event), traceparent_of(domain_event)))
-            except Exception as error:
-                # A stored fact that no contract can carry (or of an older shape that the code
-                # no longer reads) would stop this relay for every office, forever. Report it
-                # where operations look, then go on. A store that is away is retried instead.
-                if self.quarantine is None or classify(error) is not Disposition.PERMANENT:
-                    raise
-                reason = f"cannot publish {notification.topic}: {describe(error)}"
-                log.error("outbox: notification %d: %s", notification.id, reason)
-                await self.quarantine(notification, reason)
+        events, unpublishable = await asyncio.to_thread(self._translate, notifications)
+        for notification, reason in unpublishable:
+            log.error("outbox: notification %d: %s", notification.id, reason)
+            await self.quarantine(notification, reason)  # type: ignore[misc]
         # Fencing: a batch that outlived its lease, or that another relay published meanwhile,
         # must not go out after newer events. Checked with the store just before sending.
         if not await asyncio.to_thread(self._still_ours, start):
@@ -179,6 +346,27 @@ class OutboxRelay:
         metrics.EVENTS_PUBLISHED.labels(self.topic).inc(len(events))
         metrics.RELAY_BACKLOG.labels(self.topic).set(await asyncio.to_thread(self.backlog))
         return len(notifications)
+
+    def _translate(
+        self, notifications: Sequence[Notification]
+    ) -> tuple[list[CloudEvent], list[tuple[Notification, str]]]:
+        """The integration events of ``notifications`` (a mapping may read the store, so this
+        runs in a worker thread), and those that cannot be published, with the reason."""
+        events: list[CloudEvent] = []
+        unpublishable: list[tuple[Notification, str]] = []
+        for notification in notifications:
+            try:
+                domain_event = self.app.mapper.to_domain_event(notification)
+                events.extend(_traced(self.translate(domain_event), traceparent_of(domain_event)))
+            except Exception as error:
+                # A stored fact that no contract can carry (or of an older shape that the code
+                # no longer reads) would stop this relay for every office, forever. Report it
+                # where operations look, then go on. A store that is away is retried instead.
+                if self.quarantine is None or classify(error) is not Disposition.PERMANENT:
+                    raise
+                reason = f"cannot publish {notification.topic}: {describe(error)}"
+                unpublishable.append((notification, reason))
+        return events, unpublishable
 
     def _still_ours(self, start: int) -> bool:
         return self.lease.held() and self.position() == start

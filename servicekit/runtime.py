@@ -31,6 +31,7 @@ from servicekit.consumer import (
     PositionStore,
     TrackingConsumer,
 )
+from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, make_broker
 from servicekit.outbox import OutboxRelay, Translate
@@ -298,6 +299,12 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
             allow = ", ".join(_allowed_methods(app, request.url.path))
             error = StarletteHTTPException(405, error.detail, headers={"Allow": allow})
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(DomainError)
+    async def _refused(_: Request, error: Exception) -> JSONResponse:
+        # The one place where a refusal of the domain becomes an HTTP answer: by its kind.
+        status = error.status if isinstance(error, DomainError) else 422
+        return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.exception_handler(IntegrityError)
     async def _conflict(_: Request, error: Exception) -> JSONResponse:

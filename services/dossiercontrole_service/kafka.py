@@ -1,7 +1,7 @@
 """What the dossier-check service publishes and consumes on Kafka.
 
 Consumes DocumentRequested from ``actiepunten.scenario.v1``; publishes the document and
-action-point facts on ``actiepunten.dossiercontrole.v1`` (``translate`` is the one mapping).
+action-point facts on ``actiepunten.dossiercontrole.v1`` (``OUTBOX`` is the one mapping).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import BatchHandler, Handler, Rejected
-from servicekit.outbox import integration_event_id
+from servicekit.outbox import Fact, Origin, OutboxMappings
 from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
 from services.dossiercontrole_service.domainmodel import RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import explicit_action_point, new_event
+from shared.events.codec import explicit_action_point
 
 SOURCE = "actiepunten/dossiercontrole_service"
 PUBLISHES = topics.DOSSIERCONTROLE
@@ -38,152 +38,117 @@ def declare(broker: KafkaBroker) -> None:
     broker.publisher(DLQ, title=DLQ, description="Records the dossier check could not accept")
 
 
-def translate(event: Any) -> list[c.CloudEvent]:
-    """Internal aggregate event -> the integration events it publishes."""
-    # Aggregate event classes are made by @event at run time: match them by name.
-    name = type(event).__qualname__
-    made: list[tuple[type[c.CloudEvent], dict[str, Any]]] = []
-    if name == "DocumentTypes.Configured":
-        made.append(
-            (
-                c.DocumentTypeConfigured,
-                {
-                    "code": event.code,
-                    "name": event.name,
-                    "creates_action_point": event.creates_action_point,
-                },
-            )
+OUTBOX = OutboxMappings(
+    SOURCE, subject=lambda _, fact: str(fact.data.get("document_id") or fact.data.get("code"))
+)
+"""What each stored domain event publishes on ``PUBLISHES``: one function per event class."""
+
+OUTBOX.silent(
+    "DossierCheck.Opened", "DossierCheck.RequestMerged", "DocumentTypes.Opened", "Locator.Placed"
+)
+
+
+@OUTBOX.on("DocumentTypes.Configured")
+def _configured(event: Any, _: Origin) -> Fact:
+    return Fact(
+        c.DocumentTypeConfigured,
+        {
+            "code": event.code,
+            "name": event.name,
+            "creates_action_point": event.creates_action_point,
+        },
+    )
+
+
+def _opened(event: Any, origin: Origin) -> Fact:
+    return Fact(
+        c.ActionPointOpened,
+        {
+            "action_point_id": event.action_point_id,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "subject": event.subject,
+            "document_type": event.document_type,
+            "title": event.title,
+            "opened_at": event.at,
+        },
+    )
+
+
+@OUTBOX.on("DossierCheck.DocumentAdded")
+def _document_added(event: Any, origin: Origin) -> list[Fact]:
+    added = Fact(
+        c.DocumentAdded,
+        {
+            "document_id": event.document_id,
+            "request_id": event.request_id,
+            "dossier_id": origin.dossier_id,
+            "subject": event.subject,
+            "document_type": event.document_type,
+            "title": event.title,
+        },
+    )
+    return [added] if event.action_point_id is None else [added, _opened(event, origin)]
+
+
+# A later request asked for the task that the open document did not have.
+OUTBOX.on("DossierCheck.ActionPointOpened")(_opened)
+
+
+@OUTBOX.on("DossierCheck.DocumentUploaded")
+def _uploaded(event: Any, origin: Origin) -> list[Fact]:
+    facts = [
+        Fact(
+            c.DocumentUploaded,
+            {
+                "document_id": event.document_id,
+                "dossier_id": origin.dossier_id,
+                "version": event.version,
+                "file": event.file,
+                "uploaded_by": event.by,
+                "copied_from": event.copied_from,
+            },
         )
-        dossier_id = None
-    elif name == "DossierCheck.DocumentAdded":
-        dossier_id = event.dossier_id
-        made.append(
-            (
-                c.DocumentAdded,
-                {
-                    "document_id": event.document_id,
-                    "request_id": event.request_id,
-                    "dossier_id": dossier_id,
-                    "subject": event.subject,
-                    "document_type": event.document_type,
-                    "title": event.title,
-                },
-            )
-        )
-        if event.action_point_id is not None:
-            made.append(
-                (
-                    c.ActionPointOpened,
-                    {
-                        "action_point_id": event.action_point_id,
-                        "document_id": event.document_id,
-                        "dossier_id": dossier_id,
-                        "subject": event.subject,
-                        "document_type": event.document_type,
-                        "title": event.title,
-                        "opened_at": event.at,
-                    },
-                )
-            )
-    elif name == "DossierCheck.ActionPointOpened":
-        # A later request asked for the task that the open document did not have.
-        dossier_id = event.dossier_id
-        made.append(
-            (
-                c.ActionPointOpened,
-                {
-                    "action_point_id": event.action_point_id,
-                    "document_id": event.document_id,
-                    "dossier_id": dossier_id,
-                    "subject": event.subject,
-                    "document_type": event.document_type,
-                    "title": event.title,
-                    "opened_at": event.at,
-                },
-            )
-        )
-    elif name == "DossierCheck.DocumentUploaded":
-        dossier_id = event.dossier_id
-        made.append(
-            (
-                c.DocumentUploaded,
-                {
-                    "document_id": event.document_id,
-                    "dossier_id": dossier_id,
-                    "version": event.version,
-                    "file": event.file,
-                    "uploaded_by": event.by,
-                    "copied_from": event.copied_from,
-                },
-            )
-        )
-        if event.completes_action_point:
-            made.append(
-                (
-                    c.ActionPointCompleted,
-                    {
-                        "action_point_id": event.completes_action_point,
-                        "document_id": event.document_id,
-                        "dossier_id": dossier_id,
-                        "completed_at": event.at,
-                    },
-                )
-            )
-    elif name == "DossierCheck.DocumentRemoved":
-        dossier_id = event.dossier_id
-        made.append(
-            (
-                c.DocumentRemoved,
-                {
-                    "document_id": event.document_id,
-                    "dossier_id": dossier_id,
-                    "removed_by": event.by,
-                },
-            )
-        )
-        if event.removes_action_point:
-            made.append(
-                (
-                    c.ActionPointRemoved,
-                    {
-                        "action_point_id": event.removes_action_point,
-                        "document_id": event.document_id,
-                        "dossier_id": dossier_id,
-                        "reason": "document_removed",
-                        "removed_at": event.at,
-                    },
-                )
-            )
-    elif name == "DossierCheck.ActionPointRemoved":
-        dossier_id = event.dossier_id
-        made.append(
-            (
-                c.ActionPointRemoved,
-                {
-                    "action_point_id": event.action_point_id,
-                    "document_id": event.document_id,
-                    "dossier_id": dossier_id,
-                    "reason": "removed_by_adviser",
-                    "removed_at": event.at,
-                },
-            )
-        )
-    else:
-        return []
-    return [
-        new_event(
-            kind,
-            data,
-            source=SOURCE,
-            tenant=event.tenant,
-            dossier=dossier_id,
-            subject=str(data.get("document_id") or data.get("code")),
-            event_id=integration_event_id(event, index),
-            time=event.timestamp,
-            correlation_id=str(event.originator_id),
-        )
-        for index, (kind, data) in enumerate(made)
     ]
+    if event.completes_action_point:
+        completed = {
+            "action_point_id": event.completes_action_point,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "completed_at": event.at,
+        }
+        facts.append(Fact(c.ActionPointCompleted, completed))
+    return facts
+
+
+def _action_point_removed(event: Any, origin: Origin, action_point_id: Any, reason: str) -> Fact:
+    return Fact(
+        c.ActionPointRemoved,
+        {
+            "action_point_id": action_point_id,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "reason": reason,
+            "removed_at": event.at,
+        },
+    )
+
+
+@OUTBOX.on("DossierCheck.DocumentRemoved")
+def _document_removed(event: Any, origin: Origin) -> list[Fact]:
+    removed = Fact(
+        c.DocumentRemoved,
+        {"document_id": event.document_id, "dossier_id": origin.dossier_id, "removed_by": event.by},
+    )
+    if not event.removes_action_point:
+        return [removed]
+    point = _action_point_removed(event, origin, event.removes_action_point, "document_removed")
+    return [removed, point]
+
+
+@OUTBOX.on("DossierCheck.ActionPointRemoved")
+def _point_removed(event: Any, origin: Origin) -> Fact:
+    return _action_point_removed(event, origin, event.action_point_id, "removed_by_adviser")
 
 
 def handlers(

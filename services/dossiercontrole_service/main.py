@@ -20,7 +20,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     application = DossierChecks(env=config.eventstore_env("dossiercontrole"))
     runtime = Runtime(config)
     kafka.declare(runtime.broker)
-    runtime.relay(application, kafka.PUBLISHES, kafka.translate, dlq_topic=kafka.DLQ)
+    runtime.relay(
+        application, kafka.PUBLISHES, kafka.OUTBOX.translator(application), dlq_topic=kafka.DLQ
+    )
     runtime.consumer(
         topics=kafka.CONSUMES,
         handlers=kafka.handlers(application),

@@ -80,8 +80,16 @@ async def test_two_replicas_one_relay_publishes_and_the_other_takes_over(
 ) -> None:
     first_app, second_app = replicas
     broker = FakeKafka()
-    first = OutboxRelay(first_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
-    second = OutboxRelay(second_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    first = OutboxRelay(
+        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
+    )
+    second = OutboxRelay(
+        second_app,
+        kafka.PUBLISHES,
+        kafka.OUTBOX.translator(second_app),
+        broker.publish,
+        shared=True,
+    )
     expected = PostgresAdvisoryLease if "POSTGRES_DBNAME" in store else FileLease
     assert isinstance(first.lease, expected)
 
@@ -111,8 +119,16 @@ async def test_a_lease_lost_with_its_connection_is_noticed_before_sending(
         pytest.skip("a file lock cannot be lost by a living process")
     first_app, second_app = replicas
     broker = FakeKafka()
-    first = OutboxRelay(first_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
-    second = OutboxRelay(second_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    first = OutboxRelay(
+        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
+    )
+    second = OutboxRelay(
+        second_app,
+        kafka.PUBLISHES,
+        kafka.OUTBOX.translator(second_app),
+        broker.publish,
+        shared=True,
+    )
     request(first_app, "dossier-1", "identiteitsbewijs")
     assert await first.relay_once() > 0
     lease = first.lease

@@ -654,7 +654,7 @@ def test_a_scenario_handler_given_a_recorded_position_changes_nothing(
 def test_a_requested_document_publishes_the_document_and_its_action_point(
     checks: DossierChecks,
 ) -> None:
-    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     request_id = uuid4()
 
     checks.add_requested_document(
@@ -691,7 +691,7 @@ def test_a_merged_request_publishes_an_action_point_only_when_it_asks_for_one(
     checks: DossierChecks,
 ) -> None:
     checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
-    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     (configured,) = outbox.new()
     assert configured.data == c.DocumentTypeConfiguredData(
         code="finale_kwijting", name="Finale kwijting", creates_action_point=False
@@ -739,7 +739,7 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
         checks.add_requested_document(
             OFFICE, DOSSIER, request_id, subject, "identiteitsbewijs", None, None, NOW
         )
-    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     outbox.new()
 
     # The client uploads the passport for the mortgage.
@@ -785,7 +785,7 @@ def test_both_removal_paths_are_visible_as_events(checks: DossierChecks) -> None
     checks.add_requested_document(
         OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW
     )
-    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     outbox.new()
     later = NOW + timedelta(hours=1)
 
@@ -822,7 +822,7 @@ def test_republishing_the_dossier_log_gives_the_same_event_ids(checks: DossierCh
         OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
     )
     checks.upload(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW)
-    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.translate)
+    outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
 
     first, again = outbox.all(), outbox.all()
 
@@ -1073,3 +1073,9 @@ async def test_a_poison_record_goes_to_the_dlq_instead_of_crashing_the_consumer(
     (letter,) = dlq.letters
     assert letter["body"]["reason"].startswith(reason)
     assert positions.max_tracking_id("platform.products.v1:0") == 42
+
+
+def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose() -> None:
+    from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck, Locator
+
+    assert dossiercontrole_kafka.OUTBOX.unmapped(DossierCheck, DocumentTypes, Locator) == []

@@ -66,7 +66,9 @@ def checks(store: dict[str, str]) -> Iterator[DossierChecks]:
 
 
 def relay_for(app: DossierChecks, broker: FakeKafka, batch_size: int = 500) -> OutboxRelay:
-    return OutboxRelay(app, kafka.PUBLISHES, kafka.translate, broker.publish, batch_size=batch_size)
+    return OutboxRelay(
+        app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), broker.publish, batch_size=batch_size
+    )
 
 
 def request(app: DossierChecks, document_type: str = "identiteitsbewijs") -> UUID:
@@ -79,7 +81,8 @@ def request(app: DossierChecks, document_type: str = "identiteitsbewijs") -> UUI
 
 def translate_all(app: DossierChecks) -> list[c.CloudEvent]:
     notifications = app.recorder.select_notifications(0, 1000)
-    return [e for n in notifications for e in kafka.translate(app.mapper.to_domain_event(n))]
+    translate = kafka.OUTBOX.translator(app)
+    return [e for n in notifications for e in translate(app.mapper.to_domain_event(n))]
 
 
 async def test_a_stored_request_is_published_and_the_position_recorded(
@@ -222,8 +225,9 @@ async def test_a_stored_event_no_contract_can_carry_is_quarantined_and_the_rest_
     def translate(event: object) -> list[c.CloudEvent]:
         if getattr(event, "document_id", None) == first:
             raise ValueError("title: String should have at most 300 characters")
-        return kafka.translate(event)
+        return mapped(event)
 
+    mapped = kafka.OUTBOX.translator(checks)
     relay = OutboxRelay(checks, kafka.PUBLISHES, translate, broker.publish, quarantine=quarantine)
     await relay.relay_once()
 
@@ -247,8 +251,16 @@ async def test_one_replica_relays_and_the_other_takes_over_when_it_stops(
     # Two replicas of the service share one store; each runs its relay.
     first_app, second_app = DossierChecks(env=store), DossierChecks(env=store)
     broker = FakeKafka()
-    first = OutboxRelay(first_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
-    second = OutboxRelay(second_app, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    first = OutboxRelay(
+        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
+    )
+    second = OutboxRelay(
+        second_app,
+        kafka.PUBLISHES,
+        kafka.OUTBOX.translator(second_app),
+        broker.publish,
+        shared=True,
+    )
 
     # A request saved by the second replica ...
     request(second_app)
@@ -276,7 +288,9 @@ async def test_a_clock_stepped_back_does_not_stop_a_single_relay(
     checks: DossierChecks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = FakeKafka()
-    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish, shared=True)
+    relay = OutboxRelay(
+        checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish, shared=True
+    )
     clock = [1_000_000.0]
     monkeypatch.setattr("time.time", lambda: clock[0])
     request(checks)
@@ -313,7 +327,9 @@ async def test_a_batch_that_outlived_its_lease_is_not_sent(checks: DossierChecks
     request(checks)
     broker = FakeKafka()
     lease = LostLease()
-    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish, lease=lease)
+    relay = OutboxRelay(
+        checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish, lease=lease
+    )
 
     assert await relay.relay_once() == 0
 
@@ -326,14 +342,15 @@ async def test_a_batch_that_outlived_its_lease_is_not_sent(checks: DossierChecks
 async def test_a_batch_overtaken_by_another_relay_is_not_sent_again(checks: DossierChecks) -> None:
     request(checks)
     broker = FakeKafka()
-    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.translate, broker.publish)
+    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish)
     head = checks.recorder.max_notification_id()
 
     def overtaken(event: object) -> list[c.CloudEvent]:
         # While this relay translates, another one published the batch and recorded it.
         checks.record_tracking(Tracking(relay.tracking_name, head))
-        return kafka.translate(event)
+        return mapped(event)
 
+    mapped = kafka.OUTBOX.translator(checks)
     relay.translate = overtaken
     assert await relay.relay_once() == 0
     assert broker.events == []
@@ -354,8 +371,9 @@ async def test_a_stored_event_of_an_older_shape_is_quarantined_and_later_events_
     def translate(event: object) -> list[c.CloudEvent]:
         if getattr(event, "document_id", None) == first:
             raise KeyError("subject")
-        return kafka.translate(event)
+        return mapped(event)
 
+    mapped = kafka.OUTBOX.translator(checks)
     relay = OutboxRelay(checks, kafka.PUBLISHES, translate, broker.publish, quarantine=quarantine)
     await relay.relay_once()
 

@@ -134,7 +134,7 @@ async def test_the_trace_of_a_command_is_stored_with_its_events_and_published_wi
         traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
 
         # The relay, outside any span and later, publishes them with the stored trace.
-        relay = OutboxRelay(checks, dk.PUBLISHES, dk.translate, publish)
+        relay = OutboxRelay(checks, dk.PUBLISHES, dk.OUTBOX.translator(checks), publish)
         await relay.relay_once()
         assert [e.type for e in published] == ["DocumentAdded", "ActionPointOpened"]
         assert {e.traceparent for e in published} == {traceparent}
@@ -187,7 +187,7 @@ async def test_requests_consumed_in_one_batch_each_keep_the_trace_of_their_own_c
     ]
     try:
         dk.batch_handler(checks)(requests, Tracking("actiepunten.scenario.v1:0", 2))
-        await OutboxRelay(checks, dk.PUBLISHES, dk.translate, publish).relay_once()
+        await OutboxRelay(checks, dk.PUBLISHES, dk.OUTBOX.translator(checks), publish).relay_once()
     finally:
         checks.close()
     added = [e for e in published if e.type == "DocumentAdded"]
