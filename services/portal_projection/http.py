@@ -32,6 +32,13 @@ class PortalActionPoint(BaseModel):
     status: Literal["open", "completed"]
     created_at: datetime
     completed_at: datetime | None
+    due_at: datetime | None = None
+    overdue: bool = False
+    reason: str | None = None
+    """Why the adviser rejected the delivered document (the action point is open again)."""
+    document_status: Literal["requested", "uploaded", "approved", "rejected", "expired"]
+    replaces_document_id: UUID | None = None
+    """Set when the document was requested again because the delivered one expired."""
 
 
 class Progress(BaseModel):

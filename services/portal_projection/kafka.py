@@ -8,7 +8,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import BatchHandler, Handler
-from services.portal_projection.views import PortalView
+from services.portal_projection.views import PROJECTIONS, PortalView
 from shared.events import contracts as c
 from shared.events import topics
 
@@ -24,10 +24,7 @@ def handlers(view: PortalView) -> dict[str, Handler]:
     def project(event: c.CloudEvent, tracking: Tracking) -> None:
         view.process(event, tracking)
 
-    return {
-        name: project
-        for name in ("ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved")
-    }
+    return dict.fromkeys(PROJECTIONS, project)
 
 
 def batch_handler(view: PortalView) -> BatchHandler:

@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS action_points (
     created_at TEXT NOT NULL,
     completed_at TEXT,
     removed_at TEXT,
+    due_at TEXT,
+    overdue INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    document_status TEXT,
+    replaces_document_id TEXT,
     PRIMARY KEY (tenant, action_point_id)
 );
 CREATE INDEX IF NOT EXISTS action_points_by_dossier ON action_points (tenant, dossier_id);
@@ -40,6 +45,16 @@ CREATE TABLE IF NOT EXISTS tracking (
     position BIGINT NOT NULL
 );
 """
+
+# Columns added after the first release, with their definitions: a read model written before
+# gets them when it is opened (their facts did not exist then: nothing is lost).
+ADDED_COLUMNS = (
+    ("due_at", "TEXT"),
+    ("overdue", "INTEGER NOT NULL DEFAULT 0"),
+    ("reason", "TEXT"),
+    ("document_status", "TEXT"),
+    ("replaces_document_id", "TEXT"),
+)
 
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
@@ -71,6 +86,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(action_points)")}
+        for column, definition in ADDED_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE action_points ADD COLUMN {column} {definition}")
 
     @contextmanager
     def transaction(self) -> Iterator[Executor]:
@@ -116,6 +135,10 @@ class PostgresStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     cursor.execute(statement)
+            for column, definition in ADDED_COLUMNS:
+                cursor.execute(
+                    f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
+                )
 
     def _connection(self) -> Any:
         import psycopg

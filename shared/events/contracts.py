@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from shared.events.durations import IsoDuration
+
 
 class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -226,6 +228,10 @@ class DocumentRequestedData(_Data):
     scenario_id: UUID | None = None
     reference: str | None = None
     requested_by: str
+    # Added within dataversion 2 (optional, so earlier records read as "no due date"): when the
+    # client should have delivered it (a scenario item's ``due_in`` from the run's execution,
+    # or a manual request's ``due_at``/``due_on``).
+    due_at: AwareDatetime | None = None
 
 
 # --- actiepunten.dossiercontrole.v1 ------------------------------------------------------------
@@ -235,6 +241,15 @@ class DocumentTypeConfiguredData(_Data):
     code: DocumentTypeCode
     name: str
     creates_action_point: bool
+    # Added within dataversion 1 (optional; absent means none, false): how long a delivered
+    # document stays valid, whether its expiry requests it again, and the default due time of a
+    # request of this type. ISO 8601 durations.
+    valid_for: IsoDuration | None = None
+    rerequest_on_expiry: bool = False
+    due_in: IsoDuration | None = None
+
+
+DocumentSource = Literal["scenario", "manual", "document_list", "expired"]
 
 
 class DocumentAddedData(_Data):
@@ -244,6 +259,11 @@ class DocumentAddedData(_Data):
     subject: Subject
     document_type: DocumentTypeCode
     title: str
+    # Added within dataversion 1 (optional; absent in earlier records): the due date, and for
+    # a document requested again because a delivered one expired, that one (``source`` expired).
+    due_at: AwareDatetime | None = None
+    source: DocumentSource | None = None
+    replaces_document_id: UUID | None = None
 
 
 class ActionPointOpenedData(_Data):
@@ -254,6 +274,9 @@ class ActionPointOpenedData(_Data):
     document_type: DocumentTypeCode
     title: str
     opened_at: AwareDatetime
+    # Added within dataversion 1 (optional): as on DocumentAdded.
+    due_at: AwareDatetime | None = None
+    replaces_document_id: UUID | None = None
 
 
 class DocumentUploadedData(_Data):
@@ -284,6 +307,84 @@ class ActionPointRemovedData(_Data):
     dossier_id: Identifier
     reason: Literal["document_removed", "removed_by_adviser"]
     removed_at: AwareDatetime
+
+
+class DocumentApprovedData(_Data):
+    """The adviser accepted the delivered file (HDN: goedgekeurd)."""
+
+    document_id: UUID
+    dossier_id: Identifier
+    version: int = Field(ge=1)
+    approved_by: str
+    approved_at: AwareDatetime
+
+
+class DocumentRejectedData(_Data):
+    """The adviser refused the delivered file (HDN: afgekeurd, opnieuw aan te leveren); the file
+    stays as a version for the audit trail."""
+
+    document_id: UUID
+    dossier_id: Identifier
+    version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000)
+    rejected_by: str
+    rejected_at: AwareDatetime
+
+
+class ActionPointReopenedData(_Data):
+    """A completed action point is open again (its document was rejected), with the reason for
+    the client."""
+
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    reason: str
+    reopened_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+
+
+class ActionPointOverdueData(_Data):
+    """An open action point passed its due date (at that moment, by the scheduler)."""
+
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    due_at: AwareDatetime
+
+
+class OpenItem(_Data):
+    """One open action point of the dossier, as a reminder lists them."""
+
+    action_point_id: UUID
+    document_type: DocumentTypeCode
+    title: str
+    due_at: AwareDatetime | None = None
+
+
+class ActionPointReminderDueData(_Data):
+    """Time to remind the client of an open action point. We do not send anything: a platform
+    notification service writes to the client, with what this carries."""
+
+    action_point_id: UUID
+    document_id: UUID
+    dossier_id: Identifier
+    document_type: DocumentTypeCode
+    title: str
+    due_at: AwareDatetime | None = None
+    reminder_number: int = Field(ge=1)
+    portal_path: str
+    open_items: tuple[OpenItem, ...] = ()
+    requested_by: str | None = None
+    """Who asked for it now (an adviser), or null for a scheduled reminder."""
+
+
+class DocumentExpiredData(_Data):
+    """A delivered document passed the end of its validity window (HDN: vervallen)."""
+
+    document_id: UUID
+    dossier_id: Identifier
+    valid_until: AwareDatetime
+    rerequested_document_id: UUID | None = None
 
 
 # --- platform topics (inbound) -----------------------------------------------------------------
@@ -425,6 +526,36 @@ class ActionPointRemoved(CloudEvent):
     data: ActionPointRemovedData
 
 
+class DocumentApproved(CloudEvent):
+    type: Literal["DocumentApproved"] = "DocumentApproved"
+    data: DocumentApprovedData
+
+
+class DocumentRejected(CloudEvent):
+    type: Literal["DocumentRejected"] = "DocumentRejected"
+    data: DocumentRejectedData
+
+
+class ActionPointReopened(CloudEvent):
+    type: Literal["ActionPointReopened"] = "ActionPointReopened"
+    data: ActionPointReopenedData
+
+
+class ActionPointOverdue(CloudEvent):
+    type: Literal["ActionPointOverdue"] = "ActionPointOverdue"
+    data: ActionPointOverdueData
+
+
+class ActionPointReminderDue(CloudEvent):
+    type: Literal["ActionPointReminderDue"] = "ActionPointReminderDue"
+    data: ActionPointReminderDueData
+
+
+class DocumentExpired(CloudEvent):
+    type: Literal["DocumentExpired"] = "DocumentExpired"
+    data: DocumentExpiredData
+
+
 class ProductCreated(CloudEvent):
     type: Literal["ProductCreated"] = "ProductCreated"
     data: ProductData
@@ -472,7 +603,13 @@ DossiercontroleTopicEvent = Annotated[
     | DocumentUploaded
     | ActionPointCompleted
     | DocumentRemoved
-    | ActionPointRemoved,
+    | ActionPointRemoved
+    | DocumentApproved
+    | DocumentRejected
+    | ActionPointReopened
+    | ActionPointOverdue
+    | ActionPointReminderDue
+    | DocumentExpired,
     Field(discriminator="type"),
 ]
 ProductsTopicEvent = Annotated[ProductCreated | ApplicationSubmitted, Field(discriminator="type")]

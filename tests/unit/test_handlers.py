@@ -897,11 +897,11 @@ def test_a_dossier_handler_given_a_recorded_position_changes_nothing(
 # --- portal_projection: handlers ----------------------------------------------------------------
 
 
-def test_the_portal_handles_exactly_the_action_point_events(tmp_path: Path) -> None:
+def test_the_portal_handles_the_action_point_events(tmp_path: Path) -> None:
     view = PortalView(tmp_path / "portal.sqlite")
     try:
         handlers = portal_kafka.handlers(view)
-        assert set(handlers) == {"ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved"}
+        assert {"ActionPointOpened", "ActionPointCompleted", "ActionPointRemoved"} <= set(handlers)
 
         opened = new_event(
             c.ActionPointOpened,
