@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS action_points (
     PRIMARY KEY (tenant, action_point_id)
 );
 CREATE INDEX IF NOT EXISTS action_points_by_dossier ON action_points (tenant, dossier_id);
+CREATE TABLE IF NOT EXISTS office_settings (
+    tenant TEXT PRIMARY KEY,
+    progress_counts TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tracking (
     name TEXT PRIMARY KEY,
     position BIGINT NOT NULL

@@ -164,12 +164,22 @@ class PortalView:
             for row in rows
         ]
 
+    def progress_counts(self, tenant: str) -> str:
+        """What the office counts as done in the client's progress: ``received`` (the default:
+        a delivered document) or ``approved``."""
+        with self._using() as store:
+            rows = store.query(
+                "SELECT progress_counts FROM office_settings WHERE tenant = ?", (tenant,)
+            )
+        return str(rows[0]["progress_counts"]) if rows else "received"
+
     def dossiers(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The office's dossiers known to the read model, most recent first, with progress."""
+        done = _DONE[self.progress_counts(tenant)]
         with self._using() as store:
             rows = store.query(
                 "SELECT dossier_id, COUNT(*) AS total, "
-                "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
+                f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END) AS completed, "
                 "MAX(created_at) AS last_at FROM action_points "
                 "WHERE tenant = ? AND status != 'removed' "
                 "GROUP BY dossier_id ORDER BY MAX(created_at) DESC, dossier_id LIMIT ?",
@@ -185,10 +195,11 @@ class PortalView:
 
     def dossier_progress(self, tenant: str, dossier_id: str) -> dict[str, int]:
         """The progress of all the dossier's action points (removed ones absent)."""
+        done = _DONE[self.progress_counts(tenant)]
         with self._using() as store:
             rows = store.query(
                 "SELECT COUNT(*) AS total, "
-                "SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed "
+                f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END) AS completed "
                 "FROM action_points WHERE tenant = ? AND dossier_id = ? AND status != 'removed'",
                 (tenant, dossier_id),
             )
@@ -267,6 +278,14 @@ def _document_status(status: str) -> Projection:
     return project
 
 
+def _settings(db: Executor, tenant: str, data: Any) -> None:
+    db.execute(
+        "INSERT INTO office_settings (tenant, progress_counts) VALUES (?, ?) "
+        "ON CONFLICT (tenant) DO UPDATE SET progress_counts = excluded.progress_counts",
+        (tenant, data.progress_counts),
+    )
+
+
 PROJECTIONS: dict[str, Projection] = {
     "ActionPointOpened": _opened,
     "ActionPointCompleted": _completed,
@@ -277,6 +296,7 @@ PROJECTIONS: dict[str, Projection] = {
     "DocumentApproved": _document_status("approved"),
     "DocumentRejected": _document_status("rejected"),
     "DocumentExpired": _document_status("expired"),
+    "PortalSettingsChanged": _settings,
 }
 """The events the portal projects, by type; the dossier-check topic's other events change nothing
 here (``IGNORED``; a unit test fails on an event type in neither)."""
@@ -308,6 +328,20 @@ def progress_of(total: int, completed: int) -> dict[str, int]:
     }
 
 
-def progress(points: list[dict[str, Any]]) -> dict[str, int]:
+# When an action point counts as done in the progress, per office choice (SQL over a row).
+_DONE = {
+    "received": "status = 'completed'",
+    "approved": "status = 'completed' AND document_status = 'approved'",
+}
+
+
+def is_done(point: dict[str, Any], counts: str = "received") -> bool:
+    """The same rule as ``_DONE`` over a row of ``PortalView.action_points``."""
+    if counts == "approved":
+        return bool(point["status"] == "completed" and point["document_status"] == "approved")
+    return bool(point["status"] == "completed")
+
+
+def progress(points: list[dict[str, Any]], counts: str = "received") -> dict[str, int]:
     """Progress over a dossier's action points (rows of ``PortalView.action_points``)."""
-    return progress_of(len(points), sum(1 for p in points if p["status"] == "completed"))
+    return progress_of(len(points), sum(1 for p in points if is_done(p, counts)))

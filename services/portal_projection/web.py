@@ -37,7 +37,7 @@ from servicekit import tracing
 from servicekit.auth import Identity, decode_token
 from servicekit.pages import MAX_LIMIT as PAGE_LIMIT
 from servicekit.settings import DEFAULT_PORTS, Settings
-from services.portal_projection.views import PortalView, progress
+from services.portal_projection.views import PortalView
 
 log = logging.getLogger(__name__)
 
@@ -352,8 +352,10 @@ async def dossiers(request: Request) -> Response:
     rows: list[dict[str, Any]] = []
     if who.role == "client":
         for dossier_id in sorted(who.dossiers):
-            points = await asyncio.to_thread(_view(request).action_points, who.tenant, dossier_id)
-            rows.append({"dossier_id": dossier_id, **progress(points)})
+            counts = await asyncio.to_thread(
+                _view(request).dossier_progress, who.tenant, dossier_id
+            )
+            rows.append({"dossier_id": dossier_id, **counts})
     elif who.role == "adviser":
         rows = await asyncio.to_thread(_view(request).dossiers, who.tenant, DOSSIER_LIST_LIMIT)
     return _render(
@@ -396,13 +398,15 @@ def _version(data: Any) -> str:
 async def _client_context(
     request: Request, session: Session, dossier_id: str, **extra: Any
 ) -> dict[str, Any]:
-    points = await asyncio.to_thread(_view(request).action_points, session.who.tenant, dossier_id)
+    view, tenant = _view(request), session.who.tenant
+    points = await asyncio.to_thread(view.action_points, tenant, dossier_id)
+    counts = await asyncio.to_thread(view.dossier_progress, tenant, dossier_id)
     return {
         "session": session,
         "dossier_id": dossier_id,
         "points": points,
-        "progress": progress(points),
-        "version": _version(points),
+        "progress": counts,
+        "version": _version([points, counts]),
         "accept": ACCEPT,
         "max_mb": request.app.state.settings.max_upload_bytes // (1024 * 1024),
         **extra,

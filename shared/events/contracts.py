@@ -387,6 +387,13 @@ class DocumentExpiredData(_Data):
     rerequested_document_id: UUID | None = None
 
 
+class PortalSettingsChangedData(_Data):
+    """An office's choice of what the client's progress counts as done: a delivered document
+    (``received``: uploaded or approved) or only an approved one."""
+
+    progress_counts: Literal["received", "approved"]
+
+
 # --- platform topics (inbound) -----------------------------------------------------------------
 
 
@@ -556,6 +563,11 @@ class DocumentExpired(CloudEvent):
     data: DocumentExpiredData
 
 
+class PortalSettingsChanged(CloudEvent):
+    type: Literal["PortalSettingsChanged"] = "PortalSettingsChanged"
+    data: PortalSettingsChangedData
+
+
 class ProductCreated(CloudEvent):
     type: Literal["ProductCreated"] = "ProductCreated"
     data: ProductData
@@ -609,7 +621,8 @@ DossiercontroleTopicEvent = Annotated[
     | ActionPointReopened
     | ActionPointOverdue
     | ActionPointReminderDue
-    | DocumentExpired,
+    | DocumentExpired
+    | PortalSettingsChanged,
     Field(discriminator="type"),
 ]
 ProductsTopicEvent = Annotated[ProductCreated | ApplicationSubmitted, Field(discriminator="type")]

@@ -203,6 +203,7 @@ DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
         "valid_until": MOMENT,
         "rerequested_document_id": uuid4(),
     },
+    c.PortalSettingsChanged: {"progress_counts": "approved"},
     c.ProductCreated: {"product_id": "hyp-1", "product_type": "hypotheek"},
     c.ApplicationSubmitted: {"product_id": "lv-7", "product_type": "levensverzekering"},
     c.AppointmentScheduled: {
@@ -242,6 +243,7 @@ TOPIC_OF: dict[type[c.CloudEvent], str] = {
     c.ActionPointOverdue: topics.DOSSIERCONTROLE,
     c.ActionPointReminderDue: topics.DOSSIERCONTROLE,
     c.DocumentExpired: topics.DOSSIERCONTROLE,
+    c.PortalSettingsChanged: topics.DOSSIERCONTROLE,
     c.ProductCreated: topics.PRODUCTS,
     c.ApplicationSubmitted: topics.PRODUCTS,
     c.AppointmentScheduled: topics.APPOINTMENTS,

@@ -116,3 +116,29 @@ def test_a_read_model_written_before_the_document_cycle_gets_its_columns(tmp_pat
     [row] = view.action_points(OFFICE, DOSSIER)
     assert (row["document_status"], row["overdue"], row["due_at"]) == ("uploaded", False, None)
     view.close()
+
+
+def test_an_office_that_counts_only_approved_documents_sees_that_progress(tmp_path: Path) -> None:
+    view = PortalView(tmp_path / "portal.sqlite")
+    feed = Feed(view)
+    feed(
+        c.ActionPointOpened,
+        subject={"type": "product", "id": "hyp-1", "scope": "hypotheek"},
+        document_type="loonstrook",
+        title="Loonstrook",
+        opened_at=NOW,
+    )
+    file = {"sha256": "0" * 64, "size": 3, "content_type": "application/pdf", "filename": "l.pdf"}
+    feed(c.DocumentUploaded, version=1, file=file, uploaded_by="klant-1")
+    feed(c.ActionPointCompleted, completed_at=NOW)
+    assert view.dossier_progress(OFFICE, DOSSIER)["completed"] == 1  # received counts
+
+    # The office chooses to count only approved documents: received is not done yet.
+    feed(c.PortalSettingsChanged, progress_counts="approved")
+    assert view.dossier_progress(OFFICE, DOSSIER) == {"open": 1, "completed": 0, "percent": 0}
+    assert view.dossiers(OFFICE)[0]["completed"] == 0
+    feed(c.DocumentApproved, version=1, approved_by="adv", approved_at=NOW)
+    assert view.dossier_progress(OFFICE, DOSSIER)["percent"] == 100
+    # Another office keeps the default.
+    assert view.progress_counts("kantoor-zwolle") == "received"
+    view.close()
