@@ -68,6 +68,8 @@ POINTER = "portal.current"
 class Executor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
+
 
 class ReadModelStore(Protocol):
     name: str
@@ -122,6 +124,9 @@ class _PostgresCursor:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql.replace("?", "%s"), params)
 
 
 class PostgresStore:

@@ -8,6 +8,7 @@ the document), and one dossier's events arrive in order, so republished events c
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from services.portal_projection.stores import Executor, ReadModelStore, SQLiteStore
+from services.portal_projection.stores import ReadModelStore, SQLiteStore
 from shared.events import contracts as c
 
 
@@ -101,21 +102,19 @@ class PortalView:
             ).fetchone()
             if row is not None and row[0] >= tracking.notification_id:
                 return False
-            for event in events:
-                if event is not None:
-                    self._apply(db, event)
+            statements = [
+                PROJECTIONS[event.type](event.tenantid, event.data)
+                for event in events
+                if event is not None and event.type in PROJECTIONS
+            ]
+            for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
+                db.executemany(sql, [params for _, params in same])
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                 (tracking.application_name, tracking.notification_id),
             )
         return True
-
-    @staticmethod
-    def _apply(db: Executor, event: c.CloudEvent) -> None:
-        project = PROJECTIONS.get(event.type)
-        if project is not None:
-            project(db, event.tenantid, event.data)
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -210,11 +209,14 @@ class PortalView:
 # One function per event type the portal shows. Every statement is keyed on the office and the
 # action point (or document) of the event, so no record reaches another office's rows.
 
-Projection = Callable[[Executor, str, Any], None]
+Statement = tuple[str, tuple[Any, ...]]
+Projection = Callable[[str, Any], Statement]
+"""An event's office and data -> the one statement that projects it. Consecutive events of a
+batch that make the same statement run as one ``executemany`` (a replay inserts thousands)."""
 
 
-def _opened(db: Executor, tenant: str, data: Any) -> None:
-    db.execute(
+def _opened(tenant: str, data: Any) -> Statement:
+    return (
         "INSERT INTO action_points (tenant, action_point_id, dossier_id, document_id, "
         "document_type, title, subject, status, created_at, due_at, document_status, "
         "replaces_document_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 'requested', ?) "
@@ -234,25 +236,25 @@ def _opened(db: Executor, tenant: str, data: Any) -> None:
     )
 
 
-def _completed(db: Executor, tenant: str, data: Any) -> None:
-    db.execute(
+def _completed(tenant: str, data: Any) -> Statement:
+    return (
         "UPDATE action_points SET status = 'completed', completed_at = ?, overdue = 0, "
         "reason = NULL WHERE tenant = ? AND action_point_id = ? AND status = 'open'",
         (data.completed_at.isoformat(), tenant, str(data.action_point_id)),
     )
 
 
-def _removed(db: Executor, tenant: str, data: Any) -> None:
-    db.execute(
+def _removed(tenant: str, data: Any) -> Statement:
+    return (
         "UPDATE action_points SET status = 'removed', removed_at = ? "
         "WHERE tenant = ? AND action_point_id = ? AND status != 'removed'",
         (data.removed_at.isoformat(), tenant, str(data.action_point_id)),
     )
 
 
-def _reopened(db: Executor, tenant: str, data: Any) -> None:
+def _reopened(tenant: str, data: Any) -> Statement:
     # Open again with the adviser's reason; the due date moves if the dossier check gave one.
-    db.execute(
+    return (
         "UPDATE action_points SET status = 'open', completed_at = NULL, overdue = 0, "
         "reason = ?, due_at = COALESCE(?, due_at) "
         "WHERE tenant = ? AND action_point_id = ? AND status = 'completed'",
@@ -260,8 +262,8 @@ def _reopened(db: Executor, tenant: str, data: Any) -> None:
     )
 
 
-def _overdue(db: Executor, tenant: str, data: Any) -> None:
-    db.execute(
+def _overdue(tenant: str, data: Any) -> Statement:
+    return (
         "UPDATE action_points SET overdue = 1 "
         "WHERE tenant = ? AND action_point_id = ? AND status = 'open'",
         (tenant, str(data.action_point_id)),
@@ -269,8 +271,8 @@ def _overdue(db: Executor, tenant: str, data: Any) -> None:
 
 
 def _document_status(status: str) -> Projection:
-    def project(db: Executor, tenant: str, data: Any) -> None:
-        db.execute(
+    def project(tenant: str, data: Any) -> Statement:
+        return (
             "UPDATE action_points SET document_status = ? WHERE tenant = ? AND document_id = ?",
             (status, tenant, str(data.document_id)),
         )
@@ -278,8 +280,8 @@ def _document_status(status: str) -> Projection:
     return project
 
 
-def _settings(db: Executor, tenant: str, data: Any) -> None:
-    db.execute(
+def _settings(tenant: str, data: Any) -> Statement:
+    return (
         "INSERT INTO office_settings (tenant, progress_counts) VALUES (?, ?) "
         "ON CONFLICT (tenant) DO UPDATE SET progress_counts = excluded.progress_counts",
         (tenant, data.progress_counts),
