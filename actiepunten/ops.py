@@ -220,9 +220,24 @@ def _who(event: Any) -> str:
     return "system"
 
 
-def _belongs(event: Any, tenant: str, dossier_id: str) -> bool:
+def _belongs(
+    app: TrackedApplication, event: Any, tenant: str, dossier_id: str, owners: dict[Any, Any]
+) -> bool:
     facts = getattr(event, "run", None) or vars(event)
+    if "tenant" not in facts:
+        # Events that carry only what happened: whose they are is the aggregate's identity.
+        facts = _owner(app, event.originator_id, owners)
     return bool(facts.get("tenant") == tenant and facts.get("dossier_id") == dossier_id)
+
+
+def _owner(app: TrackedApplication, originator_id: Any, owners: dict[Any, Any]) -> Any:
+    if originator_id not in owners:
+        first: Any = app.repository.get(originator_id, version=1)
+        owners[originator_id] = {
+            "tenant": getattr(first, "tenant", None),
+            "dossier_id": getattr(first, "dossier_id", None),
+        }
+    return owners[originator_id]
 
 
 def _is_plumbing(event: Any) -> bool:
@@ -258,6 +273,7 @@ def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) ->
 
     lines: list[tuple[datetime, str]] = []
     state = None
+    owners: dict[Any, Any] = {}
     for service in STORES:
         app, _, _ = open_store(service)
         try:
@@ -265,7 +281,7 @@ def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) ->
                 event: Any = app.mapper.to_domain_event(notification)
                 if at is not None and event.timestamp > at:
                     continue
-                if not _belongs(event, tenant, dossier_id) or _is_plumbing(event):
+                if _is_plumbing(event) or not _belongs(app, event, tenant, dossier_id, owners):
                     continue
                 what = type(event).__qualname__
                 lines.append(
@@ -287,11 +303,11 @@ def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) ->
         output.append("  (no documents)")
     else:
         for document in state.documents.values():
-            point = document["action_point"]
+            point = document.action_point
+            status = "removed" if document.removed else document.status.value
             output.append(
-                f"  {document['document_type']:24} {document['title']:28} "
-                f"{'removed' if document['removed'] else document['status']:10} "
-                f"action point: {point['status'] if point else '-'}"
+                f"  {document.document_type:24} {document.title:28} {status:10} "
+                f"action point: {point.status.value if point else '-'}"
             )
     return output
 

@@ -1,11 +1,16 @@
-"""The dossier-check service's application: document state, uploads and action points."""
+"""The dossier-check service's application: document state, uploads and action points.
+
+Its commands are small dataclasses (``DocumentRequest``, ``Upload``, ``CopyDocument``,
+``RemoveDocument``, ``RemoveActionPoint``, ``ConfigureDocumentType``) that the HTTP API, the
+Kafka consumer and the benchmarks build alike; refusals are the domain's errors.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,6 +18,7 @@ from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
 
 from servicekit.eventstore import TrackedApplication, stamp_trace
 from services.dossiercontrole_service.domainmodel import (
+    VALUE_OBJECTS,
     ActionPointNotFound,
     DocumentNotFound,
     DocumentTypes,
@@ -24,7 +30,8 @@ from services.dossiercontrole_service.domainmodel import (
 )
 
 
-class DocumentRequest(NamedTuple):
+@dataclass(frozen=True)
+class DocumentRequest:
     """One DocumentRequested, as the application adds it."""
 
     tenant: str
@@ -36,6 +43,66 @@ class DocumentRequest(NamedTuple):
     action_point: bool | None
     at: datetime
     traceparent: str | None = None  # of the record that asked: its effects continue that trace
+
+
+def _everyone(_dossier_id: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file's metadata for a document (its bytes are stored already); completes its task.
+
+    ``visible``: whether the caller may see a dossier (a client only its own); ``quota``: the
+    most bytes the dossier's uploads may hold together."""
+
+    tenant: str
+    document_id: UUID
+    file: dict[str, Any]
+    by: str
+    at: datetime
+    visible: Callable[[str], bool] = _everyone
+    quota: int | None = None
+
+
+@dataclass(frozen=True)
+class CopyDocument:
+    """The copy icon: the latest file of another uploaded document of the same dossier."""
+
+    tenant: str
+    document_id: UUID
+    source_document_id: UUID
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RemoveDocument:
+    """The cross in the dossier check (way 2a): the document and its action point go."""
+
+    tenant: str
+    document_id: UUID
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RemoveActionPoint:
+    """The cross under "Actiepunten voor klant" (way 2b): the document stays."""
+
+    tenant: str
+    action_point_id: UUID
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConfigureDocumentType:
+    tenant: str
+    code: str
+    name: str
+    creates_action_point: bool
+    by: str
 
 
 @dataclass
@@ -61,6 +128,20 @@ class SetAsList(Transcoding):
         return set(data)
 
 
+class ValueObjectAsDict(Transcoding):
+    """A value object of the dossier check in a snapshot, as a dict of its fields."""
+
+    def __init__(self, cls: Any) -> None:
+        self.type: Any = cls
+        self.name = f"dossiercontrole.{cls.__name__}"
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type.of(data)
+
+
 class DossierChecks(TrackedApplication):
     """Every office's dossier checks and document-type settings."""
 
@@ -72,6 +153,8 @@ class DossierChecks(TrackedApplication):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(SetAsList())
+        for value_object in VALUE_OBJECTS:
+            transcoder.register(ValueObjectAsDict(value_object))
 
     # --- document types (admin) ------------------------------------------------------------------
 
@@ -82,15 +165,13 @@ class DossierChecks(TrackedApplication):
             types = DocumentTypes(tenant)
         return types
 
-    def configure_document_type(
-        self, tenant: str, code: str, name: str, creates_action_point: bool, by: str
-    ) -> None:
-        def command() -> None:
-            types = self._document_types(tenant)
-            types.configure(code, name, creates_action_point, by)
+    def configure_document_type(self, command: ConfigureDocumentType) -> None:
+        def configure() -> None:
+            types = self._document_types(command.tenant)
+            types.configure(command.code, command.name, command.creates_action_point, command.by)
             self.save(types)
 
-        self.retry_on_conflict(command)
+        self.retry_on_conflict(configure)
 
     def get_document_types(self, tenant: str) -> list[dict[str, Any]]:
         return sorted(self._document_types(tenant).types.values(), key=lambda t: t["code"])
@@ -107,16 +188,7 @@ class DossierChecks(TrackedApplication):
         return check
 
     def add_requested_document(
-        self,
-        tenant: str,
-        dossier_id: str,
-        request_id: UUID,
-        subject: dict[str, Any],
-        document_type: str,
-        title: str | None,
-        action_point: bool | None,
-        at: datetime,
-        tracking: Tracking | None = None,
+        self, request: DocumentRequest, tracking: Tracking | None = None
     ) -> UUID | None:
         """Add a requested document (and its action point) unless that request was handled or
         the same document type is requested already on that subject.
@@ -124,9 +196,6 @@ class DossierChecks(TrackedApplication):
         Raises ``RequestIdInUse`` when the request id already added a document or an action
         point elsewhere: the ids of a document and its action point derive from the request id.
         """
-        request = DocumentRequest(
-            tenant, dossier_id, request_id, subject, document_type, title, action_point, at
-        )
         return self.add_requested_documents([request], tracking)[0]
 
     def add_requested_documents(
@@ -210,62 +279,58 @@ class DossierChecks(TrackedApplication):
             return None  # another office's: it does not exist for this caller
         return self._dossier_check(tenant, locator.dossier_id)
 
-    def _locate_document(self, tenant: str, document_id: UUID) -> DossierCheck:
+    def _locate_document(
+        self, tenant: str, document_id: UUID, visible: Callable[[str], bool] = _everyone
+    ) -> DossierCheck:
         check = self.locate(tenant, document_id)
-        if check is None:
+        if check is None or not visible(check.dossier_id):
             raise DocumentNotFound(f"document {document_id} not found")
         check.document(document_id)
         return check
 
     # --- adviser and client commands -------------------------------------------------------------
 
-    def upload(
-        self,
-        tenant: str,
-        document_id: UUID,
-        file: dict[str, Any],
-        by: str,
-        at: datetime,
-        allowed: Callable[[str], bool] = lambda _dossier_id: True,
-        quota: int | None = None,
-    ) -> DossierCheck:
-        def command() -> DossierCheck:
-            check = self._locate_document(tenant, document_id)
-            if not allowed(check.dossier_id):
-                raise DocumentNotFound(f"document {document_id} not found")
-            check.upload(document_id, file, by, at, quota=quota)
+    def check_upload(self, command: Upload) -> None:
+        """Refuses an upload before its bytes are stored: a document that does not exist (or
+        was removed) for the caller, or a dossier without room for the file's ``size``. The
+        quota is checked again, exactly, when the upload is saved."""
+        check = self._locate_document(command.tenant, command.document_id, command.visible)
+        check.ensure_room_for(int(command.file["size"]), command.quota)
+
+    def upload(self, command: Upload) -> DossierCheck:
+        def upload() -> DossierCheck:
+            check = self._locate_document(command.tenant, command.document_id, command.visible)
+            check.upload(
+                command.document_id, command.file, command.by, command.at, quota=command.quota
+            )
             self.save(check)
             return check
 
-        return self.retry_on_conflict(command)
+        return self.retry_on_conflict(upload)
 
-    def copy(
-        self, tenant: str, document_id: UUID, source_document_id: UUID, by: str, at: datetime
-    ) -> DossierCheck:
-        def command() -> DossierCheck:
-            check = self._locate_document(tenant, document_id)
-            check.copy_from(document_id, source_document_id, by, at)
+    def copy(self, command: CopyDocument) -> DossierCheck:
+        def copy() -> DossierCheck:
+            check = self._locate_document(command.tenant, command.document_id)
+            check.copy_from(command.document_id, command.source_document_id, command.by, command.at)
             self.save(check)
             return check
 
-        return self.retry_on_conflict(command)
+        return self.retry_on_conflict(copy)
 
-    def remove_document(self, tenant: str, document_id: UUID, by: str, at: datetime) -> None:
-        def command() -> None:
-            check = self._locate_document(tenant, document_id)
-            check.remove_document(document_id, by, at)
+    def remove_document(self, command: RemoveDocument) -> None:
+        def remove() -> None:
+            check = self._locate_document(command.tenant, command.document_id)
+            check.remove_document(command.document_id, command.by, command.at)
             self.save(check)
 
-        self.retry_on_conflict(command)
+        self.retry_on_conflict(remove)
 
-    def remove_action_point(
-        self, tenant: str, action_point_id: UUID, by: str, at: datetime
-    ) -> None:
-        def command() -> None:
-            check = self.locate(tenant, action_point_id)
+    def remove_action_point(self, command: RemoveActionPoint) -> None:
+        def remove() -> None:
+            check = self.locate(command.tenant, command.action_point_id)
             if check is None:
-                raise ActionPointNotFound(f"action point {action_point_id} not found")
-            check.remove_action_point(action_point_id, by, at)
+                raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+            check.remove_action_point(command.action_point_id, command.by, command.at)
             self.save(check)
 
-        self.retry_on_conflict(command)
+        self.retry_on_conflict(remove)

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from servicekit.domain import Invalid, TooLarge, UnsupportedType
+
 # Magic numbers of the accepted types; the declared content type and the filename are not trusted.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -22,8 +24,26 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-class UnsupportedFileType(ValueError):
+class UnsupportedFileType(UnsupportedType):
     pass
+
+
+class FileTooLarge(TooLarge):
+    pass
+
+
+class EmptyFile(Invalid):
+    pass
+
+
+def inspect_upload(content: bytes, limit: int) -> str:
+    """The content type of an uploaded file's bytes (read up to ``limit + 1``), or a refusal:
+    too large, empty, or not a PDF, JPEG or PNG."""
+    if len(content) > limit:
+        raise FileTooLarge(f"file larger than the limit of {limit} bytes")
+    if not content:
+        raise EmptyFile("the file is empty")
+    return sniff_content_type(content[:16])
 
 
 def sniff_content_type(head: bytes) -> str:

@@ -4,46 +4,253 @@ One ``DossierCheck`` aggregate per dossier holds every requested document (stuk)
 of them, the client's action point (actiepunt voor klant). Keeping a dossier in one aggregate
 makes its rules atomic: no second open request for the same document type on a subject, no
 deletion once a file was uploaded.
+
+A document's status moves by the table ``DOCUMENT_MOVES`` and an action point's by
+``ACTION_POINT_MOVES``; the commands consult them, so a new status (SPEC section 6: approved,
+rejected, expired; an action point reopened) is an enum member and its rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from servicekit.domain import Conflict, DomainError, Invalid, NotFound, TooLarge
+
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:dossiercontrole")
 
 
-class DossierCheckError(Exception):
-    """A command the domain refuses; the HTTP layer maps it to a 4xx."""
+# --- refusals ------------------------------------------------------------------------------------
 
 
-class DocumentNotFound(DossierCheckError):
+class DossierCheckError(DomainError):
+    """A command the dossier check refuses; its kind (``servicekit.domain``) gives the status."""
+
+
+class DocumentNotFound(DossierCheckError, NotFound):
     pass
 
 
-class ActionPointNotFound(DossierCheckError):
+class SourceDocumentNotFound(DossierCheckError, Invalid):
+    """The document a copy should take its file from is not in this dossier (or office)."""
+
+
+class ActionPointNotFound(DossierCheckError, NotFound):
     pass
 
 
-class DocumentHasUpload(DossierCheckError):
+class MoveRefused(DossierCheckError, Conflict):
+    """The document's status does not allow the command (SPEC section 6: 409)."""
+
+
+class DocumentHasUpload(MoveRefused):
     pass
 
 
-class NothingUploaded(DossierCheckError):
+class NothingUploaded(DossierCheckError, Invalid):
     pass
 
 
-class UploadQuotaExceeded(DossierCheckError):
+class UploadQuotaExceeded(DossierCheckError, TooLarge):
     pass
 
 
-class RequestIdInUse(DossierCheckError):
+class RequestIdInUse(DossierCheckError, Conflict):
     """A request id that already added a document or an action point to another dossier (or
     office): a faulty producer. Accepting it would give two dossiers one id."""
+
+
+# --- statuses and their moves ------------------------------------------------------------------
+
+
+class DocumentStatus(StrEnum):
+    REQUESTED = "requested"
+    UPLOADED = "uploaded"  # HDN: ontvangen
+
+
+class ActionPointStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    REMOVED = "removed"
+
+
+class DocumentCommand(StrEnum):
+    UPLOAD = "upload"  # an upload or a copy
+    REMOVE = "remove"  # the cross in the dossier check (way 2a)
+
+
+class ActionPointCommand(StrEnum):
+    COMPLETE = "complete"
+    REMOVE = "remove"  # with its document (way 2a) or alone (way 2b)
+
+
+class Move(NamedTuple):
+    """Where a document goes on a command, and what it asks of its action point."""
+
+    becomes: DocumentStatus | None  # None: the document is gone from the dossier check
+    action_point: ActionPointCommand | None = None
+
+
+DOCUMENT_MOVES: dict[tuple[DocumentStatus, DocumentCommand], Move] = {
+    (DocumentStatus.REQUESTED, DocumentCommand.UPLOAD): Move(
+        DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
+    ),
+    # Another upload adds a version.
+    (DocumentStatus.UPLOADED, DocumentCommand.UPLOAD): Move(
+        DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
+    ),
+    (DocumentStatus.REQUESTED, DocumentCommand.REMOVE): Move(None, ActionPointCommand.REMOVE),
+}
+"""The document moves the dossier check allows; any other is refused (``MoveRefused``)."""
+
+ACTION_POINT_MOVES: dict[tuple[ActionPointStatus, ActionPointCommand], ActionPointStatus] = {
+    (ActionPointStatus.OPEN, ActionPointCommand.COMPLETE): ActionPointStatus.COMPLETED,
+    (ActionPointStatus.OPEN, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
+}
+"""The action-point moves; a document move's request outside this table leaves the point as it
+is (a completed point stays completed on a second upload, a removed one stays removed)."""
+
+
+# --- value objects -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What documents are requested for: a product or an appointment of the dossier."""
+
+    type: str
+    id: str
+    scope: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Subject:
+        return cls(str(data["type"]), str(data["id"]), str(data["scope"]))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "scope": self.scope}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """One version of a document's file: its metadata; the bytes are in the blob store."""
+
+    version: int
+    sha256: str
+    size: int
+    content_type: str
+    filename: str
+    uploaded_at: datetime
+    uploaded_by: str
+    copied_from: UUID | None = None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> StoredFile:
+        copied_from = data.get("copied_from")
+        return cls(
+            **{name: data[name] for name in _FILE_FIELDS if name != "copied_from"},
+            copied_from=UUID(str(copied_from)) if copied_from else None,
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """What an upload event carries of it (and a copy reuses)."""
+        return {key: getattr(self, key) for key in ("sha256", "size", "content_type", "filename")}
+
+
+_FILE_FIELDS = tuple(f.name for f in fields(StoredFile))
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPoint:
+    """The client's task for a document (actiepunt voor klant)."""
+
+    action_point_id: UUID
+    status: ActionPointStatus
+    created_at: datetime
+    completed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> ActionPoint:
+        return cls(
+            UUID(str(data["action_point_id"])),
+            ActionPointStatus(data["status"]),
+            data["created_at"],
+            data.get("completed_at"),
+        )
+
+    @property
+    def current(self) -> bool:
+        """Open or completed: shown to the adviser and the client; a removed one is not."""
+        return self.status is not ActionPointStatus.REMOVED
+
+    def moved(self, command: ActionPointCommand, at: datetime) -> ActionPoint:
+        becomes = ACTION_POINT_MOVES.get((self.status, command))
+        if becomes is None:
+            return self
+        completed_at = at if becomes is ActionPointStatus.COMPLETED else self.completed_at
+        return replace(self, status=becomes, completed_at=completed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A requested document (stuk) of the dossier check, with its files and action point."""
+
+    document_id: UUID
+    request_id: UUID
+    subject: Subject
+    document_type: str
+    title: str
+    status: DocumentStatus
+    created_at: datetime
+    action_point: ActionPoint | None = None
+    files: tuple[StoredFile, ...] = ()
+    removed: bool = False
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Document:
+        """A document as a snapshot of the first class version kept it (a dict)."""
+        point = data.get("action_point")
+        return cls(
+            document_id=UUID(str(data["document_id"])),
+            request_id=UUID(str(data["request_id"])),
+            subject=_of(Subject, data["subject"]),
+            document_type=data["document_type"],
+            title=data["title"],
+            status=DocumentStatus(data["status"]),
+            created_at=data["created_at"],
+            action_point=_of(ActionPoint, point) if point else None,
+            files=tuple(_of(StoredFile, f) for f in data.get("files", ())),
+            removed=bool(data.get("removed")),
+        )
+
+    @property
+    def current_action_point(self) -> ActionPoint | None:
+        point = self.action_point
+        return point if point is not None and point.current else None
+
+    def action_point_would(self, command: ActionPointCommand) -> UUID | None:
+        """The id of the action point that ``command`` would move, if the table allows it."""
+        point = self.action_point
+        if point is None or (point.status, command) not in ACTION_POINT_MOVES:
+            return None
+        return point.action_point_id
+
+
+def _of(cls: Any, value: Any) -> Any:
+    """``value`` as a ``cls``: as it is, or made from a dict (an old snapshot's, or JSON)."""
+    return value if isinstance(value, cls) else cls.of(value)
+
+
+VALUE_OBJECTS: tuple[type, ...] = (Subject, StoredFile, ActionPoint, Document)
+"""The value objects a snapshot of a ``DossierCheck`` holds (``application`` transcodes them)."""
+
+
+# --- names and ids -------------------------------------------------------------------------------
 
 
 def office_name(kind: str, tenant: str, *rest: str) -> str:
@@ -75,31 +282,51 @@ class Requested(NamedTuple):
     action_point_id: UUID | None = None
 
 
+def _without_owner(state: dict[str, Any]) -> None:
+    """Events stored before class version 2 carried the office and the dossier for the outbox
+    relay, which now reads them from the aggregate's identity (``servicekit.outbox.Origin``)."""
+    state.pop("tenant", None)
+    state.pop("dossier_id", None)
+
+
 class DossierCheck(Aggregate):
     """All requested documents of one client's dossier, in one office."""
+
+    # Snapshots of class version 1 kept documents as dicts (``upcast_v1_v2``).
+    class_version = 2
+
+    class Event(Aggregate.Event):
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_without_owner)
+
+    class Opened(Aggregate.Created):
+        class_version = 1  # the aggregate's identity: the one event that keeps its owner
+        tenant: str
+        dossier_id: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["documents"] = {key: Document.of(value) for key, value in state["documents"].items()}
 
     @staticmethod
     def create_id(tenant: str, dossier_id: str) -> UUID:
         return uuid5(_NS, office_name("dossier", tenant, dossier_id))
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, tenant: str, dossier_id: str) -> None:
         self.tenant = tenant
         self.dossier_id = dossier_id
-        self.documents: dict[str, dict[str, Any]] = {}
+        self.documents: dict[str, Document] = {}
         self.handled_requests: set[str] = set()
 
     # --- requests ------------------------------------------------------------------------------
 
-    def open_request_for(
-        self, subject: dict[str, Any], document_type: str
-    ) -> dict[str, Any] | None:
-        for document in self.documents.values():
+    def open_request_for(self, subject: Subject, document_type: str) -> Document | None:
+        for document in self.current_documents():
             if (
-                document["status"] == "requested"
-                and not document["removed"]
-                and document["subject"] == subject
-                and document["document_type"] == document_type
+                document.status is DocumentStatus.REQUESTED
+                and document.subject == subject
+                and document.document_type == document_type
             ):
                 return document
         return None
@@ -123,51 +350,42 @@ class DossierCheck(Aggregate):
         """
         if str(request_id) in self.handled_requests:
             return Requested()
-        existing = self.open_request_for(subject, document_type)
+        existing = self.open_request_for(Subject.of(subject), document_type)
         if existing is not None:
-            self._merge_request(self.tenant, self.dossier_id, request_id, existing["document_id"])
-            if with_action_point and existing["action_point"] is None:
-                opened = action_point_id_for(request_id)
-                self._open_action_point(
-                    self.tenant,
-                    self.dossier_id,
-                    UUID(existing["document_id"]),
-                    opened,
-                    request_id,
-                    existing["subject"],
-                    existing["document_type"],
-                    existing["title"],
-                    at,
-                )
-                return Requested(action_point_id=opened)
-            return Requested()
+            return self._merge_into(existing, request_id, with_action_point, at)
         document_id = document_id_for(request_id)
         action_point_id = action_point_id_for(request_id) if with_action_point else None
         self._add_document(
-            self.tenant,
-            self.dossier_id,
-            request_id,
-            document_id,
-            subject,
-            document_type,
-            title,
-            action_point_id,
-            at,
+            request_id, document_id, subject, document_type, title, action_point_id, at
         )
         return Requested(document_id, action_point_id)
 
+    def _merge_into(
+        self, existing: Document, request_id: UUID, with_action_point: bool, at: datetime
+    ) -> Requested:
+        self._merge_request(request_id, str(existing.document_id))
+        if not with_action_point or existing.action_point is not None:
+            return Requested()
+        opened = action_point_id_for(request_id)
+        self._open_action_point(
+            existing.document_id,
+            opened,
+            request_id,
+            existing.subject.as_dict(),
+            existing.document_type,
+            existing.title,
+            at,
+        )
+        return Requested(action_point_id=opened)
+
     @event("RequestMerged")
-    def _merge_request(
-        self, tenant: str, dossier_id: str, request_id: UUID, document_id: str
-    ) -> None:
+    def _merge_request(self, request_id: UUID, document_id: str) -> None:
         # Two scenarios asking for the same document give the client one task.
         self.handled_requests.add(str(request_id))
 
     @event("ActionPointOpened")
     def _open_action_point(
         self,
-        tenant: str,
-        dossier_id: str,
         document_id: UUID,
         action_point_id: UUID,
         request_id: UUID,
@@ -177,18 +395,12 @@ class DossierCheck(Aggregate):
         at: datetime,
     ) -> None:
         # The document's facts ride along so that the event can be published on its own.
-        self.documents[str(document_id)]["action_point"] = {
-            "action_point_id": str(action_point_id),
-            "status": "open",
-            "created_at": at,
-            "completed_at": None,
-        }
+        point = ActionPoint(action_point_id, ActionPointStatus.OPEN, at)
+        self._put(replace(self.documents[str(document_id)], action_point=point))
 
     @event("DocumentAdded")
     def _add_document(
         self,
-        tenant: str,
-        dossier_id: str,
         request_id: UUID,
         document_id: UUID,
         subject: dict[str, Any],
@@ -198,60 +410,75 @@ class DossierCheck(Aggregate):
         at: datetime,
     ) -> None:
         self.handled_requests.add(str(request_id))
-        self.documents[str(document_id)] = {
-            "document_id": str(document_id),
-            "request_id": str(request_id),
-            "subject": subject,
-            "document_type": document_type,
-            "title": title,
-            "status": "requested",
-            "removed": False,
-            "files": [],
-            "created_at": at,
-            "action_point": (
-                {
-                    "action_point_id": str(action_point_id),
-                    "status": "open",
-                    "created_at": at,
-                    "completed_at": None,
-                }
-                if action_point_id is not None
-                else None
-            ),
-        }
+        point = (
+            ActionPoint(action_point_id, ActionPointStatus.OPEN, at)
+            if action_point_id is not None
+            else None
+        )
+        self._put(
+            Document(
+                document_id=document_id,
+                request_id=request_id,
+                subject=Subject.of(subject),
+                document_type=document_type,
+                title=title,
+                status=DocumentStatus.REQUESTED,
+                created_at=at,
+                action_point=point,
+            )
+        )
+
+    def _put(self, document: Document) -> None:
+        self.documents[str(document.document_id)] = document
 
     # --- queries -------------------------------------------------------------------------------
 
-    def document(self, document_id: UUID) -> dict[str, Any]:
+    def document(self, document_id: UUID) -> Document:
         document = self.documents.get(str(document_id))
-        if document is None or document["removed"]:
+        if document is None or document.removed:
             raise DocumentNotFound(f"document {document_id} not found")
         return document
 
-    def current_documents(self) -> list[dict[str, Any]]:
-        return [d for d in self.documents.values() if not d["removed"]]
+    def current_documents(self) -> list[Document]:
+        return [d for d in self.documents.values() if not d.removed]
 
-    def document_of_action_point(self, action_point_id: UUID) -> dict[str, Any]:
+    def document_of_action_point(self, action_point_id: UUID) -> Document:
         for document in self.current_documents():
-            point = document["action_point"]
-            if (
-                point
-                and point["action_point_id"] == str(action_point_id)
-                and point["status"] != "removed"
-            ):
+            point = document.current_action_point
+            if point is not None and point.action_point_id == action_point_id:
                 return document
         raise ActionPointNotFound(f"action point {action_point_id} not found")
+
+    def _move(self, document: Document, command: DocumentCommand) -> Move:
+        move = DOCUMENT_MOVES.get((document.status, command))
+        if move is None:
+            raise MoveRefused(
+                f"document {document.document_id} is {document.status.value}: "
+                f"no {command.value} now"
+            )
+        return move
 
     # --- uploads -------------------------------------------------------------------------------
 
     def uploaded_bytes(self) -> int:
         """The bytes uploaded into this dossier; a copy reuses a stored file and adds none."""
         return sum(
-            int(file["size"])
+            file.size
             for document in self.documents.values()
-            for file in document["files"]
-            if not file.get("copied_from")
+            for file in document.files
+            if not file.copied_from
         )
+
+    def ensure_room_for(self, size: int, quota: int | None) -> None:
+        """Refuses ``size`` more bytes of uploads when the dossier's quota would be passed."""
+        if quota is None:
+            return
+        used = self.uploaded_bytes()
+        if used + size > quota:
+            raise UploadQuotaExceeded(
+                f"dossier {self.dossier_id} holds {used} bytes of uploads; "
+                f"{size} more would pass its quota of {quota} bytes"
+            )
 
     def upload(
         self,
@@ -267,41 +494,34 @@ class DossierCheck(Aggregate):
         ``quota``: the most bytes the dossier's uploads may hold together.
         """
         document = self.document(document_id)
-        if quota is not None and copied_from is None:
-            used = self.uploaded_bytes()
-            if used + int(file["size"]) > quota:
-                raise UploadQuotaExceeded(
-                    f"dossier {self.dossier_id} holds {used} bytes of uploads; "
-                    f"{file['size']} more would pass its quota of {quota} bytes"
-                )
-        point = document["action_point"]
-        completes = point["action_point_id"] if point and point["status"] == "open" else None
+        move = self._move(document, DocumentCommand.UPLOAD)
+        if copied_from is None:
+            self.ensure_room_for(int(file["size"]), quota)
+        completes = document.action_point_would(move.action_point) if move.action_point else None
         self._upload(
-            self.tenant,
-            self.dossier_id,
             document_id,
-            len(document["files"]) + 1,
+            len(document.files) + 1,
             file,
             by,
             at,
             copied_from,
-            completes,
+            str(completes) if completes else None,
         )
 
     def copy_from(self, document_id: UUID, source_document_id: UUID, by: str, at: datetime) -> None:
         """The copy icon: reuse the latest file of another uploaded document of this dossier."""
-        source = self.document(source_document_id)
-        if not source["files"]:
+        source = self.documents.get(str(source_document_id))
+        if source is None or source.removed:
+            raise SourceDocumentNotFound(f"source document {source_document_id} not found")
+        if not source.files:
             raise NothingUploaded(f"document {source_document_id} has no uploaded file to copy")
-        latest = source["files"][-1]
-        file = {key: latest[key] for key in ("sha256", "size", "content_type", "filename")}
-        self.upload(document_id, file, by, at, copied_from=source_document_id)
+        self.upload(
+            document_id, source.files[-1].metadata(), by, at, copied_from=source_document_id
+        )
 
     @event("DocumentUploaded")
     def _upload(
         self,
-        tenant: str,
-        dossier_id: str,
         document_id: UUID,
         version: int,
         file: dict[str, Any],
@@ -311,63 +531,63 @@ class DossierCheck(Aggregate):
         completes_action_point: str | None,
     ) -> None:
         document = self.documents[str(document_id)]
-        document["status"] = "uploaded"
-        document["files"].append(
+        move = DOCUMENT_MOVES[(document.status, DocumentCommand.UPLOAD)]
+        stored = StoredFile.of(
             {
                 **file,
                 "version": version,
                 "uploaded_at": at,
                 "uploaded_by": by,
-                "copied_from": str(copied_from) if copied_from else None,
+                "copied_from": copied_from,
             }
         )
-        if completes_action_point:
-            document["action_point"].update(status="completed", completed_at=at)
+        point = document.action_point
+        if completes_action_point and point is not None:
+            point = point.moved(ActionPointCommand.COMPLETE, at)
+        self._put(
+            replace(
+                document,
+                status=move.becomes or document.status,
+                files=(*document.files, stored),
+                action_point=point,
+            )
+        )
 
     # --- the two ways to remove an action point --------------------------------------------------
 
     def remove_document(self, document_id: UUID, by: str, at: datetime) -> None:
         """The cross in the dossier check; only while nothing was uploaded for it."""
         document = self.document(document_id)
-        if document["files"]:
-            raise DocumentHasUpload(f"document {document_id} has an uploaded file")
-        point = document["action_point"]
-        removes = point["action_point_id"] if point and point["status"] == "open" else None
-        self._remove_document(self.tenant, self.dossier_id, document_id, by, at, removes)
+        try:
+            self._move(document, DocumentCommand.REMOVE)
+        except MoveRefused:
+            raise DocumentHasUpload(f"document {document_id} has an uploaded file") from None
+        removes = document.action_point_would(ActionPointCommand.REMOVE)
+        self._remove_document(document_id, by, at, str(removes) if removes else None)
 
     @event("DocumentRemoved")
     def _remove_document(
-        self,
-        tenant: str,
-        dossier_id: str,
-        document_id: UUID,
-        by: str,
-        at: datetime,
-        removes_action_point: str | None,
+        self, document_id: UUID, by: str, at: datetime, removes_action_point: str | None
     ) -> None:
         document = self.documents[str(document_id)]
-        document["removed"] = True
-        if removes_action_point:
-            document["action_point"]["status"] = "removed"
+        point = document.action_point
+        if removes_action_point and point is not None:
+            point = point.moved(ActionPointCommand.REMOVE, at)
+        self._put(replace(document, removed=True, action_point=point))
 
     def remove_action_point(self, action_point_id: UUID, by: str, at: datetime) -> None:
         """The cross under "Actiepunten voor klant": the document stays in the dossier check."""
         document = self.document_of_action_point(action_point_id)
-        self._remove_action_point(
-            self.tenant, self.dossier_id, UUID(document["document_id"]), action_point_id, by, at
-        )
+        self._remove_action_point(document.document_id, action_point_id, by, at)
 
     @event("ActionPointRemoved")
     def _remove_action_point(
-        self,
-        tenant: str,
-        dossier_id: str,
-        document_id: UUID,
-        action_point_id: UUID,
-        by: str,
-        at: datetime,
+        self, document_id: UUID, action_point_id: UUID, by: str, at: datetime
     ) -> None:
-        self.documents[str(document_id)]["action_point"]["status"] = "removed"
+        document = self.documents[str(document_id)]
+        if document.action_point is not None:
+            point = document.action_point.moved(ActionPointCommand.REMOVE, at)
+            self._put(replace(document, action_point=point))
 
 
 class Locator(Aggregate):
@@ -386,22 +606,25 @@ class Locator(Aggregate):
 class DocumentTypes(Aggregate):
     """The office's document-type settings (stuksoorten): whether a type opens an action point."""
 
+    class Event(Aggregate.Event):
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_without_owner)
+
+    class Opened(Aggregate.Created):
+        class_version = 1  # the aggregate's identity
+        tenant: str
+
     @staticmethod
     def create_id(tenant: str) -> UUID:
         return uuid5(_NS, office_name("document-types", tenant))
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
         self.types: dict[str, dict[str, Any]] = {}
 
-    def configure(self, code: str, name: str, creates_action_point: bool, by: str) -> None:
-        self._configure(self.tenant, code, name, creates_action_point, by)
-
     @event("Configured")
-    def _configure(
-        self, tenant: str, code: str, name: str, creates_action_point: bool, by: str
-    ) -> None:
+    def configure(self, code: str, name: str, creates_action_point: bool, by: str) -> None:
         self.types[code] = {
             "code": code,
             "name": name,

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, moment, paginate, paging
-from services.dossiercontrole_service.application import DossierChecks
-from services.dossiercontrole_service.blobstore import (
-    Blobs,
-    UnsupportedFileType,
-    safe_filename,
-    sniff_content_type,
+from services.dossiercontrole_service.application import (
+    ConfigureDocumentType,
+    CopyDocument,
+    DossierChecks,
+    RemoveActionPoint,
+    RemoveDocument,
+    Upload,
 )
+from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
 from services.dossiercontrole_service.domainmodel import (
-    ActionPointNotFound,
-    DocumentHasUpload,
-    DocumentNotFound,
+    ActionPoint,
+    ActionPointStatus,
+    Document,
+    DocumentStatus,
     DossierCheck,
-    NothingUploaded,
-    UploadQuotaExceeded,
 )
 from shared.events.contracts import Name, Subject
 
@@ -57,9 +59,13 @@ class DocumentTypeList(BaseModel):
     next_cursor: str | None = None
 
 
+# A removed action point is not shown: the API knows the open and the completed ones.
+ShownActionPointStatus = Literal[ActionPointStatus.OPEN, ActionPointStatus.COMPLETED]
+
+
 class ActionPointRef(BaseModel):
     action_point_id: UUID
-    status: Literal["open", "completed"]
+    status: ShownActionPointStatus
 
 
 class FileOut(BaseModel):
@@ -79,7 +85,7 @@ class DocumentOut(BaseModel):
     subject: Subject
     document_type: str
     title: str
-    status: Literal["requested", "uploaded"]
+    status: DocumentStatus
     action_point: ActionPointRef | None
     created_at: datetime
     file: FileOut | None
@@ -98,7 +104,7 @@ class ActionPointOut(BaseModel):
     document_type: str
     title: str
     subject: Subject
-    status: Literal["open", "completed"]
+    status: ShownActionPointStatus
     created_at: datetime
     completed_at: datetime | None
 
@@ -118,24 +124,47 @@ def _app(request: Request) -> DossierChecks:
     return request.app.state.application  # type: ignore[no-any-return]
 
 
-def _document_out(check: DossierCheck, document: dict[str, Any]) -> DocumentOut:
-    point = document["action_point"]
-    files = document["files"]
+def _shown(point: ActionPoint) -> ShownActionPointStatus:
+    status = point.status
+    assert status is not ActionPointStatus.REMOVED, "a removed action point is not shown"
+    return status
+
+
+def _by(who: Identity) -> str:
+    return f"{who.role}:{who.sub}"
+
+
+def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
+    point = document.current_action_point
+    files = document.files
     return DocumentOut(
-        document_id=document["document_id"],
+        document_id=document.document_id,
         dossier_id=check.dossier_id,
-        subject=document["subject"],
-        document_type=document["document_type"],
-        title=document["title"],
-        status=document["status"],
+        subject=Subject.model_validate(document.subject.as_dict()),
+        document_type=document.document_type,
+        title=document.title,
+        status=document.status,
         action_point=(
-            ActionPointRef(action_point_id=point["action_point_id"], status=point["status"])
-            if point and point["status"] != "removed"
+            ActionPointRef(action_point_id=point.action_point_id, status=_shown(point))
+            if point
             else None
         ),
-        created_at=document["created_at"],
-        file=FileOut.model_validate(files[-1]) if files else None,
+        created_at=document.created_at,
+        file=FileOut.model_validate(files[-1], from_attributes=True) if files else None,
         versions=len(files),
+    )
+
+
+def _action_point_out(document: Document, point: ActionPoint) -> ActionPointOut:
+    return ActionPointOut(
+        action_point_id=point.action_point_id,
+        document_id=document.document_id,
+        document_type=document.document_type,
+        title=document.title,
+        subject=Subject.model_validate(document.subject.as_dict()),
+        status=_shown(point),
+        created_at=point.created_at,
+        completed_at=point.completed_at,
     )
 
 
@@ -151,14 +180,8 @@ async def configure_document_type(
     who: Admin,
     request: Request,
 ) -> DocumentTypeOut:
-    await asyncio.to_thread(
-        _app(request).configure_document_type,
-        who.tenant,
-        code,
-        body.name,
-        body.creates_action_point,
-        who.sub,
-    )
+    command = ConfigureDocumentType(who.tenant, code, body.name, body.creates_action_point, who.sub)
+    await asyncio.to_thread(_app(request).configure_document_type, command)
     return DocumentTypeOut(
         code=code, name=body.name, creates_action_point=body.creates_action_point
     )
@@ -187,7 +210,7 @@ async def dossier_check(
     first, a page at a time."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     chosen, next_cursor = paginate(
-        check.current_documents(), lambda d: (moment(d["created_at"]), d["document_id"]), page
+        check.current_documents(), lambda d: (moment(d.created_at), str(d.document_id)), page
     )
     return DocumentList(
         dossier_id=dossier_id,
@@ -208,22 +231,11 @@ async def action_points(
     """ "Actiepunten voor klant": the client's open and completed action points of a dossier,
     oldest first, a page at a time."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
-    points = []
-    for document in check.current_documents():
-        point = document["action_point"]
-        if point and point["status"] != "removed":
-            points.append(
-                ActionPointOut(
-                    action_point_id=point["action_point_id"],
-                    document_id=document["document_id"],
-                    document_type=document["document_type"],
-                    title=document["title"],
-                    subject=document["subject"],
-                    status=point["status"],
-                    created_at=point["created_at"],
-                    completed_at=point["completed_at"],
-                )
-            )
+    points = [
+        _action_point_out(document, point)
+        for document in check.current_documents()
+        if (point := document.current_action_point) is not None
+    ]
     chosen, next_cursor = paginate(
         points, lambda p: (moment(p.created_at), str(p.action_point_id)), page
     )
@@ -240,60 +252,29 @@ async def upload(
     document_id: UUID, file: UploadFile, who: Uploader, request: Request
 ) -> DocumentOut:
     """Upload a file (adviser, or the dossier's client); completes the open action point."""
-    limit = request.app.state.settings.max_upload_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise HTTPException(413, f"file larger than the limit of {limit} bytes")
-    if not content:
-        raise HTTPException(422, "the file is empty")
-    try:
-        content_type = sniff_content_type(content[:16])
-    except UnsupportedFileType as error:
-        raise HTTPException(415, str(error)) from None
+    content = await file.read(request.app.state.settings.max_upload_bytes + 1)
+    content_type = inspect_upload(content, request.app.state.settings.max_upload_bytes)
     app = _app(request)
-    # Check existence (a removed document too) and access before writing bytes to disk.
-    check = await asyncio.to_thread(app.locate, who.tenant, document_id)
-    if check is None or not who.may_see_dossier(check.dossier_id):
-        raise HTTPException(404, f"document {document_id} not found")
-    try:
-        check.document(document_id)
-    except DocumentNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    quota = request.app.state.settings.max_dossier_upload_bytes
-    used = check.uploaded_bytes()
-    if used + len(content) > quota:  # checked again, exactly, when the upload is saved
-        raise HTTPException(413, _over_quota(check.dossier_id, used, len(content), quota))
+    command = Upload(
+        who.tenant,
+        document_id,
+        {
+            "size": len(content),
+            "content_type": content_type,
+            "filename": safe_filename(file.filename),
+        },
+        _by(who),
+        datetime.now(UTC),
+        who.may_see_dossier,
+        request.app.state.settings.max_dossier_upload_bytes,
+    )
+    # Check existence (a removed document too), access and room before writing bytes to disk.
+    await asyncio.to_thread(app.check_upload, command)
     blobs: Blobs = request.app.state.blobs
     sha256 = await asyncio.to_thread(blobs.put, content)
-    metadata = {
-        "sha256": sha256,
-        "size": len(content),
-        "content_type": content_type,
-        "filename": safe_filename(file.filename),
-    }
-    try:
-        check = await asyncio.to_thread(
-            app.upload,
-            who.tenant,
-            document_id,
-            metadata,
-            f"{who.role}:{who.sub}",
-            datetime.now(UTC),
-            who.may_see_dossier,
-            quota,
-        )
-    except DocumentNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    except UploadQuotaExceeded as error:
-        raise HTTPException(413, str(error)) from None
+    command = replace(command, file={"sha256": sha256, **command.file})
+    check = await asyncio.to_thread(app.upload, command)
     return _document_out(check, check.document(document_id))
-
-
-def _over_quota(dossier_id: str, used: int, size: int, quota: int) -> str:
-    return (
-        f"dossier {dossier_id} holds {used} bytes of uploads; {size} more would pass its "
-        f"quota of {quota} bytes (ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES)"
-    )
 
 
 @router.post(
@@ -304,21 +285,10 @@ def _over_quota(dossier_id: str, used: int, size: int, quota: int) -> str:
 )
 async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) -> DocumentOut:
     """The copy icon: use the file of another uploaded document of the same dossier."""
-    try:
-        check = await asyncio.to_thread(
-            _app(request).copy,
-            who.tenant,
-            document_id,
-            body.source_document_id,
-            f"{who.role}:{who.sub}",
-            datetime.now(UTC),
-        )
-    except DocumentNotFound as error:
-        if str(body.source_document_id) in str(error):
-            raise HTTPException(422, f"source {error}") from None
-        raise HTTPException(404, str(error)) from None
-    except NothingUploaded as error:
-        raise HTTPException(422, str(error)) from None
+    command = CopyDocument(
+        who.tenant, document_id, body.source_document_id, _by(who), datetime.now(UTC)
+    )
+    check = await asyncio.to_thread(_app(request).copy, command)
     return _document_out(check, check.document(document_id))
 
 
@@ -327,18 +297,8 @@ async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) 
 )
 async def remove_document(document_id: UUID, who: Adviser, request: Request) -> Response:
     """The cross in the dossier check: the document and its action point go (409 after upload)."""
-    try:
-        await asyncio.to_thread(
-            _app(request).remove_document,
-            who.tenant,
-            document_id,
-            f"{who.role}:{who.sub}",
-            datetime.now(UTC),
-        )
-    except DocumentNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    except DocumentHasUpload as error:
-        raise HTTPException(409, str(error)) from None
+    command = RemoveDocument(who.tenant, document_id, _by(who), datetime.now(UTC))
+    await asyncio.to_thread(_app(request).remove_document, command)
     return Response(status_code=204)
 
 
@@ -350,14 +310,6 @@ async def remove_document(document_id: UUID, who: Adviser, request: Request) -> 
 )
 async def remove_action_point(action_point_id: UUID, who: Adviser, request: Request) -> Response:
     """Remove only the action point: it leaves the portal, the document stays in the check."""
-    try:
-        await asyncio.to_thread(
-            _app(request).remove_action_point,
-            who.tenant,
-            action_point_id,
-            f"{who.role}:{who.sub}",
-            datetime.now(UTC),
-        )
-    except ActionPointNotFound as error:
-        raise HTTPException(404, str(error)) from None
+    command = RemoveActionPoint(who.tenant, action_point_id, _by(who), datetime.now(UTC))
+    await asyncio.to_thread(_app(request).remove_action_point, command)
     return Response(status_code=204)

@@ -16,7 +16,10 @@ from servicekit.lease import FileLease, PostgresAdvisoryLease
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import (
+    DocumentRequest,
+    DossierChecks,
+)
 from shared.events import contracts as c
 from tests.conftest import store_params
 
@@ -67,7 +70,7 @@ def replicas(store: dict[str, str]) -> Iterator[tuple[DossierChecks, DossierChec
 
 def request(app: DossierChecks, dossier_id: str, document_type: str) -> None:
     app.add_requested_document(
-        OFFICE, dossier_id, uuid.uuid4(), MORTGAGE, document_type, None, None, NOW
+        DocumentRequest(OFFICE, dossier_id, uuid.uuid4(), MORTGAGE, document_type, None, None, NOW)
     )
 
 

@@ -107,7 +107,7 @@ def scenario_records(values: Sequence[SimpleNamespace | bytes]) -> list[SimpleNa
 
 def documents(checks: DossierChecks, dossier: str) -> list[str]:
     return sorted(
-        d["document_type"] for d in checks.get_dossier_check(OFFICE, dossier).documents.values()
+        d.document_type for d in checks.get_dossier_check(OFFICE, dossier).documents.values()
     )
 
 
@@ -186,9 +186,9 @@ async def test_a_request_refused_in_the_middle_of_a_batch_is_dead_lettered_and_t
     (first,) = [
         d
         for d in checks.get_dossier_check(OFFICE, "dossier-1").documents.values()
-        if d["document_type"] == "identiteitsbewijs"
+        if d.document_type == "identiteitsbewijs"
     ]
-    assert first["document_id"] == str(document_id_for(reused))
+    assert first.document_id == document_id_for(reused)
     assert checks.max_tracking_id(f"{topics.SCENARIO}:0") == 4
 
     head = checks.recorder.max_notification_id()

@@ -14,13 +14,27 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import (
+    ConfigureDocumentType,
+    CopyDocument,
+    DocumentRequest,
+    DossierChecks,
+    RemoveActionPoint,
+    RemoveDocument,
+    Upload,
+)
 from services.dossiercontrole_service.domainmodel import (
+    ActionPoint,
     ActionPointNotFound,
+    ActionPointStatus,
+    Document,
     DocumentHasUpload,
     DocumentNotFound,
     NothingUploaded,
     RequestIdInUse,
+    SourceDocumentNotFound,
+    StoredFile,
+    Subject,
     UploadQuotaExceeded,
     action_point_id_for,
     document_id_for,
@@ -62,28 +76,29 @@ def request(
     """A document request arrives; returns the id of the document it would add."""
     request_id = request_id or uuid4()
     app.add_requested_document(
-        tenant, DOSSIER, request_id, subject, document_type, title, action_point, NOW
+        DocumentRequest(
+            tenant, DOSSIER, request_id, subject, document_type, title, action_point, NOW
+        )
     )
     return document_id_for(request_id)
 
 
-def documents(app: DossierChecks, tenant: str = OFFICE) -> list[dict[str, Any]]:
+def documents(app: DossierChecks, tenant: str = OFFICE) -> list[Document]:
     return app.get_dossier_check(tenant, DOSSIER).current_documents()
 
 
-def document(app: DossierChecks, document_id: UUID) -> dict[str, Any]:
+def document(app: DossierChecks, document_id: UUID) -> Document:
     return app.get_dossier_check(OFFICE, DOSSIER).document(document_id)
 
 
-def action_point_of(app: DossierChecks, document_id: UUID) -> dict[str, Any] | None:
-    point: dict[str, Any] | None = document(app, document_id)["action_point"]
-    return point
+def action_point_of(app: DossierChecks, document_id: UUID) -> ActionPoint | None:
+    return document(app, document_id).action_point
 
 
 def action_point_id_for_document(app: DossierChecks, document_id: UUID) -> UUID:
     point = action_point_of(app, document_id)
     assert point is not None
-    return UUID(point["action_point_id"])
+    return point.action_point_id
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -93,40 +108,43 @@ def test_a_request_adds_a_document_with_an_open_action_point(checks: DossierChec
     request_id = uuid4()
 
     checks.add_requested_document(
-        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
 
     (added,) = documents(checks)
-    assert added["document_id"] == str(document_id_for(request_id))
-    assert added["document_type"] == "identiteitsbewijs"
-    assert added["title"] == "Identiteitsbewijs"
-    assert added["subject"] == MORTGAGE
-    assert added["status"] == "requested"
-    assert added["action_point"] == {
-        "action_point_id": str(action_point_id_for(request_id)),
-        "status": "open",
-        "created_at": NOW,
-        "completed_at": None,
-    }
+    assert added.document_id == document_id_for(request_id)
+    assert added.document_type == "identiteitsbewijs"
+    assert added.title == "Identiteitsbewijs"
+    assert added.subject == Subject.of(MORTGAGE)
+    assert added.status == "requested"
+    assert added.action_point == ActionPoint(
+        action_point_id_for(request_id), ActionPointStatus.OPEN, created_at=NOW
+    )
 
 
 def test_a_type_configured_without_action_point_adds_only_the_document(
     checks: DossierChecks,
 ) -> None:
     # The admin sets that a final discharge never creates an action point.
-    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    )
 
     document_id = request(checks, "finale_kwijting")
 
-    assert document(checks, document_id)["title"] == "Finale kwijting"
+    assert document(checks, document_id).title == "Finale kwijting"
     assert action_point_of(checks, document_id) is None
 
 
 def test_the_request_says_action_point_and_that_wins_over_the_type_setting(
     checks: DossierChecks,
 ) -> None:
-    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
-    checks.configure_document_type(OFFICE, "identiteitsbewijs", "ID", True, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    )
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "identiteitsbewijs", "ID", True, "admin-1")
+    )
 
     wanted = request(checks, "finale_kwijting", action_point=True)
     not_wanted = request(checks, "identiteitsbewijs", action_point=False)
@@ -138,14 +156,18 @@ def test_the_request_says_action_point_and_that_wins_over_the_type_setting(
 def test_a_type_nobody_configured_creates_an_action_point(checks: DossierChecks) -> None:
     document_id = request(checks, "werkgeversverklaring", title="Werkgeversverklaring 2025")
 
-    assert document(checks, document_id)["title"] == "Werkgeversverklaring 2025"
+    assert document(checks, document_id).title == "Werkgeversverklaring 2025"
     point = action_point_of(checks, document_id)
-    assert point is not None and point["status"] == "open"
+    assert point is not None and point.status == "open"
 
 
 def test_document_type_settings_are_listed_per_office(checks: DossierChecks) -> None:
-    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
-    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", True, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    )
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", True, "admin-1")
+    )
 
     assert checks.get_document_types(OFFICE) == [
         {"code": "finale_kwijting", "name": "Finale kwijting", "creates_action_point": True}
@@ -157,10 +179,12 @@ def test_the_same_request_delivered_twice_adds_one_document(checks: DossierCheck
     request_id = uuid4()
 
     first = checks.add_requested_document(
-        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
     second = checks.add_requested_document(
-        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, LATER
+        DocumentRequest(
+            OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, LATER
+        )
     )
 
     assert first == document_id_for(request_id)
@@ -175,8 +199,8 @@ def test_two_scenarios_asking_for_the_id_give_the_client_one_task(checks: Dossie
 
     # One document, one action point.
     (only,) = documents(checks)
-    assert only["document_id"] == str(first)
-    assert only["action_point"]["status"] == "open"
+    assert only.document_id == first
+    assert only.action_point.status == "open"
 
 
 def test_a_later_request_that_asks_for_a_task_opens_it_on_the_open_document(
@@ -191,33 +215,29 @@ def test_a_later_request_that_asks_for_a_task_opens_it_on_the_open_document(
 
     # Still one document, which now has the client's task the scenario asked for.
     (only,) = documents(checks)
-    assert only["document_id"] == str(first)
-    assert only["action_point"] == {
-        "action_point_id": str(action_point_id_for(later)),
-        "status": "open",
-        "created_at": NOW,
-        "completed_at": None,
-    }
+    assert only.document_id == first
+    assert only.action_point == ActionPoint(
+        action_point_id_for(later), ActionPointStatus.OPEN, created_at=NOW
+    )
     # The same request delivered again opens nothing more.
     checks.add_requested_document(
-        OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER
+        DocumentRequest(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
     )
-    assert documents(checks)[0]["action_point"]["created_at"] == NOW
+    assert documents(checks)[0].action_point.created_at == NOW
     # The adviser finds the task by its id, and the client's upload completes it.
     assert checks.locate(OFFICE, action_point_id_for(later)) is not None
-    checks.upload(OFFICE, first, PASSPORT, "client:klant-1", LATER)
-    assert action_point_of(checks, first) == {
-        "action_point_id": str(action_point_id_for(later)),
-        "status": "completed",
-        "created_at": NOW,
-        "completed_at": LATER,
-    }
+    checks.upload(Upload(OFFICE, first, PASSPORT, "client:klant-1", LATER))
+    assert action_point_of(checks, first) == ActionPoint(
+        action_point_id_for(later), ActionPointStatus.COMPLETED, NOW, completed_at=LATER
+    )
 
 
 def test_a_later_request_by_document_type_follows_the_types_setting(
     checks: DossierChecks,
 ) -> None:
-    checks.configure_document_type(OFFICE, "taxatierapport", "Taxatierapport", False, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "taxatierapport", "Taxatierapport", False, "admin-1")
+    )
     first = request(checks, "taxatierapport")
     # Asked again, by the type's setting (no task): still none.
     request(checks, "taxatierapport")
@@ -239,7 +259,7 @@ def test_a_request_id_that_opened_a_task_elsewhere_is_refused(checks: DossierChe
     # id would be the one in dossier-1 (ids derive from the request id).
     with pytest.raises(RequestIdInUse):
         checks.add_requested_document(
-            OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW
+            DocumentRequest(OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW)
         )
     assert checks.get_dossier_check(OFFICE, "dossier-2").current_documents() == []
 
@@ -249,14 +269,14 @@ def test_a_task_the_adviser_removed_is_not_opened_again_by_a_later_request(
 ) -> None:
     first = request(checks, "identiteitsbewijs")
     checks.remove_action_point(
-        OFFICE, action_point_id_for_document(checks, first), "adviser:a-1", NOW
+        RemoveActionPoint(OFFICE, action_point_id_for_document(checks, first), "adviser:a-1", NOW)
     )
 
     # Another scenario asks for the ID with a task: the adviser decided this document has none.
     request(checks, "identiteitsbewijs", action_point=True)
 
     point = action_point_of(checks, first)
-    assert point is not None and point["status"] == "removed"
+    assert point is not None and point.status == "removed"
 
 
 def test_the_same_type_on_another_subject_is_a_document_of_its_own(checks: DossierChecks) -> None:
@@ -270,7 +290,7 @@ def test_the_same_type_on_another_subject_is_a_document_of_its_own(checks: Dossi
 
 def test_once_uploaded_the_same_type_may_be_requested_again(checks: DossierChecks) -> None:
     first = request(checks)
-    checks.upload(OFFICE, first, PASSPORT, "klant-1", LATER)
+    checks.upload(Upload(OFFICE, first, PASSPORT, "klant-1", LATER))
 
     # The old passport expired: the adviser asks for a new one.
     second = request(checks)
@@ -286,21 +306,15 @@ def test_uploading_completes_the_open_action_point(checks: DossierChecks) -> Non
     document_id = request(checks)
 
     # The client uploads the passport on the portal.
-    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
 
     uploaded = document(checks, document_id)
-    assert uploaded["status"] == "uploaded"
-    assert uploaded["action_point"]["status"] == "completed"
-    assert uploaded["action_point"]["completed_at"] == LATER
-    (file,) = uploaded["files"]
-    assert (
-        file.items()
-        >= {
-            **PASSPORT,
-            "version": 1,
-            "uploaded_at": LATER,
-            "uploaded_by": "client:klant-1",
-        }.items()
+    assert uploaded.status == "uploaded"
+    assert uploaded.action_point.status == "completed"
+    assert uploaded.action_point.completed_at == LATER
+    (file,) = uploaded.files
+    assert file == StoredFile(
+        version=1, **PASSPORT, uploaded_at=LATER, uploaded_by="client:klant-1"
     )
 
 
@@ -311,33 +325,33 @@ def test_a_dossier_holds_uploads_up_to_its_quota(checks: DossierChecks) -> None:
     quota = 2 * PASSPORT["size"] + 10  # type: ignore[operator]
 
     # Two files fit in the dossier's quota; a copy stores no new bytes and does not count.
-    checks.upload(OFFICE, passport, PASSPORT, "client:klant-1", LATER, quota=quota)
-    checks.upload(OFFICE, payslip, PASSPORT_BACK, "client:klant-1", LATER, quota=quota)
-    checks.copy(OFFICE, statement, passport, "adviser:adviseur-1", LATER)
+    checks.upload(Upload(OFFICE, passport, PASSPORT, "client:klant-1", LATER, quota=quota))
+    checks.upload(Upload(OFFICE, payslip, PASSPORT_BACK, "client:klant-1", LATER, quota=quota))
+    checks.copy(CopyDocument(OFFICE, statement, passport, "adviser:adviseur-1", LATER))
     assert checks.get_dossier_check(OFFICE, DOSSIER).uploaded_bytes() == 2 * PASSPORT["size"]
 
     # A third file would pass the quota: refused, and the document stays as it was.
     third = request(checks, "werkgeversverklaring")
     with pytest.raises(UploadQuotaExceeded, match="quota"):
-        checks.upload(OFFICE, third, PASSPORT, "client:klant-1", LATER, quota=quota)
-    assert document(checks, third)["status"] == "requested"
+        checks.upload(Upload(OFFICE, third, PASSPORT, "client:klant-1", LATER, quota=quota))
+    assert document(checks, third).status == "requested"
 
 
 def test_a_second_upload_is_version_two(checks: DossierChecks) -> None:
     document_id = request(checks)
-    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
 
     # The back of the passport was missing; the adviser uploads it too.
     next_day = LATER + timedelta(days=1)
-    checks.upload(OFFICE, document_id, PASSPORT_BACK, "adviser:adviseur-1", next_day)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT_BACK, "adviser:adviseur-1", next_day))
 
-    files = document(checks, document_id)["files"]
-    assert [f["version"] for f in files] == [1, 2]
-    assert files[-1]["filename"] == "paspoort-achterkant.pdf"
+    files = document(checks, document_id).files
+    assert [f.version for f in files] == [1, 2]
+    assert files[-1].filename == "paspoort-achterkant.pdf"
     # The action point was completed by the first upload and stays so.
     point = action_point_of(checks, document_id)
     assert point is not None
-    assert (point["status"], point["completed_at"]) == ("completed", LATER)
+    assert (point.status, point.completed_at) == ("completed", LATER)
 
 
 def test_the_adviser_copies_an_uploaded_document_of_the_same_dossier(
@@ -345,18 +359,18 @@ def test_the_adviser_copies_an_uploaded_document_of_the_same_dossier(
 ) -> None:
     # The passport was uploaded for the mortgage ...
     on_mortgage = request(checks, "identiteitsbewijs", subject=MORTGAGE)
-    checks.upload(OFFICE, on_mortgage, PASSPORT, "client:klant-1", NOW)
+    checks.upload(Upload(OFFICE, on_mortgage, PASSPORT, "client:klant-1", NOW))
     # ... and the life insurance asks for it as well.
     on_life = request(checks, "identiteitsbewijs", subject=LIFE)
 
     # The adviser clicks the copy icon and picks the mortgage's passport.
-    checks.copy(OFFICE, on_life, on_mortgage, "adviser:adviseur-1", LATER)
+    checks.copy(CopyDocument(OFFICE, on_life, on_mortgage, "adviser:adviseur-1", LATER))
 
     copied = document(checks, on_life)
-    assert copied["status"] == "uploaded"
-    assert copied["files"][-1]["sha256"] == PASSPORT["sha256"]
-    assert copied["files"][-1]["version"] == 1
-    assert copied["action_point"]["status"] == "completed"
+    assert copied.status == "uploaded"
+    assert copied.files[-1].sha256 == PASSPORT["sha256"]
+    assert copied.files[-1].version == 1
+    assert copied.action_point.status == "completed"
 
 
 def test_copying_from_a_document_without_an_upload_is_refused(checks: DossierChecks) -> None:
@@ -364,20 +378,24 @@ def test_copying_from_a_document_without_an_upload_is_refused(checks: DossierChe
     target = request(checks, "identiteitsbewijs", subject=LIFE)
 
     with pytest.raises(NothingUploaded):
-        checks.copy(OFFICE, target, nothing_yet, "adviser:adviseur-1", LATER)
-    assert document(checks, target)["status"] == "requested"
+        checks.copy(CopyDocument(OFFICE, target, nothing_yet, "adviser:adviseur-1", LATER))
+    assert document(checks, target).status == "requested"
 
 
 def test_copying_from_another_dossier_is_refused(checks: DossierChecks) -> None:
     elsewhere = uuid4()
     checks.add_requested_document(
-        OFFICE, "dossier-2", elsewhere, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest(
+            OFFICE, "dossier-2", elsewhere, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
-    checks.upload(OFFICE, document_id_for(elsewhere), PASSPORT, "client:klant-2", NOW)
+    checks.upload(Upload(OFFICE, document_id_for(elsewhere), PASSPORT, "client:klant-2", NOW))
     target = request(checks)
 
-    with pytest.raises(DocumentNotFound):
-        checks.copy(OFFICE, target, document_id_for(elsewhere), "adviser:adviseur-1", LATER)
+    with pytest.raises(SourceDocumentNotFound):
+        checks.copy(
+            CopyDocument(OFFICE, target, document_id_for(elsewhere), "adviser:adviseur-1", LATER)
+        )
 
 
 # --- way 2: the action point leaves the portal --------------------------------------------------
@@ -388,24 +406,26 @@ def test_removing_the_document_takes_its_action_point_with_it(checks: DossierChe
     action_point_id = action_point_id_for_document(checks, document_id)
 
     # The adviser clicks the cross next to the document in the dossier check.
-    checks.remove_document(OFFICE, document_id, "adviser:adviseur-1", LATER)
+    checks.remove_document(RemoveDocument(OFFICE, document_id, "adviser:adviseur-1", LATER))
 
     assert documents(checks) == []
     with pytest.raises(DocumentNotFound):
         document(checks, document_id)
     check = checks.get_dossier_check(OFFICE, DOSSIER)
-    assert check.documents[str(document_id)]["action_point"]["status"] == "removed"
+    assert check.documents[str(document_id)].action_point.status == "removed"
     with pytest.raises(ActionPointNotFound):
-        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+        checks.remove_action_point(
+            RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+        )
 
 
 def test_a_document_with_an_upload_cannot_be_removed(checks: DossierChecks) -> None:
     document_id = request(checks)
-    checks.upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
 
     with pytest.raises(DocumentHasUpload):
-        checks.remove_document(OFFICE, document_id, "adviser:adviseur-1", LATER)
-    assert document(checks, document_id)["status"] == "uploaded"
+        checks.remove_document(RemoveDocument(OFFICE, document_id, "adviser:adviseur-1", LATER))
+    assert document(checks, document_id).status == "uploaded"
 
 
 def test_removing_only_the_action_point_keeps_the_document(checks: DossierChecks) -> None:
@@ -413,16 +433,20 @@ def test_removing_only_the_action_point_keeps_the_document(checks: DossierChecks
     action_point_id = action_point_id_for_document(checks, document_id)
 
     # Under "Actiepunten voor klant" the adviser clicks the cross: they have the ID already.
-    checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+    checks.remove_action_point(
+        RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+    )
 
     # The document is still requested in the dossier check, without a client task.
     (kept,) = documents(checks)
-    assert kept["document_id"] == str(document_id)
-    assert kept["status"] == "requested"
-    assert kept["action_point"]["status"] == "removed"
+    assert kept.document_id == document_id
+    assert kept.status == "requested"
+    assert kept.action_point.status == "removed"
     # Removing it a second time: there is no such action point any more.
     with pytest.raises(ActionPointNotFound):
-        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+        checks.remove_action_point(
+            RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", LATER)
+        )
 
 
 def test_a_document_whose_action_point_was_removed_can_still_be_uploaded_and_removed(
@@ -432,15 +456,17 @@ def test_a_document_whose_action_point_was_removed_can_still_be_uploaded_and_rem
     dropped = request(checks, "finale_kwijting")
     for document_id in (kept, dropped):
         action_point_id = action_point_id_for_document(checks, document_id)
-        checks.remove_action_point(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
+        checks.remove_action_point(
+            RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
+        )
 
-    checks.upload(OFFICE, kept, PASSPORT, "adviser:adviseur-1", LATER)
-    checks.remove_document(OFFICE, dropped, "adviser:adviseur-1", LATER)
+    checks.upload(Upload(OFFICE, kept, PASSPORT, "adviser:adviseur-1", LATER))
+    checks.remove_document(RemoveDocument(OFFICE, dropped, "adviser:adviseur-1", LATER))
 
-    assert document(checks, kept)["status"] == "uploaded"
+    assert document(checks, kept).status == "uploaded"
     # The removed action point does not come back as completed.
-    assert document(checks, kept)["action_point"]["status"] == "removed"
-    assert [d["document_id"] for d in documents(checks)] == [str(kept)]
+    assert document(checks, kept).action_point.status == "removed"
+    assert [d.document_id for d in documents(checks)] == [kept]
 
 
 def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
@@ -452,11 +478,15 @@ def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
         (removed_point, "identiteitsbewijs"),
     ):
         checks.add_requested_document(
-            OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW
+            DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW)
         )
     # The adviser removes the discharge document, and only the ID's action point.
-    checks.remove_document(OFFICE, document_id_for(removed_document), "adviser:a-1", NOW)
-    checks.remove_action_point(OFFICE, action_point_id_for(removed_point), "adviser:a-1", NOW)
+    checks.remove_document(
+        RemoveDocument(OFFICE, document_id_for(removed_document), "adviser:a-1", NOW)
+    )
+    checks.remove_action_point(
+        RemoveActionPoint(OFFICE, action_point_id_for(removed_point), "adviser:a-1", NOW)
+    )
 
     # The scenario service's outbox republishes both requests after a crash.
     for request_id, document_type in (
@@ -465,15 +495,17 @@ def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
     ):
         assert (
             checks.add_requested_document(
-                OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, LATER
+                DocumentRequest(
+                    OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, LATER
+                )
             )
             is None
         )
 
     # The discharge stays gone and the ID stays without a client task.
     (kept,) = documents(checks)
-    assert kept["document_type"] == "identiteitsbewijs"
-    assert kept["action_point"]["status"] == "removed"
+    assert kept.document_type == "identiteitsbewijs"
+    assert kept.action_point.status == "removed"
 
 
 # --- offices do not see each other's dossiers ---------------------------------------------------
@@ -492,15 +524,17 @@ def test_another_office_cannot_find_or_touch_this_offices_documents(checks: Doss
 
     # Their commands find nothing ...
     with pytest.raises(DocumentNotFound):
-        checks.upload(OTHER_OFFICE, document_id, PASSPORT, "client:x", LATER)
+        checks.upload(Upload(OTHER_OFFICE, document_id, PASSPORT, "client:x", LATER))
     with pytest.raises(DocumentNotFound):
-        checks.remove_document(OTHER_OFFICE, document_id, "adviser:x", LATER)
+        checks.remove_document(RemoveDocument(OTHER_OFFICE, document_id, "adviser:x", LATER))
     with pytest.raises(ActionPointNotFound):
-        checks.remove_action_point(OTHER_OFFICE, action_point_id, "adviser:x", LATER)
+        checks.remove_action_point(
+            RemoveActionPoint(OTHER_OFFICE, action_point_id, "adviser:x", LATER)
+        )
     # ... their dossier of the same id is empty, and ours is unchanged.
     assert documents(checks, tenant=OTHER_OFFICE) == []
-    assert document(checks, document_id)["status"] == "requested"
-    assert document(checks, document_id)["action_point"]["status"] == "open"
+    assert document(checks, document_id).status == "requested"
+    assert document(checks, document_id).action_point.status == "open"
 
 
 def test_an_upload_the_caller_may_not_make_is_refused_as_not_found(checks: DossierChecks) -> None:
@@ -509,6 +543,13 @@ def test_an_upload_the_caller_may_not_make_is_refused_as_not_found(checks: Dossi
     # A client of another dossier of the same office tries to upload.
     with pytest.raises(DocumentNotFound):
         checks.upload(
-            OFFICE, document_id, PASSPORT, "client:klant-2", LATER, allowed=lambda d: d != DOSSIER
+            Upload(
+                OFFICE,
+                document_id,
+                PASSPORT,
+                "client:klant-2",
+                LATER,
+                visible=lambda d: d != DOSSIER,
+            )
         )
-    assert document(checks, document_id)["status"] == "requested"
+    assert document(checks, document_id).status == "requested"

@@ -23,7 +23,15 @@ from pydantic import ValidationError
 from servicekit.consumer import DeadLetters, PositionStore, Rejected, TrackingConsumer
 from servicekit.eventstore import TrackedApplication
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import (
+    ConfigureDocumentType,
+    CopyDocument,
+    DocumentRequest,
+    DossierChecks,
+    RemoveActionPoint,
+    RemoveDocument,
+    Upload,
+)
 from services.dossiercontrole_service.domainmodel import action_point_id_for, document_id_for
 from services.portal_projection import kafka as portal_kafka
 from services.portal_projection.views import PortalView
@@ -658,7 +666,7 @@ def test_a_requested_document_publishes_the_document_and_its_action_point(
     request_id = uuid4()
 
     checks.add_requested_document(
-        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
 
     added, opened = outbox.new()
@@ -690,7 +698,9 @@ def test_a_requested_document_publishes_the_document_and_its_action_point(
 def test_a_merged_request_publishes_an_action_point_only_when_it_asks_for_one(
     checks: DossierChecks,
 ) -> None:
-    checks.configure_document_type(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", False, "admin-1")
+    )
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     (configured,) = outbox.new()
     assert configured.data == c.DocumentTypeConfiguredData(
@@ -700,20 +710,20 @@ def test_a_merged_request_publishes_an_action_point_only_when_it_asks_for_one(
 
     first = uuid4()
     checks.add_requested_document(
-        OFFICE, DOSSIER, first, MORTGAGE, "finale_kwijting", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, first, MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     assert types(outbox.new()) == ["DocumentAdded"]
 
     # A second request by the type's setting: nothing new for anyone.
     checks.add_requested_document(
-        OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     assert outbox.new() == []
 
     # A third asks for a task: the open document gets it, and the portal hears of it.
     later = uuid4()
     checks.add_requested_document(
-        OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER
+        DocumentRequest(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
     )
     (opened,) = outbox.new()
     assert isinstance(opened, c.ActionPointOpened)
@@ -737,14 +747,16 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
     life = {"type": "product", "id": "lv-1", "scope": "levensverzekering"}
     for request_id, subject in ((on_mortgage, MORTGAGE), (on_life, life)):
         checks.add_requested_document(
-            OFFICE, DOSSIER, request_id, subject, "identiteitsbewijs", None, None, NOW
+            DocumentRequest(
+                OFFICE, DOSSIER, request_id, subject, "identiteitsbewijs", None, None, NOW
+            )
         )
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     outbox.new()
 
     # The client uploads the passport for the mortgage.
     later = NOW + timedelta(hours=1)
-    checks.upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    checks.upload(Upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later))
     uploaded, completed = outbox.new()
     assert uploaded.data == c.DocumentUploadedData(
         document_id=document_id_for(on_mortgage),
@@ -761,14 +773,16 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
     )
 
     # A second version completes nothing new.
-    checks.upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    checks.upload(Upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later))
     (second,) = outbox.new()
     assert isinstance(second, c.DocumentUploaded)
     assert second.data.version == 2
 
     # The adviser copies it to the life insurance's request.
     checks.copy(
-        OFFICE, document_id_for(on_life), document_id_for(on_mortgage), "adviser:a-1", later
+        CopyDocument(
+            OFFICE, document_id_for(on_life), document_id_for(on_mortgage), "adviser:a-1", later
+        )
     )
     copied, copy_completed = outbox.new()
     assert copied.data.copied_from == document_id_for(on_mortgage)
@@ -780,17 +794,17 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
 def test_both_removal_paths_are_visible_as_events(checks: DossierChecks) -> None:
     goes, stays = uuid4(), uuid4()
     checks.add_requested_document(
-        OFFICE, DOSSIER, goes, MORTGAGE, "finale_kwijting", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, goes, MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     checks.add_requested_document(
-        OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest(OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     outbox.new()
     later = NOW + timedelta(hours=1)
 
     # Way 2a: the adviser removes the final discharge from the dossier check.
-    checks.remove_document(OFFICE, document_id_for(goes), "adviser:a-1", later)
+    checks.remove_document(RemoveDocument(OFFICE, document_id_for(goes), "adviser:a-1", later))
     removed, point_removed = outbox.new()
     assert removed.data == c.DocumentRemovedData(
         document_id=document_id_for(goes), dossier_id=DOSSIER, removed_by="adviser:a-1"
@@ -804,24 +818,28 @@ def test_both_removal_paths_are_visible_as_events(checks: DossierChecks) -> None
     )
 
     # Way 2b: they remove only the identity document's action point.
-    checks.remove_action_point(OFFICE, action_point_id_for(stays), "adviser:a-1", later)
+    checks.remove_action_point(
+        RemoveActionPoint(OFFICE, action_point_id_for(stays), "adviser:a-1", later)
+    )
     (only_point,) = outbox.new()
     assert isinstance(only_point, c.ActionPointRemoved)
     assert only_point.data.reason == "removed_by_adviser"
     assert only_point.data.document_id == document_id_for(stays)
 
     # Removing that document afterwards removes no action point a second time.
-    checks.remove_document(OFFICE, document_id_for(stays), "adviser:a-1", later)
+    checks.remove_document(RemoveDocument(OFFICE, document_id_for(stays), "adviser:a-1", later))
     assert types(outbox.new()) == ["DocumentRemoved"]
 
 
 def test_republishing_the_dossier_log_gives_the_same_event_ids(checks: DossierChecks) -> None:
     request_id = uuid4()
-    checks.configure_document_type(OFFICE, "identiteitsbewijs", "ID-bewijs", True, "admin-1")
-    checks.add_requested_document(
-        OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+    checks.configure_document_type(
+        ConfigureDocumentType(OFFICE, "identiteitsbewijs", "ID-bewijs", True, "admin-1")
     )
-    checks.upload(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW)
+    checks.add_requested_document(
+        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+    )
+    checks.upload(Upload(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW))
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
 
     first, again = outbox.all(), outbox.all()
@@ -863,9 +881,9 @@ def test_a_document_requested_on_the_scenario_topic_lands_in_the_dossier_check(
     handle(document_requested(request_id), Tracking("actiepunten.scenario.v1:1", 1))
 
     (document,) = checks.get_dossier_check(OFFICE, DOSSIER).current_documents()
-    assert document["document_id"] == str(document_id_for(request_id))
-    assert document["action_point"]["status"] == "open"
-    assert document["created_at"] == NOW
+    assert document.document_id == document_id_for(request_id)
+    assert document.action_point is not None and document.action_point.status == "open"
+    assert document.created_at == NOW
     assert checks.max_tracking_id("actiepunten.scenario.v1:1") == 1
 
 
@@ -890,7 +908,7 @@ def test_a_dossier_handler_given_a_recorded_position_changes_nothing(
 
     assert checks.recorder.max_notification_id() == head
     assert [
-        d["document_type"] for d in checks.get_dossier_check(OFFICE, DOSSIER).documents.values()
+        d.document_type for d in checks.get_dossier_check(OFFICE, DOSSIER).documents.values()
     ] == ["identiteitsbewijs"]
 
 

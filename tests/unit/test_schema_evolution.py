@@ -73,11 +73,11 @@ def test_replaying_version_one_records_gives_the_dossier_check_they_meant(tmp_pa
         handle(decode(topics.SCENARIO, record), Tracking(f"{topics.SCENARIO}:0", offset + 1))
 
     documents = {
-        d["document_type"]: d
+        d.document_type: d
         for d in checks.get_dossier_check("kantoor-v1", "dossier-v1").current_documents()
     }
     # true: an action point; false: none; not given: the type decides (unconfigured: yes).
-    assert documents["identiteitsbewijs"]["action_point"]["status"] == "open"
-    assert documents["finale_kwijting"]["action_point"] is None
-    assert documents["werkgeversverklaring"]["action_point"]["status"] == "open"
+    assert documents["identiteitsbewijs"].action_point.status == "open"
+    assert documents["finale_kwijting"].action_point is None
+    assert documents["werkgeversverklaring"].action_point.status == "open"
     checks.close()

@@ -26,7 +26,11 @@ from servicekit.auth import issue_token
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.settings import Settings
 from services.dossiercontrole_service import main as dossiercontrole_main
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import (
+    ConfigureDocumentType,
+    DocumentRequest,
+    DossierChecks,
+)
 from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck
 from services.scenario_service import kafka as scenario_kafka
 from services.scenario_service import main as scenario_main
@@ -156,7 +160,7 @@ def test_a_dossier_check_of_another_office_under_the_same_id_is_not_there(
 ) -> None:
     # Office acme's client has a document requested in dossier "eu:d1".
     checks.add_requested_document(
-        "acme", "eu:d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW
+        DocumentRequest("acme", "eu:d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
 
     # Office "acme:eu" reads its dossier d1: the same id, not its dossier check.
@@ -165,13 +169,13 @@ def test_a_dossier_check_of_another_office_under_the_same_id_is_not_there(
     # A request for its dossier d1 is refused rather than written into acme's dossier check.
     with pytest.raises(AggregateOfAnotherOffice):
         checks.add_requested_document(
-            "acme:eu", "d1", uuid4(), MORTGAGE, "loonstrook", None, None, NOW
+            DocumentRequest("acme:eu", "d1", uuid4(), MORTGAGE, "loonstrook", None, None, NOW)
         )
     # Within one office too, a dossier check loaded for another dossier is refused.
     with pytest.raises(AggregateOfAnotherOffice):
         checks.get_owned(DossierCheck.create_id("acme", "eu:d1"), tenant="acme", dossier_id="eu:d2")
     [only] = checks.get_dossier_check("acme", "eu:d1").current_documents()
-    assert only["document_type"] == "identiteitsbewijs"
+    assert only.document_type == "identiteitsbewijs"
 
 
 @before_the_rule
@@ -181,16 +185,22 @@ def test_document_type_settings_of_another_office_under_the_same_id_are_not_ther
     # Two offices whose settings share one id (as a uuid5 collision would make them).
     shared_id = DocumentTypes.create_id("acme")
     monkeypatch.setattr(DocumentTypes, "create_id", staticmethod(lambda *_, **__: shared_id))
-    checks.configure_document_type("acme", "finale_kwijting", "Finale kwijting", False, "admin-1")
+    checks.configure_document_type(
+        ConfigureDocumentType("acme", "finale_kwijting", "Finale kwijting", False, "admin-1")
+    )
 
     with pytest.raises(AggregateOfAnotherOffice):
         checks.get_document_types("kantoor-2")
     with pytest.raises(AggregateOfAnotherOffice):
-        checks.configure_document_type("kantoor-2", "loonstrook", "Loonstrook", True, "admin-2")
+        checks.configure_document_type(
+            ConfigureDocumentType("kantoor-2", "loonstrook", "Loonstrook", True, "admin-2")
+        )
     # A request in the other office does not read acme's settings either.
     with pytest.raises(AggregateOfAnotherOffice):
         checks.add_requested_document(
-            "kantoor-2", "d1", uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
+            DocumentRequest(
+                "kantoor-2", "d1", uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
+            )
         )
     assert [t["code"] for t in checks.get_document_types("acme")] == ["finale_kwijting"]
 
@@ -288,7 +298,7 @@ def test_another_offices_dossier_check_under_the_callers_id_answers_404(
     checks: DossierChecks = http.app.state.application  # type: ignore[attr-defined]
     try:
         checks.add_requested_document(
-            "acme", "d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW
+            DocumentRequest("acme", "d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW)
         )
 
         for path in ("/dossiers/d1/documents", "/dossiers/d1/action-points"):

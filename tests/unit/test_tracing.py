@@ -23,7 +23,10 @@ from servicekit import tracing
 from servicekit.eventstore import traceparent_of
 from servicekit.outbox import OutboxRelay
 from services.dossiercontrole_service import kafka as dk
-from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.application import (
+    DocumentRequest,
+    DossierChecks,
+)
 from shared.events import contracts as c
 from shared.events.codec import new_event
 
@@ -121,14 +124,16 @@ async def test_the_trace_of_a_command_is_stored_with_its_events_and_published_wi
         # A command runs in a request's span and stores its events.
         with tracer.start_as_current_span("POST /dossier-requests") as request:
             checks.add_requested_document(
-                "kantoor-utrecht",
-                "dossier-1",
-                uuid4(),
-                {"type": "product", "id": "hyp-1", "scope": "hypotheek"},
-                "identiteitsbewijs",
-                None,
-                None,
-                datetime(2025, 3, 10, 9, 0, tzinfo=UTC),
+                DocumentRequest(
+                    "kantoor-utrecht",
+                    "dossier-1",
+                    uuid4(),
+                    {"type": "product", "id": "hyp-1", "scope": "hypotheek"},
+                    "identiteitsbewijs",
+                    None,
+                    None,
+                    datetime(2025, 3, 10, 9, 0, tzinfo=UTC),
+                )
             )
         ctx = request.get_span_context()
         traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"

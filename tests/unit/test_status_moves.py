@@ -1,0 +1,152 @@
+"""The status moves of the dossier check (SPEC section 6), as a table: every status on every
+command, allowed or refused. A new status or command without its rows here fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from itertools import product
+from uuid import uuid4
+
+import pytest
+
+from servicekit.domain import Conflict
+from services.dossiercontrole_service.domainmodel import (
+    ActionPoint,
+    ActionPointCommand,
+    ActionPointNotFound,
+    ActionPointStatus,
+    DocumentCommand,
+    DocumentStatus,
+    DossierCheck,
+    MoveRefused,
+    document_id_for,
+)
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=1)
+MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+PDF = {"sha256": "a" * 64, "size": 100, "content_type": "application/pdf", "filename": "id.pdf"}
+REFUSED = "refused"
+GONE = "gone"
+
+# (document status, command) -> (what the document becomes, what its open task becomes)
+DOCUMENT_EXPECTED: dict[
+    tuple[DocumentStatus, DocumentCommand], tuple[DocumentStatus | str, ActionPointStatus] | str
+] = {
+    (DocumentStatus.REQUESTED, DocumentCommand.UPLOAD): (
+        DocumentStatus.UPLOADED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.UPLOADED, DocumentCommand.UPLOAD): (
+        DocumentStatus.UPLOADED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.REQUESTED, DocumentCommand.REMOVE): (GONE, ActionPointStatus.REMOVED),
+    (DocumentStatus.UPLOADED, DocumentCommand.REMOVE): REFUSED,
+}
+
+# (action point status, command) -> what it becomes; None: it stays as it is.
+ACTION_POINT_EXPECTED: dict[
+    tuple[ActionPointStatus, ActionPointCommand], ActionPointStatus | None
+] = {
+    (ActionPointStatus.OPEN, ActionPointCommand.COMPLETE): ActionPointStatus.COMPLETED,
+    (ActionPointStatus.OPEN, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.COMPLETE): None,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
+    (ActionPointStatus.REMOVED, ActionPointCommand.COMPLETE): None,
+    (ActionPointStatus.REMOVED, ActionPointCommand.REMOVE): None,
+}
+
+
+def requested() -> DossierCheck:
+    check = DossierCheck("kantoor-1", "dossier-1")
+    check.request_document(uuid4(), MORTGAGE, "identiteitsbewijs", "ID", True, NOW)
+    return check
+
+
+def uploaded() -> DossierCheck:
+    check = requested()
+    (document,) = check.current_documents()
+    check.upload(document.document_id, PDF, "client:klant-1", NOW)
+    return check
+
+
+# How a dossier check with one document in each status comes about.
+IN_STATUS: dict[DocumentStatus, Callable[[], DossierCheck]] = {
+    DocumentStatus.REQUESTED: requested,
+    DocumentStatus.UPLOADED: uploaded,
+}
+
+
+def run(check: DossierCheck, command: DocumentCommand) -> None:
+    (document,) = check.current_documents()
+    if command is DocumentCommand.UPLOAD:
+        check.upload(document.document_id, PDF, "adviser:a-1", LATER)
+    elif command is DocumentCommand.REMOVE:
+        check.remove_document(document.document_id, "adviser:a-1", LATER)
+    else:  # pragma: no cover - a new command needs its way here
+        raise AssertionError(f"no way to run {command}")
+
+
+@pytest.mark.parametrize(
+    ("status", "command"),
+    list(product(DocumentStatus, DocumentCommand)),
+    ids=lambda value: str(value),
+)
+def test_every_document_status_on_every_command(
+    status: DocumentStatus, command: DocumentCommand
+) -> None:
+    expected = DOCUMENT_EXPECTED[(status, command)]
+    check = IN_STATUS[status]()
+    (document,) = check.current_documents()
+    assert document.status is status
+
+    if expected == REFUSED:
+        with pytest.raises(MoveRefused) as refused:
+            run(check, command)
+        assert isinstance(refused.value, Conflict) and refused.value.status == 409
+        assert check.documents[str(document.document_id)] == document  # nothing changed
+        return
+    run(check, command)
+
+    assert isinstance(expected, tuple)
+    becomes, task = expected
+    after = check.documents[str(document.document_id)]
+    if becomes == GONE:
+        assert after.removed and check.current_documents() == []
+    else:
+        assert after.status is becomes
+    assert after.action_point is not None and after.action_point.status is task
+
+
+@pytest.mark.parametrize(
+    ("status", "command"),
+    list(product(ActionPointStatus, ActionPointCommand)),
+    ids=lambda value: str(value),
+)
+def test_every_action_point_status_on_every_command(
+    status: ActionPointStatus, command: ActionPointCommand
+) -> None:
+    point = ActionPoint(document_id_for(uuid4()), status, NOW)
+
+    moved = point.moved(command, LATER)
+
+    expected = ACTION_POINT_EXPECTED[(status, command)]
+    if expected is None:
+        assert moved == point
+    else:
+        assert moved.status is expected
+        assert moved.completed_at == (LATER if expected is ActionPointStatus.COMPLETED else None)
+
+
+def test_a_removed_action_point_cannot_be_removed_again() -> None:
+    check = requested()
+    (document,) = check.current_documents()
+    assert document.action_point is not None
+    point_id = document.action_point.action_point_id
+    check.remove_action_point(point_id, "adviser:a-1", LATER)
+
+    with pytest.raises(ActionPointNotFound) as missing:
+        check.remove_action_point(point_id, "adviser:a-1", LATER)
+    assert missing.value.status == 404
