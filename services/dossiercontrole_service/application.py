@@ -298,32 +298,48 @@ class DossierChecks(TrackedApplication):
         check.ensure_room_for(int(command.file["size"]), command.quota)
 
     def upload(self, command: Upload) -> DossierCheck:
-        def upload() -> DossierCheck:
-            check = self._locate_document(command.tenant, command.document_id, command.visible)
-            check.upload(
+        return self._change_document(
+            command.tenant,
+            command.document_id,
+            lambda check: check.upload(
                 command.document_id, command.file, command.by, command.at, quota=command.quota
-            )
-            self.save(check)
-            return check
-
-        return self.retry_on_conflict(upload)
+            ),
+            command.visible,
+        )
 
     def copy(self, command: CopyDocument) -> DossierCheck:
-        def copy() -> DossierCheck:
-            check = self._locate_document(command.tenant, command.document_id)
-            check.copy_from(command.document_id, command.source_document_id, command.by, command.at)
+        return self._change_document(
+            command.tenant,
+            command.document_id,
+            lambda check: check.copy_from(
+                command.document_id, command.source_document_id, command.by, command.at
+            ),
+        )
+
+    def remove_document(self, command: RemoveDocument) -> None:
+        self._change_document(
+            command.tenant,
+            command.document_id,
+            lambda check: check.remove_document(command.document_id, command.by, command.at),
+        )
+
+    def _change_document(
+        self,
+        tenant: str,
+        document_id: UUID,
+        change: Callable[[DossierCheck], None],
+        visible: Callable[[str], bool] = _everyone,
+    ) -> DossierCheck:
+        """Load the dossier check that holds the document, change it, save it (again, on a
+        concurrent save)."""
+
+        def command() -> DossierCheck:
+            check = self._locate_document(tenant, document_id, visible)
+            change(check)
             self.save(check)
             return check
 
-        return self.retry_on_conflict(copy)
-
-    def remove_document(self, command: RemoveDocument) -> None:
-        def remove() -> None:
-            check = self._locate_document(command.tenant, command.document_id)
-            check.remove_document(command.document_id, command.by, command.at)
-            self.save(check)
-
-        self.retry_on_conflict(remove)
+        return self.retry_on_conflict(command)
 
     def remove_action_point(self, command: RemoveActionPoint) -> None:
         def remove() -> None:
