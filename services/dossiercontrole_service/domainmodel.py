@@ -233,6 +233,10 @@ class Document:
         point = self.action_point
         return point if point is not None and point.current else None
 
+    def allowed_commands(self) -> list[DocumentCommand]:
+        """The commands the document's status allows (``DOCUMENT_MOVES``)."""
+        return [command for command in DocumentCommand if (self.status, command) in DOCUMENT_MOVES]
+
     def action_point_would(self, command: ActionPointCommand) -> UUID | None:
         """The id of the action point that ``command`` would move, if the table allows it."""
         point = self.action_point

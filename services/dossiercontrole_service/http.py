@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
@@ -27,6 +27,7 @@ from services.dossiercontrole_service.domainmodel import (
     ActionPoint,
     ActionPointStatus,
     Document,
+    DocumentCommand,
     DocumentStatus,
     DossierCheck,
 )
@@ -86,6 +87,10 @@ class DocumentOut(BaseModel):
     document_type: str
     title: str
     status: DocumentStatus
+    actions: list[DocumentCommand] = Field(
+        description="What the document's status allows now: `upload` (an upload or a copy) and "
+        "`remove` (the document and its action point); other moves are refused with 409."
+    )
     action_point: ActionPointRef | None
     created_at: datetime
     file: FileOut | None
@@ -144,6 +149,7 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         document_type=document.document_type,
         title=document.title,
         status=document.status,
+        actions=document.allowed_commands(),
         action_point=(
             ActionPointRef(action_point_id=point.action_point_id, status=_shown(point))
             if point

@@ -470,6 +470,8 @@ def test_deleting_a_document_without_upload_removes_it_and_its_action_point(
     discharge = check["finale_kwijting"]
     passport = check["identiteitsbewijs"]["document_id"]
     eventually(lambda: _assert_equal(len(portal_points(system, office, "dossier-1")), 2))
+    # The dossier check says what a document allows: a requested one, an upload or the cross.
+    assert discharge["actions"] == ["upload", "remove"]
 
     # The cross next to "Finale kwijting" in the dossier check: 204.
     response = system.delete(
@@ -502,6 +504,7 @@ def test_deleting_a_document_without_upload_removes_it_and_its_action_point(
     assert response.status_code == 409, response.text
     [kept] = system.documents(office, "dossier-1")
     assert (kept["status"], kept["action_point"]["status"]) == ("uploaded", "completed")
+    assert kept["actions"] == ["upload"]  # another version, no cross
 
     # Platform services saw DocumentRemoved, then ActionPointRemoved for that reason.
     events = published(kafka, office, lambda found: "ActionPointRemoved" in types_of(found))
