@@ -120,8 +120,21 @@ is (a completed point stays completed on a second upload, a removed one stays re
 # --- value objects -------------------------------------------------------------------------------
 
 
+class _Value:
+    """A value object: immutable, so a copy of an aggregate (the repository deep-copies cached
+    ones for each caller) shares it instead of copying it field by field."""
+
+    __slots__ = ()
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
+
+
 @dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(_Value):
     """What documents are requested for: a product or an appointment of the dossier."""
 
     type: str
@@ -137,7 +150,7 @@ class Subject:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFile:
+class StoredFile(_Value):
     """One version of a document's file: its metadata; the bytes are in the blob store."""
 
     version: int
@@ -166,7 +179,7 @@ _FILE_FIELDS = tuple(f.name for f in fields(StoredFile))
 
 
 @dataclass(frozen=True, slots=True)
-class ActionPoint:
+class ActionPoint(_Value):
     """The client's task for a document (actiepunt voor klant)."""
 
     action_point_id: UUID
@@ -197,7 +210,7 @@ class ActionPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class Document:
+class Document(_Value):
     """A requested document (stuk) of the dossier check, with its files and action point."""
 
     document_id: UUID
