@@ -657,10 +657,12 @@ def test_admin_decides_which_document_types_create_an_action_point(
     assert listed["document_types"] == []
     events = published(kafka, office, lambda found: "DocumentTypeConfigured" in types_of(found))
     [configured] = [e for e in events if e["type"] == "DocumentTypeConfigured"]
+    # (SPEC section 6 added optional settings, published with their defaults.)
     assert configured["data"] == {
         "code": "finale_kwijting",
         "name": "Finale kwijting",
         "creates_action_point": False,
+        "rerequest_on_expiry": False,
     }
 
 
