@@ -103,6 +103,9 @@ class ConfigureDocumentType:
     name: str
     creates_action_point: bool
     by: str
+    valid_for: str | None = None
+    rerequest_on_expiry: bool = False
+    due_in: str | None = None
 
 
 @dataclass
@@ -168,7 +171,15 @@ class DossierChecks(TrackedApplication):
     def configure_document_type(self, command: ConfigureDocumentType) -> None:
         def configure() -> None:
             types = self._document_types(command.tenant)
-            types.configure(command.code, command.name, command.creates_action_point, command.by)
+            types.configure(
+                command.code,
+                command.name,
+                command.creates_action_point,
+                command.by,
+                command.valid_for,
+                command.rerequest_on_expiry,
+                command.due_in,
+            )
             self.save(types)
 
         self.retry_on_conflict(configure)

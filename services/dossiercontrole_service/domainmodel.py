@@ -621,7 +621,8 @@ class Locator(Aggregate):
 
 
 class DocumentTypes(Aggregate):
-    """The office's document-type settings (stuksoorten): whether a type opens an action point."""
+    """The office's document-type settings (stuksoorten): whether a type opens an action point,
+    and its validity window, re-request on expiry and default due time."""
 
     class Event(Aggregate.Event):
         class_version = 2
@@ -640,12 +641,42 @@ class DocumentTypes(Aggregate):
         self.tenant = tenant
         self.types: dict[str, dict[str, Any]] = {}
 
-    @event("Configured")
-    def configure(self, code: str, name: str, creates_action_point: bool, by: str) -> None:
+    class Configured(Event):
+        # Class version 3 added the document cycle's settings (SPEC section 6).
+        class_version = 3
+        code: str
+        name: str
+        creates_action_point: bool
+        by: str
+        valid_for: str | None
+        rerequest_on_expiry: bool
+        due_in: str | None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state.update(valid_for=None, rerequest_on_expiry=False, due_in=None)
+
+    @event(Configured)
+    def configure(
+        self,
+        code: str,
+        name: str,
+        creates_action_point: bool,
+        by: str,
+        valid_for: str | None = None,
+        rerequest_on_expiry: bool = False,
+        due_in: str | None = None,
+    ) -> None:
+        """A type's settings, replaced whole: whether it opens an action point, how long a
+        delivered document stays valid (ISO 8601), whether its expiry requests it again, and
+        the default due time of a request."""
         self.types[code] = {
             "code": code,
             "name": name,
             "creates_action_point": creates_action_point,
+            "valid_for": valid_for,
+            "rerequest_on_expiry": rerequest_on_expiry,
+            "due_in": due_in,
         }
 
     def creates_action_point(self, code: str) -> bool:
@@ -655,3 +686,14 @@ class DocumentTypes(Aggregate):
     def name_of(self, code: str) -> str | None:
         entry = self.types.get(code)
         return entry["name"] if entry else None
+
+    def valid_for(self, code: str) -> str | None:
+        """How long a delivered document of this type stays valid (None: for good)."""
+        return self.types.get(code, {}).get("valid_for")
+
+    def rerequest_on_expiry(self, code: str) -> bool:
+        return bool(self.types.get(code, {}).get("rerequest_on_expiry", False))
+
+    def due_in(self, code: str) -> str | None:
+        """The default due time of a request of this type, from the moment it is requested."""
+        return self.types.get(code, {}).get("due_in")

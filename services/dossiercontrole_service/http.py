@@ -32,6 +32,7 @@ from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
 )
 from shared.events.contracts import Name, Subject
+from shared.events.durations import IsoDuration
 
 router = APIRouter(responses=AUTHENTICATED)
 # Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
@@ -44,15 +45,26 @@ Uploader = Annotated[Identity, Depends(require("adviser", "client"))]
 
 
 class DocumentTypeIn(BaseModel):
+    """A type's settings, replaced whole (an omitted setting takes its default)."""
+
     model_config = ConfigDict(extra="forbid")
     name: Name
     creates_action_point: StrictBool
+    valid_for: IsoDuration | None = None
+    """How long a delivered document stays valid, e.g. ``P3M``; null: for good."""
+    rerequest_on_expiry: StrictBool = False
+    """Request the document again when a delivered one expires."""
+    due_in: IsoDuration | None = None
+    """The default due time of a request of this type, e.g. ``P14D``."""
 
 
 class DocumentTypeOut(BaseModel):
     code: str
     name: str
     creates_action_point: bool
+    valid_for: str | None = None
+    rerequest_on_expiry: bool = False
+    due_in: str | None = None
 
 
 class DocumentTypeList(BaseModel):
@@ -186,11 +198,12 @@ async def configure_document_type(
     who: Admin,
     request: Request,
 ) -> DocumentTypeOut:
-    command = ConfigureDocumentType(who.tenant, code, body.name, body.creates_action_point, who.sub)
-    await asyncio.to_thread(_app(request).configure_document_type, command)
-    return DocumentTypeOut(
-        code=code, name=body.name, creates_action_point=body.creates_action_point
+    settings = body.model_dump(exclude={"name", "creates_action_point"})
+    command = ConfigureDocumentType(
+        who.tenant, code, body.name, body.creates_action_point, who.sub, **settings
     )
+    await asyncio.to_thread(_app(request).configure_document_type, command)
+    return DocumentTypeOut(code=code, **body.model_dump())
 
 
 @router.get("/document-types", response_model=DocumentTypeList, tags=["document types"])

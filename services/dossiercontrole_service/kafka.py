@@ -56,6 +56,9 @@ def _configured(event: Any, _: Origin) -> Fact:
             "code": event.code,
             "name": event.name,
             "creates_action_point": event.creates_action_point,
+            "valid_for": event.valid_for,
+            "rerequest_on_expiry": event.rerequest_on_expiry,
+            "due_in": event.due_in,
         },
     )
 

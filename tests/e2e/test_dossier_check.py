@@ -608,15 +608,18 @@ def test_admin_decides_which_document_types_create_an_action_point(
         json={"name": "Finale kwijting", "creates_action_point": False},
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {
+    # The document cycle's settings (SPEC section 6) take their defaults when not given.
+    configured = {
         "code": "finale_kwijting",
         "name": "Finale kwijting",
         "creates_action_point": False,
+        "valid_for": None,
+        "rerequest_on_expiry": False,
+        "due_in": None,
     }
+    assert response.json() == configured
     response = system.get("dossiercontrole", "/document-types", office.adviser)
-    assert response.json()["document_types"] == [
-        {"code": "finale_kwijting", "name": "Finale kwijting", "creates_action_point": False}
-    ]
+    assert response.json()["document_types"] == [configured]
 
     # A request for it adds the document, named as configured, without a task for the client.
     request_document(system, office, "dossier-1", "finale_kwijting")

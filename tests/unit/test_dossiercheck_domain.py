@@ -168,9 +168,29 @@ def test_document_type_settings_are_listed_per_office(checks: DossierChecks) -> 
     checks.configure_document_type(
         ConfigureDocumentType(OFFICE, "finale_kwijting", "Finale kwijting", True, "admin-1")
     )
+    checks.configure_document_type(
+        ConfigureDocumentType(
+            OFFICE, "loonstrook", "Loonstrook", True, "admin-1", "P3M", True, "P14D"
+        )
+    )
 
     assert checks.get_document_types(OFFICE) == [
-        {"code": "finale_kwijting", "name": "Finale kwijting", "creates_action_point": True}
+        {
+            "code": "finale_kwijting",
+            "name": "Finale kwijting",
+            "creates_action_point": True,
+            "valid_for": None,
+            "rerequest_on_expiry": False,
+            "due_in": None,
+        },
+        {
+            "code": "loonstrook",
+            "name": "Loonstrook",
+            "creates_action_point": True,
+            "valid_for": "P3M",
+            "rerequest_on_expiry": True,
+            "due_in": "P14D",
+        },
     ]
     assert checks.get_document_types(OTHER_OFFICE) == []
 
