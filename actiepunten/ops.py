@@ -42,11 +42,8 @@ def open_store(service: str) -> tuple[TrackedApplication, Any, str]:
         from services.scenario_service import kafka as scenario_kafka
         from services.scenario_service.application import Scenarios
 
-        return (
-            Scenarios(env=settings.eventstore_env("scenario")),
-            scenario_kafka.translate,
-            scenario_kafka.PUBLISHES,
-        )
+        scenarios = Scenarios(env=settings.eventstore_env("scenario"))
+        return scenarios, scenario_kafka.OUTBOX.translator(scenarios), scenario_kafka.PUBLISHES
     if service == "dossiercontrole":
         from services.dossiercontrole_service import kafka as check_kafka
         from services.dossiercontrole_service.application import DossierChecks

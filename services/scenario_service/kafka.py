@@ -1,6 +1,6 @@
 """What the scenario service publishes and consumes on Kafka.
 
-Publishes ``actiepunten.scenario.v1`` from its notification log (``translate`` is the one place
+Publishes ``actiepunten.scenario.v1`` from its notification log (``OUTBOX`` is the one place
 where internal aggregate events become integration events). Consumes the platform topics that
 start scenarios by themselves and deliver document lists (stukkenlijsten).
 """
@@ -15,7 +15,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import Handler, Rejected
-from servicekit.outbox import integration_event_id
+from servicekit.outbox import Fact, Origin, OutboxMappings
 from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
 from services.scenario_service.domainmodel import (
     DocumentListConflict,
@@ -25,7 +25,7 @@ from services.scenario_service.domainmodel import (
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import action_point_rule, new_event
+from shared.events.codec import action_point_rule
 
 SOURCE = "actiepunten/scenario_service"
 PUBLISHES = topics.SCENARIO
@@ -55,153 +55,126 @@ def _item(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def translate(event: Any) -> list[c.CloudEvent]:
-    """Internal aggregate event -> the integration events it publishes."""
-    # Aggregate event classes are made by @event at run time: match them by name.
-    name = type(event).__qualname__
-    made: list[tuple[type[c.CloudEvent], dict[str, Any], str, str | None]] = []
-    if name in ("ScenarioCatalogue.ScenarioDefined", "ScenarioCatalogue.ScenarioChanged"):
-        kind = (
-            c.ScenarioDefined if name == "ScenarioCatalogue.ScenarioDefined" else c.ScenarioChanged
-        )
-        data = {"scenario_id": event.scenario_id, **event.definition}
-        made.append((kind, data, event.tenant, None))
-    elif name == "ScenarioCatalogue.ScenarioDeleted":
-        made.append((c.ScenarioDeleted, {"scenario_id": event.scenario_id}, event.tenant, None))
-    elif name == "ScenarioRun.Scheduled":
-        made.append(
-            (
-                c.ScenarioScheduled,
-                _scheduled(event.originator_id, vars(event), event.execute_at)
-                | {"sequence": event.originator_version},
-                event.tenant,
-                event.dossier_id,
-            )
-        )
-    elif name == "ScenarioRun.Rescheduled":
-        made.append(
-            (
-                c.ScenarioScheduled,
-                _scheduled(event.originator_id, event.run, event.execute_at)
-                | {"sequence": event.originator_version},
-                event.run["tenant"],
-                event.run["dossier_id"],
-            )
-        )
-    elif name == "ScenarioRun.Cancelled":
-        run = event.run
-        made.append(
-            (
-                c.ScenarioRunCancelled,
-                {
-                    "run_id": event.originator_id,
-                    "scenario_id": run["scenario_id"],
-                    "dossier_id": run["dossier_id"],
-                    "reason": event.reason,
-                },
-                run["tenant"],
-                run["dossier_id"],
-            )
-        )
-    elif name == "ScenarioRun.Executed":
-        run = event.run
-        made.append(
-            (
-                c.ScenarioExecuted,
-                {
-                    "run_id": event.originator_id,
-                    "scenario_id": run["scenario_id"],
-                    "dossier_id": run["dossier_id"],
-                    "subject": run["subject"],
-                    "executed_at": event.executed_at,
-                    "request_ids": event.request_ids,
-                },
-                run["tenant"],
-                run["dossier_id"],
-            )
-        )
-        for request_id, item in zip(event.request_ids, run["items"], strict=True):
-            made.append(
-                (
-                    c.DocumentRequested,
-                    {
-                        "request_id": request_id,
-                        "dossier_id": run["dossier_id"],
-                        "subject": run["subject"],
-                        **_item(item),
-                        "source": "scenario",
-                        "run_id": event.originator_id,
-                        "scenario_id": run["scenario_id"],
-                        "requested_by": run["started_by"],
-                    },
-                    run["tenant"],
-                    run["dossier_id"],
-                )
-            )
-    elif name == "DocumentRequest.Requested":
-        made.append(
-            (
-                c.DocumentRequested,
-                {
-                    "request_id": event.originator_id,
-                    "dossier_id": event.dossier_id,
-                    "subject": event.subject,
-                    "document_type": event.document_type,
-                    "title": event.title,
-                    "action_point": action_point_rule(event.action_point),
-                    "source": "manual",
-                    "requested_by": event.requested_by,
-                },
-                event.tenant,
-                event.dossier_id,
-            )
-        )
-    elif name == "DocumentList.Received":
-        request_ids = request_ids_for(event.originator_id, len(event.items))
-        for request_id, item in zip(request_ids, event.items, strict=True):
-            made.append(
-                (
-                    c.DocumentRequested,
-                    {
-                        "request_id": request_id,
-                        "dossier_id": event.dossier_id,
-                        "subject": event.subject,
-                        **_item(item),
-                        "source": "document_list",
-                        "reference": event.reference,
-                        "requested_by": event.received_from,
-                    },
-                    event.tenant,
-                    event.dossier_id,
-                )
-            )
-    return [
-        new_event(
-            kind,
-            data,
-            source=SOURCE,
-            tenant=tenant,
-            dossier=dossier,
-            subject=str(event.originator_id),
-            event_id=integration_event_id(event, index),
-            time=event.timestamp,
-            correlation_id=str(event.originator_id),
-        )
-        for index, (kind, data, tenant, dossier) in enumerate(made)
+OUTBOX = OutboxMappings(SOURCE, subject=lambda event, _: str(event.originator_id))
+"""What each stored domain event publishes on ``PUBLISHES``: one function per event class.
+Office and dossier come from the aggregate's identity; a run's facts from its state."""
+
+OUTBOX.silent(
+    "ScenarioCatalogue.Opened",
+    "Appointment.Scheduled",
+    "Appointment.RunsAttached",
+    "Appointment.Rescheduled",
+    "Appointment.Cancelled",
+)
+
+
+@OUTBOX.on("ScenarioCatalogue.ScenarioDefined")
+def _defined(event: Any, _: Origin) -> Fact:
+    return Fact(c.ScenarioDefined, {"scenario_id": event.scenario_id, **event.definition})
+
+
+@OUTBOX.on("ScenarioCatalogue.ScenarioChanged")
+def _changed(event: Any, _: Origin) -> Fact:
+    return Fact(c.ScenarioChanged, {"scenario_id": event.scenario_id, **event.definition})
+
+
+@OUTBOX.on("ScenarioCatalogue.ScenarioDeleted")
+def _deleted(event: Any, _: Origin) -> Fact:
+    return Fact(c.ScenarioDeleted, {"scenario_id": event.scenario_id})
+
+
+@OUTBOX.on("ScenarioRun.Scheduled", "ScenarioRun.Rescheduled")
+def _scheduled(event: Any, origin: Origin) -> Fact:
+    """Each copy of a run's schedule carries its version as ``sequence``, so that a consumer
+    keeping the latest one can tell an older copy (a relay that lost its lease)."""
+    run = origin.state
+    return Fact(
+        c.ScenarioScheduled,
+        {
+            "run_id": event.originator_id,
+            "scenario_id": run.scenario_id,
+            "scenario_name": run.scenario_name,
+            "dossier_id": run.dossier_id,
+            "subject": run.subject,
+            "execute_at": event.execute_at,
+            "items": run.items,
+            "started_by": run.started_by,
+            "sequence": event.originator_version,
+        },
+    )
+
+
+@OUTBOX.on("ScenarioRun.Cancelled")
+def _cancelled(event: Any, origin: Origin) -> Fact:
+    run = origin.state
+    return Fact(
+        c.ScenarioRunCancelled,
+        {
+            "run_id": event.originator_id,
+            "scenario_id": run.scenario_id,
+            "dossier_id": run.dossier_id,
+            "reason": event.reason,
+        },
+    )
+
+
+@OUTBOX.on("ScenarioRun.Executed")
+def _executed(event: Any, origin: Origin) -> list[Fact]:
+    """The execution, then one DocumentRequested per item the run kept."""
+    run = origin.state
+    executed = {
+        "run_id": event.originator_id,
+        "scenario_id": run.scenario_id,
+        "dossier_id": run.dossier_id,
+        "subject": run.subject,
+        "executed_at": event.executed_at,
+        "request_ids": event.request_ids,
+    }
+    requested = {
+        "dossier_id": run.dossier_id,
+        "subject": run.subject,
+        "source": "scenario",
+        "run_id": event.originator_id,
+        "scenario_id": run.scenario_id,
+        "requested_by": run.started_by,
+    }
+    return [Fact(c.ScenarioExecuted, executed)] + [
+        Fact(c.DocumentRequested, {"request_id": request_id, **_item(item), **requested})
+        for request_id, item in zip(event.request_ids, run.items, strict=True)
     ]
 
 
-def _scheduled(run_id: Any, run: dict[str, Any], execute_at: datetime) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "scenario_id": run["scenario_id"],
-        "scenario_name": run["scenario_name"],
-        "dossier_id": run["dossier_id"],
-        "subject": run["subject"],
-        "execute_at": execute_at,
-        "items": run["items"],
-        "started_by": run["started_by"],
+@OUTBOX.on("DocumentRequest.Requested")
+def _requested(event: Any, _: Origin) -> Fact:
+    return Fact(
+        c.DocumentRequested,
+        {
+            "request_id": event.originator_id,
+            "dossier_id": event.dossier_id,
+            "subject": event.subject,
+            "document_type": event.document_type,
+            "title": event.title,
+            "action_point": action_point_rule(event.action_point),
+            "source": "manual",
+            "requested_by": event.requested_by,
+        },
+    )
+
+
+@OUTBOX.on("DocumentList.Received")
+def _list_received(event: Any, _: Origin) -> list[Fact]:
+    listed = {
+        "dossier_id": event.dossier_id,
+        "subject": event.subject,
+        "source": "document_list",
+        "reference": event.reference,
+        "requested_by": event.received_from,
     }
+    request_ids = request_ids_for(event.originator_id, len(event.items))
+    return [
+        Fact(c.DocumentRequested, {"request_id": request_id, **_item(item), **listed})
+        for request_id, item in zip(request_ids, event.items, strict=True)
+    ]
 
 
 def _dossier(event: c.CloudEvent) -> str:

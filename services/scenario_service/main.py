@@ -19,7 +19,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     application = Scenarios(env=config.eventstore_env("scenario"))
     runtime = Runtime(config)
     kafka.declare(runtime.broker)
-    runtime.relay(application, kafka.PUBLISHES, kafka.translate, dlq_topic=kafka.DLQ)
+    runtime.relay(
+        application, kafka.PUBLISHES, kafka.OUTBOX.translator(application), dlq_topic=kafka.DLQ
+    )
     runtime.consumer(
         topics=kafka.CONSUMES,
         handlers=kafka.handlers(application),

@@ -142,7 +142,7 @@ def checks() -> Iterator[DossierChecks]:
 
 
 def test_the_catalogue_is_published_per_office(scenarios: Scenarios) -> None:
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 
     # The admin defines a scenario.
     scenario_id = scenarios.define_scenario(
@@ -182,7 +182,7 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
     scenario_id = scenarios.define_scenario(
         OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1"
     )
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     # The adviser starts it now on the mortgage.
@@ -226,7 +226,7 @@ def test_a_cancelled_run_publishes_its_cancellation(scenarios: Scenarios) -> Non
     (run,) = scenarios.start_scenarios(
         OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "adviseur-1"
     )
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     scenarios.cancel_run(OFFICE, run.id)
@@ -255,7 +255,7 @@ def test_a_moved_appointment_republishes_the_run_with_its_new_moment(
     )
     starts_at = NOW + timedelta(days=10)
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
     (run,) = scenarios.start_triggered(
         OFFICE,
@@ -290,7 +290,7 @@ def test_a_moved_appointment_republishes_the_run_with_its_new_moment(
 def test_manual_requests_and_document_lists_publish_document_requests(
     scenarios: Scenarios,
 ) -> None:
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 
     # The adviser asks for a payslip by hand, without an action point.
     request_id = scenarios.request_document(
@@ -351,7 +351,7 @@ def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
     who = "x" * 12 * 1024
     scope = "a" * 64
     subject = {"type": "appointment", "id": longest, "scope": scope}
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     scenario_id = scenarios.define_scenario(office, longest, scope, items, None, who)
     scenarios.change_scenario(office, scenario_id, longest, scope, items, None, who)
     for moment in (NOW + timedelta(days=1), NOW):
@@ -382,7 +382,7 @@ def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scena
     )
     scenarios.cancel_run(OFFICE, later.id)
     scenarios.receive_document_list(OFFICE, DOSSIER, MORTGAGE, "ref", [ID_CARD], "lender")
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 
     # ... published, then published again after a crash of the relay.
     first, again = outbox.all(), outbox.all()
@@ -403,7 +403,7 @@ def test_a_product_created_on_the_platform_starts_the_triggered_scenario(
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ProductCreated"]
     created = platform_event(c.ProductCreated, {"product_id": "hyp-1", "product_type": "hypotheek"})
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     handle(created, Tracking("platform.products.v1:0", 1))
@@ -425,7 +425,7 @@ def test_an_application_submitted_starts_only_scenarios_triggered_by_it(
         OFFICE, "Bij aanvraag", "hypotheek", [DISCHARGE], {"event": "application_submitted"}, "a"
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ApplicationSubmitted"]
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     handle(
@@ -452,7 +452,7 @@ def test_appointment_events_schedule_move_and_cancel_the_triggered_run(
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)
     starts_at = NOW + timedelta(days=10)
-    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.translate)
+    outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     # The client books an appointment in ten days.
@@ -1091,6 +1091,19 @@ async def test_a_poison_record_goes_to_the_dlq_instead_of_crashing_the_consumer(
     (letter,) = dlq.letters
     assert letter["body"]["reason"].startswith(reason)
     assert positions.max_tracking_id("platform.products.v1:0") == 42
+
+
+def test_every_stored_event_of_the_scenario_service_is_mapped_or_silent_on_purpose() -> None:
+    from services.scenario_service.domainmodel import (
+        Appointment,
+        DocumentList,
+        DocumentRequest,
+        ScenarioCatalogue,
+        ScenarioRun,
+    )
+
+    aggregates = (ScenarioCatalogue, ScenarioRun, DocumentRequest, DocumentList, Appointment)
+    assert scenario_kafka.OUTBOX.unmapped(*aggregates) == []
 
 
 def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose() -> None:

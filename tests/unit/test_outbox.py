@@ -422,10 +422,11 @@ def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
         run.reschedule(NOW + timedelta(days=8))
         run.reschedule(NOW + timedelta(days=9))
         app.save(run)
+        translate = scenario_kafka.OUTBOX.translator(app)
         schedules = [
             event
             for notification in app.recorder.select_notifications(0, 100)
-            for event in scenario_kafka.translate(app.mapper.to_domain_event(notification))
+            for event in translate(app.mapper.to_domain_event(notification))
             if isinstance(event, c.ScenarioScheduled)
         ]
     finally:
