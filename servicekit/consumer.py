@@ -489,7 +489,7 @@ class TrackingConsumer:
                         "%s: transient failure on %s, retrying: %s", self.name, event.type, error
                     )
                 else:
-                    if not isinstance(error, Rejected | ValueError | AggregateOfAnotherOffice):
+                    if not isinstance(error, Refused | ValueError | AggregateOfAnotherOffice):
                         log.exception("%s: handler for %s failed", self.name, event.type)
                     await self._dead_letter(
                         record, tracking, f"rejected {event.type}: {describe(error)}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -14,24 +15,105 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from servicekit.eventstore import TrackedApplication
 from services.scenario_service.domainmodel import (
+    APPOINTMENT_SCOPE,
     Appointment,
     DocumentList,
     DocumentRequest,
     RunNotFound,
+    RunStatus,
     ScenarioCatalogue,
+    ScenarioNotFound,
     ScenarioRun,
     ScopeMismatch,
+    UnknownScenario,
+    check_trigger,
+    execution_moment,
     triggered_moment,
     triggered_run_id,
 )
 
-APPOINTMENT_SCOPE = "afspraak"
+__all__ = ["APPOINTMENT_SCOPE", "Scenarios"]
+
+Subject = dict[str, Any]
+"""``{"type": "product" | "appointment", "id", "scope"}``, as the contracts carry it."""
 
 
-def _definition(
-    name: str, scope: str, items: list[dict[str, Any]], trigger: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {"name": name, "scope": scope, "items": items, "trigger": trigger}
+# --- commands: what HTTP, the Kafka handlers and the bench hand to ``Scenarios`` -------------
+
+
+@dataclass(frozen=True)
+class DefineScenario:
+    """An admin's scenario: the document types it requests and, optionally, its trigger."""
+
+    tenant: str
+    name: str
+    scope: str
+    items: list[dict[str, Any]]
+    trigger: dict[str, Any] | None
+    by: str
+
+    def definition(self) -> dict[str, Any]:
+        check_trigger(self.scope, self.trigger)
+        scope, trigger = self.scope, self.trigger
+        return {"name": self.name, "scope": scope, "items": self.items, "trigger": trigger}
+
+
+@dataclass(frozen=True)
+class ChangeScenario(DefineScenario):
+    scenario_id: UUID
+
+
+@dataclass(frozen=True)
+class StartScenarios:
+    """An adviser's start of scenarios on a subject; the moment as the adviser gave it
+    (``execution_moment``: Europe/Amsterdam dates and times, or an exact moment)."""
+
+    tenant: str
+    dossier_id: str
+    subject: Subject
+    scenario_ids: Sequence[UUID]
+    started_by: str
+    execute_at: datetime | None = None
+    execute_on: date | None = None
+    execute_at_time: time | None = None
+
+
+@dataclass(frozen=True)
+class RequestDocument:
+    """An adviser's manual request of one document."""
+
+    tenant: str
+    dossier_id: str
+    subject: Subject
+    document_type: str
+    title: str | None
+    action_point: bool | None
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class ReceiveDocumentList:
+    """A document list (stukkenlijst), from an adviser or a platform service."""
+
+    tenant: str
+    dossier_id: str
+    subject: Subject
+    reference: str
+    items: list[dict[str, Any]]
+    received_from: str
+
+
+@dataclass(frozen=True)
+class StartTriggered:
+    """A platform fact that may start scenarios with a trigger: ``cause`` is its event id;
+    ``starts_at`` the appointment's start (None for a product)."""
+
+    tenant: str
+    dossier_id: str
+    subject: Subject
+    trigger_event: str
+    cause: str
+    starts_at: datetime | None = None
 
 
 class Scenarios(TrackedApplication):
@@ -80,32 +162,19 @@ class Scenarios(TrackedApplication):
                 self._read_copies.put(tenant, catalogue)
         return catalogue
 
-    def define_scenario(
-        self,
-        tenant: str,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> UUID:
+    def define_scenario(self, command: DefineScenario) -> UUID:
         scenario_id = uuid4()
-        definition = _definition(name, scope, items, trigger)
-        self._change_catalogue(tenant, lambda c: c.define(scenario_id, definition, by))
+        definition = command.definition()
+        self._change_catalogue(
+            command.tenant, lambda c: c.define(scenario_id, definition, command.by)
+        )
         return scenario_id
 
-    def change_scenario(
-        self,
-        tenant: str,
-        scenario_id: UUID,
-        name: str,
-        scope: str,
-        items: list[dict[str, Any]],
-        trigger: dict[str, Any] | None,
-        by: str,
-    ) -> None:
-        definition = _definition(name, scope, items, trigger)
-        self._change_catalogue(tenant, lambda c: c.change(scenario_id, definition, by))
+    def change_scenario(self, command: ChangeScenario) -> None:
+        definition = command.definition()
+        self._change_catalogue(
+            command.tenant, lambda c: c.change(command.scenario_id, definition, command.by)
+        )
 
     def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
         self._change_catalogue(tenant, lambda c: c.delete(scenario_id, by))
@@ -128,52 +197,52 @@ class Scenarios(TrackedApplication):
 
     # --- runs (adviser) ------------------------------------------------------------------------
 
-    def start_scenarios(
-        self,
-        tenant: str,
-        dossier_id: str,
-        subject: dict[str, Any],
-        scenario_ids: Sequence[UUID],
-        execute_at: datetime,
-        now: datetime,
-        started_by: str,
-    ) -> list[ScenarioRun]:
-        """Start several scenarios at once; each due now executes in the same transaction."""
-        catalogue = self._scenarios(tenant)
+    def start_scenarios(self, command: StartScenarios, now: datetime) -> list[ScenarioRun]:
+        """Start several scenarios at once; each due now executes in the same transaction.
+
+        Refused: a moment that cannot be planned (``InvalidMoment``), a scenario the office
+        does not have (``UnknownScenario``) or of another scope (``ScopeMismatch``).
+        """
+        execute_at = execution_moment(
+            now,
+            execute_at=command.execute_at,
+            execute_on=command.execute_on,
+            execute_at_time=command.execute_at_time,
+        )
+        scope = command.subject["scope"]
+        catalogue = self._scenarios(command.tenant)
         runs: list[ScenarioRun] = []
-        for scenario_id in scenario_ids:
-            scenario = _own(catalogue.get(scenario_id))
-            if scenario["scope"] != subject["scope"]:
+        for scenario_id in command.scenario_ids:
+            try:
+                scenario = _own(catalogue.get(scenario_id))
+            except ScenarioNotFound as error:
+                raise UnknownScenario(str(error)) from None
+            if scenario["scope"] != scope:
                 raise ScopeMismatch(
                     f"scenario {scenario_id} has scope {scenario['scope']!r}, "
-                    f"the subject has scope {subject['scope']!r}"
+                    f"the subject has scope {scope!r}"
                 )
-            runs.append(
-                self._new_run(
-                    uuid4(), tenant, dossier_id, subject, scenario, execute_at, now, started_by
-                )
-            )
+            run = self._new_run(uuid4(), command, scenario, execute_at, command.started_by)
+            runs.append(self._executed_if_due(run, now))
         self.save(*runs)
         return runs
 
+    @staticmethod
     def _new_run(
-        self,
         run_id: UUID,
-        tenant: str,
-        dossier_id: str,
-        subject: dict[str, Any],
+        start: StartScenarios | StartTriggered,
         scenario: dict[str, Any],
         execute_at: datetime,
-        now: datetime,
         started_by: str,
         cause: str | None = None,
         offset_days: int | None = None,
     ) -> ScenarioRun:
-        run = ScenarioRun(
+        """A run of ``scenario`` on the start's subject, with a copy of the scenario's items."""
+        return ScenarioRun(
             run_id=run_id,
-            tenant=tenant,
-            dossier_id=dossier_id,
-            subject=subject,
+            tenant=start.tenant,
+            dossier_id=start.dossier_id,
+            subject=start.subject,
             scenario_id=UUID(scenario["scenario_id"]),
             scenario_name=scenario["name"],
             items=[dict(item) for item in scenario["items"]],
@@ -182,7 +251,10 @@ class Scenarios(TrackedApplication):
             cause=cause,
             offset_days=offset_days,
         )
-        if execute_at <= now:
+
+    @staticmethod
+    def _executed_if_due(run: ScenarioRun, now: datetime) -> ScenarioRun:
+        if run.due(now):
             run.execute(now)
         return run
 
@@ -212,7 +284,7 @@ class Scenarios(TrackedApplication):
 
         def command() -> bool:
             run: ScenarioRun = self.repository.get(run_id)
-            if run.status != "scheduled" or run.execute_at > now:
+            if not run.due(now):
                 return False
             run.execute(now)
             self.save(run)
@@ -222,59 +294,44 @@ class Scenarios(TrackedApplication):
 
     # --- document requests ---------------------------------------------------------------------
 
-    def request_document(
-        self,
-        tenant: str,
-        dossier_id: str,
-        subject: dict[str, Any],
-        document_type: str,
-        title: str | None,
-        action_point: bool | None,
-        requested_by: str,
-    ) -> UUID:
+    def request_document(self, command: RequestDocument) -> UUID:
         request = DocumentRequest(
-            tenant=tenant,
-            dossier_id=dossier_id,
-            subject=subject,
-            document_type=document_type,
-            title=title,
-            action_point=action_point,
-            requested_by=requested_by,
+            tenant=command.tenant,
+            dossier_id=command.dossier_id,
+            subject=command.subject,
+            document_type=command.document_type,
+            title=command.title,
+            action_point=command.action_point,
+            requested_by=command.requested_by,
         )
         self.save(request)
         return request.id
 
     def receive_document_list(
-        self,
-        tenant: str,
-        dossier_id: str,
-        subject: dict[str, Any],
-        reference: str,
-        items: list[dict[str, Any]],
-        received_from: str,
-        tracking: Tracking | None = None,
+        self, command: ReceiveDocumentList, tracking: Tracking | None = None
     ) -> tuple[DocumentList, bool]:
         """Record a document list once per reference; returns it and whether it was new.
 
         The same list again (dossier, subject and items) is a repeat; another list under a known
         reference raises ``DocumentListConflict``.
         """
+        tenant, reference = command.tenant, command.reference
         list_id = DocumentList.create_id(tenant, reference)
         try:
             existing: DocumentList = self.get_owned(list_id, tenant=tenant, reference=reference)
         except AggregateNotFoundError:
             pass
         else:
-            existing.check_same(dossier_id, subject, items)
+            existing.check_same(command.dossier_id, command.subject, command.items)
             self.save_tracked(tracking)
             return existing, False
         document_list = DocumentList(
             tenant=tenant,
             reference=reference,
-            dossier_id=dossier_id,
-            subject=subject,
-            items=items,
-            received_from=received_from,
+            dossier_id=command.dossier_id,
+            subject=command.subject,
+            items=command.items,
+            received_from=command.received_from,
         )
         try:
             self.save_tracked(tracking, document_list)
@@ -283,22 +340,14 @@ class Scenarios(TrackedApplication):
                 raise  # the tracking consumer tells a repeat from a conflict and tries again
             # The same list came in at the same moment by another request: that one made it.
             made: DocumentList = self.get_owned(list_id, tenant=tenant, reference=reference)
-            made.check_same(dossier_id, subject, items)
+            made.check_same(command.dossier_id, command.subject, command.items)
             return made, False
         return document_list, True
 
     # --- platform triggers ---------------------------------------------------------------------
 
     def start_triggered(
-        self,
-        tenant: str,
-        dossier_id: str,
-        subject: dict[str, Any],
-        trigger_event: str,
-        cause: str,
-        now: datetime,
-        tracking: Tracking | None,
-        starts_at: datetime | None = None,
+        self, command: StartTriggered, now: datetime, tracking: Tracking | None
     ) -> list[ScenarioRun]:
         """Start every scenario of the office whose trigger and scope match a platform event.
 
@@ -307,41 +356,48 @@ class Scenarios(TrackedApplication):
         product created twice, or delivered again under a new id, starts nothing new. An
         appointment scheduled again moves its pending runs to the new moment, as a reschedule.
         """
+        tenant, subject, starts_at = command.tenant, command.subject, command.starts_at
         known = self._known_appointment(tenant, subject["id"]) if starts_at is not None else None
-        runs: list[ScenarioRun] = []
-        triggered = self._scenarios(tenant).triggered_by(trigger_event, subject["scope"])
-        for scenario in map(_own, triggered):
-            run_id = triggered_run_id(UUID(scenario["scenario_id"]), tenant, trigger_event, subject)
-            # Before runs were keyed by the fact, they were keyed by the event's id.
-            legacy_id = uuid5(UUID(scenario["scenario_id"]), f"{tenant}:{cause}")
-            if self._run_exists(run_id, tenant) or self._run_exists(legacy_id, tenant):
-                continue
-            offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
-            execute_at = now if starts_at is None else triggered_moment(starts_at, offset_days, now)
-            runs.append(
-                self._new_run(
-                    run_id,
-                    tenant,
-                    dossier_id,
-                    subject,
-                    scenario,
-                    execute_at,
-                    now,
-                    f"trigger:{trigger_event}",
-                    cause=cause,
-                    offset_days=offset_days if starts_at is not None else None,
-                )
-            )
+        runs = [self._executed_if_due(run, now) for run in self._triggered_runs(command, now)]
         if starts_at is None:
             self.save_tracked(tracking, *runs)
             return runs
         appointment = known or Appointment(
-            tenant=tenant, appointment_id=subject["id"], dossier_id=dossier_id, starts_at=starts_at
+            tenant=tenant,
+            appointment_id=subject["id"],
+            dossier_id=command.dossier_id,
+            starts_at=starts_at,
         )
         moved = self._move_appointment(appointment, starts_at, now) if known else []
         if runs:
             appointment.attach_runs([run.id for run in runs])
         self.save_tracked(tracking, appointment, *moved, *runs)
+        return runs
+
+    def _triggered_runs(self, command: StartTriggered, now: datetime) -> list[ScenarioRun]:
+        """New runs of the scenarios ``command`` triggers that did not run for this fact yet."""
+        tenant, trigger_event, starts_at = command.tenant, command.trigger_event, command.starts_at
+        runs: list[ScenarioRun] = []
+        triggered = self._scenarios(tenant).triggered_by(trigger_event, command.subject["scope"])
+        for scenario in map(_own, triggered):
+            scenario_id = UUID(scenario["scenario_id"])
+            run_id = triggered_run_id(scenario_id, tenant, trigger_event, command.subject)
+            # Before runs were keyed by the fact, they were keyed by the event's id.
+            legacy_id = uuid5(scenario_id, f"{tenant}:{command.cause}")
+            if self._run_exists(run_id, tenant) or self._run_exists(legacy_id, tenant):
+                continue
+            offset_days = (scenario["trigger"] or {}).get("offset_days") or 0
+            execute_at = now if starts_at is None else triggered_moment(starts_at, offset_days, now)
+            run = self._new_run(
+                run_id,
+                command,
+                scenario,
+                execute_at,
+                f"trigger:{trigger_event}",
+                cause=command.cause,
+                offset_days=offset_days if starts_at is not None else None,
+            )
+            runs.append(run)
         return runs
 
     def _run_exists(self, run_id: UUID, tenant: str) -> bool:
@@ -403,7 +459,7 @@ class Scenarios(TrackedApplication):
             appointment.cancel()
         runs: list[ScenarioRun] = [self.get_owned(r, tenant=tenant) for r in appointment.run_ids]
         for run in runs:
-            if run.status == "scheduled":
+            if RunStatus(run.status).pending:
                 run.cancel("appointment_cancelled")
         self.save_tracked(tracking, appointment, *runs)
 

@@ -9,41 +9,107 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
+from servicekit.domain import Conflict, DomainError, Invalid, NotFound
+
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
 
 
-class ScenarioError(Exception):
-    """A command the domain refuses; the HTTP layer turns it into a 4xx."""
+class ScenarioError(DomainError):
+    """A command the domain refuses; its kind (``servicekit.domain``) decides the answer: the
+    HTTP status, or a dead letter on Kafka."""
 
 
-class ScenarioNotFound(ScenarioError):
+class ScenarioNotFound(ScenarioError, NotFound):
     pass
 
 
-class ScopeMismatch(ScenarioError):
+class UnknownScenario(ScenarioError, Invalid):
+    """A start that names a scenario the office does not have: the request is wrong, not the
+    address (422, not 404)."""
+
+
+class ScopeMismatch(ScenarioError, Invalid):
     pass
 
 
-class RunNotFound(ScenarioError):
+class RunNotFound(ScenarioError, NotFound):
     pass
 
 
-class RunAlreadyExecuted(ScenarioError):
+class RunAlreadyExecuted(ScenarioError, Conflict):
     pass
 
 
-class DocumentListConflict(ScenarioError):
+class DocumentListConflict(ScenarioError, Conflict):
     """A document list under a reference the office used already for another list."""
 
 
-class InvalidMoment(ScenarioError):
+class InvalidMoment(ScenarioError, Invalid):
     """An execution moment that cannot be planned: past, too far ahead, or not a real time."""
+
+
+class InvalidTrigger(ScenarioError, Invalid):
+    """A trigger that could never start its scenario."""
+
+
+# --- typed state -----------------------------------------------------------------------------
+
+
+class RunStatus(StrEnum):
+    """Where a scenario run is; the values are what the API and the events say."""
+
+    SCHEDULED = "scheduled"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+
+    @property
+    def pending(self) -> bool:
+        """Whether the run may still move (execute, be cancelled or rescheduled)."""
+        return bool(RUN_TRANSITIONS[self])
+
+
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.SCHEDULED: frozenset({RunStatus.EXECUTED, RunStatus.CANCELLED}),
+    RunStatus.EXECUTED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
+}
+"""Which status may follow which: a new status is a member above and its row here."""
+
+
+class TriggerEvent(StrEnum):
+    """The platform facts that start a scenario with a trigger by themselves."""
+
+    PRODUCT_CREATED = "product_created"
+    APPLICATION_SUBMITTED = "application_submitted"
+    APPOINTMENT_SCHEDULED = "appointment_scheduled"
+
+
+# Appointments have this scope; products the scope of their product type.
+APPOINTMENT_SCOPE = "afspraak"
+
+
+def check_trigger(scope: str, trigger: dict[str, Any] | None) -> None:
+    """Refuse a trigger that could never start a scenario of ``scope`` (``InvalidTrigger``),
+    rather than keep it silently."""
+    if trigger is None:
+        return
+    event_name = trigger.get("event")
+    if event_name == TriggerEvent.APPOINTMENT_SCHEDULED:
+        if scope != APPOINTMENT_SCOPE:
+            raise InvalidTrigger(
+                f"an appointment_scheduled trigger needs scope {APPOINTMENT_SCOPE!r}"
+            )
+    elif scope == APPOINTMENT_SCOPE:
+        raise InvalidTrigger(f"a {event_name} trigger needs a product scope")
+    elif trigger.get("offset_days") is not None:
+        raise InvalidTrigger("offset_days belongs to an appointment_scheduled trigger")
 
 
 # --- execution moments -----------------------------------------------------------------------
@@ -158,30 +224,27 @@ class ScenarioCatalogue(Aggregate):
         self.tenant = tenant
         self.scenarios: dict[str, dict[str, Any]] = {}
 
-    # Catalogue events carry the office so that they can be published without loading state.
-    # A definition is what the admin wrote: {"name", "scope", "items", "trigger"}.
-
-    def define(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
-        self._define(self.tenant, scenario_id, definition, by)
+    # A definition is what the admin wrote: {"name", "scope", "items", "trigger"}. Events
+    # stored before events carried only what happened also hold ``tenant``: left unread.
 
     @event("ScenarioDefined")
-    def _define(self, tenant: str, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
+    def define(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
         self.scenarios[str(scenario_id)] = {"scenario_id": str(scenario_id), **definition}
 
     def change(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
         self.get(scenario_id)
-        self._change(self.tenant, scenario_id, definition, by)
+        self._change(scenario_id, definition, by)
 
     @event("ScenarioChanged")
-    def _change(self, tenant: str, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
+    def _change(self, scenario_id: UUID, definition: dict[str, Any], by: str) -> None:
         self.scenarios[str(scenario_id)] = {"scenario_id": str(scenario_id), **definition}
 
     def delete(self, scenario_id: UUID, by: str) -> None:
         self.get(scenario_id)
-        self._delete(self.tenant, scenario_id, by)
+        self._delete(scenario_id, by)
 
     @event("ScenarioDeleted")
-    def _delete(self, tenant: str, scenario_id: UUID, by: str) -> None:
+    def _delete(self, scenario_id: UUID, by: str) -> None:
         del self.scenarios[str(scenario_id)]
 
     def get(self, scenario_id: UUID) -> dict[str, Any]:
@@ -255,51 +318,51 @@ class ScenarioRun(Aggregate):
         self.started_by = started_by
         self.cause = cause
         self.offset_days = offset_days
-        self.status = "scheduled"
+        self.status = RunStatus.SCHEDULED
         self.cancel_reason: str | None = None
         self.executed_at: datetime | None = None
         self.request_ids: list[UUID] = []
 
-    def facts(self) -> dict[str, Any]:
-        """What every later event of the run repeats, so that it can be published on its own."""
-        return {
-            "tenant": self.tenant,
-            "dossier_id": self.dossier_id,
-            "subject": self.subject,
-            "scenario_id": str(self.scenario_id),
-            "scenario_name": self.scenario_name,
-            "items": self.items,
-            "started_by": self.started_by,
-        }
+    # Events stored before events carried only what happened also hold ``run`` (the run's facts
+    # repeated for the outbox): an event method receives only what it names, so it is unread.
+
+    def may_become(self, status: RunStatus) -> bool:
+        return status in RUN_TRANSITIONS[RunStatus(self.status)]
+
+    def due(self, now: datetime) -> bool:
+        """Whether the run may execute at ``now``."""
+        return self.may_become(RunStatus.EXECUTED) and self.execute_at <= now
 
     def execute(self, now: datetime) -> None:
-        if self.status != "scheduled":
+        if not self.may_become(RunStatus.EXECUTED):
             raise RunAlreadyExecuted(f"run {self.id} is {self.status}")
-        self._execute(self.facts(), now, request_ids_for(self.id, len(self.items)))
+        self._execute(now, request_ids_for(self.id, len(self.items)))
 
     @event("Executed")
-    def _execute(self, run: dict[str, Any], executed_at: datetime, request_ids: list[UUID]) -> None:
-        self.status = "executed"
+    def _execute(self, executed_at: datetime, request_ids: list[UUID]) -> None:
+        self.status = RunStatus.EXECUTED
         self.executed_at = executed_at
         self.request_ids = request_ids
 
     def cancel(self, reason: str) -> None:
-        if self.status == "executed":
+        """Cancel the run; a cancelled one stays so (a repeat changes nothing)."""
+        if self.status == RunStatus.CANCELLED:
+            return
+        if not self.may_become(RunStatus.CANCELLED):
             raise RunAlreadyExecuted(f"run {self.id} was executed already")
-        if self.status == "scheduled":
-            self._cancel(self.facts(), reason)
+        self._cancel(reason)
 
     @event("Cancelled")
-    def _cancel(self, run: dict[str, Any], reason: str) -> None:
-        self.status = "cancelled"
+    def _cancel(self, reason: str) -> None:
+        self.status = RunStatus.CANCELLED
         self.cancel_reason = reason
 
     def reschedule(self, execute_at: datetime) -> None:
-        if self.status == "scheduled" and execute_at != self.execute_at:
-            self._reschedule(self.facts(), execute_at)
+        if RunStatus(self.status).pending and execute_at != self.execute_at:
+            self._reschedule(execute_at)
 
     @event("Rescheduled")
-    def _reschedule(self, run: dict[str, Any], execute_at: datetime) -> None:
+    def _reschedule(self, execute_at: datetime) -> None:
         self.execute_at = execute_at
 
 

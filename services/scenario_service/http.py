@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -21,16 +21,19 @@ from pydantic import (
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, paginate, paging
-from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
+from services.scenario_service.application import (
+    ChangeScenario,
+    DefineScenario,
+    ReceiveDocumentList,
+    RequestDocument,
+    Scenarios,
+    StartScenarios,
+)
 from services.scenario_service.domainmodel import (
-    DocumentListConflict,
-    InvalidMoment,
-    RunAlreadyExecuted,
-    RunNotFound,
-    ScenarioNotFound,
+    InvalidTrigger,
+    RunStatus,
     ScenarioRun,
-    ScopeMismatch,
-    execution_moment,
+    check_trigger,
 )
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
@@ -81,20 +84,22 @@ class ScenarioIn(_Body):
 
     @model_validator(mode="after")
     def _trigger_can_fire(self) -> ScenarioIn:
-        """Refuse a trigger that could never start this scenario, rather than keep it silently:
-        appointments have the scope ``afspraak``, products the scope of their product type."""
-        if self.trigger is None:
-            return self
-        if self.trigger.event == "appointment_scheduled":
-            if self.scope != APPOINTMENT_SCOPE:
-                raise ValueError(
-                    f"an appointment_scheduled trigger needs scope {APPOINTMENT_SCOPE!r}"
-                )
-        elif self.scope == APPOINTMENT_SCOPE:
-            raise ValueError(f"a {self.trigger.event} trigger needs a product scope")
-        elif self.trigger.offset_days is not None:
-            raise ValueError("offset_days belongs to an appointment_scheduled trigger")
+        """The domain's rule (``check_trigger``), told as a validation error of the body."""
+        try:
+            check_trigger(self.scope, self.trigger.model_dump() if self.trigger else None)
+        except InvalidTrigger as error:
+            raise ValueError(str(error)) from None
         return self
+
+    def command(self, who: Identity) -> DefineScenario:
+        return DefineScenario(
+            who.tenant,
+            self.name,
+            self.scope,
+            [i.model_dump() for i in self.items],
+            self.trigger.model_dump() if self.trigger else None,
+            who.sub,
+        )
 
 
 class ScenarioOut(BaseModel):
@@ -130,7 +135,7 @@ class RunOut(BaseModel):
     dossier_id: str
     subject: Subject
     execute_at: datetime
-    status: Literal["scheduled", "executed", "cancelled"]
+    status: RunStatus
     executed_at: datetime | None = None
 
 
@@ -180,7 +185,7 @@ def _run_out(run: ScenarioRun) -> RunOut:
         dossier_id=run.dossier_id,
         subject=Subject.model_validate(run.subject),
         execute_at=run.execute_at,
-        status=run.status,  # type: ignore[arg-type]
+        status=RunStatus(run.status),
         executed_at=run.executed_at,
     )
 
@@ -193,15 +198,7 @@ def _run_out(run: ScenarioRun) -> RunOut:
     responses=errors(400, 409, 413),
 )
 async def define_scenario(body: ScenarioIn, who: Admin, request: Request) -> ScenarioCreated:
-    scenario_id = await asyncio.to_thread(
-        _app(request).define_scenario,
-        who.tenant,
-        body.name,
-        body.scope,
-        [i.model_dump() for i in body.items],
-        body.trigger.model_dump() if body.trigger else None,
-        who.sub,
-    )
+    scenario_id = await asyncio.to_thread(_app(request).define_scenario, body.command(who))
     return ScenarioCreated(scenario_id=scenario_id)
 
 
@@ -225,10 +222,7 @@ async def list_scenarios(
     responses=errors(404),
 )
 async def get_scenario(scenario_id: UUID, who: Staff, request: Request) -> ScenarioOut:
-    try:
-        found = await asyncio.to_thread(_app(request).get_scenario, who.tenant, scenario_id)
-    except ScenarioNotFound as error:
-        raise HTTPException(404, str(error)) from None
+    found = await asyncio.to_thread(_app(request).get_scenario, who.tenant, scenario_id)
     return _scenario_out(found)
 
 
@@ -242,19 +236,8 @@ async def change_scenario(
     scenario_id: UUID, body: ScenarioIn, who: Admin, request: Request
 ) -> ScenarioOut:
     app = _app(request)
-    try:
-        await asyncio.to_thread(
-            app.change_scenario,
-            who.tenant,
-            scenario_id,
-            body.name,
-            body.scope,
-            [i.model_dump() for i in body.items],
-            body.trigger.model_dump() if body.trigger else None,
-            who.sub,
-        )
-    except ScenarioNotFound as error:
-        raise HTTPException(404, str(error)) from None
+    command = ChangeScenario(**vars(body.command(who)), scenario_id=scenario_id)
+    await asyncio.to_thread(app.change_scenario, command)
     return _scenario_out(await asyncio.to_thread(app.get_scenario, who.tenant, scenario_id))
 
 
@@ -262,10 +245,7 @@ async def change_scenario(
     "/scenarios/{scenario_id}", status_code=204, tags=["scenarios"], responses=errors(404, 409)
 )
 async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Response:
-    try:
-        await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.sub)
-    except ScenarioNotFound as error:
-        raise HTTPException(404, str(error)) from None
+    await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.sub)
     return Response(status_code=204)
 
 
@@ -277,30 +257,18 @@ async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Re
     responses=errors(400, 409, 413),
 )
 async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsOut:
-    now = datetime.now(UTC)
-    try:
-        moment = execution_moment(
-            now,
-            execute_at=body.execute_at,
-            execute_on=body.execute_on,
-            execute_at_time=body.execute_at_time,
-        )
-    except InvalidMoment as error:
-        raise HTTPException(422, str(error)) from None
-    try:
-        runs = await asyncio.to_thread(
-            _app(request).start_scenarios,
-            who.tenant,
-            body.dossier_id,
-            body.subject.model_dump(),
-            body.scenario_ids,
-            moment,
-            now,
-            who.sub,
-        )
-    except (ScenarioNotFound, ScopeMismatch) as error:
-        raise HTTPException(422, str(error)) from None
-    RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
+    command = StartScenarios(
+        who.tenant,
+        body.dossier_id,
+        body.subject.model_dump(),
+        body.scenario_ids,
+        who.sub,
+        execute_at=body.execute_at,
+        execute_on=body.execute_on,
+        execute_at_time=body.execute_at_time,
+    )
+    runs = await asyncio.to_thread(_app(request).start_scenarios, command, datetime.now(UTC))
+    RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == RunStatus.EXECUTED))
     return RunsOut(runs=[_run_out(run) for run in runs])
 
 
@@ -308,10 +276,7 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
     "/scenario-runs/{run_id}", response_model=RunOut, tags=["scenario runs"], responses=errors(404)
 )
 async def get_run(run_id: UUID, who: Staff, request: Request) -> RunOut:
-    try:
-        run = await asyncio.to_thread(_app(request).get_run, who.tenant, run_id)
-    except RunNotFound as error:
-        raise HTTPException(404, str(error)) from None
+    run = await asyncio.to_thread(_app(request).get_run, who.tenant, run_id)
     return _run_out(run)
 
 
@@ -319,12 +284,7 @@ async def get_run(run_id: UUID, who: Staff, request: Request) -> RunOut:
     "/scenario-runs/{run_id}", status_code=204, tags=["scenario runs"], responses=errors(404, 409)
 )
 async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
-    try:
-        await asyncio.to_thread(_app(request).cancel_run, who.tenant, run_id)
-    except RunNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    except RunAlreadyExecuted as error:
-        raise HTTPException(409, str(error)) from None
+    await asyncio.to_thread(_app(request).cancel_run, who.tenant, run_id)
     return Response(status_code=204)
 
 
@@ -338,8 +298,7 @@ async def cancel_run(run_id: UUID, who: Adviser, request: Request) -> Response:
 async def request_document(
     body: DocumentRequestIn, who: Adviser, request: Request
 ) -> DocumentRequestCreated:
-    request_id = await asyncio.to_thread(
-        _app(request).request_document,
+    command = RequestDocument(
         who.tenant,
         body.dossier_id,
         body.subject.model_dump(),
@@ -348,6 +307,7 @@ async def request_document(
         body.action_point,
         who.sub,
     )
+    request_id = await asyncio.to_thread(_app(request).request_document, command)
     return DocumentRequestCreated(request_id=request_id)
 
 
@@ -367,18 +327,15 @@ async def receive_document_list(
     ``created: false``: a client that retries after a lost answer sees what it expected.
     Another list (dossier, subject or items) under a known reference is a 409.
     """
-    try:
-        document_list, created = await asyncio.to_thread(
-            _app(request).receive_document_list,
-            who.tenant,
-            body.dossier_id,
-            body.subject.model_dump(),
-            body.reference,
-            [i.model_dump() for i in body.items],
-            f"user:{who.sub}",
-        )
-    except DocumentListConflict as error:
-        raise HTTPException(409, str(error)) from None
+    command = ReceiveDocumentList(
+        who.tenant,
+        body.dossier_id,
+        body.subject.model_dump(),
+        body.reference,
+        [i.model_dump() for i in body.items],
+        f"user:{who.sub}",
+    )
+    document_list, created = await asyncio.to_thread(_app(request).receive_document_list, command)
     return DocumentListCreated(
         document_list_id=document_list.id,
         reference=document_list.reference,

@@ -16,12 +16,13 @@ from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import Handler, Rejected
 from servicekit.outbox import Fact, Origin, OutboxMappings
-from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
-from services.scenario_service.domainmodel import (
-    DocumentListConflict,
-    InvalidMoment,
-    request_ids_for,
+from services.scenario_service.application import (
+    APPOINTMENT_SCOPE,
+    ReceiveDocumentList,
+    Scenarios,
+    StartTriggered,
 )
+from services.scenario_service.domainmodel import RunStatus, TriggerEvent, request_ids_for
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
@@ -186,50 +187,41 @@ def _dossier(event: c.CloudEvent) -> str:
 def handlers(
     app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dict[str, Handler]:
-    """Inbound platform events -> application commands, each saved with its tracking record."""
+    """Inbound platform events -> application commands, each saved with its tracking record.
+    A command the domain refuses (a ``DomainError``) is dead-lettered with its reason."""
 
-    def product(trigger_event: str) -> Handler:
+    def start(command: StartTriggered, tracking: Tracking) -> None:
+        runs = app.start_triggered(command, now(), tracking)
+        RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == RunStatus.EXECUTED))
+
+    def product(trigger_event: TriggerEvent) -> Handler:
         def handle(event: c.CloudEvent, tracking: Tracking) -> None:
             data = event.data
             subject = {"type": "product", "id": data.product_id, "scope": data.product_type}
-            runs = app.start_triggered(
-                event.tenantid,
-                _dossier(event),
-                subject,
-                trigger_event,
-                cause=str(event.id),
-                now=now(),
-                tracking=tracking,
+            command = StartTriggered(
+                event.tenantid, _dossier(event), subject, trigger_event, cause=str(event.id)
             )
-            RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
+            start(command, tracking)
 
         return handle
 
     def appointment_scheduled(event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
-        try:
-            runs = app.start_triggered(
-                event.tenantid,
-                _dossier(event),
-                subject,
-                "appointment_scheduled",
-                cause=str(event.id),
-                now=now(),
-                tracking=tracking,
-                starts_at=data.starts_at,
-            )
-        except InvalidMoment as error:
-            raise Rejected(str(error)) from None
-        RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == "executed"))
+        command = StartTriggered(
+            event.tenantid,
+            _dossier(event),
+            subject,
+            TriggerEvent.APPOINTMENT_SCHEDULED,
+            cause=str(event.id),
+            starts_at=data.starts_at,
+        )
+        start(command, tracking)
 
     def appointment_rescheduled(event: c.CloudEvent, tracking: Tracking) -> None:
-        try:
-            app.reschedule_appointment(
-                event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
-            )
-        except InvalidMoment as error:
-            raise Rejected(str(error)) from None
+        app.reschedule_appointment(
+            event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
+        )
 
     def appointment_cancelled(event: c.CloudEvent, tracking: Tracking) -> None:
         app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)
@@ -239,22 +231,19 @@ def handlers(
         if len(event.source) > MAX_SOURCE_LENGTH:
             # Every requested document names it (requested_by): keep those records small.
             raise Rejected(f"source longer than {MAX_SOURCE_LENGTH} characters")
-        try:
-            app.receive_document_list(
-                event.tenantid,
-                _dossier(event),
-                data.subject.model_dump(),
-                data.reference,
-                [item.model_dump() for item in data.items],
-                received_from=event.source,
-                tracking=tracking,
-            )
-        except DocumentListConflict as error:
-            raise Rejected(str(error)) from None
+        command = ReceiveDocumentList(
+            event.tenantid,
+            _dossier(event),
+            data.subject.model_dump(),
+            data.reference,
+            [item.model_dump() for item in data.items],
+            received_from=event.source,
+        )
+        app.receive_document_list(command, tracking)
 
     return {
-        "ProductCreated": product("product_created"),
-        "ApplicationSubmitted": product("application_submitted"),
+        "ProductCreated": product(TriggerEvent.PRODUCT_CREATED),
+        "ApplicationSubmitted": product(TriggerEvent.APPLICATION_SUBMITTED),
         "AppointmentScheduled": appointment_scheduled,
         "AppointmentRescheduled": appointment_rescheduled,
         "AppointmentCancelled": appointment_cancelled,

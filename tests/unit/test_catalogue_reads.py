@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.scenario_service.application import Scenarios
+from services.scenario_service.application import (
+    ChangeScenario,
+    DefineScenario,
+    Scenarios,
+    StartScenarios,
+)
 from tests.unit.test_handlers import DISCHARGE, DOSSIER, ID_CARD, MORTGAGE, NOW, OFFICE
 
 
@@ -15,7 +20,8 @@ def open_store(path: Path) -> Scenarios:
 
 def started_items(scenarios: Scenarios, scenario_id: object) -> list[str]:
     (run,) = scenarios.start_scenarios(
-        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW, NOW, "adviseur-1"
+        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        now=NOW,
     )
     return [item["document_type"] for item in run.items]
 
@@ -24,14 +30,20 @@ def test_a_start_uses_the_catalogue_as_the_admin_last_changed_it(tmp_path: Path)
     path = tmp_path / "scenario.sqlite"
     here, other_replica = open_store(path), open_store(path)
     try:
-        scenario_id = here.define_scenario(OFFICE, "Hyp", "hypotheek", [ID_CARD], None, "admin-1")
+        scenario_id = here.define_scenario(
+            DefineScenario(OFFICE, "Hyp", "hypotheek", [ID_CARD], None, "admin-1")
+        )
         assert started_items(here, scenario_id) == ["identiteitsbewijs"]
 
         # Changed in this process, then in another replica's.
-        here.change_scenario(OFFICE, scenario_id, "Hyp", "hypotheek", [DISCHARGE], None, "a")
+        here.change_scenario(
+            ChangeScenario(OFFICE, "Hyp", "hypotheek", [DISCHARGE], None, "a", scenario_id)
+        )
         assert started_items(here, scenario_id) == ["finale_kwijting"]
         other_replica.change_scenario(
-            OFFICE, scenario_id, "Hyp", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-2"
+            ChangeScenario(
+                OFFICE, "Hyp", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-2", scenario_id
+            )
         )
         assert started_items(here, scenario_id) == ["identiteitsbewijs", "finale_kwijting"]
 

@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import ValidationError
 
 from servicekit.consumer import DeadLetters, PositionStore, Rejected, TrackingConsumer
+from servicekit.domain import DomainError
 from servicekit.eventstore import TrackedApplication
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
 from services.dossiercontrole_service.application import (
@@ -36,7 +37,16 @@ from services.dossiercontrole_service.domainmodel import action_point_id_for, do
 from services.portal_projection import kafka as portal_kafka
 from services.portal_projection.views import PortalView
 from services.scenario_service import kafka as scenario_kafka
-from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
+from services.scenario_service.application import (
+    APPOINTMENT_SCOPE,
+    ChangeScenario,
+    DefineScenario,
+    ReceiveDocumentList,
+    RequestDocument,
+    Scenarios,
+    StartScenarios,
+    StartTriggered,
+)
 from services.scenario_service.domainmodel import DocumentList, request_ids_for
 from services.scenario_service.http import ScenarioIn
 from shared.events import contracts as c
@@ -146,7 +156,9 @@ def test_the_catalogue_is_published_per_office(scenarios: Scenarios) -> None:
 
     # The admin defines a scenario.
     scenario_id = scenarios.define_scenario(
-        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        DefineScenario(
+            OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        )
     )
     (defined,) = outbox.new()
     assert isinstance(defined, c.ScenarioDefined)
@@ -163,7 +175,9 @@ def test_the_catalogue_is_published_per_office(scenarios: Scenarios) -> None:
 
     # They change it, then delete it.
     scenarios.change_scenario(
-        OFFICE, scenario_id, "Zelfstandig", "hypotheek", [DISCHARGE], None, "admin-1"
+        ChangeScenario(
+            OFFICE, "Zelfstandig", "hypotheek", [DISCHARGE], None, "admin-1", scenario_id
+        )
     )
     scenarios.delete_scenario(OFFICE, scenario_id, "admin-1")
     changed, deleted = outbox.new()
@@ -180,14 +194,15 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
     scenarios: Scenarios,
 ) -> None:
     scenario_id = scenarios.define_scenario(
-        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1"
+        DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1")
     )
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
     # The adviser starts it now on the mortgage.
     (run,) = scenarios.start_scenarios(
-        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW, NOW, "adviseur-1"
+        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        now=NOW,
     )
 
     published = outbox.new()
@@ -221,10 +236,18 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
 
 def test_a_cancelled_run_publishes_its_cancellation(scenarios: Scenarios) -> None:
     scenario_id = scenarios.define_scenario(
-        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1"
+        DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1")
     )
     (run,) = scenarios.start_scenarios(
-        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "adviseur-1"
+        StartScenarios(
+            OFFICE,
+            DOSSIER,
+            MORTGAGE,
+            [scenario_id],
+            "adviseur-1",
+            execute_at=NOW + timedelta(days=1),
+        ),
+        now=NOW,
     )
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
@@ -246,26 +269,30 @@ def test_a_moved_appointment_republishes_the_run_with_its_new_moment(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        OFFICE,
-        "Voor het gesprek",
-        APPOINTMENT_SCOPE,
-        [ID_CARD],
-        {"event": "appointment_scheduled", "offset_days": -3},
-        "admin-1",
+        DefineScenario(
+            OFFICE,
+            "Voor het gesprek",
+            APPOINTMENT_SCOPE,
+            [ID_CARD],
+            {"event": "appointment_scheduled", "offset_days": -3},
+            "admin-1",
+        )
     )
     starts_at = NOW + timedelta(days=10)
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
     (run,) = scenarios.start_triggered(
-        OFFICE,
-        DOSSIER,
-        appointment,
-        "appointment_scheduled",
-        "event-1",
-        NOW,
-        Tracking("platform.appointments.v1:0", 1),
-        starts_at=starts_at,
+        StartTriggered(
+            OFFICE,
+            DOSSIER,
+            appointment,
+            "appointment_scheduled",
+            cause="event-1",
+            starts_at=starts_at,
+        ),
+        now=NOW,
+        tracking=Tracking("platform.appointments.v1:0", 1),
     )
     (scheduled,) = outbox.new()  # the Appointment aggregate itself publishes nothing
     assert scheduled.data.execute_at == starts_at - timedelta(days=3)
@@ -294,7 +321,9 @@ def test_manual_requests_and_document_lists_publish_document_requests(
 
     # The adviser asks for a payslip by hand, without an action point.
     request_id = scenarios.request_document(
-        OFFICE, DOSSIER, MORTGAGE, "loonstrook", "Loonstrook maart", False, "adviseur-1"
+        RequestDocument(
+            OFFICE, DOSSIER, MORTGAGE, "loonstrook", "Loonstrook maart", False, "adviseur-1"
+        )
     )
     (manual,) = outbox.new()
     assert manual.data == c.DocumentRequestedData(
@@ -314,7 +343,9 @@ def test_manual_requests_and_document_lists_publish_document_requests(
         {"document_type": "koopovereenkomst", "title": "Koopakte", "action_point": None},
     ]
     document_list, _ = scenarios.receive_document_list(
-        OFFICE, DOSSIER, MORTGAGE, "lender-42", items, "platform/lender"
+        ReceiveDocumentList(
+            OFFICE, DOSSIER, MORTGAGE, "lender-42", items, received_from="platform/lender"
+        )
     )
     published = outbox.new()
     assert [(e.type, e.data.document_type) for e in published] == [
@@ -352,10 +383,14 @@ def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
     scope = "a" * 64
     subject = {"type": "appointment", "id": longest, "scope": scope}
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
-    scenario_id = scenarios.define_scenario(office, longest, scope, items, None, who)
-    scenarios.change_scenario(office, scenario_id, longest, scope, items, None, who)
+    scenario_id = scenarios.define_scenario(
+        DefineScenario(office, longest, scope, items, None, who)
+    )
+    scenarios.change_scenario(ChangeScenario(office, longest, scope, items, None, who, scenario_id))
     for moment in (NOW + timedelta(days=1), NOW):
-        scenarios.start_scenarios(office, longest, subject, [scenario_id], moment, NOW, who)
+        scenarios.start_scenarios(
+            StartScenarios(office, longest, subject, [scenario_id], who, execute_at=moment), now=NOW
+        )
 
     # Each record passes the codec (Outbox.new decodes every one), under its limit.
     published = outbox.new()
@@ -374,14 +409,27 @@ def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
 def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scenarios) -> None:
     # A busy morning in the scenario service ...
     scenario_id = scenarios.define_scenario(
-        OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1"
+        DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1")
     )
-    scenarios.start_scenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW, NOW, "adviseur-1")
+    scenarios.start_scenarios(
+        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        now=NOW,
+    )
     (later,) = scenarios.start_scenarios(
-        OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "adviseur-1"
+        StartScenarios(
+            OFFICE,
+            DOSSIER,
+            MORTGAGE,
+            [scenario_id],
+            "adviseur-1",
+            execute_at=NOW + timedelta(days=1),
+        ),
+        now=NOW,
     )
     scenarios.cancel_run(OFFICE, later.id)
-    scenarios.receive_document_list(OFFICE, DOSSIER, MORTGAGE, "ref", [ID_CARD], "lender")
+    scenarios.receive_document_list(
+        ReceiveDocumentList(OFFICE, DOSSIER, MORTGAGE, "ref", [ID_CARD], received_from="lender")
+    )
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 
     # ... published, then published again after a crash of the relay.
@@ -399,7 +447,9 @@ def test_a_product_created_on_the_platform_starts_the_triggered_scenario(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        OFFICE, "Nieuwe hypotheek", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+        DefineScenario(
+            OFFICE, "Nieuwe hypotheek", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+        )
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ProductCreated"]
     created = platform_event(c.ProductCreated, {"product_id": "hyp-1", "product_type": "hypotheek"})
@@ -419,10 +469,19 @@ def test_an_application_submitted_starts_only_scenarios_triggered_by_it(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        OFFICE, "Bij creatie", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+        DefineScenario(
+            OFFICE, "Bij creatie", "hypotheek", [ID_CARD], {"event": "product_created"}, "a"
+        )
     )
     scenarios.define_scenario(
-        OFFICE, "Bij aanvraag", "hypotheek", [DISCHARGE], {"event": "application_submitted"}, "a"
+        DefineScenario(
+            OFFICE,
+            "Bij aanvraag",
+            "hypotheek",
+            [DISCHARGE],
+            {"event": "application_submitted"},
+            "a",
+        )
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)["ApplicationSubmitted"]
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
@@ -443,12 +502,14 @@ def test_appointment_events_schedule_move_and_cancel_the_triggered_run(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        OFFICE,
-        "Voor het gesprek",
-        APPOINTMENT_SCOPE,
-        [ID_CARD],
-        {"event": "appointment_scheduled", "offset_days": -3},
-        "admin-1",
+        DefineScenario(
+            OFFICE,
+            "Voor het gesprek",
+            APPOINTMENT_SCOPE,
+            [ID_CARD],
+            {"event": "appointment_scheduled", "offset_days": -3},
+            "admin-1",
+        )
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)
     starts_at = NOW + timedelta(days=10)
@@ -491,12 +552,14 @@ def test_appointment_events_schedule_move_and_cancel_the_triggered_run(
 
 def test_an_appointment_too_far_ahead_for_its_runs_is_rejected(scenarios: Scenarios) -> None:
     scenarios.define_scenario(
-        OFFICE,
-        "Na het gesprek",
-        APPOINTMENT_SCOPE,
-        [ID_CARD],
-        {"event": "appointment_scheduled", "offset_days": 2},
-        "admin-1",
+        DefineScenario(
+            OFFICE,
+            "Na het gesprek",
+            APPOINTMENT_SCOPE,
+            [ID_CARD],
+            {"event": "appointment_scheduled", "offset_days": 2},
+            "admin-1",
+        )
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)
 
@@ -504,7 +567,7 @@ def test_an_appointment_too_far_ahead_for_its_runs_is_rejected(scenarios: Scenar
         return platform_event(kind, {"appointment_id": appointment_id, "starts_at": starts_at})
 
     # The agenda books one at the end of time, and moves another there: dead letters.
-    with pytest.raises(Rejected, match="five years"):
+    with pytest.raises(DomainError, match="five years"):
         handle["AppointmentScheduled"](
             appointment(c.AppointmentScheduled, "afspraak-1", "9999-12-31T23:00-05:00"),
             Tracking("platform.appointments.v1:0", 1),
@@ -514,7 +577,7 @@ def test_an_appointment_too_far_ahead_for_its_runs_is_rejected(scenarios: Scenar
         Tracking("platform.appointments.v1:0", 2),
     )
     head = scenarios.recorder.max_notification_id()
-    with pytest.raises(Rejected, match="five years"):
+    with pytest.raises(DomainError, match="five years"):
         handle["AppointmentRescheduled"](
             appointment(c.AppointmentRescheduled, "afspraak-2", "9999-12-31T23:00-05:00"),
             Tracking("platform.appointments.v1:0", 3),
@@ -570,7 +633,7 @@ def test_another_list_under_a_known_reference_from_the_platform_is_rejected(
 
     # The same list again is a repeat; another list under its reference is dead-lettered.
     handle(document_list("taxatierapport"), Tracking("platform.documentlists.v1:0", 2))
-    with pytest.raises(Rejected, match="lender-42"):
+    with pytest.raises(DomainError, match="lender-42"):
         handle(document_list("koopakte"), Tracking("platform.documentlists.v1:0", 3))
     assert scenarios.recorder.max_notification_id() == head
 
@@ -631,15 +694,19 @@ def test_a_scenario_handler_given_a_recorded_position_changes_nothing(
     scenarios: Scenarios, kind: type[c.CloudEvent], data: dict[str, Any], position_name: str
 ) -> None:
     scenarios.define_scenario(
-        OFFICE, "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        DefineScenario(
+            OFFICE, "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        )
     )
     scenarios.define_scenario(
-        OFFICE,
-        "Afspraak",
-        APPOINTMENT_SCOPE,
-        [ID_CARD],
-        {"event": "appointment_scheduled", "offset_days": -3},
-        "admin-1",
+        DefineScenario(
+            OFFICE,
+            "Afspraak",
+            APPOINTMENT_SCOPE,
+            [ID_CARD],
+            {"event": "appointment_scheduled", "offset_days": -3},
+            "admin-1",
+        )
     )
     handle = scenario_kafka.handlers(scenarios, now=lambda: NOW)[kind.__name__]
     handle(platform_event(kind, data), Tracking(position_name, 7))
@@ -1002,7 +1069,9 @@ async def test_a_product_event_is_handled_once_and_its_position_recorded(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        OFFICE, "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        DefineScenario(
+            OFFICE, "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        )
     )
     dlq = FakeDLQ()
     consumer = consumer_with(

@@ -409,15 +409,30 @@ async def test_a_store_that_is_away_stops_the_batch_rather_than_quarantining(
 def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
     # An adviser plans a scenario for next week; the appointment moves twice.
     from services.scenario_service import kafka as scenario_kafka
-    from services.scenario_service.application import Scenarios
+    from services.scenario_service.application import DefineScenario, Scenarios, StartScenarios
 
     app = Scenarios()
     try:
         scenario_id = app.define_scenario(
-            OFFICE, "Hyp", "hypotheek", [{"document_type": "identiteitsbewijs"}], None, "admin-1"
+            DefineScenario(
+                OFFICE,
+                "Hyp",
+                "hypotheek",
+                [{"document_type": "identiteitsbewijs"}],
+                None,
+                "admin-1",
+            )
         )
         (run,) = app.start_scenarios(
-            OFFICE, DOSSIER, MORTGAGE, [scenario_id], NOW + timedelta(days=7), NOW, "adviser-1"
+            StartScenarios(
+                OFFICE,
+                DOSSIER,
+                MORTGAGE,
+                [scenario_id],
+                "adviser-1",
+                execute_at=NOW + timedelta(days=7),
+            ),
+            now=NOW,
         )
         run.reschedule(NOW + timedelta(days=8))
         run.reschedule(NOW + timedelta(days=9))

@@ -18,7 +18,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
+from services.scenario_service.application import (
+    APPOINTMENT_SCOPE,
+    ChangeScenario,
+    DefineScenario,
+    ReceiveDocumentList,
+    RequestDocument,
+    Scenarios,
+    StartScenarios,
+    StartTriggered,
+)
 from services.scenario_service.domainmodel import (
     MAX_PLAN_AHEAD,
     DocumentListConflict,
@@ -29,6 +38,7 @@ from services.scenario_service.domainmodel import (
     ScenarioCatalogue,
     ScenarioNotFound,
     ScopeMismatch,
+    UnknownScenario,
     execution_moment,
     request_ids_for,
 )
@@ -61,7 +71,7 @@ def define(
     tenant: str = OFFICE,
 ) -> UUID:
     return app.define_scenario(
-        tenant, name, scope, items or [ID_CARD, EMPLOYER], trigger, by="admin-1"
+        DefineScenario(tenant, name, scope, items or [ID_CARD, EMPLOYER], trigger, "admin-1")
     )
 
 
@@ -73,7 +83,10 @@ def start(
     tenant: str = OFFICE,
 ) -> Any:
     (run,) = app.start_scenarios(
-        tenant, "dossier-1", subject, [scenario_id], execute_at, NOW, started_by="adviseur-1"
+        StartScenarios(
+            tenant, "dossier-1", subject, [scenario_id], "adviseur-1", execute_at=execute_at
+        ),
+        now=NOW,
     )
     return run
 
@@ -96,13 +109,15 @@ def test_admin_defines_changes_and_deletes_a_scenario(scenarios: Scenarios) -> N
 
     # They rename it and add the final discharge.
     scenarios.change_scenario(
-        OFFICE,
-        scenario_id,
-        "Zelfstandig ondernemer",
-        "hypotheek",
-        [ID_CARD, EMPLOYER, DISCHARGE],
-        None,
-        by="admin-1",
+        ChangeScenario(
+            OFFICE,
+            "Zelfstandig ondernemer",
+            "hypotheek",
+            [ID_CARD, EMPLOYER, DISCHARGE],
+            None,
+            "admin-1",
+            scenario_id,
+        )
     )
     changed = scenarios.get_scenario(OFFICE, scenario_id)
     assert changed["name"] == "Zelfstandig ondernemer"
@@ -124,7 +139,9 @@ def test_changing_or_deleting_a_scenario_that_does_not_exist_is_refused(
 ) -> None:
     unknown = uuid4()
     with pytest.raises(ScenarioNotFound):
-        scenarios.change_scenario(OFFICE, unknown, "X", "hypotheek", [ID_CARD], None, by="a")
+        scenarios.change_scenario(
+            ChangeScenario(OFFICE, "X", "hypotheek", [ID_CARD], None, "a", unknown)
+        )
     with pytest.raises(ScenarioNotFound):
         scenarios.delete_scenario(OFFICE, unknown, by="admin-1")
 
@@ -147,8 +164,8 @@ def test_another_office_has_its_own_catalogue(scenarios: Scenarios) -> None:
     assert scenarios.get_scenarios(OTHER_OFFICE) == []
     with pytest.raises(ScenarioNotFound):
         scenarios.get_scenario(OTHER_OFFICE, scenario_id)
-    # Nor can they start it.
-    with pytest.raises(ScenarioNotFound):
+    # Nor can they start it: to them it is an unknown scenario.
+    with pytest.raises(UnknownScenario):
         start(scenarios, scenario_id, tenant=OTHER_OFFICE)
 
 
@@ -186,7 +203,10 @@ def test_several_scenarios_start_at_once_each_with_its_own_run(scenarios: Scenar
     divorced = define(scenarios, "Gescheiden", items=[DISCHARGE])
 
     runs = scenarios.start_scenarios(
-        OFFICE, "dossier-1", MORTGAGE, [self_employed, divorced], NOW, NOW, "adviseur-1"
+        StartScenarios(
+            OFFICE, "dossier-1", MORTGAGE, [self_employed, divorced], "adviseur-1", execute_at=NOW
+        ),
+        now=NOW,
     )
 
     assert [run.scenario_name for run in runs] == ["Zelfstandige", "Gescheiden"]
@@ -214,7 +234,9 @@ def test_a_started_run_keeps_the_items_it_had_when_started(scenarios: Scenarios)
 
     # The admin later drops the employer statement, then deletes the scenario.
     scenarios.change_scenario(
-        OFFICE, scenario_id, "Zelfstandige", "hypotheek", [DISCHARGE], None, by="admin-1"
+        ChangeScenario(
+            OFFICE, "Zelfstandige", "hypotheek", [DISCHARGE], None, "admin-1", scenario_id
+        )
     )
     assert document_types(scenarios.get_run(OFFICE, run.id)) == [
         "identiteitsbewijs",
@@ -336,12 +358,16 @@ def test_a_document_list_received_twice_is_recorded_once(scenarios: Scenarios) -
 
     # The lender sends its list ...
     first, created = scenarios.receive_document_list(
-        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "lender"
+        ReceiveDocumentList(
+            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+        )
     )
     assert created is True
     # ... and sends it again.
     second, created_again = scenarios.receive_document_list(
-        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "lender"
+        ReceiveDocumentList(
+            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+        )
     )
     assert created_again is False
     assert second.id == first.id
@@ -349,7 +375,9 @@ def test_a_document_list_received_twice_is_recorded_once(scenarios: Scenarios) -
 
     # Another office may use the same reference for its own list.
     theirs, theirs_created = scenarios.receive_document_list(
-        OTHER_OFFICE, "dossier-9", MORTGAGE, "lender-42", items, "lender"
+        ReceiveDocumentList(
+            OTHER_OFFICE, "dossier-9", MORTGAGE, "lender-42", items, received_from="lender"
+        )
     )
     assert theirs_created is True
     assert theirs.id != first.id
@@ -360,7 +388,9 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
 ) -> None:
     items = [{"document_type": "taxatierapport", "title": "Taxatierapport", "action_point": None}]
     first, _ = scenarios.receive_document_list(
-        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "lender"
+        ReceiveDocumentList(
+            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+        )
     )
 
     # The same reference with other items, for another dossier or for another subject.
@@ -372,20 +402,26 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
     ]:
         with pytest.raises(DocumentListConflict, match="lender-42"):
             scenarios.receive_document_list(
-                OFFICE, dossier_id, subject, "lender-42", listed, "lender"
+                ReceiveDocumentList(
+                    OFFICE, dossier_id, subject, "lender-42", listed, received_from="lender"
+                )
             )
 
     # Nothing was recorded for them; the same list again is still a quiet repeat.
     assert len(scenarios.recorder.select_notifications(0, 100)) == 1
     again, created = scenarios.receive_document_list(
-        OFFICE, "dossier-1", MORTGAGE, "lender-42", items, "another-sender"
+        ReceiveDocumentList(
+            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="another-sender"
+        )
     )
     assert (again.id, created) == (first.id, False)
 
 
 def test_a_manual_request_is_recorded_with_what_the_adviser_asked(scenarios: Scenarios) -> None:
     request_id = scenarios.request_document(
-        OFFICE, "dossier-1", MORTGAGE, "identiteitsbewijs", "Paspoort", True, "adviseur-1"
+        RequestDocument(
+            OFFICE, "dossier-1", MORTGAGE, "identiteitsbewijs", "Paspoort", True, "adviseur-1"
+        )
     )
     request: DocumentRequest = scenarios.repository.get(request_id)
     assert (request.tenant, request.dossier_id, request.document_type) == (
@@ -410,7 +446,9 @@ def test_a_new_mortgage_starts_only_the_mortgage_scenarios_triggered_by_product_
 
     # The platform reports a new mortgage in the dossier.
     runs = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        now=NOW,
+        tracking=tracking(1),
     )
 
     assert [run.scenario_name for run in runs] == ["Nieuwe hypotheek"]
@@ -422,12 +460,16 @@ def test_a_new_mortgage_starts_only_the_mortgage_scenarios_triggered_by_product_
 def test_the_same_product_event_twice_starts_nothing_new(scenarios: Scenarios) -> None:
     define(scenarios, trigger={"event": "product_created"})
     first = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        now=NOW,
+        tracking=tracking(1),
     )
 
     # The same platform event arrives again (a republish, so at a new offset).
     again = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(2)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        now=NOW,
+        tracking=tracking(2),
     )
 
     assert len(first) == 1
@@ -444,22 +486,30 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
         scenarios, "Aanvraag ingediend", trigger={"event": "application_submitted"}
     )
     (created,) = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        now=NOW,
+        tracking=tracking(1),
     )
 
     # The platform sends the same fact again as a new event (a new CloudEvent id).
     again = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-2", NOW, tracking(2)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-2"),
+        now=NOW,
+        tracking=tracking(2),
     )
     assert again == []
 
     # The application for the mortgage is submitted, twice: its own scenario starts once.
     (submitted,) = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "application_submitted", "event-3", NOW, tracking(3)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "application_submitted", cause="event-3"),
+        now=NOW,
+        tracking=tracking(3),
     )
     assert (
         scenarios.start_triggered(
-            OFFICE, "dossier-1", MORTGAGE, "application_submitted", "event-4", NOW, tracking(4)
+            StartTriggered(OFFICE, "dossier-1", MORTGAGE, "application_submitted", cause="event-4"),
+            now=NOW,
+            tracking=tracking(4),
         )
         == []
     )
@@ -470,7 +520,11 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
     assert (
         len(
             scenarios.start_triggered(
-                OFFICE, "dossier-1", other_mortgage, "product_created", "event-5", NOW, tracking(5)
+                StartTriggered(
+                    OFFICE, "dossier-1", other_mortgage, "product_created", cause="event-5"
+                ),
+                now=NOW,
+                tracking=tracking(5),
             )
         )
         == 1
@@ -479,7 +533,11 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
     assert (
         len(
             scenarios.start_triggered(
-                OTHER_OFFICE, "dossier-1", MORTGAGE, "product_created", "event-6", NOW, tracking(6)
+                StartTriggered(
+                    OTHER_OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-6"
+                ),
+                now=NOW,
+                tracking=tracking(6),
             )
         )
         == 1
@@ -492,14 +550,16 @@ def test_a_run_started_before_runs_were_keyed_by_fact_still_counts(scenarios: Sc
     # An earlier version keyed a triggered run by the platform event's id.
     scenario = scenarios.get_scenario(OFFICE, scenario_id)
     legacy_id = uuid5(scenario_id, f"{OFFICE}:event-1")
-    earlier = scenarios._new_run(
-        legacy_id, OFFICE, "dossier-1", MORTGAGE, scenario, NOW, NOW, "trigger:product_created"
-    )
+    fact = StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1")
+    earlier = scenarios._new_run(legacy_id, fact, scenario, NOW, "trigger:product_created")
+    earlier.execute(NOW)
     scenarios.save(earlier)
 
     # The platform republishes that event: nothing new starts.
     again = scenarios.start_triggered(
-        OFFICE, "dossier-1", MORTGAGE, "product_created", "event-1", NOW, tracking(1)
+        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        now=NOW,
+        tracking=tracking(1),
     )
     assert again == []
 
@@ -517,14 +577,16 @@ def test_an_appointment_scenario_runs_three_days_before_the_appointment(
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
 
     (run,) = scenarios.start_triggered(
-        OFFICE,
-        "dossier-1",
-        appointment,
-        "appointment_scheduled",
-        "event-1",
-        NOW,
-        tracking(1),
-        starts_at=starts_at,
+        StartTriggered(
+            OFFICE,
+            "dossier-1",
+            appointment,
+            "appointment_scheduled",
+            cause="event-1",
+            starts_at=starts_at,
+        ),
+        now=NOW,
+        tracking=tracking(1),
     )
 
     assert run.status == "scheduled"
@@ -542,14 +604,16 @@ def test_an_appointment_in_two_days_runs_its_three_days_before_scenario_now(
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
 
     (run,) = scenarios.start_triggered(
-        OFFICE,
-        "dossier-1",
-        appointment,
-        "appointment_scheduled",
-        "event-1",
-        NOW,
-        tracking(1),
-        starts_at=NOW + timedelta(days=2),
+        StartTriggered(
+            OFFICE,
+            "dossier-1",
+            appointment,
+            "appointment_scheduled",
+            cause="event-1",
+            starts_at=NOW + timedelta(days=2),
+        ),
+        now=NOW,
+        tracking=tracking(1),
     )
 
     # Three days before is in the past: the documents are requested right away.
@@ -565,14 +629,16 @@ def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[A
     starts_at = NOW + timedelta(days=10)
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
     (run,) = scenarios.start_triggered(
-        OFFICE,
-        "dossier-1",
-        appointment,
-        "appointment_scheduled",
-        "event-1",
-        NOW,
-        tracking(1),
-        starts_at=starts_at,
+        StartTriggered(
+            OFFICE,
+            "dossier-1",
+            appointment,
+            "appointment_scheduled",
+            cause="event-1",
+            starts_at=starts_at,
+        ),
+        now=NOW,
+        tracking=tracking(1),
     )
     return run, starts_at
 
@@ -585,14 +651,16 @@ def test_the_same_appointment_scheduled_again_moves_its_runs_instead_of_starting
     # The agenda sends AppointmentScheduled again for the same appointment, a day later.
     later = starts_at + timedelta(days=1)
     again = scenarios.start_triggered(
-        OFFICE,
-        "dossier-1",
-        {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE},
-        "appointment_scheduled",
-        "event-2",
-        NOW,
-        tracking(2),
-        starts_at=later,
+        StartTriggered(
+            OFFICE,
+            "dossier-1",
+            {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE},
+            "appointment_scheduled",
+            cause="event-2",
+            starts_at=later,
+        ),
+        now=NOW,
+        tracking=tracking(2),
     )
 
     # No second run: the first one moved with the appointment, as on a reschedule.
@@ -782,7 +850,15 @@ def test_two_replicas_ticking_at_the_same_moment_execute_each_run_once(tmp_path:
         scenario_id = define(replica_a)
         runs = [
             replica_a.start_scenarios(
-                OFFICE, f"dossier-{n}", MORTGAGE, [scenario_id], NOW + timedelta(days=1), NOW, "a"
+                StartScenarios(
+                    OFFICE,
+                    f"dossier-{n}",
+                    MORTGAGE,
+                    [scenario_id],
+                    "a",
+                    execute_at=NOW + timedelta(days=1),
+                ),
+                now=NOW,
             )[0]
             for n in range(20)
         ]

@@ -34,7 +34,14 @@ from services.dossiercontrole_service.application import (
 from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck
 from services.scenario_service import kafka as scenario_kafka
 from services.scenario_service import main as scenario_main
-from services.scenario_service.application import APPOINTMENT_SCOPE, Scenarios
+from services.scenario_service.application import (
+    APPOINTMENT_SCOPE,
+    DefineScenario,
+    ReceiveDocumentList,
+    Scenarios,
+    StartScenarios,
+    StartTriggered,
+)
 from services.scenario_service.domainmodel import (
     Appointment,
     DocumentList,
@@ -212,7 +219,7 @@ def test_a_catalogue_of_another_office_under_the_same_id_is_not_there(
     shared_id = ScenarioCatalogue.create_id("acme")
     monkeypatch.setattr(ScenarioCatalogue, "create_id", staticmethod(lambda *_, **__: shared_id))
     scenario_id = scenarios.define_scenario(
-        "acme", "Zelfstandige", "hypotheek", [ID_CARD], None, by="admin-1"
+        DefineScenario("acme", "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1")
     )
 
     with pytest.raises(AggregateOfAnotherOffice):
@@ -223,7 +230,10 @@ def test_a_catalogue_of_another_office_under_the_same_id_is_not_there(
         scenarios.delete_scenario("kantoor-2", scenario_id, by="admin-2")
     with pytest.raises(AggregateOfAnotherOffice):
         scenarios.start_scenarios(
-            "kantoor-2", "d1", MORTGAGE, [scenario_id], NOW, NOW, started_by="adviseur-2"
+            StartScenarios(
+                "kantoor-2", "d1", MORTGAGE, [scenario_id], "adviseur-2", execute_at=NOW
+            ),
+            now=NOW,
         )
     assert [s["scenario_id"] for s in scenarios.get_scenarios("acme")] == [str(scenario_id)]
 
@@ -233,11 +243,15 @@ def test_a_document_list_of_another_office_under_the_same_id_is_refused(
     scenarios: Scenarios,
 ) -> None:
     items = [{"document_type": "taxatierapport", "title": None, "action_point": None}]
-    scenarios.receive_document_list("acme", "eu:d1", MORTGAGE, "eu:lijst-1", items, "lender")
+    scenarios.receive_document_list(
+        ReceiveDocumentList("acme", "eu:d1", MORTGAGE, "eu:lijst-1", items, received_from="lender")
+    )
 
     # "acme:eu" sends its list "lijst-1": not answered with acme's list and its request ids.
     with pytest.raises(AggregateOfAnotherOffice):
-        scenarios.receive_document_list("acme:eu", "d1", MORTGAGE, "lijst-1", items, "lender")
+        scenarios.receive_document_list(
+            ReceiveDocumentList("acme:eu", "d1", MORTGAGE, "lijst-1", items, received_from="lender")
+        )
 
 
 @before_the_rule
@@ -245,17 +259,28 @@ def test_an_appointment_of_another_office_under_the_same_id_is_left_alone(
     scenarios: Scenarios,
 ) -> None:
     scenarios.define_scenario(
-        "acme",
-        "Voor het gesprek",
-        APPOINTMENT_SCOPE,
-        [ID_CARD],
-        {"event": "appointment_scheduled", "offset_days": -3},
-        by="admin-1",
+        DefineScenario(
+            "acme",
+            "Voor het gesprek",
+            APPOINTMENT_SCOPE,
+            [ID_CARD],
+            {"event": "appointment_scheduled", "offset_days": -3},
+            "admin-1",
+        )
     )
     subject = {"type": "appointment", "id": "eu:afspraak-1", "scope": APPOINTMENT_SCOPE}
     starts_at = NOW + timedelta(days=10)
     [run] = scenarios.start_triggered(
-        "acme", "eu:d1", subject, "appointment_scheduled", str(uuid4()), NOW, None, starts_at
+        StartTriggered(
+            "acme",
+            "eu:d1",
+            subject,
+            "appointment_scheduled",
+            cause=str(uuid4()),
+            starts_at=starts_at,
+        ),
+        now=NOW,
+        tracking=None,
     )
 
     # "acme:eu" moves or cancels its appointment "afspraak-1": acme's run stays as it was.
@@ -321,7 +346,9 @@ def test_another_offices_catalogue_under_the_callers_id_answers_404(
     http = service(scenario_main, "scenario", tmp_path)
     scenarios: Scenarios = http.app.state.application  # type: ignore[attr-defined]
     try:
-        scenarios.define_scenario("acme", "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1")
+        scenarios.define_scenario(
+            DefineScenario("acme", "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1")
+        )
 
         response = http.get("/scenarios", headers=adviser_of("kantoor-2"))
         assert response.status_code == 404, response.text
@@ -344,7 +371,9 @@ async def test_a_platform_event_meeting_another_offices_catalogue_is_dead_letter
     shared_id = uuid5(SCENARIO, "catalogue:acme")
     monkeypatch.setattr(ScenarioCatalogue, "create_id", staticmethod(lambda *_, **__: shared_id))
     scenarios.define_scenario(
-        "acme", "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        DefineScenario(
+            "acme", "Hyp", "hypotheek", [ID_CARD], {"event": "product_created"}, "admin-1"
+        )
     )
     dlq = FakeDLQ()
     consumer = consumer_with(scenario_kafka.handlers(scenarios, now=lambda: NOW), scenarios, dlq)
