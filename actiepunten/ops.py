@@ -206,15 +206,15 @@ async def replay_portal() -> str:
 # --- dossier history ---------------------------------------------------------------------------
 
 
-def _who(event: Any) -> str:
+def _who(event: Any, starters: dict[Any, str]) -> str:
+    """Who did it: the event's own actor, else who started its aggregate (a run's execution is
+    the adviser's who started it; ``starters`` remembers them in the order of the log)."""
     for name in ("by", "started_by", "requested_by", "received_from"):
         value = getattr(event, name, None)
         if value:
+            starters.setdefault(event.originator_id, str(value))
             return str(value)
-    run = getattr(event, "run", None)
-    if isinstance(run, dict) and run.get("started_by"):
-        return str(run["started_by"])
-    return "system"
+    return starters.get(event.originator_id, "system")
 
 
 def _belongs(
@@ -271,6 +271,7 @@ def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) ->
     lines: list[tuple[datetime, str]] = []
     state = None
     owners: dict[Any, Any] = {}
+    starters: dict[Any, str] = {}
     for service in STORES:
         app, _, _ = open_store(service)
         try:
@@ -285,7 +286,7 @@ def dossier_history(tenant: str, dossier_id: str, at: datetime | None = None) ->
                     (
                         event.timestamp,
                         f"{event.timestamp.isoformat()}  {service:15} "
-                        f"{what:32} by {_who(event):24} {_summary(event)}",
+                        f"{what:32} by {_who(event, starters):24} {_summary(event)}",
                     )
                 )
             if service == "dossiercontrole":
