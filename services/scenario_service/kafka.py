@@ -184,28 +184,30 @@ def _dossier(event: c.CloudEvent) -> str:
     return event.dossierid
 
 
-def handlers(
-    app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> dict[str, Handler]:
+class PlatformHandlers:
     """Inbound platform events -> application commands, each saved with its tracking record.
     A command the domain refuses (a ``DomainError``) is dead-lettered with its reason."""
 
-    def start(command: StartTriggered, tracking: Tracking) -> None:
-        runs = app.start_triggered(command, now(), tracking)
+    def __init__(self, app: Scenarios, now: Callable[[], datetime]) -> None:
+        self.app = app
+        self.now = now
+
+    def _start(self, command: StartTriggered, tracking: Tracking) -> None:
+        runs = self.app.start_triggered(command, self.now(), tracking)
         RUNS_EXECUTED.inc(sum(1 for run in runs if run.status == RunStatus.EXECUTED))
 
-    def product(trigger_event: TriggerEvent) -> Handler:
+    def product(self, trigger_event: TriggerEvent) -> Handler:
         def handle(event: c.CloudEvent, tracking: Tracking) -> None:
             data = event.data
             subject = {"type": "product", "id": data.product_id, "scope": data.product_type}
             command = StartTriggered(
                 event.tenantid, _dossier(event), subject, trigger_event, cause=str(event.id)
             )
-            start(command, tracking)
+            self._start(command, tracking)
 
         return handle
 
-    def appointment_scheduled(event: c.CloudEvent, tracking: Tracking) -> None:
+    def appointment_scheduled(self, event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
         command = StartTriggered(
@@ -216,17 +218,18 @@ def handlers(
             cause=str(event.id),
             starts_at=data.starts_at,
         )
-        start(command, tracking)
+        self._start(command, tracking)
 
-    def appointment_rescheduled(event: c.CloudEvent, tracking: Tracking) -> None:
-        app.reschedule_appointment(
-            event.tenantid, event.data.appointment_id, event.data.starts_at, now(), tracking
+    def appointment_rescheduled(self, event: c.CloudEvent, tracking: Tracking) -> None:
+        data = event.data
+        self.app.reschedule_appointment(
+            event.tenantid, data.appointment_id, data.starts_at, self.now(), tracking
         )
 
-    def appointment_cancelled(event: c.CloudEvent, tracking: Tracking) -> None:
-        app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)
+    def appointment_cancelled(self, event: c.CloudEvent, tracking: Tracking) -> None:
+        self.app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)
 
-    def document_list(event: c.CloudEvent, tracking: Tracking) -> None:
+    def document_list(self, event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
         if len(event.source) > MAX_SOURCE_LENGTH:
             # Every requested document names it (requested_by): keep those records small.
@@ -239,13 +242,19 @@ def handlers(
             [item.model_dump() for item in data.items],
             received_from=event.source,
         )
-        app.receive_document_list(command, tracking)
+        self.app.receive_document_list(command, tracking)
 
+
+def handlers(
+    app: Scenarios, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> dict[str, Handler]:
+    """The handler of each consumed event type (``PlatformHandlers``)."""
+    platform = PlatformHandlers(app, now)
     return {
-        "ProductCreated": product(TriggerEvent.PRODUCT_CREATED),
-        "ApplicationSubmitted": product(TriggerEvent.APPLICATION_SUBMITTED),
-        "AppointmentScheduled": appointment_scheduled,
-        "AppointmentRescheduled": appointment_rescheduled,
-        "AppointmentCancelled": appointment_cancelled,
-        "DocumentListReceived": document_list,
+        "ProductCreated": platform.product(TriggerEvent.PRODUCT_CREATED),
+        "ApplicationSubmitted": platform.product(TriggerEvent.APPLICATION_SUBMITTED),
+        "AppointmentScheduled": platform.appointment_scheduled,
+        "AppointmentRescheduled": platform.appointment_rescheduled,
+        "AppointmentCancelled": platform.appointment_cancelled,
+        "DocumentListReceived": platform.document_list,
     }
