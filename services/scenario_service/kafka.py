@@ -84,18 +84,23 @@ def _deleted(event: Any, _: Origin) -> Fact:
     return Fact(c.ScenarioDeleted, {"scenario_id": event.scenario_id})
 
 
+def _run(event: Any, origin: Origin) -> tuple[Any, dict[str, Any]]:
+    """The run after ``event``, and what every fact of a run names: run, scenario, dossier."""
+    run = origin.state
+    named = {"run_id": event.originator_id, "scenario_id": run.scenario_id}
+    return run, named | {"dossier_id": run.dossier_id}
+
+
 @OUTBOX.on("ScenarioRun.Scheduled", "ScenarioRun.Rescheduled")
 def _scheduled(event: Any, origin: Origin) -> Fact:
     """Each copy of a run's schedule carries its version as ``sequence``, so that a consumer
     keeping the latest one can tell an older copy (a relay that lost its lease)."""
-    run = origin.state
+    run, named = _run(event, origin)
     return Fact(
         c.ScenarioScheduled,
         {
-            "run_id": event.originator_id,
-            "scenario_id": run.scenario_id,
+            **named,
             "scenario_name": run.scenario_name,
-            "dossier_id": run.dossier_id,
             "subject": run.subject,
             "execute_at": event.execute_at,
             "items": run.items,
@@ -107,38 +112,22 @@ def _scheduled(event: Any, origin: Origin) -> Fact:
 
 @OUTBOX.on("ScenarioRun.Cancelled")
 def _cancelled(event: Any, origin: Origin) -> Fact:
-    run = origin.state
-    return Fact(
-        c.ScenarioRunCancelled,
-        {
-            "run_id": event.originator_id,
-            "scenario_id": run.scenario_id,
-            "dossier_id": run.dossier_id,
-            "reason": event.reason,
-        },
-    )
+    _, named = _run(event, origin)
+    return Fact(c.ScenarioRunCancelled, {**named, "reason": event.reason})
 
 
 @OUTBOX.on("ScenarioRun.Executed")
 def _executed(event: Any, origin: Origin) -> list[Fact]:
     """The execution, then one DocumentRequested per item the run kept."""
-    run = origin.state
+    run, named = _run(event, origin)
     executed = {
-        "run_id": event.originator_id,
-        "scenario_id": run.scenario_id,
-        "dossier_id": run.dossier_id,
+        **named,
         "subject": run.subject,
         "executed_at": event.executed_at,
         "request_ids": event.request_ids,
     }
-    requested = {
-        "dossier_id": run.dossier_id,
-        "subject": run.subject,
-        "source": "scenario",
-        "run_id": event.originator_id,
-        "scenario_id": run.scenario_id,
-        "requested_by": run.started_by,
-    }
+    requested = {**named, "subject": run.subject, "source": "scenario"}
+    requested["requested_by"] = run.started_by
     return [Fact(c.ScenarioExecuted, executed)] + [
         Fact(c.DocumentRequested, {"request_id": request_id, **_item(item), **requested})
         for request_id, item in zip(event.request_ids, run.items, strict=True)
