@@ -14,8 +14,8 @@ from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from servicekit.eventstore import TrackedApplication
+from services.scenario_service.domainmodel import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 from services.scenario_service.domainmodel import (
-    APPOINTMENT_SCOPE,
     Appointment,
     DocumentList,
     DocumentRequest,
@@ -31,8 +31,6 @@ from services.scenario_service.domainmodel import (
     triggered_moment,
     triggered_run_id,
 )
-
-__all__ = ["APPOINTMENT_SCOPE", "Scenarios"]
 
 Subject = dict[str, Any]
 """``{"type": "product" | "appointment", "id", "scope"}``, as the contracts carry it."""
@@ -53,9 +51,15 @@ class DefineScenario:
     by: str
 
     def definition(self) -> dict[str, Any]:
+        """What the catalogue keeps; refused (``InvalidTrigger``) for a trigger that could
+        never start the scenario."""
         check_trigger(self.scope, self.trigger)
-        scope, trigger = self.scope, self.trigger
-        return {"name": self.name, "scope": scope, "items": self.items, "trigger": trigger}
+        return {
+            "name": self.name,
+            "scope": self.scope,
+            "items": self.items,
+            "trigger": self.trigger,
+        }
 
 
 @dataclass(frozen=True)
