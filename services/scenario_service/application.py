@@ -25,16 +25,13 @@ from services.scenario_service.domainmodel import (
     ScenarioNotFound,
     ScenarioRun,
     ScopeMismatch,
+    Subject,
     UnknownScenario,
     check_trigger,
     execution_moment,
     triggered_moment,
     triggered_run_id,
 )
-
-Subject = dict[str, Any]
-"""``{"type": "product" | "appointment", "id", "scope"}``, as the contracts carry it."""
-
 
 # --- commands: what HTTP, the Kafka handlers and the bench hand to ``Scenarios`` -------------
 
@@ -213,7 +210,7 @@ class Scenarios(TrackedApplication):
             execute_on=command.execute_on,
             execute_at_time=command.execute_at_time,
         )
-        scope = command.subject["scope"]
+        scope = command.subject.scope
         catalogue = self._scenarios(command.tenant)
         runs: list[ScenarioRun] = []
         for scenario_id in command.scenario_ids:
@@ -246,7 +243,7 @@ class Scenarios(TrackedApplication):
             run_id=run_id,
             tenant=start.tenant,
             dossier_id=start.dossier_id,
-            subject=start.subject,
+            subject=start.subject.as_dict(),
             scenario_id=UUID(scenario["scenario_id"]),
             scenario_name=scenario["name"],
             items=[dict(item) for item in scenario["items"]],
@@ -302,7 +299,7 @@ class Scenarios(TrackedApplication):
         request = DocumentRequest(
             tenant=command.tenant,
             dossier_id=command.dossier_id,
-            subject=command.subject,
+            subject=command.subject.as_dict(),
             document_type=command.document_type,
             title=command.title,
             action_point=command.action_point,
@@ -326,14 +323,14 @@ class Scenarios(TrackedApplication):
         except AggregateNotFoundError:
             pass
         else:
-            existing.check_same(command.dossier_id, command.subject, command.items)
+            existing.check_same(command.dossier_id, command.subject.as_dict(), command.items)
             self.save_tracked(tracking)
             return existing, False
         document_list = DocumentList(
             tenant=tenant,
             reference=reference,
             dossier_id=command.dossier_id,
-            subject=command.subject,
+            subject=command.subject.as_dict(),
             items=command.items,
             received_from=command.received_from,
         )
@@ -344,7 +341,7 @@ class Scenarios(TrackedApplication):
                 raise  # the tracking consumer tells a repeat from a conflict and tries again
             # The same list came in at the same moment by another request: that one made it.
             made: DocumentList = self.get_owned(list_id, tenant=tenant, reference=reference)
-            made.check_same(command.dossier_id, command.subject, command.items)
+            made.check_same(command.dossier_id, command.subject.as_dict(), command.items)
             return made, False
         return document_list, True
 
@@ -361,14 +358,14 @@ class Scenarios(TrackedApplication):
         appointment scheduled again moves its pending runs to the new moment, as a reschedule.
         """
         tenant, subject, starts_at = command.tenant, command.subject, command.starts_at
-        known = self._known_appointment(tenant, subject["id"]) if starts_at is not None else None
+        known = self._known_appointment(tenant, subject.id) if starts_at is not None else None
         runs = [self._executed_if_due(run, now) for run in self._triggered_runs(command, now)]
         if starts_at is None:
             self.save_tracked(tracking, *runs)
             return runs
         appointment = known or Appointment(
             tenant=tenant,
-            appointment_id=subject["id"],
+            appointment_id=subject.id,
             dossier_id=command.dossier_id,
             starts_at=starts_at,
         )
@@ -382,7 +379,7 @@ class Scenarios(TrackedApplication):
         """New runs of the scenarios ``command`` triggers that did not run for this fact yet."""
         tenant, trigger_event, starts_at = command.tenant, command.trigger_event, command.starts_at
         runs: list[ScenarioRun] = []
-        triggered = self._scenarios(tenant).triggered_by(trigger_event, command.subject["scope"])
+        triggered = self._scenarios(tenant).triggered_by(trigger_event, command.subject.scope)
         for scenario in map(_own, triggered):
             scenario_id = UUID(scenario["scenario_id"])
             run_id = triggered_run_id(scenario_id, tenant, trigger_event, command.subject)

@@ -35,6 +35,7 @@ from services.scenario_service.domainmodel import (
     ScenarioRun,
     check_trigger,
 )
+from services.scenario_service.domainmodel import Subject as DomainSubject
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
 from shared.events.contracts import Identifier, Name, RequestedItem, Scope, Subject, Title, Trigger
@@ -260,7 +261,7 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
     command = StartScenarios(
         who.tenant,
         body.dossier_id,
-        body.subject.model_dump(),
+        DomainSubject.of(body.subject.model_dump()),
         body.scenario_ids,
         who.sub,
         execute_at=body.execute_at,
@@ -301,7 +302,7 @@ async def request_document(
     command = RequestDocument(
         who.tenant,
         body.dossier_id,
-        body.subject.model_dump(),
+        DomainSubject.of(body.subject.model_dump()),
         body.document_type,
         body.title,
         body.action_point,
@@ -330,7 +331,7 @@ async def receive_document_list(
     command = ReceiveDocumentList(
         who.tenant,
         body.dossier_id,
-        body.subject.model_dump(),
+        DomainSubject.of(body.subject.model_dump()),
         body.reference,
         [i.model_dump() for i in body.items],
         f"user:{who.sub}",

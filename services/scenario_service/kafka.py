@@ -22,7 +22,13 @@ from services.scenario_service.application import (
     Scenarios,
     StartTriggered,
 )
-from services.scenario_service.domainmodel import RunStatus, TriggerEvent, request_ids_for
+from services.scenario_service.domainmodel import (
+    RunStatus,
+    Subject,
+    SubjectKind,
+    TriggerEvent,
+    request_ids_for,
+)
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import topics
@@ -188,7 +194,7 @@ class PlatformHandlers:
     def product(self, trigger_event: TriggerEvent) -> Handler:
         def handle(event: c.CloudEvent, tracking: Tracking) -> None:
             data = event.data
-            subject = {"type": "product", "id": data.product_id, "scope": data.product_type}
+            subject = Subject(SubjectKind.PRODUCT, data.product_id, data.product_type)
             command = StartTriggered(
                 event.tenantid, _dossier(event), subject, trigger_event, cause=str(event.id)
             )
@@ -198,7 +204,7 @@ class PlatformHandlers:
 
     def appointment_scheduled(self, event: c.CloudEvent, tracking: Tracking) -> None:
         data = event.data
-        subject = {"type": "appointment", "id": data.appointment_id, "scope": APPOINTMENT_SCOPE}
+        subject = Subject(SubjectKind.APPOINTMENT, data.appointment_id, APPOINTMENT_SCOPE)
         command = StartTriggered(
             event.tenantid,
             _dossier(event),
@@ -226,7 +232,7 @@ class PlatformHandlers:
         command = ReceiveDocumentList(
             event.tenantid,
             _dossier(event),
-            data.subject.model_dump(),
+            Subject.of(data.subject.model_dump()),
             data.reference,
             [item.model_dump() for item in data.items],
             received_from=event.source,

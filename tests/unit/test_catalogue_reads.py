@@ -11,6 +11,7 @@ from services.scenario_service.application import (
     Scenarios,
     StartScenarios,
 )
+from services.scenario_service.domainmodel import Subject
 from tests.unit.test_handlers import DISCHARGE, DOSSIER, ID_CARD, MORTGAGE, NOW, OFFICE
 
 
@@ -20,7 +21,9 @@ def open_store(path: Path) -> Scenarios:
 
 def started_items(scenarios: Scenarios, scenario_id: object) -> list[str]:
     (run,) = scenarios.start_scenarios(
-        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        StartScenarios(
+            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
+        ),
         now=NOW,
     )
     return [item["document_type"] for item in run.items]

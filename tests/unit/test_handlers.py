@@ -47,7 +47,7 @@ from services.scenario_service.application import (
     StartScenarios,
     StartTriggered,
 )
-from services.scenario_service.domainmodel import DocumentList, request_ids_for
+from services.scenario_service.domainmodel import DocumentList, Subject, request_ids_for
 from services.scenario_service.http import ScenarioIn
 from shared.events import contracts as c
 from shared.events import topics
@@ -201,7 +201,9 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
 
     # The adviser starts it now on the mortgage.
     (run,) = scenarios.start_scenarios(
-        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        StartScenarios(
+            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
+        ),
         now=NOW,
     )
 
@@ -242,7 +244,7 @@ def test_a_cancelled_run_publishes_its_cancellation(scenarios: Scenarios) -> Non
         StartScenarios(
             OFFICE,
             DOSSIER,
-            MORTGAGE,
+            Subject.of(MORTGAGE),
             [scenario_id],
             "adviseur-1",
             execute_at=NOW + timedelta(days=1),
@@ -286,7 +288,7 @@ def test_a_moved_appointment_republishes_the_run_with_its_new_moment(
         StartTriggered(
             OFFICE,
             DOSSIER,
-            appointment,
+            Subject.of(appointment),
             "appointment_scheduled",
             cause="event-1",
             starts_at=starts_at,
@@ -322,7 +324,13 @@ def test_manual_requests_and_document_lists_publish_document_requests(
     # The adviser asks for a payslip by hand, without an action point.
     request_id = scenarios.request_document(
         RequestDocument(
-            OFFICE, DOSSIER, MORTGAGE, "loonstrook", "Loonstrook maart", False, "adviseur-1"
+            OFFICE,
+            DOSSIER,
+            Subject.of(MORTGAGE),
+            "loonstrook",
+            "Loonstrook maart",
+            False,
+            "adviseur-1",
         )
     )
     (manual,) = outbox.new()
@@ -344,7 +352,12 @@ def test_manual_requests_and_document_lists_publish_document_requests(
     ]
     document_list, _ = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OFFICE, DOSSIER, MORTGAGE, "lender-42", items, received_from="platform/lender"
+            OFFICE,
+            DOSSIER,
+            Subject.of(MORTGAGE),
+            "lender-42",
+            items,
+            received_from="platform/lender",
         )
     )
     published = outbox.new()
@@ -389,7 +402,10 @@ def test_the_largest_scenario_and_its_runs_fit_in_records_the_codec_accepts(
     scenarios.change_scenario(ChangeScenario(office, longest, scope, items, None, who, scenario_id))
     for moment in (NOW + timedelta(days=1), NOW):
         scenarios.start_scenarios(
-            StartScenarios(office, longest, subject, [scenario_id], who, execute_at=moment), now=NOW
+            StartScenarios(
+                office, longest, Subject.of(subject), [scenario_id], who, execute_at=moment
+            ),
+            now=NOW,
         )
 
     # Each record passes the codec (Outbox.new decodes every one), under its limit.
@@ -412,14 +428,16 @@ def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scena
         DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1")
     )
     scenarios.start_scenarios(
-        StartScenarios(OFFICE, DOSSIER, MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW),
+        StartScenarios(
+            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
+        ),
         now=NOW,
     )
     (later,) = scenarios.start_scenarios(
         StartScenarios(
             OFFICE,
             DOSSIER,
-            MORTGAGE,
+            Subject.of(MORTGAGE),
             [scenario_id],
             "adviseur-1",
             execute_at=NOW + timedelta(days=1),
@@ -428,7 +446,9 @@ def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scena
     )
     scenarios.cancel_run(OFFICE, later.id)
     scenarios.receive_document_list(
-        ReceiveDocumentList(OFFICE, DOSSIER, MORTGAGE, "ref", [ID_CARD], received_from="lender")
+        ReceiveDocumentList(
+            OFFICE, DOSSIER, Subject.of(MORTGAGE), "ref", [ID_CARD], received_from="lender"
+        )
     )
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 

@@ -410,6 +410,7 @@ def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
     # An adviser plans a scenario for next week; the appointment moves twice.
     from services.scenario_service import kafka as scenario_kafka
     from services.scenario_service.application import DefineScenario, Scenarios, StartScenarios
+    from services.scenario_service.domainmodel import Subject
 
     app = Scenarios()
     try:
@@ -427,7 +428,7 @@ def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
             StartScenarios(
                 OFFICE,
                 DOSSIER,
-                MORTGAGE,
+                Subject.of(MORTGAGE),
                 [scenario_id],
                 "adviser-1",
                 execute_at=NOW + timedelta(days=7),

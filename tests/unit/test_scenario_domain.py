@@ -38,6 +38,7 @@ from services.scenario_service.domainmodel import (
     ScenarioCatalogue,
     ScenarioNotFound,
     ScopeMismatch,
+    Subject,
     UnknownScenario,
     execution_moment,
     request_ids_for,
@@ -84,7 +85,12 @@ def start(
 ) -> Any:
     (run,) = app.start_scenarios(
         StartScenarios(
-            tenant, "dossier-1", subject, [scenario_id], "adviseur-1", execute_at=execute_at
+            tenant,
+            "dossier-1",
+            Subject.of(subject),
+            [scenario_id],
+            "adviseur-1",
+            execute_at=execute_at,
         ),
         now=NOW,
     )
@@ -204,7 +210,12 @@ def test_several_scenarios_start_at_once_each_with_its_own_run(scenarios: Scenar
 
     runs = scenarios.start_scenarios(
         StartScenarios(
-            OFFICE, "dossier-1", MORTGAGE, [self_employed, divorced], "adviseur-1", execute_at=NOW
+            OFFICE,
+            "dossier-1",
+            Subject.of(MORTGAGE),
+            [self_employed, divorced],
+            "adviseur-1",
+            execute_at=NOW,
         ),
         now=NOW,
     )
@@ -359,14 +370,14 @@ def test_a_document_list_received_twice_is_recorded_once(scenarios: Scenarios) -
     # The lender sends its list ...
     first, created = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "lender-42", items, received_from="lender"
         )
     )
     assert created is True
     # ... and sends it again.
     second, created_again = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "lender-42", items, received_from="lender"
         )
     )
     assert created_again is False
@@ -376,7 +387,12 @@ def test_a_document_list_received_twice_is_recorded_once(scenarios: Scenarios) -
     # Another office may use the same reference for its own list.
     theirs, theirs_created = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OTHER_OFFICE, "dossier-9", MORTGAGE, "lender-42", items, received_from="lender"
+            OTHER_OFFICE,
+            "dossier-9",
+            Subject.of(MORTGAGE),
+            "lender-42",
+            items,
+            received_from="lender",
         )
     )
     assert theirs_created is True
@@ -389,7 +405,7 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
     items = [{"document_type": "taxatierapport", "title": "Taxatierapport", "action_point": None}]
     first, _ = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="lender"
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "lender-42", items, received_from="lender"
         )
     )
 
@@ -403,7 +419,12 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
         with pytest.raises(DocumentListConflict, match="lender-42"):
             scenarios.receive_document_list(
                 ReceiveDocumentList(
-                    OFFICE, dossier_id, subject, "lender-42", listed, received_from="lender"
+                    OFFICE,
+                    dossier_id,
+                    Subject.of(subject),
+                    "lender-42",
+                    listed,
+                    received_from="lender",
                 )
             )
 
@@ -411,7 +432,12 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
     assert len(scenarios.recorder.select_notifications(0, 100)) == 1
     again, created = scenarios.receive_document_list(
         ReceiveDocumentList(
-            OFFICE, "dossier-1", MORTGAGE, "lender-42", items, received_from="another-sender"
+            OFFICE,
+            "dossier-1",
+            Subject.of(MORTGAGE),
+            "lender-42",
+            items,
+            received_from="another-sender",
         )
     )
     assert (again.id, created) == (first.id, False)
@@ -420,7 +446,13 @@ def test_another_list_under_a_known_reference_is_refused_not_dropped(
 def test_a_manual_request_is_recorded_with_what_the_adviser_asked(scenarios: Scenarios) -> None:
     request_id = scenarios.request_document(
         RequestDocument(
-            OFFICE, "dossier-1", MORTGAGE, "identiteitsbewijs", "Paspoort", True, "adviseur-1"
+            OFFICE,
+            "dossier-1",
+            Subject.of(MORTGAGE),
+            "identiteitsbewijs",
+            "Paspoort",
+            True,
+            "adviseur-1",
         )
     )
     request: DocumentRequest = scenarios.repository.get(request_id)
@@ -446,7 +478,9 @@ def test_a_new_mortgage_starts_only_the_mortgage_scenarios_triggered_by_product_
 
     # The platform reports a new mortgage in the dossier.
     runs = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+        ),
         now=NOW,
         tracking=tracking(1),
     )
@@ -460,14 +494,18 @@ def test_a_new_mortgage_starts_only_the_mortgage_scenarios_triggered_by_product_
 def test_the_same_product_event_twice_starts_nothing_new(scenarios: Scenarios) -> None:
     define(scenarios, trigger={"event": "product_created"})
     first = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+        ),
         now=NOW,
         tracking=tracking(1),
     )
 
     # The same platform event arrives again (a republish, so at a new offset).
     again = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+        ),
         now=NOW,
         tracking=tracking(2),
     )
@@ -486,14 +524,18 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
         scenarios, "Aanvraag ingediend", trigger={"event": "application_submitted"}
     )
     (created,) = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+        ),
         now=NOW,
         tracking=tracking(1),
     )
 
     # The platform sends the same fact again as a new event (a new CloudEvent id).
     again = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-2"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-2"
+        ),
         now=NOW,
         tracking=tracking(2),
     )
@@ -501,13 +543,17 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
 
     # The application for the mortgage is submitted, twice: its own scenario starts once.
     (submitted,) = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "application_submitted", cause="event-3"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "application_submitted", cause="event-3"
+        ),
         now=NOW,
         tracking=tracking(3),
     )
     assert (
         scenarios.start_triggered(
-            StartTriggered(OFFICE, "dossier-1", MORTGAGE, "application_submitted", cause="event-4"),
+            StartTriggered(
+                OFFICE, "dossier-1", Subject.of(MORTGAGE), "application_submitted", cause="event-4"
+            ),
             now=NOW,
             tracking=tracking(4),
         )
@@ -521,7 +567,11 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
         len(
             scenarios.start_triggered(
                 StartTriggered(
-                    OFFICE, "dossier-1", other_mortgage, "product_created", cause="event-5"
+                    OFFICE,
+                    "dossier-1",
+                    Subject.of(other_mortgage),
+                    "product_created",
+                    cause="event-5",
                 ),
                 now=NOW,
                 tracking=tracking(5),
@@ -534,7 +584,11 @@ def test_the_same_product_fact_sent_again_with_a_new_id_starts_nothing_new(
         len(
             scenarios.start_triggered(
                 StartTriggered(
-                    OTHER_OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-6"
+                    OTHER_OFFICE,
+                    "dossier-1",
+                    Subject.of(MORTGAGE),
+                    "product_created",
+                    cause="event-6",
                 ),
                 now=NOW,
                 tracking=tracking(6),
@@ -550,14 +604,18 @@ def test_a_run_started_before_runs_were_keyed_by_fact_still_counts(scenarios: Sc
     # An earlier version keyed a triggered run by the platform event's id.
     scenario = scenarios.get_scenario(OFFICE, scenario_id)
     legacy_id = uuid5(scenario_id, f"{OFFICE}:event-1")
-    fact = StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1")
+    fact = StartTriggered(
+        OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+    )
     earlier = scenarios._new_run(legacy_id, fact, scenario, NOW, "trigger:product_created")
     earlier.execute(NOW)
     scenarios.save(earlier)
 
     # The platform republishes that event: nothing new starts.
     again = scenarios.start_triggered(
-        StartTriggered(OFFICE, "dossier-1", MORTGAGE, "product_created", cause="event-1"),
+        StartTriggered(
+            OFFICE, "dossier-1", Subject.of(MORTGAGE), "product_created", cause="event-1"
+        ),
         now=NOW,
         tracking=tracking(1),
     )
@@ -580,7 +638,7 @@ def test_an_appointment_scenario_runs_three_days_before_the_appointment(
         StartTriggered(
             OFFICE,
             "dossier-1",
-            appointment,
+            Subject.of(appointment),
             "appointment_scheduled",
             cause="event-1",
             starts_at=starts_at,
@@ -607,7 +665,7 @@ def test_an_appointment_in_two_days_runs_its_three_days_before_scenario_now(
         StartTriggered(
             OFFICE,
             "dossier-1",
-            appointment,
+            Subject.of(appointment),
             "appointment_scheduled",
             cause="event-1",
             starts_at=NOW + timedelta(days=2),
@@ -632,7 +690,7 @@ def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[A
         StartTriggered(
             OFFICE,
             "dossier-1",
-            appointment,
+            Subject.of(appointment),
             "appointment_scheduled",
             cause="event-1",
             starts_at=starts_at,
@@ -654,7 +712,7 @@ def test_the_same_appointment_scheduled_again_moves_its_runs_instead_of_starting
         StartTriggered(
             OFFICE,
             "dossier-1",
-            {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE},
+            Subject.of({"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}),
             "appointment_scheduled",
             cause="event-2",
             starts_at=later,
@@ -853,7 +911,7 @@ def test_two_replicas_ticking_at_the_same_moment_execute_each_run_once(tmp_path:
                 StartScenarios(
                     OFFICE,
                     f"dossier-{n}",
-                    MORTGAGE,
+                    Subject.of(MORTGAGE),
                     [scenario_id],
                     "a",
                     execute_at=NOW + timedelta(days=1),

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -28,8 +29,12 @@ from services.scenario_service.domainmodel import (
     RunStatus,
     ScenarioNotFound,
     ScopeMismatch,
+    Subject,
+    SubjectKind,
+    TriggerEvent,
     UnknownScenario,
     check_trigger,
+    triggered_run_id,
 )
 from shared.events.codec import encode
 
@@ -86,7 +91,12 @@ def later_run(app: Scenarios, days: int = 1) -> Any:
         DefineScenario(OFFICE, "Hyp", "hypotheek", [ID_CARD], None, "admin-1")
     )
     command = StartScenarios(
-        OFFICE, "d1", MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW + timedelta(days=days)
+        OFFICE,
+        "d1",
+        Subject.of(MORTGAGE),
+        [scenario_id],
+        "adviseur-1",
+        execute_at=NOW + timedelta(days=days),
     )
     (run,) = app.start_scenarios(command, NOW)
     return run
@@ -155,7 +165,9 @@ def test_a_start_on_the_kafka_path_and_over_http_meets_the_same_moment_rules(
         DefineScenario(OFFICE, "Hyp", "hypotheek", [ID_CARD], None, "admin-1")
     )
     yesterday = (NOW - timedelta(days=1)).date()
-    command = StartScenarios(OFFICE, "d1", MORTGAGE, [scenario_id], "a", execute_on=yesterday)
+    command = StartScenarios(
+        OFFICE, "d1", Subject.of(MORTGAGE), [scenario_id], "a", execute_on=yesterday
+    )
     with pytest.raises(InvalidMoment, match="in the past"):
         scenarios.start_scenarios(command, NOW)
 
@@ -225,14 +237,16 @@ def test_events_stored_in_their_earlier_shape_load_and_publish_as_before(
     scenario_id = scenarios.define_scenario(
         DefineScenario(OFFICE, "Hyp", "hypotheek", [ID_CARD], None, "admin-1")
     )
-    now = StartScenarios(OFFICE, "d1", MORTGAGE, [scenario_id], "adviseur-1", execute_at=NOW)
+    now = StartScenarios(
+        OFFICE, "d1", Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
+    )
     (executed,) = scenarios.start_scenarios(now, NOW)
     moved, cancelled = later_run(scenarios, 3), later_run(scenarios, 4)
     moved.reschedule(NOW + timedelta(days=5))
     scenarios.save(moved)
     scenarios.cancel_run(OFFICE, cancelled.id)
     scenarios.receive_document_list(
-        ReceiveDocumentList(OFFICE, "d2", MORTGAGE, "lijst-1", [ID_CARD], "lender")
+        ReceiveDocumentList(OFFICE, "d2", Subject.of(MORTGAGE), "lijst-1", [ID_CARD], "lender")
     )
 
     # The same history, as an earlier version stored it.
@@ -257,3 +271,19 @@ def test_events_stored_in_their_earlier_shape_load_and_publish_as_before(
         assert len(_published(earlier)) == 11  # 3 scenarios, 3 runs (one executed), 1 list
     finally:
         earlier.close()
+
+
+def test_a_triggered_runs_id_is_the_one_earlier_versions_gave_the_same_fact() -> None:
+    # Ids computed by the version before subjects and trigger events were typed: a fact sent
+    # again after an upgrade must find the run it started before.
+    scenario_id = UUID("12345678-1234-5678-1234-567812345678")
+    product = Subject(SubjectKind.PRODUCT, "hyp-1", "hypotheek")
+    appointment = Subject.of({"type": "appointment", "id": "a-1", "scope": "afspraak"})
+
+    assert triggered_run_id(scenario_id, "acme", TriggerEvent.PRODUCT_CREATED, product) == UUID(
+        "c01550ab-ded1-5836-9274-bcc9225ceb14"
+    )
+    assert triggered_run_id(
+        scenario_id, "acme", TriggerEvent.APPOINTMENT_SCHEDULED, appointment
+    ) == UUID("b9ae620b-e26b-56d0-89c1-3d60c3695fcd")
+    assert appointment.as_dict() == {"type": "appointment", "id": "a-1", "scope": "afspraak"}

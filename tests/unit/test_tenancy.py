@@ -46,6 +46,7 @@ from services.scenario_service.domainmodel import (
     Appointment,
     DocumentList,
     ScenarioCatalogue,
+    Subject,
     triggered_run_id,
 )
 from shared.events import contracts as c
@@ -120,8 +121,8 @@ def test_document_type_settings_belong_to_an_office_without_a_colon() -> None:
 def test_a_run_started_by_a_platform_event_is_one_offices_run() -> None:
     scenario_id = uuid4()
 
-    def product(product_id: str) -> dict[str, str]:
-        return {"type": "product", "id": product_id, "scope": "hypotheek"}
+    def product(product_id: str) -> Subject:
+        return Subject.of({"type": "product", "id": product_id, "scope": "hypotheek"})
 
     # The parts are kept apart as a JSON list: no separator to run together.
     assert triggered_run_id(
@@ -231,7 +232,7 @@ def test_a_catalogue_of_another_office_under_the_same_id_is_not_there(
     with pytest.raises(AggregateOfAnotherOffice):
         scenarios.start_scenarios(
             StartScenarios(
-                "kantoor-2", "d1", MORTGAGE, [scenario_id], "adviseur-2", execute_at=NOW
+                "kantoor-2", "d1", Subject.of(MORTGAGE), [scenario_id], "adviseur-2", execute_at=NOW
             ),
             now=NOW,
         )
@@ -244,13 +245,17 @@ def test_a_document_list_of_another_office_under_the_same_id_is_refused(
 ) -> None:
     items = [{"document_type": "taxatierapport", "title": None, "action_point": None}]
     scenarios.receive_document_list(
-        ReceiveDocumentList("acme", "eu:d1", MORTGAGE, "eu:lijst-1", items, received_from="lender")
+        ReceiveDocumentList(
+            "acme", "eu:d1", Subject.of(MORTGAGE), "eu:lijst-1", items, received_from="lender"
+        )
     )
 
     # "acme:eu" sends its list "lijst-1": not answered with acme's list and its request ids.
     with pytest.raises(AggregateOfAnotherOffice):
         scenarios.receive_document_list(
-            ReceiveDocumentList("acme:eu", "d1", MORTGAGE, "lijst-1", items, received_from="lender")
+            ReceiveDocumentList(
+                "acme:eu", "d1", Subject.of(MORTGAGE), "lijst-1", items, received_from="lender"
+            )
         )
 
 
@@ -274,7 +279,7 @@ def test_an_appointment_of_another_office_under_the_same_id_is_left_alone(
         StartTriggered(
             "acme",
             "eu:d1",
-            subject,
+            Subject.of(subject),
             "appointment_scheduled",
             cause=str(uuid4()),
             starts_at=starts_at,
