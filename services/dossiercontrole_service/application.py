@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -24,6 +24,8 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentTypes,
     DossierCheck,
     Locator,
+    PortalSettings,
+    ProgressCounts,
     RequestIdInUse,
     action_point_id_for,
     document_id_for,
@@ -94,6 +96,28 @@ class RemoveActionPoint:
     action_point_id: UUID
     by: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class Review:
+    """The adviser's review of a delivered document: ``approve``, or ``reject`` with a reason
+    that the client sees on the reopened action point."""
+
+    tenant: str
+    document_id: UUID
+    decision: Literal["approve", "reject"]
+    reason: str | None
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChooseProgressCounts:
+    """The office's choice of what the client's progress counts: received or approved."""
+
+    tenant: str
+    progress_counts: ProgressCounts
+    by: str
 
 
 @dataclass(frozen=True)
@@ -327,6 +351,15 @@ class DossierChecks(TrackedApplication):
             ),
         )
 
+    def review(self, command: Review) -> DossierCheck:
+        def decide(check: DossierCheck) -> None:
+            if command.decision == "approve":
+                check.approve(command.document_id, command.by, command.at)
+            else:
+                check.reject(command.document_id, command.reason or "", command.by, command.at)
+
+        return self._change_document(command.tenant, command.document_id, decide)
+
     def remove_document(self, command: RemoveDocument) -> None:
         self._change_document(
             command.tenant,
@@ -361,3 +394,26 @@ class DossierChecks(TrackedApplication):
             self.save(check)
 
         self.retry_on_conflict(remove)
+
+    # --- the office's portal settings (admin) ----------------------------------------------------
+
+    def _portal_settings(self, tenant: str) -> PortalSettings:
+        try:
+            settings: PortalSettings = self.get_owned(
+                PortalSettings.create_id(tenant), tenant=tenant
+            )
+        except AggregateNotFoundError:
+            settings = PortalSettings(tenant)
+        return settings
+
+    def choose_progress_counts(self, command: ChooseProgressCounts) -> None:
+        def choose() -> None:
+            settings = self._portal_settings(command.tenant)
+            settings.choose_progress_counts(command.progress_counts, command.by)
+            self.save(settings)
+
+        self.retry_on_conflict(choose)
+
+    def get_progress_counts(self, tenant: str) -> ProgressCounts:
+        """What the office's client progress counts as done (``received`` until it chooses)."""
+        return self._portal_settings(tenant).progress_counts

@@ -56,6 +56,10 @@ class NothingUploaded(DossierCheckError, Invalid):
     pass
 
 
+class ReasonRequired(DossierCheckError, Invalid):
+    """A rejection without a reason: the client must be told what to deliver instead."""
+
+
 class UploadQuotaExceeded(DossierCheckError, TooLarge):
     pass
 
@@ -71,6 +75,9 @@ class RequestIdInUse(DossierCheckError, Conflict):
 class DocumentStatus(StrEnum):
     REQUESTED = "requested"
     UPLOADED = "uploaded"  # HDN: ontvangen
+    APPROVED = "approved"  # HDN: goedgekeurd
+    REJECTED = "rejected"  # HDN: afgekeurd, opnieuw aan te leveren
+    EXPIRED = "expired"  # HDN: vervallen (its moves come with the validity windows)
 
 
 class ActionPointStatus(StrEnum):
@@ -82,11 +89,14 @@ class ActionPointStatus(StrEnum):
 class DocumentCommand(StrEnum):
     UPLOAD = "upload"  # an upload or a copy
     REMOVE = "remove"  # the cross in the dossier check (way 2a)
+    APPROVE = "approve"  # the adviser's review
+    REJECT = "reject"  # the adviser's review, with a reason for the client
 
 
 class ActionPointCommand(StrEnum):
     COMPLETE = "complete"
     REMOVE = "remove"  # with its document (way 2a) or alone (way 2b)
+    REOPEN = "reopen"  # its document was rejected: the client delivers it again
 
 
 class Move(NamedTuple):
@@ -105,6 +115,15 @@ DOCUMENT_MOVES: dict[tuple[DocumentStatus, DocumentCommand], Move] = {
         DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
     ),
     (DocumentStatus.REQUESTED, DocumentCommand.REMOVE): Move(None, ActionPointCommand.REMOVE),
+    # The review: approval leaves the completed action point as it is; a rejection reopens it,
+    # and the next upload completes it again.
+    (DocumentStatus.UPLOADED, DocumentCommand.APPROVE): Move(DocumentStatus.APPROVED),
+    (DocumentStatus.UPLOADED, DocumentCommand.REJECT): Move(
+        DocumentStatus.REJECTED, ActionPointCommand.REOPEN
+    ),
+    (DocumentStatus.REJECTED, DocumentCommand.UPLOAD): Move(
+        DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
+    ),
 }
 """The document moves the dossier check allows; any other is refused (``MoveRefused``)."""
 
@@ -112,6 +131,7 @@ ACTION_POINT_MOVES: dict[tuple[ActionPointStatus, ActionPointCommand], ActionPoi
     (ActionPointStatus.OPEN, ActionPointCommand.COMPLETE): ActionPointStatus.COMPLETED,
     (ActionPointStatus.OPEN, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
     (ActionPointStatus.COMPLETED, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.REOPEN): ActionPointStatus.OPEN,
 }
 """The action-point moves; a document move's request outside this table leaves the point as it
 is (a completed point stays completed on a second upload, a removed one stays removed)."""
@@ -205,7 +225,12 @@ class ActionPoint(_Value):
         becomes = ACTION_POINT_MOVES.get((self.status, command))
         if becomes is None:
             return self
-        completed_at = at if becomes is ActionPointStatus.COMPLETED else self.completed_at
+        if becomes is ActionPointStatus.COMPLETED:
+            completed_at: datetime | None = at
+        elif becomes is ActionPointStatus.OPEN:
+            completed_at = None  # reopened
+        else:
+            completed_at = self.completed_at
         return replace(self, status=becomes, completed_at=completed_at)
 
 
@@ -223,6 +248,7 @@ class Document(_Value):
     action_point: ActionPoint | None = None
     files: tuple[StoredFile, ...] = ()
     removed: bool = False
+    rejection_reason: str | None = None  # while rejected: what the client must deliver instead
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Document:
@@ -239,6 +265,7 @@ class Document(_Value):
             action_point=_of(ActionPoint, point) if point else None,
             files=tuple(_of(StoredFile, f) for f in data.get("files", ())),
             removed=bool(data.get("removed")),
+            rejection_reason=data.get("rejection_reason"),
         )
 
     @property
@@ -306,6 +333,11 @@ def _without_owner(state: dict[str, Any]) -> None:
     state.pop("dossier_id", None)
 
 
+# A document the client still has to deliver: requested, or rejected and to be delivered again.
+# A later request of its type on its subject is merged into it, not added beside it.
+_AWAITING_DELIVERY = frozenset({DocumentStatus.REQUESTED, DocumentStatus.REJECTED})
+
+
 class DossierCheck(Aggregate):
     """All requested documents of one client's dossier, in one office."""
 
@@ -341,7 +373,7 @@ class DossierCheck(Aggregate):
     def open_request_for(self, subject: Subject, document_type: str) -> Document | None:
         for document in self.current_documents():
             if (
-                document.status is DocumentStatus.REQUESTED
+                document.status in _AWAITING_DELIVERY
                 and document.subject == subject
                 and document.document_type == document_type
             ):
@@ -567,6 +599,58 @@ class DossierCheck(Aggregate):
                 status=move.becomes or document.status,
                 files=(*document.files, stored),
                 action_point=point,
+                rejection_reason=None,
+            )
+        )
+
+    # --- the adviser's review --------------------------------------------------------------------
+
+    def approve(self, document_id: UUID, by: str, at: datetime) -> None:
+        """The adviser accepts the delivered file (its latest version); its task stays done."""
+        document = self.document(document_id)
+        self._move(document, DocumentCommand.APPROVE)
+        self._approve(document_id, len(document.files), by, at)
+
+    @event("DocumentApproved")
+    def _approve(self, document_id: UUID, version: int, by: str, at: datetime) -> None:
+        document = self.documents[str(document_id)]
+        move = DOCUMENT_MOVES[(document.status, DocumentCommand.APPROVE)]
+        self._put(replace(document, status=move.becomes or document.status))
+
+    def reject(self, document_id: UUID, reason: str, by: str, at: datetime) -> None:
+        """The adviser refuses the delivered file with a reason for the client: the client's
+        action point opens again with it, and the file stays as a version (audit trail)."""
+        reason = reason.strip()
+        if not reason:
+            raise ReasonRequired("a rejection needs a reason for the client")
+        document = self.document(document_id)
+        move = self._move(document, DocumentCommand.REJECT)
+        reopens = document.action_point_would(move.action_point) if move.action_point else None
+        self._reject(
+            document_id, len(document.files), reason, by, at, str(reopens) if reopens else None
+        )
+
+    @event("DocumentRejected")
+    def _reject(
+        self,
+        document_id: UUID,
+        version: int,
+        reason: str,
+        by: str,
+        at: datetime,
+        reopens_action_point: str | None,
+    ) -> None:
+        document = self.documents[str(document_id)]
+        move = DOCUMENT_MOVES[(document.status, DocumentCommand.REJECT)]
+        point = document.action_point
+        if reopens_action_point and point is not None:
+            point = point.moved(ActionPointCommand.REOPEN, at)
+        self._put(
+            replace(
+                document,
+                status=move.becomes or document.status,
+                action_point=point,
+                rejection_reason=reason,
             )
         )
 
@@ -697,3 +781,35 @@ class DocumentTypes(Aggregate):
     def due_in(self, code: str) -> str | None:
         """The default due time of a request of this type, from the moment it is requested."""
         return self.types.get(code, {}).get("due_in")
+
+
+class ProgressCounts(StrEnum):
+    """What the client's progress counts as done (SPEC section 6, PortalSettingsChanged)."""
+
+    RECEIVED = "received"  # a delivered document (uploaded or approved): the default
+    APPROVED = "approved"  # only a document the adviser approved
+
+
+class PortalSettings(Aggregate):
+    """The office's choices for the client portal, which the portal projects."""
+
+    class Opened(Aggregate.Created):
+        tenant: str
+
+    @staticmethod
+    def create_id(tenant: str) -> UUID:
+        return uuid5(_NS, office_name("portal-settings", tenant))
+
+    @event(Opened)
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.progress_counts = ProgressCounts.RECEIVED
+
+    def choose_progress_counts(self, progress_counts: ProgressCounts, by: str) -> None:
+        """Changes nothing (and publishes nothing) when it is the office's choice already."""
+        if progress_counts is not self.progress_counts:
+            self._change_progress_counts(progress_counts, by)
+
+    @event("ProgressCountsChosen")
+    def _change_progress_counts(self, progress_counts: ProgressCounts, by: str) -> None:
+        self.progress_counts = ProgressCounts(progress_counts)

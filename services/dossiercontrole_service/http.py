@@ -15,11 +15,13 @@ from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, moment, paginate, paging
 from services.dossiercontrole_service.application import (
+    ChooseProgressCounts,
     ConfigureDocumentType,
     CopyDocument,
     DossierChecks,
     RemoveActionPoint,
     RemoveDocument,
+    Review,
     Upload,
 )
 from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
@@ -30,8 +32,9 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentCommand,
     DocumentStatus,
     DossierCheck,
+    ProgressCounts,
 )
-from shared.events.contracts import Name, Subject
+from shared.events.contracts import DocumentSource, Name, Subject
 from shared.events.durations import IsoDuration
 
 router = APIRouter(responses=AUTHENTICATED)
@@ -100,13 +103,22 @@ class DocumentOut(BaseModel):
     title: str
     status: DocumentStatus
     actions: list[DocumentCommand] = Field(
-        description="What the document's status allows now: `upload` (an upload or a copy) and "
-        "`remove` (the document and its action point); other moves are refused with 409."
+        description="What the document's status allows now: `upload` (an upload or a copy), "
+        "`remove` (the document and its action point), `approve` and `reject` (the review); "
+        "other moves are refused with 409."
     )
     action_point: ActionPointRef | None
     created_at: datetime
     file: FileOut | None
     versions: int
+    rejection_reason: str | None = Field(
+        None, description="While `rejected`: the adviser's reason, shown to the client."
+    )
+    due_at: datetime | None = None
+    overdue: bool = False
+    valid_until: datetime | None = None
+    source: DocumentSource | None = None
+    replaces_document_id: UUID | None = None
 
 
 class DocumentList(BaseModel):
@@ -130,6 +142,31 @@ class ActionPointList(BaseModel):
     dossier_id: str
     action_points: list[ActionPointOut]
     next_cursor: str | None = None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        None,
+        max_length=2000,
+        # One line of text for the client: no control characters (PostgreSQL cannot store NUL).
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+        description="Required (not blank) to reject: the client sees it on the reopened action "
+        "point.",
+    )
+
+
+class PortalSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    progress_counts: ProgressCounts = Field(
+        description="What the client's progress counts as done: `received` (a delivered "
+        "document, the default) or `approved` (only what the adviser approved)."
+    )
+
+
+class PortalSettingsOut(BaseModel):
+    progress_counts: ProgressCounts
 
 
 class CopyIn(BaseModel):
@@ -170,6 +207,7 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         created_at=document.created_at,
         file=FileOut.model_validate(files[-1], from_attributes=True) if files else None,
         versions=len(files),
+        rejection_reason=document.rejection_reason,
     )
 
 
@@ -332,3 +370,42 @@ async def remove_action_point(action_point_id: UUID, who: Adviser, request: Requ
     command = RemoveActionPoint(who.tenant, action_point_id, _by(who), datetime.now(UTC))
     await asyncio.to_thread(_app(request).remove_action_point, command)
     return Response(status_code=204)
+
+
+@router.post(
+    "/documents/{document_id}/review",
+    response_model=DocumentOut,
+    tags=["dossier check"],
+    responses=errors(400, 404, 409, 413),
+)
+async def review(document_id: UUID, body: ReviewIn, who: Adviser, request: Request) -> DocumentOut:
+    """The adviser's review of the delivered file: approve it, or reject it with a reason, which
+    reopens the client's action point (409 when nothing was delivered or the status does not
+    allow it)."""
+    command = Review(
+        who.tenant, document_id, body.decision, body.reason, _by(who), datetime.now(UTC)
+    )
+    check = await asyncio.to_thread(_app(request).review, command)
+    return _document_out(check, check.document(document_id))
+
+
+@router.get("/portal-settings", response_model=PortalSettingsOut, tags=["portal settings"])
+async def portal_settings(who: Staff, request: Request) -> PortalSettingsOut:
+    """The office's client-portal settings."""
+    counts = await asyncio.to_thread(_app(request).get_progress_counts, who.tenant)
+    return PortalSettingsOut(progress_counts=counts)
+
+
+@router.put(
+    "/portal-settings",
+    response_model=PortalSettingsOut,
+    tags=["portal settings"],
+    responses=errors(400, 409, 413),
+)
+async def choose_portal_settings(
+    body: PortalSettingsIn, who: Admin, request: Request
+) -> PortalSettingsOut:
+    """The office chooses what the client's progress counts (PortalSettingsChanged)."""
+    command = ChooseProgressCounts(who.tenant, body.progress_counts, who.sub)
+    await asyncio.to_thread(_app(request).choose_progress_counts, command)
+    return PortalSettingsOut(progress_counts=body.progress_counts)

@@ -44,7 +44,11 @@ OUTBOX = OutboxMappings(
 """What each stored domain event publishes on ``PUBLISHES``: one function per event class."""
 
 OUTBOX.silent(
-    "DossierCheck.Opened", "DossierCheck.RequestMerged", "DocumentTypes.Opened", "Locator.Placed"
+    "DossierCheck.Opened",
+    "DossierCheck.RequestMerged",
+    "DocumentTypes.Opened",
+    "Locator.Placed",
+    "PortalSettings.Opened",
 )
 
 
@@ -122,6 +126,59 @@ def _uploaded(event: Any, origin: Origin) -> list[Fact]:
         }
         facts.append(Fact(c.ActionPointCompleted, completed))
     return facts
+
+
+# --- the adviser's review ------------------------------------------------------------------------
+
+
+@OUTBOX.on("DossierCheck.DocumentApproved")
+def _approved(event: Any, origin: Origin) -> Fact:
+    return Fact(
+        c.DocumentApproved,
+        {
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "version": event.version,
+            "approved_by": event.by,
+            "approved_at": event.at,
+        },
+    )
+
+
+@OUTBOX.on("DossierCheck.DocumentRejected")
+def _rejected(event: Any, origin: Origin) -> list[Fact]:
+    facts = [
+        Fact(
+            c.DocumentRejected,
+            {
+                "document_id": event.document_id,
+                "dossier_id": origin.dossier_id,
+                "version": event.version,
+                "reason": event.reason,
+                "rejected_by": event.by,
+                "rejected_at": event.at,
+            },
+        )
+    ]
+    if event.reopens_action_point:
+        reopened = {
+            "action_point_id": event.reopens_action_point,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "reason": event.reason,
+            "reopened_at": event.at,
+        }
+        facts.append(Fact(c.ActionPointReopened, reopened))
+    return facts
+
+
+@OUTBOX.on("PortalSettings.ProgressCountsChosen")
+def _progress_counts_chosen(event: Any, _: Origin) -> Fact:
+    return Fact(
+        c.PortalSettingsChanged,
+        {"progress_counts": str(event.progress_counts)},
+        subject="portal-settings",
+    )
 
 
 def _action_point_removed(event: Any, origin: Origin, action_point_id: Any, reason: str) -> Fact:

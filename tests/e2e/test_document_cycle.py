@@ -30,7 +30,6 @@ from tests.support import Office, System, eventually, product, wait_until_caught
 pytestmark = pytest.mark.e2e
 
 # Issue 10 lands in parts; each part removes its marker when its stories pass.
-REVIEW = pytest.mark.skip(reason="issue 10: review not built yet")
 DUE = pytest.mark.skip(reason="issue 10: due dates and reminders not built yet")
 VALIDITY = pytest.mark.skip(reason="issue 10: validity windows not built yet")
 
@@ -98,7 +97,6 @@ def of_point(events: list[dict[str, Any]], kind: str, action_point_id: str) -> l
 # --- review ---------------------------------------------------------------------------------------
 
 
-@REVIEW
 def test_a_rejected_document_reopens_the_clients_action_point_with_the_reason(
     system: System, kafka: Broker
 ) -> None:
@@ -191,6 +189,57 @@ def test_a_rejected_document_reopens_the_clients_action_point_with_the_reason(
     assert rejection["data"]["reason"] == reason
     [reopening] = of_point(events, "ActionPointReopened", point_id)
     assert reopening["data"]["reason"] == reason
+
+
+def test_an_office_that_counts_approved_documents_sees_progress_only_after_approval(
+    system: System, kafka: Broker
+) -> None:
+    office, dossier = system.office(), "dossier-1"
+    # Until the office chooses, the progress counts what the client delivered.
+    settings = system.get("dossiercontrole", "/portal-settings", office.admin)
+    assert settings.status_code == 200, settings.text
+    assert settings.json() == {"progress_counts": "received"}
+
+    # Only the admin chooses; the office counts approved documents from now on.
+    body = {"progress_counts": "approved"}
+    assert (
+        system.put("dossiercontrole", "/portal-settings", office.adviser, json=body).status_code
+        == 403
+    )
+    assert (
+        system.put(
+            "dossiercontrole", "/portal-settings", office.admin, json={"progress_counts": "all"}
+        ).status_code
+        == 422
+    )
+    chosen = system.put("dossiercontrole", "/portal-settings", office.admin, json=body)
+    assert (chosen.status_code, chosen.json()) == (200, body), chosen.text
+    assert system.get("dossiercontrole", "/portal-settings", office.adviser).json() == body
+    # Another office keeps its own choice.
+    assert system.get("dossiercontrole", "/portal-settings", system.office().admin).json() == {
+        "progress_counts": "received"
+    }
+    published(kafka, office, lambda es: any(e["type"] == "PortalSettingsChanged" for e in es))
+
+    # The client delivers: the action point is done, but the progress waits for the adviser.
+    request_document(system, office, dossier, "loonstrook", title="Loonstrook")
+    document_id = dossier_check_when(system, office, dossier, 1)["loonstrook"]["document_id"]
+    deliver(system, office, dossier, document_id)
+
+    def delivered_but_not_counted() -> None:
+        portal = system.portal(office, dossier)
+        [point] = portal["action_points"]
+        assert (point["status"], point["document_status"]) == ("completed", "uploaded")
+        assert portal["progress"] == {"open": 1, "completed": 0, "percent": 0}
+
+    eventually(delivered_but_not_counted, timeout=SETTLE)
+
+    # The adviser approves it: now it counts.
+    assert review(system, office.adviser, document_id, "approve").status_code == 200
+    eventually(
+        lambda: _assert(system.portal(office, dossier)["progress"]["completed"] == 1),
+        timeout=SETTLE,
+    )
 
 
 def _assert(condition: bool) -> None:

@@ -60,6 +60,8 @@ BEYOND_THE_SCHEMA = {
     "POST /documents/{document_id}/upload": ["415", "422"],
     # the source must be an uploaded document of the same dossier
     "POST /documents/{document_id}/copy": ["422"],
+    # a rejection needs a reason that is not blank
+    "POST /documents/{document_id}/review": ["422"],
     # a `cursor` must be the `next_cursor` of a page of the same list
     "GET /scenarios": ["422"],
     "GET /document-types": ["422"],

@@ -15,12 +15,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.dossiercontrole_service.application import (
+    ChooseProgressCounts,
     ConfigureDocumentType,
     CopyDocument,
     DocumentRequest,
     DossierChecks,
     RemoveActionPoint,
     RemoveDocument,
+    Review,
     Upload,
 )
 from services.dossiercontrole_service.domainmodel import (
@@ -30,7 +32,10 @@ from services.dossiercontrole_service.domainmodel import (
     Document,
     DocumentHasUpload,
     DocumentNotFound,
+    MoveRefused,
     NothingUploaded,
+    ProgressCounts,
+    ReasonRequired,
     RequestIdInUse,
     SourceDocumentNotFound,
     StoredFile,
@@ -573,3 +578,94 @@ def test_an_upload_the_caller_may_not_make_is_refused_as_not_found(checks: Dossi
             )
         )
     assert document(checks, document_id).status == "requested"
+
+
+# --- the adviser's review (SPEC section 6) ---------------------------------------------------
+
+
+def review(
+    app: DossierChecks, document_id: UUID, decision: str, reason: str | None = None
+) -> Document:
+    check = app.review(
+        Review(OFFICE, document_id, decision, reason, "adviser:adviseur-1", LATER)  # type: ignore[arg-type]
+    )
+    return check.document(document_id)
+
+
+def test_a_rejection_reopens_the_task_with_the_reason_and_keeps_the_file(
+    checks: DossierChecks,
+) -> None:
+    document_id = request(checks)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+
+    # The back of the passport is missing: the adviser rejects it with the reason.
+    rejected = review(checks, document_id, "reject", "  De achterkant ontbreekt ")
+
+    assert (rejected.status, rejected.rejection_reason) == ("rejected", "De achterkant ontbreekt")
+    assert rejected.action_point is not None
+    assert (rejected.action_point.status, rejected.action_point.completed_at) == ("open", None)
+    assert [f.filename for f in rejected.files] == ["paspoort.pdf"]  # kept for the audit trail
+
+    # The client delivers again: uploaded, the task completed, the reason gone.
+    next_day = LATER + timedelta(days=1)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT_BACK, "client:klant-1", next_day))
+    again = document(checks, document_id)
+    assert (again.status, again.rejection_reason, len(again.files)) == ("uploaded", None, 2)
+    assert again.action_point is not None
+    assert (again.action_point.status, again.action_point.completed_at) == ("completed", next_day)
+
+    # The adviser approves the second version; the task stays completed.
+    approved = review(checks, document_id, "approve")
+    assert approved.status == "approved"
+    assert approved.action_point is not None and approved.action_point.status == "completed"
+
+
+def test_a_rejection_needs_a_reason_and_something_delivered(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    with pytest.raises(MoveRefused):
+        review(checks, document_id, "approve")  # nothing to review yet
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+
+    for blank in (None, "", "   "):
+        with pytest.raises(ReasonRequired) as refused:
+            review(checks, document_id, "reject", blank)
+        assert refused.value.status == 422
+    assert document(checks, document_id).status == "uploaded"
+
+
+def test_a_rejection_does_not_bring_back_a_task_the_adviser_removed(
+    checks: DossierChecks,
+) -> None:
+    document_id = request(checks)
+    action_point_id = action_point_id_for_document(checks, document_id)
+    checks.remove_action_point(
+        RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
+    )
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "adviser:adviseur-1", NOW))
+
+    rejected = review(checks, document_id, "reject", "Verlopen paspoort")
+
+    assert rejected.status == "rejected"
+    assert rejected.action_point is not None and rejected.action_point.status == "removed"
+
+
+def test_a_new_request_of_a_rejected_type_is_merged_into_it(checks: DossierChecks) -> None:
+    document_id = request(checks)
+    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    review(checks, document_id, "reject", "Onleesbaar")
+
+    # Another scenario asks for the ID: the client still has one task for it.
+    request(checks)
+
+    assert [d.document_id for d in documents(checks)] == [document_id]
+
+
+def test_the_office_chooses_what_the_clients_progress_counts(checks: DossierChecks) -> None:
+    assert checks.get_progress_counts(OFFICE) == "received"  # until the office chooses
+
+    checks.choose_progress_counts(
+        ChooseProgressCounts(OFFICE, ProgressCounts.APPROVED, "beheerder-1")
+    )
+
+    assert checks.get_progress_counts(OFFICE) == "approved"
+    assert checks.get_progress_counts(OTHER_OFFICE) == "received"

@@ -1196,6 +1196,12 @@ def test_every_stored_event_of_the_scenario_service_is_mapped_or_silent_on_purpo
 
 
 def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose() -> None:
-    from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck, Locator
+    from services.dossiercontrole_service.domainmodel import (
+        DocumentTypes,
+        DossierCheck,
+        Locator,
+        PortalSettings,
+    )
 
-    assert dossiercontrole_kafka.OUTBOX.unmapped(DossierCheck, DocumentTypes, Locator) == []
+    aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings)
+    assert dossiercontrole_kafka.OUTBOX.unmapped(*aggregates) == []

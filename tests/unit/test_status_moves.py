@@ -4,6 +4,7 @@ command, allowed or refused. A new status or command without its rows here fails
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from uuid import uuid4
@@ -44,6 +45,35 @@ DOCUMENT_EXPECTED: dict[
     ),
     (DocumentStatus.REQUESTED, DocumentCommand.REMOVE): (GONE, ActionPointStatus.REMOVED),
     (DocumentStatus.UPLOADED, DocumentCommand.REMOVE): REFUSED,
+    # The review: nothing to review before an upload.
+    (DocumentStatus.REQUESTED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.REQUESTED, DocumentCommand.REJECT): REFUSED,
+    (DocumentStatus.UPLOADED, DocumentCommand.APPROVE): (
+        DocumentStatus.APPROVED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.UPLOADED, DocumentCommand.REJECT): (
+        DocumentStatus.REJECTED,
+        ActionPointStatus.OPEN,
+    ),
+    # An approved document is final until it expires.
+    (DocumentStatus.APPROVED, DocumentCommand.UPLOAD): REFUSED,
+    (DocumentStatus.APPROVED, DocumentCommand.REMOVE): REFUSED,
+    (DocumentStatus.APPROVED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.APPROVED, DocumentCommand.REJECT): REFUSED,
+    # A rejected document waits for the client's next upload.
+    (DocumentStatus.REJECTED, DocumentCommand.UPLOAD): (
+        DocumentStatus.UPLOADED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.REJECTED, DocumentCommand.REMOVE): REFUSED,
+    (DocumentStatus.REJECTED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.REJECTED, DocumentCommand.REJECT): REFUSED,
+    # An expired document takes no command (SPEC 6: review of an expired one is a 409).
+    (DocumentStatus.EXPIRED, DocumentCommand.UPLOAD): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.REMOVE): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.REJECT): REFUSED,
 }
 
 # (action point status, command) -> what it becomes; None: it stays as it is.
@@ -56,6 +86,9 @@ ACTION_POINT_EXPECTED: dict[
     (ActionPointStatus.COMPLETED, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
     (ActionPointStatus.REMOVED, ActionPointCommand.COMPLETE): None,
     (ActionPointStatus.REMOVED, ActionPointCommand.REMOVE): None,
+    (ActionPointStatus.OPEN, ActionPointCommand.REOPEN): None,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.REOPEN): ActionPointStatus.OPEN,
+    (ActionPointStatus.REMOVED, ActionPointCommand.REOPEN): None,  # a removed task stays removed
 }
 
 
@@ -72,10 +105,36 @@ def uploaded() -> DossierCheck:
     return check
 
 
+def approved() -> DossierCheck:
+    check = uploaded()
+    (document,) = check.current_documents()
+    check.approve(document.document_id, "adviser:a-1", NOW)
+    return check
+
+
+def rejected() -> DossierCheck:
+    check = uploaded()
+    (document,) = check.current_documents()
+    check.reject(document.document_id, "Onleesbaar", "adviser:a-1", NOW)
+    return check
+
+
+def expired() -> DossierCheck:
+    # No command leads here yet (the validity windows will); the state itself, to test that
+    # every command is refused on it.
+    check = approved()
+    (document,) = check.current_documents()
+    check.documents[str(document.document_id)] = replace(document, status=DocumentStatus.EXPIRED)
+    return check
+
+
 # How a dossier check with one document in each status comes about.
 IN_STATUS: dict[DocumentStatus, Callable[[], DossierCheck]] = {
     DocumentStatus.REQUESTED: requested,
     DocumentStatus.UPLOADED: uploaded,
+    DocumentStatus.APPROVED: approved,
+    DocumentStatus.REJECTED: rejected,
+    DocumentStatus.EXPIRED: expired,
 }
 
 
@@ -85,6 +144,10 @@ def run(check: DossierCheck, command: DocumentCommand) -> None:
         check.upload(document.document_id, PDF, "adviser:a-1", LATER)
     elif command is DocumentCommand.REMOVE:
         check.remove_document(document.document_id, "adviser:a-1", LATER)
+    elif command is DocumentCommand.APPROVE:
+        check.approve(document.document_id, "adviser:a-1", LATER)
+    elif command is DocumentCommand.REJECT:
+        check.reject(document.document_id, "Onleesbaar", "adviser:a-1", LATER)
     else:  # pragma: no cover - a new command needs its way here
         raise AssertionError(f"no way to run {command}")
 
