@@ -570,6 +570,35 @@ async def copy(request: Request, dossier_id: str, document_id: str) -> Response:
     return await _after_change(request, session, dossier_id, "Het document is gekopieerd.")
 
 
+REVIEW_NOTICES = {
+    "approve": "Het document is goedgekeurd.",
+    "reject": "Het document is afgekeurd; de klant ziet de reden en levert het opnieuw aan.",
+}
+
+
+@router.post("/dossiers/{dossier_id}/documents/{document_id}/review")
+async def review(request: Request, dossier_id: str, document_id: str) -> Response:
+    """The adviser's review: approve, or reject with a reason that the client sees."""
+    session = _session(request)
+    _visible_dossier(session, dossier_id)
+    _adviser_only(session)
+    form = await _form(request, session)
+    decision, reason = _field(form, "decision"), _field(form, "reason")
+    if decision == "reject" and not reason:
+        raise PageError(
+            422, "Controleer de invoer", "Geef de reden van afkeuren op: de klant ziet die."
+        )
+    await _call(
+        session,
+        "POST",
+        "dossiercontrole",
+        f"/documents/{quote(document_id, safe='')}/review",
+        json={"decision": decision, **({"reason": reason} if decision == "reject" else {})},
+    )
+    notice = REVIEW_NOTICES.get(decision, "Het document is beoordeeld.")
+    return await _after_change(request, session, dossier_id, notice)
+
+
 def _confirmation(
     request: Request, session: Session, dossier_id: str, form: FormData, question: str
 ) -> Response | None:

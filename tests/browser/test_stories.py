@@ -168,6 +168,53 @@ def test_adviser_removes_a_document_and_an_action_point_and_the_client_page_foll
     screenshot(client, "client-after-removals")
 
 
+def test_adviser_rejects_a_document_with_a_reason_and_the_client_sees_it_reopened(
+    system: System, new_page: NewPage, screenshot: Screenshot
+) -> None:
+    office = system.office()
+    scenario_started_now(system, office, "dossier-4", "identiteitsbewijs", "loonstrook")
+    client = new_page(client_token(office, "dossier-4"))
+    client.goto(client.url + "dossiers/dossier-4")
+    points = client.get_by_test_id("actiepunt")
+    expect(points).to_have_count(2)
+
+    # The client sends a photo of the ID; its action point is completed.
+    identity = points.filter(has_text="Identiteitsbewijs")
+    identity.get_by_label("Bestand kiezen voor").set_input_files(
+        files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(identity).to_have_attribute("data-status", "completed")
+    expect(client.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "50")
+
+    # The adviser sees it received and rejects it with a reason.
+    adviser = new_page(office.token("adviser"))
+    adviser.goto(adviser.url + "dossiers/dossier-4")
+    document = adviser.get_by_test_id("document").filter(
+        has=adviser.get_by_role("heading", name="Identiteitsbewijs")
+    )
+    expect(document).to_have_attribute("data-status", "uploaded")
+    expect(document).to_contain_text("Ontvangen")
+    expect(document.get_by_role("button", name="Goedkeuren")).to_be_visible()
+    screenshot(adviser, "adviser-review-buttons")
+    reason = "De achterkant van uw ID-kaart ontbreekt"
+    document.get_by_label("Reden van afkeuren").fill(reason)
+    document.get_by_role("button", name="Afkeuren").click()
+    expect(adviser.locator(".notice")).to_contain_text("afgekeurd")
+    expect(document).to_have_attribute("data-status", "rejected")
+    expect(document).to_contain_text("Afgekeurd")
+    expect(document).to_contain_text(reason)
+    expect(document.get_by_test_id("actiepunt-stand")).to_contain_text("Nog aan te leveren")
+    screenshot(adviser, "adviser-rejected-document")
+
+    # The client's page follows without a reload: the point is open again, with the reason,
+    # and it can be delivered again; the progress drops.
+    expect(identity).to_have_attribute("data-status", "open")
+    expect(identity).to_contain_text(reason)
+    expect(identity.get_by_label("Bestand kiezen voor")).to_be_attached()
+    expect(client.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
+    screenshot(client, "client-reopened-with-reason")
+
+
 def test_a_client_trying_another_dossier_gets_a_404_page(
     system: System, new_page: NewPage, screenshot: Screenshot
 ) -> None:
