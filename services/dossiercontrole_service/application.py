@@ -45,6 +45,7 @@ class DocumentRequest:
     action_point: bool | None
     at: datetime
     traceparent: str | None = None  # of the record that asked: its effects continue that trace
+    source: str | None = None  # scenario, manual or document_list
 
 
 def _everyone(_dossier_id: str) -> bool:
@@ -268,6 +269,7 @@ class DossierChecks(TrackedApplication):
             title or types.name_of(document_type) or document_type.replace("_", " ").capitalize(),
             with_action_point,
             at,
+            request.source,
         )
         stamp_trace(request.traceparent, check)
         # The API addresses documents and action points by id: place them in the dossier.
@@ -337,7 +339,12 @@ class DossierChecks(TrackedApplication):
             command.tenant,
             command.document_id,
             lambda check: check.upload(
-                command.document_id, command.file, command.by, command.at, quota=command.quota
+                command.document_id,
+                command.file,
+                command.by,
+                command.at,
+                quota=command.quota,
+                valid_for=self._valid_for(command.tenant, check, command.document_id),
             ),
             command.visible,
         )
@@ -347,7 +354,11 @@ class DossierChecks(TrackedApplication):
             command.tenant,
             command.document_id,
             lambda check: check.copy_from(
-                command.document_id, command.source_document_id, command.by, command.at
+                command.document_id,
+                command.source_document_id,
+                command.by,
+                command.at,
+                self._valid_for(command.tenant, check, command.document_id),
             ),
         )
 
@@ -359,6 +370,11 @@ class DossierChecks(TrackedApplication):
                 check.reject(command.document_id, command.reason or "", command.by, command.at)
 
         return self._change_document(command.tenant, command.document_id, decide)
+
+    def _valid_for(self, tenant: str, check: DossierCheck, document_id: UUID) -> str | None:
+        """The validity window of the document's type now: a delivery's window starts with it."""
+        document_type = check.document(document_id).document_type
+        return self._document_types(tenant).valid_for(document_type)
 
     def remove_document(self, command: RemoveDocument) -> None:
         self._change_document(
@@ -417,3 +433,40 @@ class DossierChecks(TrackedApplication):
     def get_progress_counts(self, tenant: str) -> ProgressCounts:
         """What the office's client progress counts as done (``received`` until it chooses)."""
         return self._portal_settings(tenant).progress_counts
+
+    # --- validity windows (the expiry scheduler's action) -----------------------------------------
+
+    def expire_document(self, dossier_check_id: UUID, document_id: UUID, now: datetime) -> bool:
+        """Expire the document if its validity window has passed by ``now``, and request it again
+        where its type says so (read now); False when there was nothing to do (expired already by
+        another replica, delivered again since, removed). Once only: the dossier check is saved
+        with the version it was loaded at, so of two racing replicas one save wins and the other,
+        loading again, finds it expired."""
+
+        def expire() -> bool:
+            try:
+                check: DossierCheck = self.repository.get(dossier_check_id)
+            except AggregateNotFoundError:
+                return False
+            document = check.documents.get(str(document_id))
+            if document is None:
+                return False
+            types = self._document_types(check.tenant)
+            again = check.expire(
+                document_id,
+                now,
+                rerequest=types.rerequest_on_expiry(document.document_type),
+                with_action_point=types.creates_action_point(document.document_type),
+            )
+            if again is None:
+                return False
+            # The API addresses the document requested again, and its action point, by id.
+            locators = [
+                Locator(key=key, tenant=check.tenant, dossier_id=check.dossier_id)
+                for key in again
+                if key is not None
+            ]
+            self.save(check, *locators)
+            return True
+
+        return self.retry_on_conflict(expire)

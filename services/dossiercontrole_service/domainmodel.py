@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from servicekit.domain import Conflict, DomainError, Invalid, NotFound, TooLarge
+from shared.events.durations import Duration
 
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:dossiercontrole")
 
@@ -77,7 +78,7 @@ class DocumentStatus(StrEnum):
     UPLOADED = "uploaded"  # HDN: ontvangen
     APPROVED = "approved"  # HDN: goedgekeurd
     REJECTED = "rejected"  # HDN: afgekeurd, opnieuw aan te leveren
-    EXPIRED = "expired"  # HDN: vervallen (its moves come with the validity windows)
+    EXPIRED = "expired"  # HDN: vervallen; its validity window passed (no moves out of it)
 
 
 class ActionPointStatus(StrEnum):
@@ -91,6 +92,11 @@ class DocumentCommand(StrEnum):
     REMOVE = "remove"  # the cross in the dossier check (way 2a)
     APPROVE = "approve"  # the adviser's review
     REJECT = "reject"  # the adviser's review, with a reason for the client
+    EXPIRE = "expire"  # its validity window passed: the scheduler's, never a user's
+
+
+BY_THE_CLOCK = frozenset({DocumentCommand.EXPIRE})
+"""Commands that time gives, not a user: never offered as a document's ``actions``."""
 
 
 class ActionPointCommand(StrEnum):
@@ -124,6 +130,9 @@ DOCUMENT_MOVES: dict[tuple[DocumentStatus, DocumentCommand], Move] = {
     (DocumentStatus.REJECTED, DocumentCommand.UPLOAD): Move(
         DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
     ),
+    # The end of a delivered document's validity window; its action point stays completed.
+    (DocumentStatus.UPLOADED, DocumentCommand.EXPIRE): Move(DocumentStatus.EXPIRED),
+    (DocumentStatus.APPROVED, DocumentCommand.EXPIRE): Move(DocumentStatus.EXPIRED),
 }
 """The document moves the dossier check allows; any other is refused (``MoveRefused``)."""
 
@@ -249,6 +258,9 @@ class Document(_Value):
     files: tuple[StoredFile, ...] = ()
     removed: bool = False
     rejection_reason: str | None = None  # while rejected: what the client must deliver instead
+    valid_until: datetime | None = None  # of the latest delivery, by its type's ``valid_for``
+    source: str | None = None  # scenario, manual, document_list, expired; None: stored before
+    replaces_document_id: UUID | None = None  # the expired document this one requests again
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Document:
@@ -266,6 +278,9 @@ class Document(_Value):
             files=tuple(_of(StoredFile, f) for f in data.get("files", ())),
             removed=bool(data.get("removed")),
             rejection_reason=data.get("rejection_reason"),
+            valid_until=data.get("valid_until"),
+            source=data.get("source"),
+            replaces_document_id=_uuid_or_none(data.get("replaces_document_id")),
         )
 
     @property
@@ -275,7 +290,11 @@ class Document(_Value):
 
     def allowed_commands(self) -> list[DocumentCommand]:
         """The commands the document's status allows (``DOCUMENT_MOVES``)."""
-        return [command for command in DocumentCommand if (self.status, command) in DOCUMENT_MOVES]
+        return [
+            command
+            for command in DocumentCommand
+            if (self.status, command) in DOCUMENT_MOVES and command not in BY_THE_CLOCK
+        ]
 
     def action_point_would(self, command: ActionPointCommand) -> UUID | None:
         """The id of the action point that ``command`` would move, if the table allows it."""
@@ -283,6 +302,10 @@ class Document(_Value):
         if point is None or (point.status, command) not in ACTION_POINT_MOVES:
             return None
         return point.action_point_id
+
+
+def _uuid_or_none(value: Any) -> UUID | None:
+    return UUID(str(value)) if value else None
 
 
 def _of(cls: Any, value: Any) -> Any:
@@ -316,6 +339,19 @@ def document_id_for(request_id: UUID) -> UUID:
 
 def action_point_id_for(request_id: UUID) -> UUID:
     return uuid5(_NS, f"action-point:{request_id}")
+
+
+def rerequest_id_for(expired_document_id: UUID) -> UUID:
+    """The request id of the document that an expiry requests again: derived from the expired
+    document, so that a retried expiry makes the same document and action point ids."""
+    return uuid5(_NS, f"rerequest:{expired_document_id}")
+
+
+def validity_end(delivered_at: datetime, valid_for: str | None) -> datetime | None:
+    """The end of a delivered document's validity window: the delivery's moment plus its type's
+    ``valid_for`` (ISO 8601; months by the calendar, so 31 January plus ``P1M`` is 28 or 29
+    February); None for a type without a window."""
+    return Duration.parse(valid_for).after(delivered_at) if valid_for else None
 
 
 class Requested(NamedTuple):
@@ -388,6 +424,7 @@ class DossierCheck(Aggregate):
         title: str,
         with_action_point: bool,
         at: datetime,
+        source: str | None = None,
     ) -> Requested:
         """Add the requested document unless it is requested already; says what it added.
 
@@ -405,7 +442,7 @@ class DossierCheck(Aggregate):
         document_id = document_id_for(request_id)
         action_point_id = action_point_id_for(request_id) if with_action_point else None
         self._add_document(
-            request_id, document_id, subject, document_type, title, action_point_id, at
+            request_id, document_id, subject, document_type, title, action_point_id, at, source
         )
         return Requested(document_id, action_point_id)
 
@@ -447,7 +484,25 @@ class DossierCheck(Aggregate):
         point = ActionPoint(action_point_id, ActionPointStatus.OPEN, at)
         self._put(replace(self.documents[str(document_id)], action_point=point))
 
-    @event("DocumentAdded")
+    class DocumentAdded(Event):
+        # Class version 3 added where the request came from, and the expired document that a
+        # document requested again replaces (SPEC section 6).
+        class_version = 3
+        request_id: UUID
+        document_id: UUID
+        subject: dict[str, Any]
+        document_type: str
+        title: str
+        action_point_id: UUID | None
+        at: datetime
+        source: str | None
+        replaces_document_id: UUID | None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state.update(source=None, replaces_document_id=None)
+
+    @event(DocumentAdded)
     def _add_document(
         self,
         request_id: UUID,
@@ -457,6 +512,8 @@ class DossierCheck(Aggregate):
         title: str,
         action_point_id: UUID | None,
         at: datetime,
+        source: str | None = None,
+        replaces_document_id: UUID | None = None,
     ) -> None:
         self.handled_requests.add(str(request_id))
         point = (
@@ -474,6 +531,8 @@ class DossierCheck(Aggregate):
                 status=DocumentStatus.REQUESTED,
                 created_at=at,
                 action_point=point,
+                source=source,
+                replaces_document_id=replaces_document_id,
             )
         )
 
@@ -537,10 +596,12 @@ class DossierCheck(Aggregate):
         at: datetime,
         copied_from: UUID | None = None,
         quota: int | None = None,
+        valid_for: str | None = None,
     ) -> None:
         """A new version of the document's file; completes its open action point.
 
-        ``quota``: the most bytes the dossier's uploads may hold together.
+        ``quota``: the most bytes the dossier's uploads may hold together; ``valid_for``: the
+        document type's validity window now (ISO 8601), which each upload restarts.
         """
         document = self.document(document_id)
         move = self._move(document, DocumentCommand.UPLOAD)
@@ -555,20 +616,50 @@ class DossierCheck(Aggregate):
             at,
             copied_from,
             str(completes) if completes else None,
+            validity_end(at, valid_for),
         )
 
-    def copy_from(self, document_id: UUID, source_document_id: UUID, by: str, at: datetime) -> None:
-        """The copy icon: reuse the latest file of another uploaded document of this dossier."""
+    def copy_from(
+        self,
+        document_id: UUID,
+        source_document_id: UUID,
+        by: str,
+        at: datetime,
+        valid_for: str | None = None,
+    ) -> None:
+        """The copy icon: reuse the latest file of another uploaded document of this dossier.
+        Its validity window starts at the copy, as at an upload."""
         source = self.documents.get(str(source_document_id))
         if source is None or source.removed:
             raise SourceDocumentNotFound(f"source document {source_document_id} not found")
         if not source.files:
             raise NothingUploaded(f"document {source_document_id} has no uploaded file to copy")
         self.upload(
-            document_id, source.files[-1].metadata(), by, at, copied_from=source_document_id
+            document_id,
+            source.files[-1].metadata(),
+            by,
+            at,
+            copied_from=source_document_id,
+            valid_for=valid_for,
         )
 
-    @event("DocumentUploaded")
+    class DocumentUploaded(Event):
+        # Class version 3 added the end of the delivery's validity window (SPEC section 6).
+        class_version = 3
+        document_id: UUID
+        version: int
+        file: dict[str, Any]
+        by: str
+        at: datetime
+        copied_from: UUID | None
+        completes_action_point: str | None
+        valid_until: datetime | None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["valid_until"] = None
+
+    @event(DocumentUploaded)
     def _upload(
         self,
         document_id: UUID,
@@ -578,6 +669,7 @@ class DossierCheck(Aggregate):
         at: datetime,
         copied_from: UUID | None,
         completes_action_point: str | None,
+        valid_until: datetime | None = None,
     ) -> None:
         document = self.documents[str(document_id)]
         move = DOCUMENT_MOVES[(document.status, DocumentCommand.UPLOAD)]
@@ -600,6 +692,7 @@ class DossierCheck(Aggregate):
                 files=(*document.files, stored),
                 action_point=point,
                 rejection_reason=None,
+                valid_until=valid_until,
             )
         )
 
@@ -653,6 +746,60 @@ class DossierCheck(Aggregate):
                 rejection_reason=reason,
             )
         )
+
+    # --- validity windows -------------------------------------------------------------------------
+
+    def expire(
+        self, document_id: UUID, at: datetime, *, rerequest: bool, with_action_point: bool
+    ) -> Requested | None:
+        """The document's validity window has passed at ``at``: it becomes expired, once.
+
+        None when there is nothing to expire (no window, not passed yet, expired already, or a
+        status without the move, such as rejected): a retried or raced expiry changes nothing.
+        With ``rerequest`` the document is requested again on its subject, linked to it, unless
+        that type is awaiting delivery there already; says what that added.
+        """
+        document = self.documents.get(str(document_id))
+        if document is None or document.removed:
+            return None
+        window_end = document.valid_until
+        if window_end is None or window_end > at:
+            return None
+        if (document.status, DocumentCommand.EXPIRE) not in DOCUMENT_MOVES:
+            return None
+        again = Requested()
+        if rerequest and self.open_request_for(document.subject, document.document_type) is None:
+            request_id = rerequest_id_for(document_id)
+            again = Requested(
+                document_id_for(request_id),
+                action_point_id_for(request_id) if with_action_point else None,
+            )
+        self._expire(document_id, window_end, at, again.document_id)
+        if again.document_id is not None:
+            self._add_document(
+                rerequest_id_for(document_id),
+                again.document_id,
+                document.subject.as_dict(),
+                document.document_type,
+                document.title,
+                again.action_point_id,
+                at,
+                "expired",
+                document_id,
+            )
+        return again
+
+    @event("DocumentExpired")
+    def _expire(
+        self,
+        document_id: UUID,
+        valid_until: datetime,
+        at: datetime,
+        rerequested_document_id: UUID | None,
+    ) -> None:
+        document = self.documents[str(document_id)]
+        move = DOCUMENT_MOVES[(document.status, DocumentCommand.EXPIRE)]
+        self._put(replace(document, status=move.becomes or document.status))
 
     # --- the two ways to remove an action point --------------------------------------------------
 

@@ -116,9 +116,19 @@ class DocumentOut(BaseModel):
     )
     due_at: datetime | None = None
     overdue: bool = False
-    valid_until: datetime | None = None
-    source: DocumentSource | None = None
-    replaces_document_id: UUID | None = None
+    valid_until: datetime | None = Field(
+        None,
+        description="The end of the latest delivery's validity window (its moment plus the "
+        "type's `valid_for` then); null before a delivery or for a type without one.",
+    )
+    source: DocumentSource | None = Field(
+        None,
+        description="Where the request came from; `expired`: requested again because the "
+        "document it replaces expired. Null for documents stored before it was recorded.",
+    )
+    replaces_document_id: UUID | None = Field(
+        None, description="The expired document this one requests again."
+    )
 
 
 class DocumentList(BaseModel):
@@ -208,6 +218,9 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         file=FileOut.model_validate(files[-1], from_attributes=True) if files else None,
         versions=len(files),
         rejection_reason=document.rejection_reason,
+        valid_until=document.valid_until,
+        source=document.source,  # type: ignore[arg-type]
+        replaces_document_id=document.replaces_document_id,
     )
 
 

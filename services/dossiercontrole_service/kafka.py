@@ -78,6 +78,8 @@ def _opened(event: Any, origin: Origin) -> Fact:
             "document_type": event.document_type,
             "title": event.title,
             "opened_at": event.at,
+            # Only a document requested again when a delivered one expired replaces one.
+            "replaces_document_id": getattr(event, "replaces_document_id", None),
         },
     )
 
@@ -93,6 +95,8 @@ def _document_added(event: Any, origin: Origin) -> list[Fact]:
             "subject": event.subject,
             "document_type": event.document_type,
             "title": event.title,
+            "source": event.source,
+            "replaces_document_id": event.replaces_document_id,
         },
     )
     return [added] if event.action_point_id is None else [added, _opened(event, origin)]
@@ -211,6 +215,21 @@ def _point_removed(event: Any, origin: Origin) -> Fact:
     return _action_point_removed(event, origin, event.action_point_id, "removed_by_adviser")
 
 
+@OUTBOX.on("DossierCheck.DocumentExpired")
+def _expired(event: Any, origin: Origin) -> Fact:
+    # The document requested again in its place (if any) is published by its DocumentAdded and
+    # ActionPointOpened, stored (and published) right after this event.
+    return Fact(
+        c.DocumentExpired,
+        {
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "valid_until": event.valid_until,
+            "rerequested_document_id": event.rerequested_document_id,
+        },
+    )
+
+
 def handlers(
     app: DossierChecks, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dict[str, Handler]:
@@ -237,6 +256,7 @@ def _request(event: c.CloudEvent, at: datetime) -> DocumentRequest:
         explicit_action_point(data.action_point),
         at,
         event.traceparent,
+        data.source,
     )
 
 

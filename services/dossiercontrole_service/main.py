@@ -10,6 +10,7 @@ from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
+from services.dossiercontrole_service.scheduler import ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -30,6 +31,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         dlq_topic=kafka.DLQ,
         batch_handler=kafka.batch_handler(application),
     )
+    runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.on_close(application.close)
     app = http_app(
         runtime,

@@ -4,7 +4,6 @@ command, allowed or refused. A new status or command without its rows here fails
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from uuid import uuid4
@@ -74,6 +73,20 @@ DOCUMENT_EXPECTED: dict[
     (DocumentStatus.EXPIRED, DocumentCommand.REMOVE): REFUSED,
     (DocumentStatus.EXPIRED, DocumentCommand.APPROVE): REFUSED,
     (DocumentStatus.EXPIRED, DocumentCommand.REJECT): REFUSED,
+    # The end of the validity window: only a delivered document expires, and only once; nothing
+    # moves out of expired (removing only its action point stays possible, below).
+    (DocumentStatus.REQUESTED, DocumentCommand.EXPIRE): REFUSED,
+    (DocumentStatus.UPLOADED, DocumentCommand.EXPIRE): (
+        DocumentStatus.EXPIRED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.APPROVED, DocumentCommand.EXPIRE): (
+        DocumentStatus.EXPIRED,
+        ActionPointStatus.COMPLETED,
+    ),
+    # A rejected document is to be delivered again: its old window no longer counts.
+    (DocumentStatus.REJECTED, DocumentCommand.EXPIRE): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.EXPIRE): REFUSED,
 }
 
 # (action point status, command) -> what it becomes; None: it stays as it is.
@@ -101,7 +114,14 @@ def requested() -> DossierCheck:
 def uploaded() -> DossierCheck:
     check = requested()
     (document,) = check.current_documents()
-    check.upload(document.document_id, PDF, "client:klant-1", NOW)
+    check.upload(document.document_id, PDF, "client:klant-1", NOW, valid_for="PT30M")
+    return check
+
+
+def expired() -> DossierCheck:
+    check = uploaded()
+    (document,) = check.current_documents()
+    check.expire(document.document_id, LATER, rerequest=False, with_action_point=True)
     return check
 
 
@@ -116,15 +136,6 @@ def rejected() -> DossierCheck:
     check = uploaded()
     (document,) = check.current_documents()
     check.reject(document.document_id, "Onleesbaar", "adviser:a-1", NOW)
-    return check
-
-
-def expired() -> DossierCheck:
-    # No command leads here yet (the validity windows will); the state itself, to test that
-    # every command is refused on it.
-    check = approved()
-    (document,) = check.current_documents()
-    check.documents[str(document.document_id)] = replace(document, status=DocumentStatus.EXPIRED)
     return check
 
 
@@ -148,6 +159,13 @@ def run(check: DossierCheck, command: DocumentCommand) -> None:
         check.approve(document.document_id, "adviser:a-1", LATER)
     elif command is DocumentCommand.REJECT:
         check.reject(document.document_id, "Onleesbaar", "adviser:a-1", LATER)
+    elif command is DocumentCommand.EXPIRE:
+        # The clock refuses nothing: a document that is not to expire stays as it is.
+        if (
+            check.expire(document.document_id, LATER, rerequest=False, with_action_point=True)
+            is None
+        ):
+            raise MoveRefused("nothing to expire")
     else:  # pragma: no cover - a new command needs its way here
         raise AssertionError(f"no way to run {command}")
 
