@@ -102,6 +102,11 @@ def test_an_old_dossier_check_reads_as_it_was_left(tmp_path: Path, with_snapshot
         PAYSLIP,
     }
     assert str(_MERGED) in check.handled_requests
+    # Stored before validity windows and sources: delivered for good, from an unknown source.
+    assert all(
+        (d.valid_until, d.source, d.replaces_document_id) == (None, None, None)
+        for d in check.documents.values()
+    )
     app.close()
 
 
