@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -11,9 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SERVICES = {
     "scenario": "services.scenario_service.main",
@@ -89,6 +93,44 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
     raise RuntimeError(f"{url} not healthy after {timeout:.0f}s")
 
 
+DEMO_DOCUMENT_TYPES = Path(__file__).parent / "demo" / "document_types.json"
+"""The demo office's document types: the HDN's usual validity windows, as examples (an office
+sets its own through ``PUT /document-types/{code}``)."""
+
+
+def _call(method: str, url: str, token: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def seed_document_types(
+    dossiercontrole_url: str, admin_token: str, path: Path = DEMO_DOCUMENT_TYPES
+) -> list[str]:
+    """Put the example document types the office does not have yet, as its admin would;
+    returns the codes put. A type the office has already is left as the admin set it."""
+    configured: set[str] = set()
+    query = ""
+    while True:
+        page = _call("GET", f"{dossiercontrole_url}/document-types{query}", admin_token)
+        configured |= {t["code"] for t in page["document_types"]}
+        if not page.get("next_cursor"):
+            break
+        query = "?" + urllib.parse.urlencode({"cursor": page["next_cursor"]})
+    examples: dict[str, Any] = json.loads(path.read_text())
+    put = []
+    for code, settings in examples.items():
+        if code not in configured:
+            _call("PUT", f"{dossiercontrole_url}/document-types/{code}", admin_token, settings)
+            put.append(code)
+    return put
+
+
 def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -148,12 +190,19 @@ def run() -> None:
         for service, url in urls.items():
             print(f"{service:16} {url}  (API docs {url}/docs)")
         tenant = "kantoor-1"
-        print(f"\nTokens for office {tenant!r} (valid 12 hours):")
         admin = issue_token(secret, sub="admin-1", tenant=tenant, role="admin")
         adviser = issue_token(secret, sub="adviseur-1", tenant=tenant, role="adviser")
         client = issue_token(
             secret, sub="klant-1", tenant=tenant, role="client", dossiers=["dossier-1"]
         )
+        try:
+            seeded = seed_document_types(urls["dossiercontrole"], admin)
+        except (OSError, ValueError, KeyError) as error:  # the demo runs on without them
+            print(f"Could not put the example document types: {error}", file=sys.stderr)
+        else:
+            if seeded:
+                print(f"Example document types put for {tenant!r}: {', '.join(seeded)}")
+        print(f"\nTokens for office {tenant!r} (valid 12 hours):")
         print(f"admin   {admin}")
         print(f"adviser {adviser}")
         print(f"client  {client}  (dossier 'dossier-1')")

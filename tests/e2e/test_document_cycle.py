@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actiepunten.broker import Broker
+from actiepunten.cli import seed_document_types
 from tests.e2e.test_dossier_check import (
     dossier_check_when,
     pdf,
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.e2e
 
 # Issue 10 lands in parts; each part removes its marker when its stories pass.
 DUE = pytest.mark.skip(reason="issue 10: due dates and reminders not built yet")
-VALIDITY = pytest.mark.skip(reason="issue 10: validity windows not built yet")
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # How long another service may take to show an effect (a busy shared broker and CI machine).
@@ -439,7 +439,6 @@ def test_the_adviser_reminds_the_client_now(system: System, kafka: Broker) -> No
 # --- validity windows -----------------------------------------------------------------------------
 
 
-@VALIDITY
 def test_a_delivered_document_expires_and_is_requested_again_where_its_type_says_so(
     system: System, kafka: Broker
 ) -> None:
@@ -509,3 +508,28 @@ def test_a_delivered_document_expires_and_is_requested_again_where_its_type_says
     }
     assert expiries[payslip["document_id"]]["rerequested_document_id"] == again["document_id"]
     assert expiries[valuation["document_id"]].get("rerequested_document_id") is None
+
+
+def test_make_run_gives_the_demo_office_the_hdn_windows_and_keeps_its_own_settings(
+    system: System,
+) -> None:
+    office = system.office()
+    admin_token = office.token("admin")
+
+    # `actiepunten run` puts the example types once the services are up.
+    put = seed_document_types(system.url("dossiercontrole"), admin_token)
+
+    assert sorted(put) == ["loonstrook", "taxatierapport", "werkgeversverklaring"]
+    types = system.get("dossiercontrole", "/document-types", office.admin).json()["document_types"]
+    windows = {t["code"]: (t["valid_for"], t["rerequest_on_expiry"], t["due_in"]) for t in types}
+    assert windows == {
+        "loonstrook": ("P3M", True, "P14D"),
+        "taxatierapport": ("P6M", False, "P14D"),
+        "werkgeversverklaring": ("P3M", True, "P14D"),
+    }
+
+    # The admin shortens the payslip's window; the next start leaves the office's choice alone.
+    assert configure_type(system, office, "loonstrook", valid_for="P1M").status_code == 200
+    assert seed_document_types(system.url("dossiercontrole"), admin_token) == []
+    types = system.get("dossiercontrole", "/document-types", office.admin).json()["document_types"]
+    assert [t["valid_for"] for t in types if t["code"] == "loonstrook"] == ["P1M"]

@@ -125,3 +125,15 @@ def test_each_open_point_offers_a_labelled_file_picker_and_camera_a_completed_on
     assert "Paspoort" in page
     assert "Afgerond op 28-11-2026 10:00" in page
     assert 'aria-valuenow="50"' in page
+
+
+def test_the_client_page_says_why_an_expired_document_is_needed_again() -> None:
+    expired = str(uuid4())
+    page = render_client_points(
+        [
+            point(replaces_document_id=expired),
+            point(title="Werkgeversverklaring"),
+        ]
+    )
+
+    assert page.count("Opnieuw nodig: de vorige is verlopen.") == 1
