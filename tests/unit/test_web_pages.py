@@ -137,3 +137,42 @@ def test_the_client_page_says_why_an_expired_document_is_needed_again() -> None:
     )
 
     assert page.count("Opnieuw nodig: de vorige is verlopen.") == 1
+
+
+def test_the_adviser_sees_until_when_a_delivery_is_valid_and_what_replaces_an_expired_one() -> None:
+    def document(**fields: Any) -> dict[str, Any]:
+        return {
+            "document_id": str(uuid4()),
+            "title": "Loonstrook",
+            "document_type": "loonstrook",
+            "subject": MORTGAGE,
+            "status": "uploaded",
+            "action_point": None,
+            "actions": [],
+            "file": None,
+            "versions": 0,
+            **fields,
+        }
+
+    expired = document(status="expired", valid_until="2026-03-01T09:00:00+00:00")
+    documents = [
+        expired,
+        document(status="requested", replaces_document_id=expired["document_id"]),
+        document(valid_until="2026-06-01T09:00:00+00:00"),
+    ]
+    page = templates.env.get_template("_documents.html").render(
+        session=Session(
+            who=Identity(sub="adviseur-1", tenant="kantoor-utrecht", role="adviser"),
+            token="token",
+            csrf="c" * 40,
+        ),
+        dossier_id="dossier-1",
+        documents=documents,
+        uploaded=[],
+        version="v",
+        accept="application/pdf",
+    )
+
+    assert "Vervallen op 01-03-2026 10:00" in page
+    assert "Geldig tot 01-06-2026 11:00" in page
+    assert page.count("Opnieuw opgevraagd: het vorige is vervallen.") == 1
