@@ -22,6 +22,8 @@ from services.dossiercontrole_service.application import (
     CopyDocument,
     DocumentRequest,
     DossierChecks,
+    RemoveActionPoint,
+    RemoveDocument,
     Upload,
 )
 from services.dossiercontrole_service.domainmodel import (
@@ -30,6 +32,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentCommand,
     DocumentStatus,
     DossierCheck,
+    MoveRefused,
     action_point_id_for,
     document_id_for,
     rerequest_id_for,
@@ -178,6 +181,31 @@ def test_a_delivered_document_expires_once_at_the_end_of_its_window(
     # Once only: a retry, or a second replica, finds it expired and changes nothing.
     assert not checks.expire_document(check_id(), document_id, valid_until + timedelta(days=1))
     assert [e.type for e in published(checks)].count("DocumentExpired") == 1
+
+
+def test_an_expired_document_takes_no_upload_nor_removal_but_its_task_can_go(
+    checks: DossierChecks,
+) -> None:
+    configure(checks, "loonstrook", valid_for="P3M")
+    payslip = request(checks, "loonstrook")
+    valid_until = deliver(checks, payslip, NOW).valid_until
+    assert valid_until is not None
+    assert checks.expire_document(check_id(), payslip, valid_until)
+
+    with pytest.raises(MoveRefused) as refused:
+        deliver(checks, payslip, valid_until + timedelta(days=1))
+    assert refused.value.status == 409
+    with pytest.raises(MoveRefused):
+        checks.remove_document(RemoveDocument(OFFICE, payslip, "adviser:a-1", valid_until))
+
+    # Way 2b: the adviser takes the (completed) task off the client's list.
+    point = documents(checks)[payslip].action_point
+    assert point is not None
+    checks.remove_action_point(
+        RemoveActionPoint(OFFICE, point.action_point_id, "adviser:a-1", valid_until)
+    )
+    after = documents(checks)[payslip]
+    assert after.status is DocumentStatus.EXPIRED and after.current_action_point is None
 
 
 def test_the_clock_is_never_offered_as_a_command(checks: DossierChecks) -> None:
