@@ -35,7 +35,8 @@ def test_before_goes_back() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "P", "PT", "3M", "P1.5M", "PT1H1H", "P-1D", "1 week", "P999Y", "P1234M", "PT1.1234567S"]
+    "text",
+    ["", "P", "PT", "3M", "P1.5M", "PT1H1H", "P-1D", "1 week", "P999Y", "P1234M", "PT1.1234567S"],
 )
 def test_what_is_no_duration_is_refused_with_a_message(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration"):
