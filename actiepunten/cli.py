@@ -15,11 +15,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-SERVICES = {
-    "scenario": "services.scenario_service.main",
-    "dossiercontrole": "services.dossiercontrole_service.main",
-    "portal": "services.portal_projection.main",
-}
+from servicekit.services import SERVICES, STORES
 
 
 def _data_dir() -> Path:
@@ -58,7 +54,7 @@ def jwt_secret(data_dir: Path) -> str:
 
 def serve(service: str) -> None:
     """Run one service in the foreground, as a deployment does."""
-    module = __import__(SERVICES[service], fromlist=["main"])
+    module = __import__(SERVICES[service].main, fromlist=["main"])
     module.main()
 
 
@@ -107,7 +103,6 @@ def run() -> None:
     """The whole system on one machine: a broker, the three services, URLs and tokens."""
     from actiepunten.broker import PortInUse, align_topic_configs, create_topics, provide_broker
     from servicekit.auth import issue_token
-    from servicekit.settings import DEFAULT_PORTS
 
     data_dir = _data_dir()
     try:
@@ -138,7 +133,7 @@ def run() -> None:
         urls = {}
         for service in SERVICES:
             port = int(
-                os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", DEFAULT_PORTS[service])
+                os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", SERVICES[service].port)
             )
             urls[service] = f"http://127.0.0.1:{port}"
             processes.append(start_service(service, env, data_dir / "logs"))
@@ -184,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     replay = commands.add_parser("replay", help="rebuild a read model from the topics")
     replay.add_argument("model", choices=["portal"])
     republish = commands.add_parser("republish", help="re-emit a service's integration events")
-    republish.add_argument("service", choices=["scenario", "dossiercontrole"])
+    republish.add_argument("service", choices=STORES)
     republish.add_argument(
         "--from",
         dest="start",
@@ -213,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
             "service",
             nargs="?",
             default="all",
-            choices=["all", "scenario", "dossiercontrole", "portal"],
+            choices=["all", *SERVICES],
         )
         if name == "retry":
             sub.add_argument(
@@ -258,7 +253,7 @@ def _operations(args: argparse.Namespace) -> None:
     elif args.command == "dossier":
         print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
     elif args.command == "dlq":
-        services = list(ops.DLQ_TOPICS) if args.service == "all" else [args.service]
+        services = list(SERVICES) if args.service == "all" else [args.service]
         for service in services:
             if args.dlq_command == "list":
                 asyncio.run(ops.dlq_list(service))

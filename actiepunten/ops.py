@@ -19,16 +19,10 @@ from eventsourcing.persistence import Tracking
 from servicekit.consumer import RETRY_HEADER
 from servicekit.eventstore import TrackedApplication
 from servicekit.kafka import Publisher, make_broker
+from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
 from shared.events import topics
 from shared.events.codec import CodecError, decode
-
-STORES = ("scenario", "dossiercontrole")
-DLQ_TOPICS = {
-    "scenario": topics.SCENARIO_DLQ,
-    "dossiercontrole": topics.DOSSIERCONTROLE_DLQ,
-    "portal": topics.PORTAL_DLQ,
-}
 
 
 def settings_for(service: str) -> Settings:
@@ -37,20 +31,13 @@ def settings_for(service: str) -> Settings:
 
 def open_store(service: str) -> tuple[TrackedApplication, Any, str]:
     """The service's application over its own store, its ``translate`` and its topic."""
-    settings = settings_for(service)
-    if service == "scenario":
-        from services.scenario_service import kafka as scenario_kafka
-        from services.scenario_service.application import Scenarios
-
-        scenarios = Scenarios(env=settings.eventstore_env("scenario"))
-        return scenarios, scenario_kafka.OUTBOX.translator(scenarios), scenario_kafka.PUBLISHES
-    if service == "dossiercontrole":
-        from services.dossiercontrole_service import kafka as check_kafka
-        from services.dossiercontrole_service.application import DossierChecks
-
-        checks = DossierChecks(env=settings.eventstore_env("dossiercontrole"))
-        return checks, check_kafka.OUTBOX.translator(checks), check_kafka.PUBLISHES
-    raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
+    described = SERVICES[service]
+    if described.application is None or described.store is None:
+        raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
+    application = getattr(described.module("application"), described.application)
+    kafka = described.module("kafka")
+    app = application(env=settings_for(service).eventstore_env(described.store))
+    return app, kafka.OUTBOX.translator(app), kafka.PUBLISHES
 
 
 class Progress:
@@ -349,7 +336,7 @@ async def _read_dlq(
 
 async def dlq_list(service: str) -> list[dict[str, Any]]:
     settings = settings_for(service)
-    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], None)
+    consumer, records = await _read_dlq(settings, SERVICES[service].dlq, None)
     await consumer.stop()
     letters = []
     for record in records:
@@ -362,7 +349,7 @@ async def dlq_list(service: str) -> list[dict[str, Any]]:
             f"{origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}  "
             f"{letter.get('reason')}"
         )
-    print(f"{len(letters)} dead letters on {DLQ_TOPICS[service]}")
+    print(f"{len(letters)} dead letters on {SERVICES[service].dlq}")
     return letters
 
 
@@ -374,7 +361,7 @@ async def dlq_retry(service: str, *, again: bool = False) -> int:
     """
     settings = settings_for(service)
     group = f"actiepunten.dlq-retry.{service}"
-    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], group)
+    consumer, records = await _read_dlq(settings, SERVICES[service].dlq, group)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await producer.start()
     retried = 0
@@ -409,5 +396,5 @@ async def dlq_retry(service: str, *, again: bool = False) -> int:
     finally:
         await producer.stop()
         await consumer.stop()
-    print(f"retried {retried} dead letters from {DLQ_TOPICS[service]}")
+    print(f"retried {retried} dead letters from {SERVICES[service].dlq}")
     return retried

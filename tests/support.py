@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from actiepunten.cli import SERVICES
 from servicekit.auth import issue_token
+from servicekit.services import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

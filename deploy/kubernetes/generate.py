@@ -4,8 +4,8 @@
   (``actiepunten.*``) with the partition count and topic config kept there (one value,
   ``PARTITIONS``, for every topic); the ``platform.*`` topics we consume belong to the
   platform and go to the component ``components/platform-topics`` for clusters without them.
-- ``base/services.yaml``: per service of ``actiepunten serve`` (ports from
-  ``servicekit.settings.DEFAULT_PORTS``) a Deployment, a Service, a PodDisruptionBudget and a
+- ``base/services.yaml``: per service of ``servicekit/services.py`` (name
+  and port) a Deployment, a Service, a PodDisruptionBudget and a
   ServiceMonitor, all from one template.
 
 Run ``make manifests`` after changing a registry; ``--check`` (in ``make lint``, and
@@ -24,8 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from actiepunten.cli import SERVICES  # noqa: E402
-from servicekit.settings import DEFAULT_PORTS  # noqa: E402
+from servicekit.services import SERVICES  # noqa: E402
 from shared.events import topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -108,7 +107,7 @@ def _web_pages_env(service: str) -> list[dict[str, Any]]:
     return [
         {
             "name": f"ACTIEPUNTEN_{other.upper()}_URL",
-            "value": f"http://actiepunten-{other}:{DEFAULT_PORTS[other]}",
+            "value": f"http://actiepunten-{other}:{SERVICES[other].port}",
         }
         for other in ("scenario", "dossiercontrole")
     ]
@@ -118,7 +117,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     """Deployment, Service, PodDisruptionBudget and ServiceMonitor of one service."""
     name = f"actiepunten-{service}"
     labels = _labels(service)
-    port = DEFAULT_PORTS[service]
+    port = SERVICES[service].port
     alive = {"httpGet": {"path": "/livez", "port": "http"}}
     ready = {"httpGet": {"path": "/readyz", "port": "http"}}
     # On PostgreSQL no service keeps anything on its data volume: uploaded files are rows of

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actiepunten.cli import SERVICES
-from servicekit.settings import DEFAULT_PORTS
+from servicekit.services import SERVICES
 from shared.events import topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +142,7 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         environment = spec["environment"]
         assert environment["ACTIEPUNTEN_PERSISTENCE"] == "postgres"
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        port = DEFAULT_PORTS[service]
+        port = SERVICES[service].port
         assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/readyz"
         assert f"{port}:{port}" in spec["ports"]
         assert spec["read_only"] is True
