@@ -52,7 +52,7 @@ lint-deploy: venv $(KUSTOMIZE)
 	$(BIN)/python deploy/kubernetes/generate.py --check
 	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) $(K8S_OVERLAYS)
 
-## rewrite the generated Kubernetes files (topics, services) from the registries
+## rewrite the generated deploy files (Kubernetes topics and services, topics.sh) from the registries
 manifests: venv
 	$(BIN)/python deploy/kubernetes/generate.py
 

@@ -37,6 +37,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from shared.events.topics import REGISTRY, TOPICS
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -68,46 +70,11 @@ _READY_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 20.0
 _MVN_TIMEOUT_S = 900.0
 
-_DEFAULT_TOPICS: dict[str, int] = {
-    "actiepunten.scenario.v1": 3,
-    "actiepunten.dossiercontrole.v1": 3,
-    "platform.products.v1": 3,
-    "platform.appointments.v1": 3,
-    "platform.documentlists.v1": 3,
-    "actiepunten.scenario.dlq": 3,
-    "actiepunten.dossiercontrole.dlq": 3,
-    "actiepunten.portal.dlq": 3,
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    name: dict(settings.config) for name, settings in REGISTRY.items()
 }
-
-
-def _load_topics() -> dict[str, int]:
-    # shared.events.topics is owned by another module; only trust it when it has our shape, so a
-    # different representation there cannot break broker start-up.
-    try:
-        from shared.events.topics import TOPICS as shared_topics  # type: ignore[import-not-found]
-    except ImportError:
-        return dict(_DEFAULT_TOPICS)
-    if isinstance(shared_topics, dict) and all(
-        isinstance(k, str) and isinstance(v, int) for k, v in shared_topics.items()
-    ):
-        return dict(shared_topics)
-    return dict(_DEFAULT_TOPICS)
-
-
-TOPICS: dict[str, int] = _load_topics()
-
-
-def _topic_configs() -> dict[str, dict[str, str]]:
-    """Each topic's Kafka configuration from the registry (retention, see shared.events.topics);
-    topics are created and aligned with it."""
-    try:
-        from shared.events.topics import REGISTRY
-    except ImportError:
-        return {}
-    return {name: dict(settings.config) for name, settings in REGISTRY.items()}
-
-
-TOPIC_CONFIGS: dict[str, dict[str, str]] = _topic_configs()
+"""Each topic's Kafka configuration from the registry (retention): topics are created and
+aligned with it."""
 
 
 class BrokerError(RuntimeError):
