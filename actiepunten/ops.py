@@ -9,20 +9,22 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import Tracking
 
-from servicekit.consumer import RETRY_HEADER
+from servicekit.consumer import RETRY_HEADER, DeadLetters
 from servicekit.eventstore import TrackedApplication
 from servicekit.kafka import Publisher, make_broker
+from servicekit.outbox import OutboxRelay
 from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
 from shared.events import topics
 from shared.events.codec import CodecError, decode
+from shared.events.contracts import CloudEvent
 
 
 def settings_for(service: str) -> Settings:
@@ -97,28 +99,39 @@ def iter_notifications(app: TrackedApplication, start: int) -> Iterator[Any]:
 async def republish(service: str, start: int = 1) -> int:
     """Re-emit the integration events of a service's store from notification ``start``.
 
-    The events carry the ids they had the first time, and consumers absorb repeats.
+    Through an outbox relay of its own (its own tracking name, so the service's relay is not
+    moved), which quarantines a stored event no contract can carry on the service's DLQ as the
+    live relay does. The events carry the ids they had the first time; consumers absorb repeats.
     """
     app, translate, topic = open_store(service)
     settings = settings_for(service)
     broker = make_broker(settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence)
     await broker.start()
     publisher = Publisher(broker)
-    total = max(0, (app.recorder.max_notification_id() or 0) - start + 1)
-    progress = Progress(f"republish {service}", total)
     published = 0
+
+    async def publish(to: str, events: Sequence[CloudEvent]) -> None:
+        nonlocal published
+        await publisher.publish_events(to, events)
+        published += len(events)
+
+    relay = OutboxRelay(
+        app,
+        topic,
+        translate,
+        publish,
+        quarantine=DeadLetters(
+            publisher, SERVICES[service].dlq, f"actiepunten.{service}"
+        ).quarantine,
+        tracking_name=f"republish:{topic}:{datetime.now(UTC).isoformat()}",
+    )
+    head = app.recorder.max_notification_id() or 0
+    progress = Progress(f"republish {service}", max(0, head - start + 1))
     try:
-        batch: list[Any] = []
-        for notification in iter_notifications(app, start):
-            batch.extend(translate(app.mapper.to_domain_event(notification)))
-            progress.advance()
-            if len(batch) >= 500:
-                await publisher.publish_events(topic, batch)
-                published += len(batch)
-                batch = []
-        if batch:
-            await publisher.publish_events(topic, batch)
-            published += len(batch)
+        if start > 1:
+            app.process_recorder.insert_tracking(Tracking(relay.tracking_name, start - 1))
+        while relay.position() < head:
+            progress.advance(await relay.relay_once())
     finally:
         progress.finish()
         await broker.stop()

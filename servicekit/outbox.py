@@ -240,9 +240,11 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         lease: Lease | None = None,
         shared: bool = False,
+        tracking_name: str | None = None,
     ) -> None:
         """``shared``: replicas share the store, so take a lease (``lease_for`` the store)
-        before publishing; ``lease`` gives one explicitly."""
+        before publishing; ``lease`` gives one explicitly. ``tracking_name``: where progress is
+        recorded (``outbox:<topic>`` for the service's own relay; a republish uses another)."""
         self.app = app
         self.quarantine = quarantine
         self.topic = topic
@@ -250,7 +252,7 @@ class OutboxRelay:
         self.publish = publish
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.tracking_name = f"outbox:{topic}"
+        self.tracking_name = tracking_name or f"outbox:{topic}"
         if lease is None:
             lease = lease_for(app, self.tracking_name) if shared else NoLease()
         self.lease = lease
