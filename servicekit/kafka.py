@@ -16,7 +16,7 @@ from aiokafka.errors import (
 )
 from faststream.kafka import KafkaBroker
 
-from shared.events.codec import encode
+from shared.events.codec import encode, events_of
 from shared.events.contracts import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,29 @@ class Publisher:
             await self.broker.start()
 
 
-def asyncapi_document(broker: KafkaBroker, title: str) -> dict[str, Any]:
-    """The AsyncAPI document FastStream generates from the broker's declared publishers."""
+def declare_consumed(broker: KafkaBroker, topic: str, *, group_id: str, service: str) -> None:
+    """Declare ``topic`` as consumed, with its events' schema, for the AsyncAPI document only.
+
+    ``broker`` must be one that is never started: FastStream would consume with it. The
+    service's own ``TrackingConsumer`` reads the topic, seeking to the positions it stored.
+    """
+
+    async def consumed(event: Any) -> None:  # FastStream documents the handler's parameter
+        raise RuntimeError(f"{topic} is consumed by the tracking consumer, not FastStream")
+
+    consumed.__annotations__ = {"event": events_of(topic), "return": None}
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        title=topic,
+        description=f"Consumed by the {service} service (consumer group {group_id})",
+    )(consumed)
+
+
+def asyncapi_document(*brokers: KafkaBroker, title: str) -> dict[str, Any]:
+    """The AsyncAPI document FastStream generates from the brokers' declared publishers and
+    subscribers."""
     from faststream.specification import AsyncAPI
 
-    spec = AsyncAPI(broker, title=title, schema_version="3.0.0")
+    spec = AsyncAPI(*brokers, title=title, schema_version="3.0.0")
     return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]

@@ -33,7 +33,7 @@ from servicekit.consumer import (
 )
 from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
-from servicekit.kafka import Publisher, asyncapi_document, make_broker
+from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
 from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.settings import Settings
@@ -53,6 +53,8 @@ class Runtime:
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
         self.publisher = Publisher(self.broker)
+        # Never started: it declares the consumed topics for /asyncapi.json (declare_consumed).
+        self.consumed = make_broker(settings.kafka_bootstrap_servers, idempotence=False)
         self.readiness = Readiness()
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -106,6 +108,13 @@ class Runtime:
             batch_handler=batch_handler,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
+        for topic in topics:
+            declare_consumed(
+                self.consumed,
+                topic,
+                group_id=self.settings.consumer_group,
+                service=self.settings.service,
+            )
         self.readiness.add_consumer(consumer)
         # The consumer's positions live in the service's store: reading one asks the store.
         self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
@@ -364,7 +373,7 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> Mapping[str, Any]:
-        return asyncapi_document(runtime.broker, title)
+        return asyncapi_document(runtime.broker, runtime.consumed, title=title)
 
     @app.get("/livez", tags=["operations"], response_model=HealthOut)
     async def livez() -> Mapping[str, Any]:
