@@ -244,6 +244,15 @@ def _moment(text: str) -> datetime:
 
 
 def _operations(args: argparse.Namespace) -> None:
+    from servicekit.kafka import UnknownTopic
+
+    try:
+        _operation(args)
+    except UnknownTopic as error:
+        raise SystemExit(str(error)) from None
+
+
+def _operation(args: argparse.Namespace) -> None:
     from actiepunten import ops
 
     if args.command == "replay":
