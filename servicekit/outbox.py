@@ -25,6 +25,7 @@ from servicekit import metrics
 from servicekit.eventstore import TrackedApplication, traceparent_of
 from servicekit.failures import Disposition, classify, describe
 from servicekit.lease import Lease, NoLease, lease_for
+from servicekit.retry import Backoff
 from shared.events.codec import new_event
 from shared.events.contracts import CloudEvent
 
@@ -284,23 +285,20 @@ class OutboxRelay:
         """Relay until stopped or cancelled; a failed publish is retried with backoff, never
         skipped (when stopping, it is left to the next start or replica)."""
         self._loop = asyncio.get_running_loop()
-        backoff = 0.2
+        backoff = Backoff(0.2, 10.0)
         try:
             while True:
                 try:
                     published = await self.relay_once()
-                    backoff = 0.2
+                    backoff.reset()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     if self._stopping:
                         log.warning("outbox relay for %s stopped after a failure", self.topic)
                         return
-                    log.exception(
-                        "outbox relay for %s failed; retrying in %.1fs", self.topic, backoff
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    log.exception("outbox relay for %s failed; retrying", self.topic)
+                    await backoff.sleep()
                     continue
                 if self._stopping:
                     return

@@ -36,6 +36,7 @@ from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
 from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
+from servicekit.retry import Backoff
 from servicekit.settings import Settings
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
@@ -211,7 +212,7 @@ class Runtime:
                 await asyncio.sleep(2.0)
 
     async def _start_broker(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 5.0)
         for _attempt in range(60):
             try:
                 await self.broker.start()
@@ -222,13 +223,9 @@ class Runtime:
                 await self.broker.stop()
                 # A SIGTERM while waiting ends the wait (uvicorn then exits with 3, "startup
                 # failed"), rather than outliving the grace period.
-                waited = 0.0
-                while waited < delay and not self.shutting_down:
-                    await asyncio.sleep(0.1)
-                    waited += 0.1
+                await backoff.sleep(unless=lambda: self.shutting_down)
                 if self.shutting_down:
                     raise RuntimeError("stopped while waiting for Kafka") from error
-                delay = min(delay * 2, 5.0)
         raise RuntimeError(f"Kafka at {self.settings.kafka_bootstrap_servers} did not answer")
 
     @staticmethod
