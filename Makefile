@@ -41,7 +41,7 @@ test-fast: venv
 
 lint: venv lint-deploy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared servicekit services actiepunten deploy/kubernetes/*.py
+	$(BIN)/mypy shared servicekit services actiepunten devtools deploy/kubernetes/*.py
 
 ## the deploy files, statically (no Docker engine, no cluster): image, compose, Kubernetes, shell
 lint-deploy: venv $(KUSTOMIZE)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from tests.e2e.test_dossier_check import (
     dossier_check_when,
     pdf,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from actiepunten import ops
-from actiepunten.broker import Broker
+from devtools import Broker
 from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
 from services.dossiercontrole_service.domainmodel import document_id_for
 from shared.events import topics
