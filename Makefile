@@ -41,7 +41,7 @@ test-fast: venv
 
 lint: venv lint-deploy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared servicekit services actiepunten deploy/kubernetes/*.py
+	$(BIN)/mypy shared servicekit services actiepunten devtools deploy/kubernetes/*.py
 
 ## the deploy files, statically (no Docker engine, no cluster): image, compose, Kubernetes, shell
 lint-deploy: venv $(KUSTOMIZE)
@@ -52,7 +52,7 @@ lint-deploy: venv $(KUSTOMIZE)
 	$(BIN)/python deploy/kubernetes/generate.py --check
 	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) $(K8S_OVERLAYS)
 
-## rewrite the generated Kubernetes files (topics, services) from the registries
+## rewrite the generated deploy files (Kubernetes topics and services, topics.sh) from the registries
 manifests: venv
 	$(BIN)/python deploy/kubernetes/generate.py
 

@@ -17,13 +17,10 @@ import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-SERVICES = {
-    "scenario": "services.scenario_service.main",
-    "dossiercontrole": "services.dossiercontrole_service.main",
-    "portal": "services.portal_projection.main",
-}
+from servicekit.services import SERVICES, STORES
 
 
 def _data_dir() -> Path:
@@ -62,7 +59,7 @@ def jwt_secret(data_dir: Path) -> str:
 
 def serve(service: str) -> None:
     """Run one service in the foreground, as a deployment does."""
-    module = __import__(SERVICES[service], fromlist=["main"])
+    module = __import__(SERVICES[service].main, fromlist=["main"])
     module.main()
 
 
@@ -145,16 +142,25 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def local_tooling() -> ModuleType:
+    """``devtools`` (the local brokers): in a source checkout, not in the image."""
+    try:
+        import devtools
+    except ImportError:
+        raise SystemExit(
+            "a local Kafka needs the devtools package of a source checkout (`make run`); the "
+            "image has none: set KAFKA_BOOTSTRAP_SERVERS and use `actiepunten serve`"
+        ) from None
+    return devtools
+
+
 def run() -> None:
     """The whole system on one machine: a broker, the three services, URLs and tokens."""
-    from actiepunten.broker import PortInUse, align_topic_configs, create_topics, provide_broker
-    from servicekit.auth import issue_token
-    from servicekit.settings import DEFAULT_PORTS
-
+    devtools = local_tooling()
     data_dir = _data_dir()
     try:
-        broker = provide_broker(data_dir)
-    except PortInUse as error:
+        broker = devtools.provide_broker(data_dir)
+    except devtools.PortInUse as error:
         raise SystemExit(str(error)) from None
     processes: list[subprocess.Popen[bytes]] = []
     stopping = False
@@ -166,9 +172,9 @@ def run() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        asyncio.run(create_topics(broker.bootstrap_servers))
+        asyncio.run(devtools.create_topics(broker.bootstrap_servers))
         if broker.kind != "external":
-            asyncio.run(align_topic_configs(broker.bootstrap_servers))
+            asyncio.run(devtools.align_topic_configs(broker.bootstrap_servers))
         secret = jwt_secret(data_dir)
         env = {
             **os.environ,
@@ -177,38 +183,9 @@ def run() -> None:
             "ACTIEPUNTEN_JWT_SECRET": secret,
             "ACTIEPUNTEN_DATA_DIR": str(data_dir),
         }
-        urls = {}
-        for service in SERVICES:
-            port = int(
-                os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", DEFAULT_PORTS[service])
-            )
-            urls[service] = f"http://127.0.0.1:{port}"
-            processes.append(start_service(service, env, data_dir / "logs"))
-        for url, process in zip(urls.values(), processes, strict=True):
-            wait_healthy(url, process)
+        urls = start_services(env, data_dir / "logs", processes)
         print(f"Kafka ({broker.kind}) on {broker.bootstrap_servers}")
-        for service, url in urls.items():
-            print(f"{service:16} {url}  (API docs {url}/docs)")
-        tenant = "kantoor-1"
-        admin = issue_token(secret, sub="admin-1", tenant=tenant, role="admin")
-        adviser = issue_token(secret, sub="adviseur-1", tenant=tenant, role="adviser")
-        client = issue_token(
-            secret, sub="klant-1", tenant=tenant, role="client", dossiers=["dossier-1"]
-        )
-        try:
-            seeded = seed_document_types(urls["dossiercontrole"], admin)
-        except (OSError, ValueError, KeyError) as error:  # the demo runs on without them
-            print(f"Could not put the example document types: {error}", file=sys.stderr)
-        else:
-            if seeded:
-                print(f"Example document types put for {tenant!r}: {', '.join(seeded)}")
-        print(f"\nTokens for office {tenant!r} (valid 12 hours):")
-        print(f"admin   {admin}")
-        print(f"adviser {adviser}")
-        print(f"client  {client}  (dossier 'dossier-1')")
-        print("\nWeb pages (sign-in links, one per role):")
-        print(f"adviser {urls['portal']}/app/signin?token={adviser}  (dossiercontrole)")
-        print(f"client  {urls['portal']}/app/signin?token={client}  (klantportaal)")
+        print_access(urls, secret)
         print(f"\nLogs in {data_dir / 'logs'}. Ctrl-C stops everything.", flush=True)
         while not stopping:
             for service, process in zip(SERVICES, processes, strict=True):
@@ -222,7 +199,62 @@ def run() -> None:
         broker.stop()
 
 
+def start_services(
+    env: dict[str, str], log_dir: Path, processes: list[subprocess.Popen[bytes]]
+) -> dict[str, str]:
+    """Start every service of the registry (appended to ``processes`` as they start) and wait
+    until each is healthy; returns their URLs."""
+    urls = {}
+    for service, described in SERVICES.items():
+        port = int(os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", described.port))
+        urls[service] = f"http://127.0.0.1:{port}"
+        processes.append(start_service(service, env, log_dir))
+    for url, process in zip(urls.values(), processes, strict=True):
+        wait_healthy(url, process)
+    return urls
+
+
+def print_access(urls: dict[str, str], secret: str) -> None:
+    """The services' URLs, a token per role of the office ``kantoor-1``, the sign-in links."""
+    from servicekit.auth import issue_token
+
+    for service, url in urls.items():
+        print(f"{service:16} {url}  (API docs {url}/docs)")
+    tenant = "kantoor-1"
+    admin = issue_token(secret, sub="admin-1", tenant=tenant, role="admin")
+    adviser = issue_token(secret, sub="adviseur-1", tenant=tenant, role="adviser")
+    client = issue_token(
+        secret, sub="klant-1", tenant=tenant, role="client", dossiers=["dossier-1"]
+    )
+    try:
+        seeded = seed_document_types(urls["dossiercontrole"], admin)
+    except (OSError, ValueError, KeyError) as error:  # the demo runs on without them
+        print(f"Could not put the example document types: {error}", file=sys.stderr)
+    else:
+        if seeded:
+            print(f"Example document types put for {tenant!r}: {', '.join(seeded)}")
+    print(f"\nTokens for office {tenant!r} (valid 12 hours):")
+    print(f"admin   {admin}")
+    print(f"adviser {adviser}")
+    print(f"client  {client}  (dossier 'dossier-1')")
+    print("\nWeb pages (sign-in links, one per role):")
+    print(f"adviser {urls['portal']}/app/signin?token={adviser}  (dossiercontrole)")
+    print(f"client  {urls['portal']}/app/signin?token={client}  (klantportaal)")
+
+
 def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        run()
+    elif args.command == "serve":
+        serve(args.service)
+    elif args.command == "broker":
+        local_tooling().serve_forever(_data_dir())
+    else:
+        _operations(args)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actiepunten", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="the whole system on this machine (what `make run` does)")
@@ -233,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     replay = commands.add_parser("replay", help="rebuild a read model from the topics")
     replay.add_argument("model", choices=["portal"])
     republish = commands.add_parser("republish", help="re-emit a service's integration events")
-    republish.add_argument("service", choices=["scenario", "dossiercontrole"])
+    republish.add_argument("service", choices=STORES)
     republish.add_argument(
         "--from",
         dest="start",
@@ -254,7 +286,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="show the dossier check as it was at this ISO 8601 moment",
     )
-    dlq = commands.add_parser("dlq", help="dead letters")
+    _dlq_commands(commands.add_parser("dlq", help="dead letters"))
+    return parser
+
+
+def _dlq_commands(dlq: argparse.ArgumentParser) -> None:
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     for name, text in (("list", "list dead letters"), ("retry", "send them back to their topic")):
         sub = dlq_commands.add_parser(name, help=text)
@@ -262,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
             "service",
             nargs="?",
             default="all",
-            choices=["all", "scenario", "dossiercontrole", "portal"],
+            choices=["all", *SERVICES],
         )
         if name == "retry":
             sub.add_argument(
@@ -270,17 +306,6 @@ def main(argv: list[str] | None = None) -> None:
                 action="store_true",
                 help="also letters of records that failed again after a retry",
             )
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        run()
-    elif args.command == "serve":
-        serve(args.service)
-    elif args.command == "broker":
-        from actiepunten.broker import serve_forever
-
-        serve_forever(_data_dir())
-    else:
-        _operations(args)
 
 
 def _office(text: str) -> str:
@@ -298,6 +323,15 @@ def _moment(text: str) -> datetime:
 
 
 def _operations(args: argparse.Namespace) -> None:
+    from servicekit.kafka import UnknownTopic
+
+    try:
+        _operation(args)
+    except UnknownTopic as error:
+        raise SystemExit(str(error)) from None
+
+
+def _operation(args: argparse.Namespace) -> None:
     from actiepunten import ops
 
     if args.command == "replay":
@@ -307,7 +341,7 @@ def _operations(args: argparse.Namespace) -> None:
     elif args.command == "dossier":
         print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
     elif args.command == "dlq":
-        services = list(ops.DLQ_TOPICS) if args.service == "all" else [args.service]
+        services = list(SERVICES) if args.service == "all" else [args.service]
         for service in services:
             if args.dlq_command == "list":
                 asyncio.run(ops.dlq_list(service))

@@ -9,26 +9,22 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import Tracking
 
-from servicekit.consumer import RETRY_HEADER
+from servicekit.consumer import RETRY_HEADER, DeadLetters
 from servicekit.eventstore import TrackedApplication
-from servicekit.kafka import Publisher, make_broker
+from servicekit.kafka import Publisher, TopicReader, make_broker
+from servicekit.outbox import OutboxRelay
+from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
 from shared.events import topics
 from shared.events.codec import CodecError, decode
-
-STORES = ("scenario", "dossiercontrole")
-DLQ_TOPICS = {
-    "scenario": topics.SCENARIO_DLQ,
-    "dossiercontrole": topics.DOSSIERCONTROLE_DLQ,
-    "portal": topics.PORTAL_DLQ,
-}
+from shared.events.contracts import CloudEvent
 
 
 def settings_for(service: str) -> Settings:
@@ -37,20 +33,13 @@ def settings_for(service: str) -> Settings:
 
 def open_store(service: str) -> tuple[TrackedApplication, Any, str]:
     """The service's application over its own store, its ``translate`` and its topic."""
-    settings = settings_for(service)
-    if service == "scenario":
-        from services.scenario_service import kafka as scenario_kafka
-        from services.scenario_service.application import Scenarios
-
-        scenarios = Scenarios(env=settings.eventstore_env("scenario"))
-        return scenarios, scenario_kafka.OUTBOX.translator(scenarios), scenario_kafka.PUBLISHES
-    if service == "dossiercontrole":
-        from services.dossiercontrole_service import kafka as check_kafka
-        from services.dossiercontrole_service.application import DossierChecks
-
-        checks = DossierChecks(env=settings.eventstore_env("dossiercontrole"))
-        return checks, check_kafka.OUTBOX.translator(checks), check_kafka.PUBLISHES
-    raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
+    described = SERVICES[service]
+    if described.application is None or described.store is None:
+        raise SystemExit(f"{service} has no event store; choose one of {', '.join(STORES)}")
+    application = getattr(described.module("application"), described.application)
+    kafka = described.module("kafka")
+    app = application(env=settings_for(service).eventstore_env(described.store))
+    return app, kafka.OUTBOX.translator(app), kafka.PUBLISHES
 
 
 class Progress:
@@ -85,15 +74,6 @@ class Progress:
         self.draw(end="\n")
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    # partitions_for_topic() only knows subscribed topics; ask the cluster instead.
-    metadata = await consumer._client.fetch_all_metadata()
-    partitions = metadata.partitions_for_topic(topic)
-    if not partitions:
-        raise SystemExit(f"topic {topic} does not exist")
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
-
-
 # --- republish ---------------------------------------------------------------------------------
 
 
@@ -110,28 +90,39 @@ def iter_notifications(app: TrackedApplication, start: int) -> Iterator[Any]:
 async def republish(service: str, start: int = 1) -> int:
     """Re-emit the integration events of a service's store from notification ``start``.
 
-    The events carry the ids they had the first time, and consumers absorb repeats.
+    Through an outbox relay of its own (its own tracking name, so the service's relay is not
+    moved), which quarantines a stored event no contract can carry on the service's DLQ as the
+    live relay does. The events carry the ids they had the first time; consumers absorb repeats.
     """
     app, translate, topic = open_store(service)
     settings = settings_for(service)
     broker = make_broker(settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence)
     await broker.start()
     publisher = Publisher(broker)
-    total = max(0, (app.recorder.max_notification_id() or 0) - start + 1)
-    progress = Progress(f"republish {service}", total)
     published = 0
+
+    async def publish(to: str, events: Sequence[CloudEvent]) -> None:
+        nonlocal published
+        await publisher.publish_events(to, events)
+        published += len(events)
+
+    relay = OutboxRelay(
+        app,
+        topic,
+        translate,
+        publish,
+        quarantine=DeadLetters(
+            publisher, SERVICES[service].dlq, f"actiepunten.{service}"
+        ).quarantine,
+        tracking_name=f"republish:{topic}:{datetime.now(UTC).isoformat()}",
+    )
+    head = app.recorder.max_notification_id() or 0
+    progress = Progress(f"republish {service}", max(0, head - start + 1))
     try:
-        batch: list[Any] = []
-        for notification in iter_notifications(app, start):
-            batch.extend(translate(app.mapper.to_domain_event(notification)))
-            progress.advance()
-            if len(batch) >= 500:
-                await publisher.publish_events(topic, batch)
-                published += len(batch)
-                batch = []
-        if batch:
-            await publisher.publish_events(topic, batch)
-            published += len(batch)
+        if start > 1:
+            app.process_recorder.insert_tracking(Tracking(relay.tracking_name, start - 1))
+        while relay.position() < head:
+            progress.advance(await relay.relay_once())
     finally:
         progress.finish()
         await broker.stop()
@@ -156,25 +147,11 @@ async def replay_portal() -> str:
     old = current_name(settings)
     target = new_name(settings)
     view = PortalView(open_store(settings, target))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
     skipped = 0
     try:
-        assigned = await _partitions(consumer, topics.DOSSIERCONTROLE)
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        beginnings = await consumer.beginning_offsets(assigned)
-        ends = await consumer.end_offsets(assigned)
-        progress = Progress("replay portal", sum(ends[tp] - beginnings[tp] for tp in assigned))
-        remaining = {tp for tp in assigned if ends[tp] > beginnings[tp]}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
+        async with TopicReader(settings.kafka_bootstrap_servers, topics.DOSSIERCONTROLE) as reader:
+            progress = Progress("replay portal", await reader.remaining())
+            async for _, records in reader.batches():
                 # One transaction per fetched batch, with the position after its last record.
                 events: list[Any] = []
                 for record in records:
@@ -183,17 +160,13 @@ async def replay_portal() -> str:
                     except CodecError:
                         skipped += 1  # the live consumer dead-lettered it already
                         events.append(None)
-                if records:
-                    last = records[-1]
-                    view.process_many(
-                        events, Tracking(f"{last.topic}:{last.partition}", last.offset + 1)
-                    )
-                    progress.advance(len(records))
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        progress.finish()
+                last = records[-1]
+                view.process_many(
+                    events, Tracking(f"{last.topic}:{last.partition}", last.offset + 1)
+                )
+                progress.advance(len(records))
+            progress.finish()
     finally:
-        await consumer.stop()
         view.close()
     activate(settings, target)
     print(
@@ -325,32 +298,10 @@ def _dossier_check_at(app: TrackedApplication, check_id: Any, at: datetime | Non
 # --- dead letters ------------------------------------------------------------------------------
 
 
-async def _read_dlq(
-    settings: Settings, topic: str, group: str | None
-) -> tuple[AIOKafkaConsumer, list[Any]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    assigned = await _partitions(consumer, topic)
-    consumer.assign(assigned)
-    if group is None:
-        await consumer.seek_to_beginning(*assigned)
-    ends = await consumer.end_offsets(assigned)
-    records: list[Any] = []
-    while any([await consumer.position(tp) < ends[tp] for tp in assigned]):
-        for batch in (await consumer.getmany(timeout_ms=500)).values():
-            records.extend(batch)
-    return consumer, records
-
-
 async def dlq_list(service: str) -> list[dict[str, Any]]:
     settings = settings_for(service)
-    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], None)
-    await consumer.stop()
+    async with TopicReader(settings.kafka_bootstrap_servers, SERVICES[service].dlq) as reader:
+        records = await reader.to_end()
     letters = []
     for record in records:
         letter = json.loads(record.value)
@@ -362,7 +313,7 @@ async def dlq_list(service: str) -> list[dict[str, Any]]:
             f"{origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}  "
             f"{letter.get('reason')}"
         )
-    print(f"{len(letters)} dead letters on {DLQ_TOPICS[service]}")
+    print(f"{len(letters)} dead letters on {SERVICES[service].dlq}")
     return letters
 
 
@@ -374,40 +325,44 @@ async def dlq_retry(service: str, *, again: bool = False) -> int:
     """
     settings = settings_for(service)
     group = f"actiepunten.dlq-retry.{service}"
-    consumer, records = await _read_dlq(settings, DLQ_TOPICS[service], group)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
     retried = 0
-    try:
-        for record in records:
-            letter = json.loads(record.value)
-            value = letter.get("value")
-            origin = letter["origin"]
-            if value is None or "topic" not in origin or "offset" not in origin:
-                continue  # too large to keep, or an outbox letter: nothing to send back
-            if origin.get("retry_of") and not again:
-                continue
-            raw = (
-                json.dumps(value).encode()
-                if letter.get("value_encoding") == "json"
-                else str(value).encode("latin-1")
-            )
-            key = origin.get("key")
-            marker = f"{record.topic}:{record.partition}:{record.offset}".encode()
-            await producer.send_and_wait(
-                origin["topic"],
-                raw,
-                key=key.encode() if key else None,
-                headers=[(RETRY_HEADER, marker)],
-            )
-            retried += 1
+    async with TopicReader(
+        settings.kafka_bootstrap_servers, SERVICES[service].dlq, group_id=group
+    ) as reader:
+        records = await reader.to_end()
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            for record in records:
+                retried += await _send_back(producer, record, again=again)
+        finally:
+            await producer.stop()
         if records:
             last: dict[TopicPartition, int] = {}
             for record in records:
                 last[TopicPartition(record.topic, record.partition)] = record.offset + 1
-            await consumer.commit(last)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    print(f"retried {retried} dead letters from {DLQ_TOPICS[service]}")
+            await reader.consumer.commit(last)
+    print(f"retried {retried} dead letters from {SERVICES[service].dlq}")
     return retried
+
+
+async def _send_back(producer: AIOKafkaProducer, record: Any, *, again: bool) -> bool:
+    """Send a dead letter's record back to its origin topic; False for one to leave alone."""
+    letter = json.loads(record.value)
+    value = letter.get("value")
+    origin = letter["origin"]
+    if value is None or "topic" not in origin or "offset" not in origin:
+        return False  # too large to keep, or an outbox letter: nothing to send back
+    if origin.get("retry_of") and not again:
+        return False
+    raw = (
+        json.dumps(value).encode()
+        if letter.get("value_encoding") == "json"
+        else str(value).encode("latin-1")
+    )
+    key = origin.get("key")
+    marker = f"{record.topic}:{record.partition}:{record.offset}".encode()
+    await producer.send_and_wait(
+        origin["topic"], raw, key=key.encode() if key else None, headers=[(RETRY_HEADER, marker)]
+    )
+    return True

@@ -40,9 +40,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from actiepunten.broker import Broker, create_topics, provide_broker
-from actiepunten.postgres import PostgresServer, start_throwaway
-from actiepunten.postgres import available as postgres_available
+from devtools import Broker, create_topics, provide_broker
+from devtools.postgres import PostgresServer, start_throwaway
+from devtools.postgres import available as postgres_available
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event

@@ -38,6 +38,7 @@ from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, Refused, classify, describe, is_transient
 from servicekit.kafka import Publisher
+from servicekit.retry import Backoff, retry
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent
 
@@ -463,7 +464,7 @@ class TrackingConsumer:
     async def _handle_in_span(
         self, record: Any, event: CloudEvent, handler: Handler, tracking: Tracking
     ) -> None:
-        delay = 0.1
+        backoff = Backoff(0.1, self.max_retry_delay)
         conflicts = 0
         while True:
             try:
@@ -498,8 +499,7 @@ class TrackingConsumer:
             else:
                 metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_retry_delay)
+            await backoff.sleep()
 
     async def _skip(self, record: Any, tracking: Tracking, reason: str) -> None:
         await self._retrying(self.positions.record_tracking, tracking)
@@ -514,28 +514,25 @@ class TrackingConsumer:
             record.offset,
             reason,
         )
-        delay = 0.1
-        while True:
-            try:
-                await self.dead_letters.send(record, reason)
-                break
-            except Exception as error:  # the broker away, the producer being replaced, ...
-                log.warning("%s: DLQ publish failed, retrying: %s", self.name, error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_retry_delay)
+        # Any failure is retried: the broker away, the producer being replaced, ...
+        await retry(
+            lambda: self.dead_letters.send(record, reason),
+            backoff=Backoff(0.1, self.max_retry_delay),
+            on_retry=lambda error: log.warning(
+                "%s: DLQ publish failed, retrying: %s", self.name, error
+            ),
+        )
         await self._retrying(self.positions.record_tracking, tracking)
 
     async def _retrying(self, call: Callable[..., Any], *args: Any) -> Any:
-        delay = 0.1
-        while True:
-            try:
-                return await asyncio.to_thread(call, *args)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                log.warning("%s: store unavailable, retrying: %s", self.name, error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_retry_delay)
+        return await retry(
+            lambda: asyncio.to_thread(call, *args),
+            backoff=Backoff(0.1, self.max_retry_delay),
+            retry_on=is_transient,
+            on_retry=lambda error: log.warning(
+                "%s: store unavailable, retrying: %s", self.name, error
+            ),
+        )
 
 
 def _cause(record: Any, event: CloudEvent) -> str | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -22,6 +20,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from servicekit import tracing
+from servicekit.retry import Backoff
 
 T = TypeVar("T")
 
@@ -145,11 +144,12 @@ class TrackedApplication(Application[UUID]):
         earlier one did (the repository fast-forwards its cached copy from the store). A short
         random pause spreads out a crowd of writers on one aggregate.
         """
-        for attempt in range(attempts - 1):
+        backoff = Backoff(0.005, 0.1, jitter=True)
+        for _attempt in range(attempts - 1):
             try:
                 return command()
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                backoff.sleep_blocking()
         return command()
 
     def get_owned(self, aggregate_id: UUID, *, copy: bool = True, **owner: str) -> Any:

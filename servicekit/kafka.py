@@ -1,12 +1,15 @@
-"""Publishing to Kafka through FastStream, the one producer of every service."""
+"""Publishing to Kafka through FastStream, the one producer of every service; reading a whole
+topic to its end (``TopicReader``, for operations and tests)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import (
     InvalidProducerEpoch,
     InvalidProducerIdMapping,
@@ -16,7 +19,7 @@ from aiokafka.errors import (
 )
 from faststream.kafka import KafkaBroker
 
-from shared.events.codec import encode
+from shared.events.codec import encode, events_of
 from shared.events.contracts import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -93,9 +96,109 @@ class Publisher:
             await self.broker.start()
 
 
-def asyncapi_document(broker: KafkaBroker, title: str) -> dict[str, Any]:
-    """The AsyncAPI document FastStream generates from the broker's declared publishers."""
+def declare_consumed(broker: KafkaBroker, topic: str, *, group_id: str, service: str) -> None:
+    """Declare ``topic`` as consumed, with its events' schema, for the AsyncAPI document only.
+
+    ``broker`` must be one that is never started: FastStream would consume with it. The
+    service's own ``TrackingConsumer`` reads the topic, seeking to the positions it stored.
+    """
+
+    async def consumed(event: Any) -> None:  # FastStream documents the handler's parameter
+        raise RuntimeError(f"{topic} is consumed by the tracking consumer, not FastStream")
+
+    consumed.__annotations__ = {"event": events_of(topic), "return": None}
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        title=topic,
+        description=f"Consumed by the {service} service (consumer group {group_id})",
+    )(consumed)
+
+
+def asyncapi_document(*brokers: KafkaBroker, title: str) -> dict[str, Any]:
+    """The AsyncAPI document FastStream generates from the brokers' declared publishers and
+    subscribers."""
     from faststream.specification import AsyncAPI
 
-    spec = AsyncAPI(broker, title=title, schema_version="3.0.0")
+    spec = AsyncAPI(*brokers, title=title, schema_version="3.0.0")
     return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]
+
+
+class UnknownTopic(LookupError):
+    """The topic to read does not exist on the broker."""
+
+
+class TopicReader:
+    """Every partition of one topic, read from its beginning (or, with ``group_id``, from the
+    offsets that group committed), in batches up to the partitions' ends.
+
+    ``async with TopicReader(servers, topic) as reader: async for tp, records in
+    reader.batches(): ...``; ``fetch`` polls once, for a reader waiting for something to arrive.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, *, group_id: str | None = None) -> None:
+        self.topic = topic
+        self.group_id = group_id
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self.partitions: list[TopicPartition] = []
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        try:
+            # partitions_for_topic() only knows subscribed topics; ask the cluster instead.
+            metadata = await self.consumer._client.fetch_all_metadata()
+            partitions = metadata.partitions_for_topic(self.topic)
+            if not partitions:
+                raise UnknownTopic(f"topic {self.topic} does not exist")
+            self.partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            self.consumer.assign(self.partitions)
+            if self.group_id is None:
+                await self.consumer.seek_to_beginning(*self.partitions)
+        except BaseException:
+            await self.consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.consumer.stop()
+
+    async def remaining(self) -> int:
+        """How many records lie between the positions and the partitions' ends."""
+        ends = await self.consumer.end_offsets(self.partitions)
+        return sum([ends[tp] - await self.consumer.position(tp) for tp in self.partitions])
+
+    async def fetch(self, timeout_ms: int = 200) -> list[ConsumerRecord[Any, Any]]:
+        """What one poll of every partition brings (possibly nothing)."""
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms)
+        return [record for records in batches.values() for record in records]
+
+    async def batches(
+        self, timeout_ms: int = 500
+    ) -> AsyncIterator[tuple[TopicPartition, list[ConsumerRecord[Any, Any]]]]:
+        """The records of each partition up to its end as of this call, one fetched batch of one
+        partition at a time, in offset order within a partition."""
+        ends = await self.consumer.end_offsets(self.partitions)
+        pending = {tp for tp in self.partitions if await self.consumer.position(tp) < ends[tp]}
+        while pending:
+            fetched = await self.consumer.getmany(*pending, timeout_ms=timeout_ms)
+            for tp, records in fetched.items():
+                before_end = [record for record in records if record.offset < ends[tp]]
+                if before_end:
+                    yield tp, before_end
+            for tp in list(pending):
+                if await self.consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+
+    async def to_end(self) -> list[ConsumerRecord[Any, Any]]:
+        """Every record up to the partitions' ends as of this call."""
+        return [record async for _, records in self.batches() for record in records]

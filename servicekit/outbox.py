@@ -25,6 +25,7 @@ from servicekit import metrics
 from servicekit.eventstore import TrackedApplication, traceparent_of
 from servicekit.failures import Disposition, classify, describe
 from servicekit.lease import Lease, NoLease, lease_for
+from servicekit.retry import Backoff
 from shared.events.codec import new_event
 from shared.events.contracts import CloudEvent
 
@@ -240,9 +241,11 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         lease: Lease | None = None,
         shared: bool = False,
+        tracking_name: str | None = None,
     ) -> None:
         """``shared``: replicas share the store, so take a lease (``lease_for`` the store)
-        before publishing; ``lease`` gives one explicitly."""
+        before publishing; ``lease`` gives one explicitly. ``tracking_name``: where progress is
+        recorded (``outbox:<topic>`` for the service's own relay; a republish uses another)."""
         self.app = app
         self.quarantine = quarantine
         self.topic = topic
@@ -250,7 +253,7 @@ class OutboxRelay:
         self.publish = publish
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.tracking_name = f"outbox:{topic}"
+        self.tracking_name = tracking_name or f"outbox:{topic}"
         if lease is None:
             lease = lease_for(app, self.tracking_name) if shared else NoLease()
         self.lease = lease
@@ -282,23 +285,20 @@ class OutboxRelay:
         """Relay until stopped or cancelled; a failed publish is retried with backoff, never
         skipped (when stopping, it is left to the next start or replica)."""
         self._loop = asyncio.get_running_loop()
-        backoff = 0.2
+        backoff = Backoff(0.2, 10.0)
         try:
             while True:
                 try:
                     published = await self.relay_once()
-                    backoff = 0.2
+                    backoff.reset()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     if self._stopping:
                         log.warning("outbox relay for %s stopped after a failure", self.topic)
                         return
-                    log.exception(
-                        "outbox relay for %s failed; retrying in %.1fs", self.topic, backoff
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    log.exception("outbox relay for %s failed; retrying", self.topic)
+                    await backoff.sleep()
                     continue
                 if self._stopping:
                     return

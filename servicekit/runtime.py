@@ -33,9 +33,10 @@ from servicekit.consumer import (
 )
 from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
-from servicekit.kafka import Publisher, asyncapi_document, make_broker
+from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
 from servicekit.outbox import OutboxRelay, Translate
 from servicekit.probes import Readiness
+from servicekit.retry import Backoff
 from servicekit.settings import Settings
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
@@ -53,6 +54,8 @@ class Runtime:
             settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
         )
         self.publisher = Publisher(self.broker)
+        # Never started: it declares the consumed topics for /asyncapi.json (declare_consumed).
+        self.consumed = make_broker(settings.kafka_bootstrap_servers, idempotence=False)
         self.readiness = Readiness()
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -106,6 +109,13 @@ class Runtime:
             batch_handler=batch_handler,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
+        for topic in topics:
+            declare_consumed(
+                self.consumed,
+                topic,
+                group_id=self.settings.consumer_group,
+                service=self.settings.service,
+            )
         self.readiness.add_consumer(consumer)
         # The consumer's positions live in the service's store: reading one asks the store.
         self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
@@ -202,7 +212,7 @@ class Runtime:
                 await asyncio.sleep(2.0)
 
     async def _start_broker(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 5.0)
         for _attempt in range(60):
             try:
                 await self.broker.start()
@@ -213,13 +223,9 @@ class Runtime:
                 await self.broker.stop()
                 # A SIGTERM while waiting ends the wait (uvicorn then exits with 3, "startup
                 # failed"), rather than outliving the grace period.
-                waited = 0.0
-                while waited < delay and not self.shutting_down:
-                    await asyncio.sleep(0.1)
-                    waited += 0.1
+                await backoff.sleep(unless=lambda: self.shutting_down)
                 if self.shutting_down:
                     raise RuntimeError("stopped while waiting for Kafka") from error
-                delay = min(delay * 2, 5.0)
         raise RuntimeError(f"Kafka at {self.settings.kafka_bootstrap_servers} did not answer")
 
     @staticmethod
@@ -364,7 +370,7 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> Mapping[str, Any]:
-        return asyncapi_document(runtime.broker, title)
+        return asyncapi_document(runtime.broker, runtime.consumed, title=title)
 
     @app.get("/livez", tags=["operations"], response_model=HealthOut)
     async def livez() -> Mapping[str, Any]:

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PORTS = {"scenario": 8001, "dossiercontrole": 8002, "portal": 8003}
+from servicekit.services import SERVICES
+
+DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
+"""Each service's port when ``ACTIEPUNTEN_<SERVICE>_PORT`` is unset (``servicekit.services``)."""
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from actiepunten.broker import Broker, create_topics, provide_broker
-from actiepunten.postgres import PostgresServer, start_throwaway
-from actiepunten.postgres import available as postgres_available
+from devtools import Broker, create_topics, provide_broker
+from devtools.postgres import PostgresServer, start_throwaway
+from devtools.postgres import available as postgres_available
 from tests.support import System
 
 _BROKERS: list[Broker] = []

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from actiepunten.cli import SERVICES
 from servicekit.auth import issue_token
+from servicekit.kafka import TopicReader
+from servicekit.services import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -371,41 +372,23 @@ def read_dead_letters(
 
     Publish the last expected record after the others: a consumer handles a partition in order,
     so by then any other record of ``among`` that was dead-lettered is there too."""
-    import asyncio
-    import json
-
-    from aiokafka import AIOKafkaConsumer
-
     candidates, wanted = set(among), set(expected)
 
-    async def consume() -> dict[tuple[str, int, int], dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            dlq_topic,
-            bootstrap_servers=bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        found: dict[tuple[str, int, int], dict[str, Any]] = {}
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        letter = json.loads(record.value)
-                        origin = letter["origin"]
-                        at = (origin["topic"], origin["partition"], origin["offset"])
-                        if at in candidates:
-                            found.setdefault(at, letter)
-                if wanted <= set(found):
-                    return found
-            raise AssertionError(f"{dlq_topic}: no dead letter for {sorted(wanted - set(found))}")
-        finally:
-            await consumer.stop()
+    def origin_of(letter: dict[str, Any]) -> tuple[str, int, int]:
+        origin = letter.get("origin", {})
+        return (origin.get("topic"), origin.get("partition"), origin.get("offset"))
 
-    return asyncio.run(consume())
+    letters = read_records(
+        bootstrap_servers,
+        dlq_topic,
+        keep=lambda letter: origin_of(letter) in candidates,
+        until=lambda found: wanted <= {origin_of(letter) for letter in found},
+        timeout=timeout,
+    )
+    found: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for letter in letters:
+        found.setdefault(origin_of(letter), letter)
+    return found
 
 
 def dossiers_on_every_partition(tenant: str, partitions: int = 3) -> list[str]:
@@ -559,42 +542,25 @@ def read_records(
     """
     import asyncio
 
-    from aiokafka import AIOKafkaConsumer
-
     async def consume() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
         found: list[dict[str, Any]] = []
 
-        async def fetch() -> None:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    document = json_record(record)
-                    if document is not None and keep(document):
-                        found.append(document)
+        def take(records: list[Any]) -> None:
+            for record in records:
+                document = json_record(record)
+                if document is not None and keep(document):
+                    found.append(document)
 
-        try:
+        async with TopicReader(bootstrap_servers, topic) as reader:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                await fetch()
+                take(await reader.fetch())
                 if until(found):
                     # Records on other partitions may lag behind the one that satisfied
                     # ``until``: read every partition up to its end as of now.
-                    ends = await consumer.end_offsets(list(consumer.assignment()))
-                    while time.monotonic() < deadline and any(
-                        [await consumer.position(tp) < end for tp, end in ends.items()]
-                    ):
-                        await fetch()
+                    take(await reader.to_end())
                     return found
-            raise AssertionError(f"{topic}: condition not met; kept {len(found)} records")
-        finally:
-            await consumer.stop()
+        raise AssertionError(f"{topic}: condition not met; kept {len(found)} records")
 
     return asyncio.run(consume())
 
@@ -666,42 +632,10 @@ def read_to_end(
     ``_partition`` and ``_offset``."""
     import asyncio
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     async def consume() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            topic,  # subscribed, so that the topic's metadata is loaded on start
-            bootstrap_servers=bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            assert partitions, f"topic {topic} has no partitions"
-            consumer.unsubscribe()
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            found: list[dict[str, Any]] = []
-            pending = {tp for tp in partitions if ends[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
-                        document = json_record(record)
-                        if document is not None and keep(document):
-                            found.append(document)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            return found
-        finally:
-            await consumer.stop()
+        async with TopicReader(bootstrap_servers, topic) as reader:
+            documents = [json_record(record) for record in await reader.to_end()]
+        return [document for document in documents if document is not None and keep(document)]
 
     return asyncio.run(consume())
 

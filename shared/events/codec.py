@@ -46,6 +46,11 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 _ENVELOPE = TypeAdapter(c.CloudEvent)
 
 
+def events_of(topic: str) -> Any:
+    """The discriminated union of the events on ``topic`` (KeyError for a topic without one)."""
+    return _TOPIC_UNIONS[topic]
+
+
 def _types_of(union: Any) -> frozenset[str]:
     members = union.__origin__.__args__  # Annotated[A | B, Field] -> (A, B)
     return frozenset(m.model_fields["type"].default for m in members)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import topics
 from tests.support import System, count_by_subject
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actiepunten.broker import Broker, create_topics, provide_broker
+from devtools import Broker, create_topics, provide_broker
 from tests.chaos.crashrun import crash_run
 from tests.support import System
 

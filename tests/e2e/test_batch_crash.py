@@ -18,7 +18,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event

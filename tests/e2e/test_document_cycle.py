@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actiepunten.broker import Broker
 from actiepunten.cli import seed_document_types
+from devtools import Broker
 from tests.e2e.test_dossier_check import (
     dossier_check_when,
     pdf,

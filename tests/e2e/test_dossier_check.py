@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import topics
 from tests.support import (
     Office,

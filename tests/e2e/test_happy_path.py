@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import topics
 from shared.events.codec import CURRENT_DATAVERSION
 from tests.support import System, eventually, product, read_events, types_of, unique_events

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import topics
 from tests.support import (
     Office,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from tests.support import (
     ROOT,
     Office,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from shared.events import topics
 from tests.e2e.test_web_pages import PNG, csrf_of, requested_documents, signed_in
 from tests.support import System, eventually, product, read_events

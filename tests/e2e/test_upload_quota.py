@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from tests.support import Office, System, eventually, product
 
 pytestmark = pytest.mark.e2e

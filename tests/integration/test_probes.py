@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actiepunten.broker import Broker, create_topics, provide_broker
-from actiepunten.postgres import PostgresServer, start_throwaway
-from actiepunten.postgres import available as postgres_available
+from devtools import Broker, create_topics, provide_broker
+from devtools.postgres import PostgresServer, start_throwaway
+from devtools.postgres import available as postgres_available
 from tests.support import System, eventually, free_port
 
 pytestmark = pytest.mark.e2e

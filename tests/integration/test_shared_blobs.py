@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from actiepunten.broker import Broker
-from actiepunten.postgres import PostgresServer
+from devtools import Broker
+from devtools.postgres import PostgresServer
 from servicekit.settings import Settings
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.main import blob_store

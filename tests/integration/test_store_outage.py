@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from actiepunten.broker import Broker
-from actiepunten.postgres import PostgresServer, start_throwaway
-from actiepunten.postgres import available as postgres_available
+from devtools import Broker
+from devtools.postgres import PostgresServer, start_throwaway
+from devtools.postgres import available as postgres_available
 from shared.events import topics
 from tests.support import System, eventually, publish_raw_batch
 

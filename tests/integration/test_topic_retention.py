@@ -11,8 +11,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY as METRICS
 
-from actiepunten import broker as local_broker
-from actiepunten.broker import Broker, align_topic_configs
+from devtools import Broker, align_topic_configs
+from devtools import topics as local_topics
 from servicekit import topicconfig
 from servicekit.topicconfig import check_topics, describe_topic_configs
 from shared.events import topics
@@ -69,7 +69,7 @@ async def test_a_topic_that_deletes_after_seven_days_is_reported(
     assert METRICS.get_sample_value("actiepunten_topic_config_wrong", labels) == 1
 
     # On a broker we run ourselves, `actiepunten broker` puts it right.
-    monkeypatch.setitem(local_broker.TOPIC_CONFIGS, name, dict(topics.KEEP_FOREVER))
+    monkeypatch.setitem(local_topics.TOPIC_CONFIGS, name, dict(topics.KEEP_FOREVER))
     assert name in await align_topic_configs(kafka.bootstrap_servers)
     assert await check_topics(kafka.bootstrap_servers, [name]) == []
     assert METRICS.get_sample_value("actiepunten_topic_config_wrong", labels) == 0

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -20,8 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actiepunten.cli import SERVICES
-from servicekit.settings import DEFAULT_PORTS
+from servicekit.services import SERVICES
 from shared.events import topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,34 @@ def test_the_build_context_holds_what_the_image_copies_and_no_local_state() -> N
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
     sources = {source for line in copied for source in line.split()}
     assert sources <= allowed
-    assert not allowed & {".venv", ".data", ".git", ".cache", "tests"}
+    assert not allowed & {".venv", ".data", ".git", ".cache", "tests", "devtools"}
+
+
+def test_the_image_runs_without_the_local_tooling() -> None:
+    # The image copies no devtools (local brokers, throwaway PostgreSQL): every module it ships
+    # must import without it, and `actiepunten run` says what to do instead of a traceback.
+    shipped = [
+        path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+        for package in ("shared", "servicekit", "services", "actiepunten")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path.name != "__main__.py"
+    ]
+    code = (
+        "import importlib, sys\n"
+        "sys.modules['devtools'] = None  # as in the image: not there\n"
+        f"for name in {shipped!r}:\n"
+        "    importlib.import_module(name.removesuffix('.__init__'))\n"
+        "from actiepunten import cli\n"
+        "try:\n"
+        "    cli.run()\n"
+        "except SystemExit as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "KAFKA_BOOTSTRAP_SERVERS" in result.stdout
 
 
 def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> None:
@@ -143,7 +170,7 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         environment = spec["environment"]
         assert environment["ACTIEPUNTEN_PERSISTENCE"] == "postgres"
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        port = DEFAULT_PORTS[service]
+        port = SERVICES[service].port
         assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/readyz"
         assert f"{port}:{port}" in spec["ports"]
         assert spec["read_only"] is True
