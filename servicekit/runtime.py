@@ -15,7 +15,7 @@ from typing import Any, Literal
 import psycopg
 import uvicorn
 from eventsourcing.persistence import DataError, IntegrityError, PersistenceError
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -290,112 +290,144 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
     app.state.settings = runtime.settings
     app.state.runtime = runtime
     app.add_middleware(TracingMiddleware)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in error.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if error.status_code == 405:
-            allow = ", ".join(_allowed_methods(app, request.url.path))
-            error = StarletteHTTPException(405, error.detail, headers={"Allow": allow})
-        return await http_exception_handler(request, error)
-
-    @app.exception_handler(DomainError)
-    async def _refused(_: Request, error: Exception) -> JSONResponse:
-        # The one place where a refusal of the domain becomes an HTTP answer: by its kind.
-        status = error.status if isinstance(error, DomainError) else 422
-        return JSONResponse({"detail": str(error)}, status_code=status)
-
-    @app.exception_handler(IntegrityError)
-    async def _conflict(_: Request, error: Exception) -> JSONResponse:
-        # Saved by someone else at the same moment, and the command did not retry: say so.
-        return JSONResponse(
-            {"detail": "the resource changed at the same moment; try again"}, status_code=409
-        )
-
-    @app.exception_handler(DataError)
-    @app.exception_handler(psycopg.DataError)
-    async def _unstorable(_: Request, error: Exception) -> JSONResponse:
-        # A value the store can never hold (the request models refuse the known cases, such as
-        # NUL): the request is wrong, not the store, and retrying it changes nothing.
-        log.warning("store refused a value: %s", error)
-        return JSONResponse({"detail": f"a value cannot be stored: {error}"}, status_code=422)
-
-    @app.exception_handler(AggregateOfAnotherOffice)
-    async def _not_this_offices(_: Request, error: Exception) -> JSONResponse:
-        # Another office's: the same answer as for something that does not exist (SPEC 4).
-        log.warning("refused another office's aggregate: %s", error)
-        return JSONResponse({"detail": "not found"}, status_code=404)
-
-    @app.exception_handler(PersistenceError)
-    @app.exception_handler(psycopg.OperationalError)
-    async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
-        # The store is down or busy: nothing was changed, the caller may try again.
-        log.warning("store unavailable: %s", error)
-        return JSONResponse(
-            {"detail": "the service's store is unavailable; try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-
-    @app.get(
-        "/health",
-        tags=["operations"],
-        response_model=HealthOut,
-        response_model_exclude_none=True,
-        responses={503: {"model": HealthOut, "description": "A background job stopped"}},
-    )
-    async def health() -> Any:
-        failed = runtime.failed_jobs()
-        if failed:
-            return JSONResponse({"status": "failing", "failed": failed}, status_code=503)
-        # Topic problems are reported, not fatal: the service works; a replay would miss history.
-        warnings = [str(problem) for problem in runtime.topic_problems] or None
-        return HealthOut(status="ok", service=runtime.settings.service, warnings=warnings)
-
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics"}},
-    )
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/asyncapi.json", tags=["operations"])
-    async def asyncapi() -> Mapping[str, Any]:
-        return asyncapi_document(runtime.broker, runtime.consumed, title=title)
-
-    @app.get("/livez", tags=["operations"], response_model=HealthOut)
-    async def livez() -> Mapping[str, Any]:
-        """The process answers (a liveness probe that fails restarts it)."""
-        return {"status": "ok", "service": runtime.settings.service}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        response_model=ReadyOut,
-        responses={503: {"model": ReadyOut, "description": "Not ready: the problems"}},
-    )
-    async def readyz() -> JSONResponse:
-        """Store reachable, producer started, consumers assigned or joining (503 otherwise)."""
-        problems = await runtime.readiness.problems()
-        problems.update({f"job:{name}": "stopped" for name in runtime.failed_jobs()})
-        service = runtime.settings.service
-        if problems:
-            return JSONResponse(
-                {"status": "not ready", "service": service, "problems": problems},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ready", "service": service})
-
+    for kinds, answer in ERROR_ANSWERS:
+        for kind in kinds:
+            app.add_exception_handler(kind, answer)
+    app.include_router(operations)
     return app
+
+
+# --- how errors are answered: one table for every service ------------------------------------
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+        for e in error.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        allow = ", ".join(_allowed_methods(request.app, request.url.path))
+        error = StarletteHTTPException(405, error.detail, headers={"Allow": allow})
+    return await http_exception_handler(request, error)
+
+
+async def _refused(_: Request, error: Exception) -> JSONResponse:
+    # The one place where a refusal of the domain becomes an HTTP answer: by its kind.
+    status = error.status if isinstance(error, DomainError) else 422
+    return JSONResponse({"detail": str(error)}, status_code=status)
+
+
+async def _conflict(_: Request, error: Exception) -> JSONResponse:
+    # Saved by someone else at the same moment, and the command did not retry: say so.
+    return JSONResponse(
+        {"detail": "the resource changed at the same moment; try again"}, status_code=409
+    )
+
+
+async def _unstorable(_: Request, error: Exception) -> JSONResponse:
+    # A value the store can never hold (the request models refuse the known cases, such as
+    # NUL): the request is wrong, not the store, and retrying it changes nothing.
+    log.warning("store refused a value: %s", error)
+    return JSONResponse({"detail": f"a value cannot be stored: {error}"}, status_code=422)
+
+
+async def _not_this_offices(_: Request, error: Exception) -> JSONResponse:
+    # Another office's: the same answer as for something that does not exist (SPEC 4).
+    log.warning("refused another office's aggregate: %s", error)
+    return JSONResponse({"detail": "not found"}, status_code=404)
+
+
+async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+    # The store is down or busy: nothing was changed, the caller may try again.
+    log.warning("store unavailable: %s", error)
+    return JSONResponse(
+        {"detail": "the service's store is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
+ErrorAnswer = Callable[[Request, Exception], Awaitable[Response]]
+ERROR_ANSWERS: tuple[tuple[tuple[type[Exception], ...], ErrorAnswer], ...] = (
+    ((RequestValidationError,), _validation_error),
+    ((StarletteHTTPException,), _http_error),
+    ((DomainError,), _refused),
+    ((IntegrityError,), _conflict),
+    ((DataError, psycopg.DataError), _unstorable),
+    ((AggregateOfAnotherOffice,), _not_this_offices),
+    ((PersistenceError, psycopg.OperationalError), _store_unavailable),
+)
+"""Which errors get which answer (a subclass takes the answer of its nearest listed class)."""
+
+
+# --- what every service answers without a token ----------------------------------------------
+
+operations = APIRouter(tags=["operations"])
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+@operations.get(
+    "/health",
+    response_model=HealthOut,
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut, "description": "A background job stopped"}},
+)
+async def health(request: Request) -> Any:
+    runtime = _runtime(request)
+    failed = runtime.failed_jobs()
+    if failed:
+        return JSONResponse({"status": "failing", "failed": failed}, status_code=503)
+    # Topic problems are reported, not fatal: the service works; a replay would miss history.
+    warnings = [str(problem) for problem in runtime.topic_problems] or None
+    return HealthOut(status="ok", service=runtime.settings.service, warnings=warnings)
+
+
+@operations.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics"}},
+)
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@operations.get("/asyncapi.json")
+async def asyncapi(request: Request) -> Mapping[str, Any]:
+    runtime = _runtime(request)
+    return asyncapi_document(runtime.broker, runtime.consumed, title=request.app.title)
+
+
+@operations.get("/livez", response_model=HealthOut)
+async def livez(request: Request) -> Mapping[str, Any]:
+    """The process answers (a liveness probe that fails restarts it)."""
+    return {"status": "ok", "service": _runtime(request).settings.service}
+
+
+@operations.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Not ready: the problems"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    """Store reachable, producer started, consumers assigned or joining (503 otherwise)."""
+    runtime = _runtime(request)
+    problems = await runtime.readiness.problems()
+    problems.update({f"job:{name}": "stopped" for name in runtime.failed_jobs()})
+    service = runtime.settings.service
+    if problems:
+        return JSONResponse(
+            {"status": "not ready", "service": service, "problems": problems}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "service": service})
 
 
 class GracefulServer(uvicorn.Server):
