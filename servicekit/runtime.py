@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import psycopg
 import uvicorn
@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,7 +35,7 @@ from servicekit.consumer import (
 from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
-from servicekit.outbox import OutboxRelay, Translate
+from servicekit.outbox import OutboxMappings, OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.retry import Backoff
 from servicekit.settings import Settings
@@ -42,6 +43,27 @@ from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
 
 log = logging.getLogger(__name__)
+
+
+class KafkaSide(Protocol):
+    """A service's ``kafka`` module: what it publishes (its outbox table) and consumes; an
+    optional ``batch_handler(app)`` takes a consumed batch in one transaction."""
+
+    @property
+    def PUBLISHES(self) -> str: ...  # read-only: module constants
+
+    @property
+    def CONSUMES(self) -> Sequence[str]: ...
+
+    @property
+    def DLQ(self) -> str: ...
+
+    @property
+    def OUTBOX(self) -> OutboxMappings: ...
+
+    def declare(self, broker: KafkaBroker) -> None: ...
+
+    def handlers(self, app: Any) -> Mapping[str, Handler]: ...
 
 
 class Runtime:
@@ -120,6 +142,21 @@ class Runtime:
         # The consumer's positions live in the service's store: reading one asks the store.
         self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
         return consumer
+
+    def event_sourced(self, app: TrackedApplication, kafka: KafkaSide) -> None:
+        """The usual wiring of an event-sourced service: what it publishes declared, its outbox
+        relayed, what it consumes followed into its store, the store closed at the end."""
+        kafka.declare(self.broker)
+        self.relay(app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), dlq_topic=kafka.DLQ)
+        batch = getattr(kafka, "batch_handler", None)
+        self.consumer(
+            topics=kafka.CONSUMES,
+            handlers=kafka.handlers(app),
+            positions=app,
+            dlq_topic=kafka.DLQ,
+            batch_handler=batch(app) if batch is not None else None,
+        )
+        self.on_close(app.close)
 
     def add_job(
         self,

@@ -20,19 +20,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
     application = DossierChecks(env=config.eventstore_env("dossiercontrole"))
     runtime = Runtime(config)
-    kafka.declare(runtime.broker)
-    runtime.relay(
-        application, kafka.PUBLISHES, kafka.OUTBOX.translator(application), dlq_topic=kafka.DLQ
-    )
-    runtime.consumer(
-        topics=kafka.CONSUMES,
-        handlers=kafka.handlers(application),
-        positions=application,
-        dlq_topic=kafka.DLQ,
-        batch_handler=kafka.batch_handler(application),
-    )
+    runtime.event_sourced(application, kafka)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
-    runtime.on_close(application.close)
     app = http_app(
         runtime,
         title="Actiepunten dossier-check service",

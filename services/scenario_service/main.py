@@ -18,18 +18,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
     application = Scenarios(env=config.eventstore_env("scenario"))
     runtime = Runtime(config)
-    kafka.declare(runtime.broker)
-    runtime.relay(
-        application, kafka.PUBLISHES, kafka.OUTBOX.translator(application), dlq_topic=kafka.DLQ
-    )
-    runtime.consumer(
-        topics=kafka.CONSUMES,
-        handlers=kafka.handlers(application),
-        positions=application,
-        dlq_topic=kafka.DLQ,
-    )
+    runtime.event_sourced(application, kafka)
     runtime.add_job("scheduler", Scheduler(application).run)
-    runtime.on_close(application.close)
     app = http_app(
         runtime,
         title="Actiepunten scenario service",
