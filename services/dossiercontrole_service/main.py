@@ -10,7 +10,7 @@ from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
-from services.dossiercontrole_service.scheduler import ExpiryScheduler
+from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -32,6 +32,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         batch_handler=kafka.batch_handler(application),
     )
     runtime.add_job("expiries", ExpiryScheduler(application).run)
+    runtime.add_job("due-dates", DueScheduler(application).run)
     runtime.on_close(application.close)
     app = http_app(
         runtime,
