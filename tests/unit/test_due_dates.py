@@ -19,6 +19,7 @@ from services.dossiercontrole_service.application import (
     DocumentRequest,
     DossierChecks,
     RemindNow,
+    Review,
     SetReminderSchedule,
     Upload,
 )
@@ -247,3 +248,28 @@ def test_a_document_types_due_in_counts_from_the_request(checks: DossierChecks) 
     check = checks.get_dossier_check(OFFICE, DOSSIER)
     assert check.document(document_id_for(by_type)).due_at == NOW + 14 * DAY
     assert check.document(document_id_for(own)).due_at == DUE
+
+
+def test_a_point_reopened_past_its_due_date_becomes_overdue_again(checks: DossierChecks) -> None:
+    payslip = requested(checks, "loonstrook")
+    document_id = document_id_for(payslip)
+    scheduler = DueScheduler(checks)
+    checks.set_reminder_schedule(SetReminderSchedule(OFFICE, [], False, None, 0, "admin"))
+    assert scheduler.run_due(DUE) == 1  # overdue
+
+    # The client delivers: no longer overdue. The adviser rejects it: open again, past due.
+    checks.upload(Upload(OFFICE, document_id, FILE, "client:c", DUE + DAY))
+    assert checks.get_dossier_check(OFFICE, DOSSIER).document(document_id).action_point == (
+        ActionPoint(
+            action_point_id_for(payslip),
+            ActionPointStatus.COMPLETED,
+            NOW,
+            completed_at=DUE + DAY,
+            due_at=DUE,
+        )
+    )
+    checks.review(Review(OFFICE, document_id, "reject", "Onleesbaar", "adviser:anna", DUE + DAY))
+
+    assert scheduler.run_due(DUE + 2 * DAY) == 1  # overdue again, by the scheduler
+    assert scheduler.run_due(DUE + 3 * DAY) == 0
+    assert len(steps(checks, ".ActionPointOverdue")) == 2
