@@ -84,8 +84,6 @@ ShownActionPointStatus = Literal[ActionPointStatus.OPEN, ActionPointStatus.COMPL
 class ActionPointRef(BaseModel):
     action_point_id: UUID
     status: ShownActionPointStatus
-    due_at: datetime | None = None
-    overdue: bool = False
 
 
 class FileOut(BaseModel):
@@ -221,12 +219,7 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         status=document.status,
         actions=document.allowed_commands(),
         action_point=(
-            ActionPointRef(
-                action_point_id=point.action_point_id,
-                status=_shown(point),
-                due_at=point.due_at,
-                overdue=point.overdue,
-            )
+            ActionPointRef(action_point_id=point.action_point_id, status=_shown(point))
             if point
             else None
         ),
