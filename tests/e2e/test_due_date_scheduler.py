@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from actiepunten.broker import Broker
+from devtools import Broker
 from tests.e2e.test_document_cycle import of_point
 from tests.e2e.test_dossier_check import dossier_check_when, published, request_document
 from tests.support import Office, System, start_replica, wait_until_caught_up
