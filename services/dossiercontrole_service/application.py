@@ -20,16 +20,21 @@ from servicekit.eventstore import TrackedApplication, stamp_trace
 from services.dossiercontrole_service.domainmodel import (
     VALUE_OBJECTS,
     ActionPointNotFound,
+    AlreadyDone,
     DocumentNotFound,
     DocumentTypes,
     DossierCheck,
     Locator,
+    NotOpen,
     PortalSettings,
     ProgressCounts,
+    ReminderPlan,
+    ReminderSchedule,
     RequestIdInUse,
     action_point_id_for,
     document_id_for,
 )
+from shared.events import durations
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class DocumentRequest:
     at: datetime
     traceparent: str | None = None  # of the record that asked: its effects continue that trace
     source: str | None = None  # scenario, manual or document_list
+    due_at: datetime | None = None  # else the document type's ``due_in`` from ``at``, if any
 
 
 def _everyone(_dossier_id: str) -> bool:
@@ -131,6 +137,41 @@ class ConfigureDocumentType:
     valid_for: str | None = None
     rerequest_on_expiry: bool = False
     due_in: str | None = None
+
+
+@dataclass(frozen=True)
+class SetReminderSchedule:
+    """The office's reminder schedule (admin), replaced whole."""
+
+    tenant: str
+    before_due: list[str]
+    on_due: bool
+    every_after_due: str | None
+    max_reminders: int
+    by: str
+
+
+@dataclass(frozen=True)
+class RemindNow:
+    """The adviser asks for one reminder of an open action point now."""
+
+    tenant: str
+    action_point_id: UUID
+    by: str
+    at: datetime
+
+
+def _due_at(request: DocumentRequest, types: DocumentTypes) -> datetime | None:
+    """The request's own due date, else its document type's default due time from the
+    moment it is requested, else none."""
+    if request.due_at is not None:
+        return request.due_at
+    return _type_due_at(types, request.document_type, request.at)
+
+
+def _type_due_at(types: DocumentTypes, code: str, requested_at: datetime) -> datetime | None:
+    due_in = types.due_in(code)
+    return durations.after(requested_at, due_in) if due_in else None
 
 
 @dataclass
@@ -270,6 +311,7 @@ class DossierChecks(TrackedApplication):
             with_action_point,
             at,
             request.source,
+            due_at=_due_at(request, types),
         )
         stamp_trace(request.traceparent, check)
         # The API addresses documents and action points by id: place them in the dossier.
@@ -457,6 +499,7 @@ class DossierChecks(TrackedApplication):
                 now,
                 rerequest=types.rerequest_on_expiry(document.document_type),
                 with_action_point=types.creates_action_point(document.document_type),
+                due_at=_type_due_at(types, document.document_type, now),
             )
             if again is None:
                 return False
@@ -470,3 +513,80 @@ class DossierChecks(TrackedApplication):
             return True
 
         return self.retry_on_conflict(expire)
+
+    # --- due dates: overdue and reminders (SPEC section 6) ---------------------------------------
+
+    def _reminder_schedule(self, tenant: str) -> ReminderSchedule:
+        try:
+            schedule: ReminderSchedule = self.get_owned(
+                ReminderSchedule.create_id(tenant), tenant=tenant
+            )
+        except AggregateNotFoundError:
+            schedule = ReminderSchedule(tenant)
+        return schedule
+
+    def get_reminder_schedule(self, tenant: str) -> ReminderPlan:
+        return self._reminder_schedule(tenant).plan
+
+    def set_reminder_schedule(self, command: SetReminderSchedule) -> ReminderPlan:
+        def change() -> ReminderPlan:
+            schedule = self._reminder_schedule(command.tenant)
+            schedule.change(
+                list(command.before_due),
+                command.on_due,
+                command.every_after_due,
+                command.max_reminders,
+                command.by,
+            )
+            self.save(schedule)
+            return schedule.plan
+
+        return self.retry_on_conflict(change)
+
+    def remind_now(self, command: RemindNow) -> None:
+        """One reminder of an open action point now, by the adviser (404, 409 when not open)."""
+
+        def remind() -> None:
+            check = self.locate(command.tenant, command.action_point_id)
+            if check is None:
+                raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+            _, point = check.open_point(command.action_point_id)
+            check.remind(command.action_point_id, point.reminders + 1, command.at, by=command.by)
+            self.save(check)
+
+        self.retry_on_conflict(remind)
+
+    def mark_overdue(self, check_id: UUID, action_point_id: UUID, now: datetime) -> bool:
+        """The scheduler's step at a due date: True when it marked the point overdue, False when
+        there was nothing to do (done already by another replica, completed, not due yet)."""
+
+        def mark() -> bool:
+            check: DossierCheck = self.repository.get(check_id)
+            try:
+                check.mark_overdue(action_point_id, now)
+            except (AlreadyDone, NotOpen, ActionPointNotFound):
+                return False
+            self.save(check)
+            return True
+
+        return self.retry_on_conflict(mark)
+
+    def send_scheduled_reminder(self, check_id: UUID, action_point_id: UUID, now: datetime) -> bool:
+        """The scheduler's step at a reminder moment of the office's schedule (as it is now):
+        True when it sent one, False when there was nothing to send."""
+
+        def send() -> bool:
+            check: DossierCheck = self.repository.get(check_id)
+            plan = self.get_reminder_schedule(check.tenant)
+            try:
+                _, point = check.open_point(action_point_id)
+                moment = plan.latest_due_for(point, now)
+                if moment is None:
+                    return False
+                check.remind(action_point_id, point.reminders + 1, now, scheduled_for=moment)
+            except (AlreadyDone, NotOpen, ActionPointNotFound):
+                return False
+            self.save(check)
+            return True
+
+        return self.retry_on_conflict(send)

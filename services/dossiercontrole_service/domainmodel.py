@@ -65,6 +65,15 @@ class UploadQuotaExceeded(DossierCheckError, TooLarge):
     pass
 
 
+class NotOpen(DossierCheckError, Conflict):
+    """The action point is completed (or removed): nothing to remind or to mark overdue."""
+
+
+class AlreadyDone(DossierCheckError, Conflict):
+    """A scheduled step (overdue, a reminder) that was done already: another replica or an
+    earlier run of the scheduler got there first."""
+
+
 class RequestIdInUse(DossierCheckError, Conflict):
     """A request id that already added a document or an action point to another dossier (or
     office): a faulty producer. Accepting it would give two dossiers one id."""
@@ -215,6 +224,11 @@ class ActionPoint(_Value):
     status: ActionPointStatus
     created_at: datetime
     completed_at: datetime | None = None
+    # Due dates and reminders (SPEC section 6).
+    due_at: datetime | None = None
+    overdue: bool = False  # set by the scheduler once ``due_at`` passed while open
+    reminders: int = 0  # reminders sent, scheduled or asked for: the last reminder_number
+    reminded_for: datetime | None = None  # the schedule's moment of the last scheduled one
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> ActionPoint:
@@ -223,6 +237,10 @@ class ActionPoint(_Value):
             ActionPointStatus(data["status"]),
             data["created_at"],
             data.get("completed_at"),
+            data.get("due_at"),
+            bool(data.get("overdue", False)),
+            int(data.get("reminders", 0)),
+            data.get("reminded_for"),
         )
 
     @property
@@ -241,6 +259,11 @@ class ActionPoint(_Value):
         else:
             completed_at = self.completed_at
         return replace(self, status=becomes, completed_at=completed_at)
+
+    def no_longer_overdue(self) -> ActionPoint:
+        """A completed point is not overdue; reopened past its due date, the
+        scheduler marks it overdue again."""
+        return replace(self, overdue=False) if self.overdue else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +284,7 @@ class Document(_Value):
     valid_until: datetime | None = None  # of the latest delivery, by its type's ``valid_for``
     source: str | None = None  # scenario, manual, document_list, expired; None: stored before
     replaces_document_id: UUID | None = None  # the expired document this one requests again
+    due_at: datetime | None = None  # when the client should have delivered it
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Document:
@@ -281,6 +305,7 @@ class Document(_Value):
             valid_until=data.get("valid_until"),
             source=data.get("source"),
             replaces_document_id=_uuid_or_none(data.get("replaces_document_id")),
+            due_at=data.get("due_at"),
         )
 
     @property
@@ -425,6 +450,7 @@ class DossierCheck(Aggregate):
         with_action_point: bool,
         at: datetime,
         source: str | None = None,
+        due_at: datetime | None = None,
     ) -> Requested:
         """Add the requested document unless it is requested already; says what it added.
 
@@ -438,16 +464,29 @@ class DossierCheck(Aggregate):
             return Requested()
         existing = self.open_request_for(Subject.of(subject), document_type)
         if existing is not None:
-            return self._merge_into(existing, request_id, with_action_point, at)
+            return self._merge_into(existing, request_id, with_action_point, at, due_at)
         document_id = document_id_for(request_id)
         action_point_id = action_point_id_for(request_id) if with_action_point else None
         self._add_document(
-            request_id, document_id, subject, document_type, title, action_point_id, at, source
+            request_id,
+            document_id,
+            subject,
+            document_type,
+            title,
+            action_point_id,
+            at,
+            source,
+            due_at=due_at,
         )
         return Requested(document_id, action_point_id)
 
     def _merge_into(
-        self, existing: Document, request_id: UUID, with_action_point: bool, at: datetime
+        self,
+        existing: Document,
+        request_id: UUID,
+        with_action_point: bool,
+        at: datetime,
+        due_at: datetime | None,
     ) -> Requested:
         self._merge_request(request_id, str(existing.document_id))
         if not with_action_point or existing.action_point is not None:
@@ -461,6 +500,7 @@ class DossierCheck(Aggregate):
             existing.document_type,
             existing.title,
             at,
+            existing.due_at or due_at,
         )
         return Requested(action_point_id=opened)
 
@@ -479,15 +519,16 @@ class DossierCheck(Aggregate):
         document_type: str,
         title: str,
         at: datetime,
+        due_at: datetime | None = None,
     ) -> None:
         # The document's facts ride along so that the event can be published on its own.
-        point = ActionPoint(action_point_id, ActionPointStatus.OPEN, at)
+        point = ActionPoint(action_point_id, ActionPointStatus.OPEN, at, due_at=due_at)
         self._put(replace(self.documents[str(document_id)], action_point=point))
 
     class DocumentAdded(Event):
         # Class version 3 added where the request came from, and the expired document that a
-        # document requested again replaces (SPEC section 6).
-        class_version = 3
+        # document requested again replaces; class version 4 its due date (SPEC section 6).
+        class_version = 4
         request_id: UUID
         document_id: UUID
         subject: dict[str, Any]
@@ -497,10 +538,15 @@ class DossierCheck(Aggregate):
         at: datetime
         source: str | None
         replaces_document_id: UUID | None
+        due_at: datetime | None
 
         @staticmethod
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             state.update(source=None, replaces_document_id=None)
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            state.update(due_at=None)
 
     @event(DocumentAdded)
     def _add_document(
@@ -514,10 +560,11 @@ class DossierCheck(Aggregate):
         at: datetime,
         source: str | None = None,
         replaces_document_id: UUID | None = None,
+        due_at: datetime | None = None,  # absent from events stored before due dates
     ) -> None:
         self.handled_requests.add(str(request_id))
         point = (
-            ActionPoint(action_point_id, ActionPointStatus.OPEN, at)
+            ActionPoint(action_point_id, ActionPointStatus.OPEN, at, due_at=due_at)
             if action_point_id is not None
             else None
         )
@@ -533,6 +580,7 @@ class DossierCheck(Aggregate):
                 action_point=point,
                 source=source,
                 replaces_document_id=replaces_document_id,
+                due_at=due_at,
             )
         )
 
@@ -684,7 +732,7 @@ class DossierCheck(Aggregate):
         )
         point = document.action_point
         if completes_action_point and point is not None:
-            point = point.moved(ActionPointCommand.COMPLETE, at)
+            point = point.moved(ActionPointCommand.COMPLETE, at).no_longer_overdue()
         self._put(
             replace(
                 document,
@@ -750,7 +798,13 @@ class DossierCheck(Aggregate):
     # --- validity windows -------------------------------------------------------------------------
 
     def expire(
-        self, document_id: UUID, at: datetime, *, rerequest: bool, with_action_point: bool
+        self,
+        document_id: UUID,
+        at: datetime,
+        *,
+        rerequest: bool,
+        with_action_point: bool,
+        due_at: datetime | None = None,
     ) -> Requested | None:
         """The document's validity window has passed at ``at``: it becomes expired, once.
 
@@ -786,6 +840,7 @@ class DossierCheck(Aggregate):
                 at,
                 "expired",
                 document_id,
+                due_at,  # of the request made again: its type's due_in from now
             )
         return again
 
@@ -836,6 +891,213 @@ class DossierCheck(Aggregate):
         if document.action_point is not None:
             point = document.action_point.moved(ActionPointCommand.REMOVE, at)
             self._put(replace(document, action_point=point))
+
+    # --- due dates: overdue and reminders (SPEC section 6) -------------------------------------
+
+    def open_point(self, action_point_id: UUID) -> tuple[Document, ActionPoint]:
+        """The document and its action point, which must be open (``NotOpen``: 409)."""
+        document = self.document_of_action_point(action_point_id)
+        point = document.action_point
+        assert point is not None
+        if point.status is not ActionPointStatus.OPEN:
+            raise NotOpen(f"action point {action_point_id} is {point.status.value}")
+        return document, point
+
+    def due_points(self) -> list[tuple[Document, ActionPoint]]:
+        """The open action points that have a due date: what the scheduler watches."""
+        return [
+            (document, point)
+            for document in self.current_documents()
+            if (point := document.current_action_point) is not None
+            and point.status is ActionPointStatus.OPEN
+            and point.due_at is not None
+        ]
+
+    def mark_overdue(self, action_point_id: UUID, at: datetime) -> None:
+        """The open action point's due date passed: it is overdue, once (``AlreadyDone`` for a
+        second time, until a completion ends it; reopened, it may become overdue again)."""
+        document, point = self.open_point(action_point_id)
+        if point.due_at is None or at < point.due_at:
+            raise NotOpen(f"action point {action_point_id} is not due yet")
+        if point.overdue:
+            raise AlreadyDone(f"action point {action_point_id} is overdue already")
+        self._mark_overdue(document.document_id, action_point_id, point.due_at, at)
+
+    @event("ActionPointOverdue")
+    def _mark_overdue(
+        self, document_id: UUID, action_point_id: UUID, due_at: datetime, at: datetime
+    ) -> None:
+        document = self.documents[str(document_id)]
+        assert document.action_point is not None
+        self._put(replace(document, action_point=replace(document.action_point, overdue=True)))
+
+    def remind(
+        self,
+        action_point_id: UUID,
+        number: int,
+        at: datetime,
+        *,
+        by: str | None = None,
+        scheduled_for: datetime | None = None,
+    ) -> None:
+        """Remind the client of an open action point: reminder ``number`` (the next one), asked
+        by an adviser (``by``) or the schedule's reminder of the moment ``scheduled_for``.
+
+        Never twice: a number that is not the next one, or a scheduled moment not after the last
+        one reminded, is ``AlreadyDone`` (another replica sent it); the save's optimistic
+        concurrency decides a race between two that both read the same state.
+        """
+        document, point = self.open_point(action_point_id)
+        if number != point.reminders + 1:
+            raise AlreadyDone(f"reminder {number} of action point {action_point_id} was sent")
+        if scheduled_for is not None and (
+            point.reminded_for is not None and scheduled_for <= point.reminded_for
+        ):
+            raise AlreadyDone(f"the reminder of {scheduled_for.isoformat()} was sent")
+        others = [
+            {
+                "action_point_id": str(other.action_point_id),
+                "document_type": doc.document_type,
+                "title": doc.title,
+                "due_at": other.due_at.isoformat() if other.due_at else None,
+            }
+            for doc in self.current_documents()
+            if (other := doc.current_action_point) is not None
+            and other.status is ActionPointStatus.OPEN
+        ]
+        self._remind(
+            document.document_id,
+            action_point_id,
+            document.document_type,
+            document.title,
+            point.due_at,
+            number,
+            scheduled_for,
+            by,
+            others,
+            at,
+        )
+
+    @event("ActionPointReminderDue")
+    def _remind(
+        self,
+        document_id: UUID,
+        action_point_id: UUID,
+        document_type: str,
+        title: str,
+        due_at: datetime | None,
+        number: int,
+        scheduled_for: datetime | None,
+        by: str | None,
+        open_items: list[dict[str, Any]],
+        at: datetime,
+    ) -> None:
+        # What the reminder said (the dossier's open items then) rides along for the outbox.
+        document = self.documents[str(document_id)]
+        point = document.action_point
+        assert point is not None
+        point = replace(
+            point,
+            reminders=number,
+            reminded_for=scheduled_for if scheduled_for is not None else point.reminded_for,
+        )
+        self._put(replace(document, action_point=point))
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPlan(_Value):
+    """An office's reminder schedule: reminders ``before_due`` the due date (ISO 8601
+    durations), one ``on_due``, then one ``every_after_due`` until done; at most
+    ``max_reminders`` scheduled ones per action point (an adviser's "remind now" is extra)."""
+
+    before_due: tuple[str, ...] = ("P3D",)
+    on_due: bool = True
+    every_after_due: str | None = "P7D"
+    max_reminders: int = 5
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "before_due": list(self.before_due),
+            "on_due": self.on_due,
+            "every_after_due": self.every_after_due,
+            "max_reminders": self.max_reminders,
+        }
+
+    def moments(self, due_at: datetime, opened_at: datetime) -> list[datetime]:
+        """The scheduled reminders of a point due at ``due_at`` that opened at ``opened_at``, in
+        order: each ``before_due`` moment not past already when it opened, the due moment, then
+        every ``every_after_due``; the first ``max_reminders`` of them."""
+        limit = self.max_reminders
+        chosen: list[datetime] = []
+        try:
+            before = sorted({Duration.parse(d).before(due_at) for d in self.before_due})
+        except OverflowError:
+            before = []
+        chosen.extend(m for m in before if m >= opened_at and m < due_at)
+        if self.on_due:
+            chosen.append(due_at)
+        if self.every_after_due is not None:
+            step = Duration.parse(self.every_after_due)
+            times = 1
+            while len(chosen) < limit:
+                try:
+                    later = Duration(step.months * times, step.span * times).after(due_at)
+                except OverflowError:
+                    break
+                if later <= due_at:
+                    break  # a zero step would never end
+                chosen.append(later)
+                times += 1
+        return chosen[:limit]
+
+    def next_for(self, point: ActionPoint) -> datetime | None:
+        """The moment of the point's next scheduled reminder (None: no more)."""
+        if point.due_at is None:
+            return None
+        for moment in self.moments(point.due_at, point.created_at):
+            if point.reminded_for is None or moment > point.reminded_for:
+                return moment
+        return None
+
+    def latest_due_for(self, point: ActionPoint, now: datetime) -> datetime | None:
+        """The latest scheduled moment not after ``now`` that was not reminded yet: after a
+        pause of the scheduler, one reminder for the moments it missed, not a burst."""
+        if point.due_at is None:
+            return None
+        found = None
+        for moment in self.moments(point.due_at, point.created_at):
+            if moment > now:
+                break
+            if point.reminded_for is None or moment > point.reminded_for:
+                found = moment
+        return found
+
+
+class ReminderSchedule(Aggregate):
+    """An office's reminder schedule (``ReminderPlan``), replaced whole by its admin."""
+
+    class Opened(Aggregate.Created):
+        tenant: str
+
+    @staticmethod
+    def create_id(tenant: str) -> UUID:
+        return uuid5(_NS, office_name("reminder-schedule", tenant))
+
+    @event(Opened)
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.plan = ReminderPlan()
+
+    @event("Changed")
+    def change(
+        self,
+        before_due: list[str],
+        on_due: bool,
+        every_after_due: str | None,
+        max_reminders: int,
+        by: str,
+    ) -> None:
+        self.plan = ReminderPlan(tuple(before_due), on_due, every_after_due, max_reminders)
 
 
 class Locator(Aggregate):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
@@ -19,9 +19,11 @@ from services.dossiercontrole_service.application import (
     ConfigureDocumentType,
     CopyDocument,
     DossierChecks,
+    RemindNow,
     RemoveActionPoint,
     RemoveDocument,
     Review,
+    SetReminderSchedule,
     Upload,
 )
 from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
@@ -35,7 +37,7 @@ from services.dossiercontrole_service.domainmodel import (
     ProgressCounts,
 )
 from shared.events.contracts import DocumentSource, Name, Subject
-from shared.events.durations import IsoDuration
+from shared.events.durations import Duration, IsoDuration
 
 router = APIRouter(responses=AUTHENTICATED)
 # Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
@@ -114,8 +116,13 @@ class DocumentOut(BaseModel):
     rejection_reason: str | None = Field(
         None, description="While `rejected`: the adviser's reason, shown to the client."
     )
-    due_at: datetime | None = None
-    overdue: bool = False
+    due_at: datetime | None = Field(
+        default=None, description="When the client should have delivered it (or null)."
+    )
+    overdue: bool = Field(
+        default=False,
+        description="Its action point is open and its due date passed (set at that moment).",
+    )
     valid_until: datetime | None = Field(
         None,
         description="The end of the latest delivery's validity window (its moment plus the "
@@ -146,6 +153,8 @@ class ActionPointOut(BaseModel):
     status: ShownActionPointStatus
     created_at: datetime
     completed_at: datetime | None
+    due_at: datetime | None = None
+    overdue: bool = False
 
 
 class ActionPointList(BaseModel):
@@ -221,6 +230,8 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         valid_until=document.valid_until,
         source=document.source,  # type: ignore[arg-type]
         replaces_document_id=document.replaces_document_id,
+        due_at=point.due_at if point and point.due_at else document.due_at,
+        overdue=bool(point and point.overdue),
     )
 
 
@@ -234,6 +245,8 @@ def _action_point_out(document: Document, point: ActionPoint) -> ActionPointOut:
         status=_shown(point),
         created_at=point.created_at,
         completed_at=point.completed_at,
+        due_at=point.due_at,
+        overdue=point.overdue,
     )
 
 
@@ -422,3 +435,68 @@ async def choose_portal_settings(
     command = ChooseProgressCounts(who.tenant, body.progress_counts, who.sub)
     await asyncio.to_thread(_app(request).choose_progress_counts, command)
     return PortalSettingsOut(progress_counts=body.progress_counts)
+
+
+# --- due dates: reminders (SPEC section 6) ----------------------------------------------------
+
+
+def _positive(text: str | None) -> str | None:
+    if text is not None:
+        duration = Duration.parse(text)
+        if duration.months <= 0 and duration.span <= timedelta(0):
+            raise ValueError("every_after_due must be longer than zero (or null: no repeats)")
+    return text
+
+
+class ReminderScheduleBody(BaseModel):
+    """An office's reminder schedule, replaced whole. Default (until the admin sets one):
+    ``{"before_due": ["P3D"], "on_due": true, "every_after_due": "P7D", "max_reminders": 5}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    before_due: list[IsoDuration] = Field(
+        max_length=10, description="A reminder this long before the due date, for each."
+    )
+    on_due: StrictBool = Field(description="A reminder at the due date.")
+    every_after_due: Annotated[IsoDuration | None, AfterValidator(_positive)] = Field(
+        description="Then one every so long until done (null: none after the due date)."
+    )
+    max_reminders: StrictInt = Field(
+        ge=0, le=100, description="At most this many scheduled reminders per action point."
+    )
+
+
+@router.get("/reminder-schedule", response_model=ReminderScheduleBody, tags=["reminders"])
+async def get_reminder_schedule(who: Staff, request: Request) -> ReminderScheduleBody:
+    """The office's reminder schedule for open action points with a due date."""
+    plan = await asyncio.to_thread(_app(request).get_reminder_schedule, who.tenant)
+    return ReminderScheduleBody.model_validate(plan.as_dict())
+
+
+@router.put(
+    "/reminder-schedule",
+    response_model=ReminderScheduleBody,
+    tags=["reminders"],
+    responses=errors(400, 409, 413),
+)
+async def set_reminder_schedule(
+    body: ReminderScheduleBody, who: Admin, request: Request
+) -> ReminderScheduleBody:
+    """Set the office's reminder schedule (admin); it applies to reminders not sent yet."""
+    command = SetReminderSchedule(who.tenant, **body.model_dump(), by=who.sub)
+    plan = await asyncio.to_thread(_app(request).set_reminder_schedule, command)
+    return ReminderScheduleBody.model_validate(plan.as_dict())
+
+
+@router.post(
+    "/action-points/{action_point_id}/remind",
+    status_code=202,
+    response_class=Response,
+    tags=["reminders"],
+    responses={**errors(404, 409), 202: {"description": "The reminder is on its way."}},
+)
+async def remind_now(action_point_id: UUID, who: Adviser, request: Request) -> Response:
+    """Remind the client of an open action point now (one ``ActionPointReminderDue``, with the
+    next reminder number); 409 when the action point is not open."""
+    command = RemindNow(who.tenant, action_point_id, _by(who), datetime.now(UTC))
+    await asyncio.to_thread(_app(request).remind_now, command)
+    return Response(status_code=202)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
@@ -50,6 +51,8 @@ OUTBOX.silent(
     "Locator.Placed",
     "PortalSettings.Opened",
 )
+# The reminder schedule is the office's own setting; only the reminders it makes are published.
+OUTBOX.silent("ReminderSchedule.Opened", "ReminderSchedule.Changed")
 
 
 @OUTBOX.on("DocumentTypes.Configured")
@@ -80,6 +83,7 @@ def _opened(event: Any, origin: Origin) -> Fact:
             "opened_at": event.at,
             # Only a document requested again when a delivered one expired replaces one.
             "replaces_document_id": getattr(event, "replaces_document_id", None),
+            "due_at": getattr(event, "due_at", None),
         },
     )
 
@@ -97,6 +101,7 @@ def _document_added(event: Any, origin: Origin) -> list[Fact]:
             "title": event.title,
             "source": event.source,
             "replaces_document_id": event.replaces_document_id,
+            "due_at": getattr(event, "due_at", None),
         },
     )
     return [added] if event.action_point_id is None else [added, _opened(event, origin)]
@@ -149,6 +154,14 @@ def _approved(event: Any, origin: Origin) -> Fact:
     )
 
 
+def _due_at_after(event: Any, origin: Origin) -> Any:
+    """The due date of the event's document's action point, read from the dossier check as it
+    was after the event (a rejection does not carry it: it did not change it)."""
+    document = origin.state.documents.get(str(event.document_id))
+    point = document.action_point if document is not None else None
+    return point.due_at if point is not None else None
+
+
 @OUTBOX.on("DossierCheck.DocumentRejected")
 def _rejected(event: Any, origin: Origin) -> list[Fact]:
     facts = [
@@ -171,6 +184,7 @@ def _rejected(event: Any, origin: Origin) -> list[Fact]:
             "dossier_id": origin.dossier_id,
             "reason": event.reason,
             "reopened_at": event.at,
+            "due_at": _due_at_after(event, origin),
         }
         facts.append(Fact(c.ActionPointReopened, reopened))
     return facts
@@ -230,6 +244,38 @@ def _expired(event: Any, origin: Origin) -> Fact:
     )
 
 
+@OUTBOX.on("DossierCheck.ActionPointOverdue")
+def _overdue(event: Any, origin: Origin) -> Fact:
+    return Fact(
+        c.ActionPointOverdue,
+        {
+            "action_point_id": event.action_point_id,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "due_at": event.due_at,
+        },
+    )
+
+
+@OUTBOX.on("DossierCheck.ActionPointReminderDue")
+def _reminder_due(event: Any, origin: Origin) -> Fact:
+    return Fact(
+        c.ActionPointReminderDue,
+        {
+            "action_point_id": event.action_point_id,
+            "document_id": event.document_id,
+            "dossier_id": origin.dossier_id,
+            "document_type": event.document_type,
+            "title": event.title,
+            "due_at": event.due_at,
+            "reminder_number": event.number,
+            "portal_path": f"/app/dossiers/{quote(origin.dossier_id or '', safe='')}",
+            "open_items": event.open_items,
+            "requested_by": event.by,
+        },
+    )
+
+
 def handlers(
     app: DossierChecks, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dict[str, Handler]:
@@ -257,6 +303,7 @@ def _request(event: c.CloudEvent, at: datetime) -> DocumentRequest:
         at,
         event.traceparent,
         data.source,
+        data.due_at,
     )
 
 

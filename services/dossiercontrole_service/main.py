@@ -10,7 +10,7 @@ from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
-from services.dossiercontrole_service.scheduler import ExpiryScheduler
+from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -22,6 +22,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     runtime = Runtime(config)
     runtime.event_sourced(application, kafka)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
+    runtime.add_job("due-dates", DueScheduler(application).run)
     app = http_app(
         runtime,
         title="Actiepunten dossier-check service",

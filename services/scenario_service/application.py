@@ -90,6 +90,7 @@ class RequestDocument:
     title: str | None
     action_point: bool | None
     requested_by: str
+    due_at: datetime | None = None  # when the client should have delivered it
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ class Scenarios(TrackedApplication):
             title=command.title,
             action_point=command.action_point,
             requested_by=command.requested_by,
+            due_at=command.due_at,
         )
         self.save(request)
         return request.id

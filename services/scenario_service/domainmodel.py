@@ -202,6 +202,11 @@ def triggered_moment(starts_at: datetime, offset_days: int, now: datetime) -> da
     return starts_at + timedelta(days=offset_days)
 
 
+def end_of_day(day: date) -> datetime:
+    """A date-only due date: the end of that day (23:59:59) in Europe/Amsterdam, in UTC."""
+    return datetime.combine(day, time(23, 59, 59), AMSTERDAM).astimezone(UTC)
+
+
 def _local(day: date, at: time) -> datetime:
     """``day`` at ``at`` in Amsterdam, in UTC; refused when the clocks skip that time."""
     local = datetime.combine(day, at, AMSTERDAM)  # fold 0: the first of a repeated hour
@@ -403,6 +408,7 @@ class DocumentRequest(Aggregate):
         title: str | None,
         action_point: bool | None,
         requested_by: str,
+        due_at: datetime | None = None,  # absent from requests stored before due dates
     ) -> None:
         self.tenant = tenant
         self.dossier_id = dossier_id
@@ -411,6 +417,7 @@ class DocumentRequest(Aggregate):
         self.title = title
         self.action_point = action_point
         self.requested_by = requested_by
+        self.due_at = due_at
 
 
 class DocumentList(Aggregate):

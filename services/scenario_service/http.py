@@ -34,6 +34,7 @@ from services.scenario_service.domainmodel import (
     RunStatus,
     ScenarioRun,
     check_trigger,
+    end_of_day,
 )
 from services.scenario_service.domainmodel import Subject as DomainSubject
 from services.scenario_service.scheduler import RUNS_EXECUTED
@@ -150,6 +151,22 @@ class DocumentRequestIn(_Body):
     document_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
     title: Title | None = None
     action_point: StrictBool | None = None
+    due_at: Annotated[AwareDatetime | None, IsoText] = Field(
+        default=None, description="When the client should have delivered it: a moment with offset."
+    )
+    due_on: Annotated[date | None, IsoText] = Field(
+        default=None,
+        description="Or a date: the end of that day (23:59:59) in Europe/Amsterdam.",
+    )
+
+    @model_validator(mode="after")
+    def _one_due_date(self) -> DocumentRequestIn:
+        if self.due_at is not None and self.due_on is not None:
+            raise ValueError("give due_at (a moment) or due_on (a date), not both")
+        return self
+
+    def due(self) -> datetime | None:
+        return end_of_day(self.due_on) if self.due_on is not None else self.due_at
 
 
 class DocumentRequestCreated(BaseModel):
@@ -307,6 +324,7 @@ async def request_document(
         body.title,
         body.action_point,
         who.sub,
+        body.due(),
     )
     request_id = await asyncio.to_thread(_app(request).request_document, command)
     return DocumentRequestCreated(request_id=request_id)

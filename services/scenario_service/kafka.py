@@ -31,7 +31,7 @@ from services.scenario_service.domainmodel import (
 )
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
-from shared.events import topics
+from shared.events import durations, topics
 from shared.events.codec import action_point_rule
 
 SOURCE = "actiepunten/scenario_service"
@@ -53,12 +53,15 @@ def declare(broker: KafkaBroker) -> None:
     broker.publisher(DLQ, title=DLQ, description="Records the scenario service could not accept")
 
 
-def _item(raw: dict[str, Any]) -> dict[str, Any]:
-    """A scenario or list item as DocumentRequested data (``action_point`` as its v2 rule)."""
+def _item(raw: dict[str, Any], since: datetime) -> dict[str, Any]:
+    """A scenario or list item as DocumentRequested data (``action_point`` as its v2 rule; its
+    ``due_in`` as a due date counted from ``since``)."""
+    due_in = raw.get("due_in")
     return {
         "document_type": raw.get("document_type"),
         "title": raw.get("title"),
         "action_point": action_point_rule(raw.get("action_point")),
+        "due_at": durations.after(since, due_in) if due_in else None,
     }
 
 
@@ -135,7 +138,10 @@ def _executed(event: Any, origin: Origin) -> list[Fact]:
     requested = {**named, "subject": run.subject, "source": "scenario"}
     requested["requested_by"] = run.started_by
     return [Fact(c.ScenarioExecuted, executed)] + [
-        Fact(c.DocumentRequested, {"request_id": request_id, **_item(item), **requested})
+        Fact(
+            c.DocumentRequested,
+            {"request_id": request_id, **_item(item, event.executed_at), **requested},
+        )
         for request_id, item in zip(event.request_ids, run.items, strict=True)
     ]
 
@@ -153,6 +159,7 @@ def _requested(event: Any, _: Origin) -> Fact:
             "action_point": action_point_rule(event.action_point),
             "source": "manual",
             "requested_by": event.requested_by,
+            "due_at": getattr(event, "due_at", None),
         },
     )
 
@@ -168,7 +175,10 @@ def _list_received(event: Any, _: Origin) -> list[Fact]:
     }
     request_ids = request_ids_for(event.originator_id, len(event.items))
     return [
-        Fact(c.DocumentRequested, {"request_id": request_id, **_item(item), **listed})
+        Fact(
+            c.DocumentRequested,
+            {"request_id": request_id, **_item(item, event.timestamp), **listed},
+        )
         for request_id, item in zip(request_ids, event.items, strict=True)
     ]
 

@@ -136,6 +136,10 @@ class RequestedItem(_Data):
     title: Title | None = None
     # Strict: the documented type is a boolean, so 0, 1 or "yes" are refused, not coerced.
     action_point: StrictBool | None = None
+    # Added within its dataversion (SPEC section 6): the due time of the request, counted from
+    # the run's execution (a scenario item) or the list's receipt (a document list).
+    # An item without one is written as before due dates existed (no ``due_in: null``).
+    due_in: IsoDuration | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Trigger(_Data):

@@ -62,6 +62,9 @@ BEYOND_THE_SCHEMA = {
     "POST /documents/{document_id}/copy": ["422"],
     # a rejection needs a reason that is not blank
     "POST /documents/{document_id}/review": ["422"],
+    # a repeat of reminders longer than zero; a due date as `due_at` or `due_on`, not both
+    "PUT /reminder-schedule": ["422"],
+    "POST /document-requests": ["422"],
     # a `cursor` must be the `next_cursor` of a page of the same list
     "GET /scenarios": ["422"],
     "GET /document-types": ["422"],

@@ -1201,7 +1201,8 @@ def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose(
         DossierCheck,
         Locator,
         PortalSettings,
+        ReminderSchedule,
     )
 
-    aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings)
+    aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings, ReminderSchedule)
     assert dossiercontrole_kafka.OUTBOX.unmapped(*aggregates) == []
