@@ -55,31 +55,31 @@ OUTBOX.silent(
 OUTBOX.silent("ReminderSchedule.Opened", "ReminderSchedule.Changed")
 
 
+def _data(event: Any, origin: Origin | None, *names: str, **renamed: str) -> dict[str, Any]:
+    """An integration event's data: the stored event's attributes ``names``, and ``renamed``
+    (contract field = attribute), with the dossier of the event's aggregate when ``origin``."""
+    data = {name: getattr(event, name) for name in names}
+    data.update({field: getattr(event, attribute) for field, attribute in renamed.items()})
+    return data if origin is None else {"dossier_id": origin.dossier_id, **data}
+
+
 @OUTBOX.on("DocumentTypes.Configured")
 def _configured(event: Any, _: Origin) -> Fact:
+    settings = ("valid_for", "rerequest_on_expiry", "due_in")
     return Fact(
         c.DocumentTypeConfigured,
-        {
-            "code": event.code,
-            "name": event.name,
-            "creates_action_point": event.creates_action_point,
-            "valid_for": event.valid_for,
-            "rerequest_on_expiry": event.rerequest_on_expiry,
-            "due_in": event.due_in,
-        },
+        _data(event, None, "code", "name", "creates_action_point", *settings),
     )
 
 
 def _opened(event: Any, origin: Origin) -> Fact:
+    data = _data(
+        event, origin, "action_point_id", "document_id", "subject", "document_type", "title"
+    )
     return Fact(
         c.ActionPointOpened,
         {
-            "action_point_id": event.action_point_id,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "subject": event.subject,
-            "document_type": event.document_type,
-            "title": event.title,
+            **data,
             "opened_at": event.at,
             # Only a document requested again when a delivered one expired replaces one.
             "replaces_document_id": getattr(event, "replaces_document_id", None),
@@ -90,20 +90,9 @@ def _opened(event: Any, origin: Origin) -> Fact:
 
 @OUTBOX.on("DossierCheck.DocumentAdded")
 def _document_added(event: Any, origin: Origin) -> list[Fact]:
-    added = Fact(
-        c.DocumentAdded,
-        {
-            "document_id": event.document_id,
-            "request_id": event.request_id,
-            "dossier_id": origin.dossier_id,
-            "subject": event.subject,
-            "document_type": event.document_type,
-            "title": event.title,
-            "source": event.source,
-            "replaces_document_id": event.replaces_document_id,
-            "due_at": getattr(event, "due_at", None),
-        },
-    )
+    names = ("document_id", "request_id", "subject", "document_type", "title", "source")
+    data = _data(event, origin, *names, "replaces_document_id")
+    added = Fact(c.DocumentAdded, {**data, "due_at": getattr(event, "due_at", None)})
     return [added] if event.action_point_id is None else [added, _opened(event, origin)]
 
 
@@ -113,26 +102,18 @@ OUTBOX.on("DossierCheck.ActionPointOpened")(_opened)
 
 @OUTBOX.on("DossierCheck.DocumentUploaded")
 def _uploaded(event: Any, origin: Origin) -> list[Fact]:
-    facts = [
-        Fact(
-            c.DocumentUploaded,
-            {
-                "document_id": event.document_id,
-                "dossier_id": origin.dossier_id,
-                "version": event.version,
-                "file": event.file,
-                "uploaded_by": event.by,
-                "copied_from": event.copied_from,
-            },
-        )
-    ]
+    uploaded = _data(
+        event, origin, "document_id", "version", "file", "copied_from", uploaded_by="by"
+    )
+    facts = [Fact(c.DocumentUploaded, uploaded)]
     if event.completes_action_point:
-        completed = {
-            "action_point_id": event.completes_action_point,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "completed_at": event.at,
-        }
+        completed = _data(
+            event,
+            origin,
+            "document_id",
+            action_point_id="completes_action_point",
+            completed_at="at",
+        )
         facts.append(Fact(c.ActionPointCompleted, completed))
     return facts
 
@@ -142,16 +123,8 @@ def _uploaded(event: Any, origin: Origin) -> list[Fact]:
 
 @OUTBOX.on("DossierCheck.DocumentApproved")
 def _approved(event: Any, origin: Origin) -> Fact:
-    return Fact(
-        c.DocumentApproved,
-        {
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "version": event.version,
-            "approved_by": event.by,
-            "approved_at": event.at,
-        },
-    )
+    approved = _data(event, origin, "document_id", "version", approved_by="by", approved_at="at")
+    return Fact(c.DocumentApproved, approved)
 
 
 def _due_at_after(event: Any, origin: Origin) -> Any:
@@ -164,28 +137,20 @@ def _due_at_after(event: Any, origin: Origin) -> Any:
 
 @OUTBOX.on("DossierCheck.DocumentRejected")
 def _rejected(event: Any, origin: Origin) -> list[Fact]:
-    facts = [
-        Fact(
-            c.DocumentRejected,
-            {
-                "document_id": event.document_id,
-                "dossier_id": origin.dossier_id,
-                "version": event.version,
-                "reason": event.reason,
-                "rejected_by": event.by,
-                "rejected_at": event.at,
-            },
-        )
-    ]
+    rejected = _data(
+        event, origin, "document_id", "version", "reason", rejected_by="by", rejected_at="at"
+    )
+    facts = [Fact(c.DocumentRejected, rejected)]
     if event.reopens_action_point:
-        reopened = {
-            "action_point_id": event.reopens_action_point,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "reason": event.reason,
-            "reopened_at": event.at,
-            "due_at": _due_at_after(event, origin),
-        }
+        reopened = _data(
+            event,
+            origin,
+            "document_id",
+            "reason",
+            action_point_id="reopens_action_point",
+            reopened_at="at",
+        )
+        reopened["due_at"] = _due_at_after(event, origin)
         facts.append(Fact(c.ActionPointReopened, reopened))
     return facts
 
@@ -200,24 +165,15 @@ def _progress_counts_chosen(event: Any, _: Origin) -> Fact:
 
 
 def _action_point_removed(event: Any, origin: Origin, action_point_id: Any, reason: str) -> Fact:
+    removed = _data(event, origin, "document_id", removed_at="at")
     return Fact(
-        c.ActionPointRemoved,
-        {
-            "action_point_id": action_point_id,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "reason": reason,
-            "removed_at": event.at,
-        },
+        c.ActionPointRemoved, {"action_point_id": action_point_id, **removed, "reason": reason}
     )
 
 
 @OUTBOX.on("DossierCheck.DocumentRemoved")
 def _document_removed(event: Any, origin: Origin) -> list[Fact]:
-    removed = Fact(
-        c.DocumentRemoved,
-        {"document_id": event.document_id, "dossier_id": origin.dossier_id, "removed_by": event.by},
-    )
+    removed = Fact(c.DocumentRemoved, _data(event, origin, "document_id", removed_by="by"))
     if not event.removes_action_point:
         return [removed]
     point = _action_point_removed(event, origin, event.removes_action_point, "document_removed")
@@ -233,47 +189,22 @@ def _point_removed(event: Any, origin: Origin) -> Fact:
 def _expired(event: Any, origin: Origin) -> Fact:
     # The document requested again in its place (if any) is published by its DocumentAdded and
     # ActionPointOpened, stored (and published) right after this event.
-    return Fact(
-        c.DocumentExpired,
-        {
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "valid_until": event.valid_until,
-            "rerequested_document_id": event.rerequested_document_id,
-        },
-    )
+    names = ("document_id", "valid_until", "rerequested_document_id")
+    return Fact(c.DocumentExpired, _data(event, origin, *names))
 
 
 @OUTBOX.on("DossierCheck.ActionPointOverdue")
 def _overdue(event: Any, origin: Origin) -> Fact:
-    return Fact(
-        c.ActionPointOverdue,
-        {
-            "action_point_id": event.action_point_id,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "due_at": event.due_at,
-        },
-    )
+    names = ("action_point_id", "document_id", "due_at")
+    return Fact(c.ActionPointOverdue, _data(event, origin, *names))
 
 
 @OUTBOX.on("DossierCheck.ActionPointReminderDue")
 def _reminder_due(event: Any, origin: Origin) -> Fact:
-    return Fact(
-        c.ActionPointReminderDue,
-        {
-            "action_point_id": event.action_point_id,
-            "document_id": event.document_id,
-            "dossier_id": origin.dossier_id,
-            "document_type": event.document_type,
-            "title": event.title,
-            "due_at": event.due_at,
-            "reminder_number": event.number,
-            "portal_path": f"/app/dossiers/{quote(origin.dossier_id or '', safe='')}",
-            "open_items": event.open_items,
-            "requested_by": event.by,
-        },
-    )
+    names = ("action_point_id", "document_id", "document_type", "title", "due_at", "open_items")
+    reminder = _data(event, origin, *names, reminder_number="number", requested_by="by")
+    reminder["portal_path"] = f"/app/dossiers/{quote(origin.dossier_id or '', safe='')}"
+    return Fact(c.ActionPointReminderDue, reminder)
 
 
 def handlers(
