@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
@@ -171,6 +171,15 @@ class TrackedApplication(Application[UUID]):
                     f"{attribute} {expected!r}"
                 )
         return aggregate
+
+    def office_aggregate(self, cls: Any, tenant: str) -> Any:
+        """The office's one aggregate of ``cls`` (settings, a catalogue: its id is
+        ``cls.create_id(tenant)``), checked to be the office's; a new one while nothing is
+        stored yet."""
+        try:
+            return self.get_owned(cls.create_id(tenant), tenant=tenant)
+        except AggregateNotFoundError:
+            return cls(tenant)
 
     def has_tracked(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(

@@ -228,10 +228,7 @@ class DossierChecks(TrackedApplication):
     # --- document types (admin) ------------------------------------------------------------------
 
     def _document_types(self, tenant: str) -> DocumentTypes:
-        try:
-            types: DocumentTypes = self.get_owned(DocumentTypes.create_id(tenant), tenant=tenant)
-        except AggregateNotFoundError:
-            types = DocumentTypes(tenant)
+        types: DocumentTypes = self.office_aggregate(DocumentTypes, tenant)
         return types
 
     def configure_document_type(self, command: ConfigureDocumentType) -> None:
@@ -456,12 +453,7 @@ class DossierChecks(TrackedApplication):
     # --- the office's portal settings (admin) ----------------------------------------------------
 
     def _portal_settings(self, tenant: str) -> PortalSettings:
-        try:
-            settings: PortalSettings = self.get_owned(
-                PortalSettings.create_id(tenant), tenant=tenant
-            )
-        except AggregateNotFoundError:
-            settings = PortalSettings(tenant)
+        settings: PortalSettings = self.office_aggregate(PortalSettings, tenant)
         return settings
 
     def choose_progress_counts(self, command: ChooseProgressCounts) -> None:
@@ -517,12 +509,7 @@ class DossierChecks(TrackedApplication):
     # --- due dates: overdue and reminders (SPEC section 6) ---------------------------------------
 
     def _reminder_schedule(self, tenant: str) -> ReminderSchedule:
-        try:
-            schedule: ReminderSchedule = self.get_owned(
-                ReminderSchedule.create_id(tenant), tenant=tenant
-            )
-        except AggregateNotFoundError:
-            schedule = ReminderSchedule(tenant)
+        schedule: ReminderSchedule = self.office_aggregate(ReminderSchedule, tenant)
         return schedule
 
     def get_reminder_schedule(self, tenant: str) -> ReminderPlan:

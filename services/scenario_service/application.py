@@ -132,12 +132,7 @@ class Scenarios(TrackedApplication):
 
     def _catalogue(self, tenant: str) -> ScenarioCatalogue:
         """The office's catalogue, a copy of its own to change and save."""
-        try:
-            catalogue: ScenarioCatalogue = self.get_owned(
-                ScenarioCatalogue.create_id(tenant), tenant=tenant
-            )
-        except AggregateNotFoundError:
-            catalogue = ScenarioCatalogue(tenant)
+        catalogue: ScenarioCatalogue = self.office_aggregate(ScenarioCatalogue, tenant)
         return catalogue
 
     def _scenarios(self, tenant: str) -> ScenarioCatalogue:
