@@ -78,21 +78,20 @@ def added(broker: FakeKafka) -> list[str]:
     return [e.data.document_type for e in broker.events if e.type == "DocumentAdded"]
 
 
+def _shared_relay(app: DossierChecks, broker: FakeKafka) -> OutboxRelay:
+    """A replica's relay over the store the replicas share (it takes the store's lease)."""
+    return OutboxRelay(
+        app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), broker.publish, shared=True
+    )
+
+
 async def test_two_replicas_one_relay_publishes_and_the_other_takes_over(
     replicas: tuple[DossierChecks, DossierChecks], store: dict[str, str]
 ) -> None:
     first_app, second_app = replicas
     broker = FakeKafka()
-    first = OutboxRelay(
-        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
-    )
-    second = OutboxRelay(
-        second_app,
-        kafka.PUBLISHES,
-        kafka.OUTBOX.translator(second_app),
-        broker.publish,
-        shared=True,
-    )
+    first = _shared_relay(first_app, broker)
+    second = _shared_relay(second_app, broker)
     expected = PostgresAdvisoryLease if "POSTGRES_DBNAME" in store else FileLease
     assert isinstance(first.lease, expected)
 
@@ -122,16 +121,8 @@ async def test_a_lease_lost_with_its_connection_is_noticed_before_sending(
         pytest.skip("a file lock cannot be lost by a living process")
     first_app, second_app = replicas
     broker = FakeKafka()
-    first = OutboxRelay(
-        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
-    )
-    second = OutboxRelay(
-        second_app,
-        kafka.PUBLISHES,
-        kafka.OUTBOX.translator(second_app),
-        broker.publish,
-        shared=True,
-    )
+    first = _shared_relay(first_app, broker)
+    second = _shared_relay(second_app, broker)
     request(first_app, "dossier-1", "identiteitsbewijs")
     assert await first.relay_once() > 0
     lease = first.lease

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -69,9 +70,10 @@ def checks(store: dict[str, str]) -> Iterator[DossierChecks]:
     app.close()
 
 
-def relay_for(app: DossierChecks, broker: FakeKafka, batch_size: int = 500) -> OutboxRelay:
+def relay_for(app: DossierChecks, broker: FakeKafka, **options: Any) -> OutboxRelay:
+    """The service's relay of ``app`` into ``broker`` (``options``: shared, lease, batch_size)."""
     return OutboxRelay(
-        app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), broker.publish, batch_size=batch_size
+        app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), broker.publish, **options
     )
 
 
@@ -255,16 +257,8 @@ async def test_one_replica_relays_and_the_other_takes_over_when_it_stops(
     # Two replicas of the service share one store; each runs its relay.
     first_app, second_app = DossierChecks(env=store), DossierChecks(env=store)
     broker = FakeKafka()
-    first = OutboxRelay(
-        first_app, kafka.PUBLISHES, kafka.OUTBOX.translator(first_app), broker.publish, shared=True
-    )
-    second = OutboxRelay(
-        second_app,
-        kafka.PUBLISHES,
-        kafka.OUTBOX.translator(second_app),
-        broker.publish,
-        shared=True,
-    )
+    first = relay_for(first_app, broker, shared=True)
+    second = relay_for(second_app, broker, shared=True)
 
     # A request saved by the second replica ...
     request(second_app)
@@ -292,9 +286,7 @@ async def test_a_clock_stepped_back_does_not_stop_a_single_relay(
     checks: DossierChecks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = FakeKafka()
-    relay = OutboxRelay(
-        checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish, shared=True
-    )
+    relay = relay_for(checks, broker, shared=True)
     clock = [1_000_000.0]
     monkeypatch.setattr("time.time", lambda: clock[0])
     request(checks)
@@ -331,9 +323,7 @@ async def test_a_batch_that_outlived_its_lease_is_not_sent(checks: DossierChecks
     request(checks)
     broker = FakeKafka()
     lease = LostLease()
-    relay = OutboxRelay(
-        checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish, lease=lease
-    )
+    relay = relay_for(checks, broker, lease=lease)
 
     assert await relay.relay_once() == 0
 
@@ -346,7 +336,7 @@ async def test_a_batch_that_outlived_its_lease_is_not_sent(checks: DossierChecks
 async def test_a_batch_overtaken_by_another_relay_is_not_sent_again(checks: DossierChecks) -> None:
     request(checks)
     broker = FakeKafka()
-    relay = OutboxRelay(checks, kafka.PUBLISHES, kafka.OUTBOX.translator(checks), broker.publish)
+    relay = relay_for(checks, broker)
     head = checks.recorder.max_notification_id()
 
     def overtaken(event: object) -> list[c.CloudEvent]:

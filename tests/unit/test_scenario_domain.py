@@ -632,20 +632,7 @@ def test_an_appointment_scenario_runs_three_days_before_the_appointment(
         trigger={"event": "appointment_scheduled", "offset_days": -3},
     )
     starts_at = NOW + timedelta(days=10)
-    appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
-
-    (run,) = scenarios.start_triggered(
-        StartTriggered(
-            OFFICE,
-            "dossier-1",
-            Subject.of(appointment),
-            "appointment_scheduled",
-            cause="event-1",
-            starts_at=starts_at,
-        ),
-        now=NOW,
-        tracking=tracking(1),
-    )
+    run = appointment_scheduled(scenarios, starts_at)
 
     assert run.status == "scheduled"
     assert run.execute_at == starts_at - timedelta(days=3)
@@ -659,32 +646,15 @@ def test_an_appointment_in_two_days_runs_its_three_days_before_scenario_now(
         scope=APPOINTMENT_SCOPE,
         trigger={"event": "appointment_scheduled", "offset_days": -3},
     )
-    appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
-
-    (run,) = scenarios.start_triggered(
-        StartTriggered(
-            OFFICE,
-            "dossier-1",
-            Subject.of(appointment),
-            "appointment_scheduled",
-            cause="event-1",
-            starts_at=NOW + timedelta(days=2),
-        ),
-        now=NOW,
-        tracking=tracking(1),
-    )
+    run = appointment_scheduled(scenarios, NOW + timedelta(days=2))
 
     # Three days before is in the past: the documents are requested right away.
     assert run.status == "executed"
 
 
-def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[Any, datetime]:
-    define(
-        scenarios,
-        scope=APPOINTMENT_SCOPE,
-        trigger={"event": "appointment_scheduled", "offset_days": offset_days},
-    )
-    starts_at = NOW + timedelta(days=10)
+def appointment_scheduled(scenarios: Scenarios, starts_at: datetime) -> Any:
+    """The platform says appointment ``afspraak-1`` of dossier-1 starts at ``starts_at``: the
+    one run its triggered scenario makes."""
     appointment = {"type": "appointment", "id": "afspraak-1", "scope": APPOINTMENT_SCOPE}
     (run,) = scenarios.start_triggered(
         StartTriggered(
@@ -698,6 +668,17 @@ def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[A
         now=NOW,
         tracking=tracking(1),
     )
+    return run
+
+
+def schedule_appointment(scenarios: Scenarios, offset_days: int = -3) -> tuple[Any, datetime]:
+    define(
+        scenarios,
+        scope=APPOINTMENT_SCOPE,
+        trigger={"event": "appointment_scheduled", "offset_days": offset_days},
+    )
+    starts_at = NOW + timedelta(days=10)
+    run = appointment_scheduled(scenarios, starts_at)
     return run, starts_at
 
 
