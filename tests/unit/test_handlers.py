@@ -151,6 +151,17 @@ def checks() -> Iterator[DossierChecks]:
 # --- scenario_service: translate ----------------------------------------------------------------
 
 
+def start_on_the_mortgage(scenarios: Scenarios, scenario_id: Any, at: datetime) -> list[Any]:
+    """The adviser starts the scenario on dossier-1's mortgage, to execute ``at``."""
+    runs = scenarios.start_scenarios(
+        StartScenarios(
+            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=at
+        ),
+        now=NOW,
+    )
+    return list(runs)
+
+
 def test_the_catalogue_is_published_per_office(scenarios: Scenarios) -> None:
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
 
@@ -200,12 +211,7 @@ def test_a_run_started_now_publishes_its_schedule_execution_and_document_request
     outbox.new()
 
     # The adviser starts it now on the mortgage.
-    (run,) = scenarios.start_scenarios(
-        StartScenarios(
-            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
-        ),
-        now=NOW,
-    )
+    (run,) = start_on_the_mortgage(scenarios, scenario_id, NOW)
 
     published = outbox.new()
     assert types(published) == [
@@ -240,17 +246,7 @@ def test_a_cancelled_run_publishes_its_cancellation(scenarios: Scenarios) -> Non
     scenario_id = scenarios.define_scenario(
         DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD], None, "admin-1")
     )
-    (run,) = scenarios.start_scenarios(
-        StartScenarios(
-            OFFICE,
-            DOSSIER,
-            Subject.of(MORTGAGE),
-            [scenario_id],
-            "adviseur-1",
-            execute_at=NOW + timedelta(days=1),
-        ),
-        now=NOW,
-    )
+    (run,) = start_on_the_mortgage(scenarios, scenario_id, NOW + timedelta(days=1))
     outbox = Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios))
     outbox.new()
 
@@ -427,23 +423,8 @@ def test_republishing_the_scenario_log_gives_the_same_event_ids(scenarios: Scena
     scenario_id = scenarios.define_scenario(
         DefineScenario(OFFICE, "Zelfstandige", "hypotheek", [ID_CARD, DISCHARGE], None, "admin-1")
     )
-    scenarios.start_scenarios(
-        StartScenarios(
-            OFFICE, DOSSIER, Subject.of(MORTGAGE), [scenario_id], "adviseur-1", execute_at=NOW
-        ),
-        now=NOW,
-    )
-    (later,) = scenarios.start_scenarios(
-        StartScenarios(
-            OFFICE,
-            DOSSIER,
-            Subject.of(MORTGAGE),
-            [scenario_id],
-            "adviseur-1",
-            execute_at=NOW + timedelta(days=1),
-        ),
-        now=NOW,
-    )
+    start_on_the_mortgage(scenarios, scenario_id, NOW)
+    (later,) = start_on_the_mortgage(scenarios, scenario_id, NOW + timedelta(days=1))
     scenarios.cancel_run(OFFICE, later.id)
     scenarios.receive_document_list(
         ReceiveDocumentList(
