@@ -208,38 +208,27 @@ class System:
 
     def portal_all(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
         """Every action point of the dossier's portal, page by page."""
-        points: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 500}
-        while True:
-            response = self.get(
-                "portal",
-                f"/portal/dossiers/{dossier_id}/action-points",
-                office.client(dossier_id),
-                params=params,
-            )
-            assert response.status_code == 200, response.text
-            body = response.json()
-            points.extend(body["action_points"])
-            if not body.get("next_cursor"):
-                return points
-            params["cursor"] = body["next_cursor"]
+        path = f"/portal/dossiers/{dossier_id}/action-points"
+        return self.every_page("portal", path, office.client(dossier_id), "action_points")
 
     def documents(self, office: Office, dossier_id: str) -> list[dict[str, Any]]:
         """Every document of the dossier check, page by page."""
-        documents: list[dict[str, Any]] = []
+        path = f"/dossiers/{dossier_id}/documents"
+        return self.every_page("dossiercontrole", path, office.adviser, "documents")
+
+    def every_page(
+        self, service: str, path: str, headers: dict[str, str], key: str
+    ) -> list[dict[str, Any]]:
+        """The ``key`` items of a paged list, following ``next_cursor`` to its end."""
+        items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": 500}
         while True:
-            response = self.get(
-                "dossiercontrole",
-                f"/dossiers/{dossier_id}/documents",
-                office.adviser,
-                params=params,
-            )
+            response = self.get(service, path, headers, params=params)
             assert response.status_code == 200, response.text
             body = response.json()
-            documents.extend(body["documents"])
+            items.extend(body[key])
             if not body.get("next_cursor"):
-                return documents
+                return items
             params["cursor"] = body["next_cursor"]
 
     def define_scenario(
