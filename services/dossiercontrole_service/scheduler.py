@@ -173,7 +173,8 @@ class DueTimetable:
             self.steps[check_id] = [due for due in steps if due.key != key]
 
     def __contains__(self, key: object) -> bool:
-        return any(due.key == key for due in self.waiting())
+        check_id = cast(tuple[UUID, UUID, str], key)[0]
+        return any(due.key == key for due in self.steps.get(check_id, ()))
 
     def __len__(self) -> int:
         return sum(len(steps) for steps in self.steps.values())
