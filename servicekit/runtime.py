@@ -34,6 +34,7 @@ from servicekit.consumer import (
 )
 from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
+from servicekit.gctuning import tune_for_throughput
 from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
 from servicekit.outbox import OutboxMappings, OutboxRelay, Translate
 from servicekit.probes import Readiness
@@ -516,6 +517,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         log_config=None,  # uvicorn's loggers write through the root's JSON lines too
         lifespan="on",
     )
+    tune_for_throughput()
     try:
         GracefulServer(config, app.state.runtime).run()
     finally:
