@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -67,17 +68,17 @@ class Origin:
     Domain events carry what happened, not what the relay needs: the office and the dossier
     come from the aggregate's identity (its first event), and a mapping that needs more of
     the aggregate's state (a run's scenario) reads the aggregate as it was after the event.
-    Both are read only when asked for.
+    Both are read only when asked for, and from what the relay saw before when it can.
     """
 
-    def __init__(self, app: TrackedApplication, event: Any, owners: OwnerCache) -> None:
+    def __init__(self, app: TrackedApplication, event: Any, seen: SeenAggregates) -> None:
         self._app = app
         self._event = event
-        self._owners = owners
+        self._seen = seen
 
     @cached_property
     def owner(self) -> Owner:
-        return self._owners.get(self._app, self._event.originator_id)
+        return self._seen.owner(self._app, self._event)
 
     @property
     def tenant(self) -> str:
@@ -90,29 +91,66 @@ class Origin:
     @cached_property
     def state(self) -> Any:
         """The aggregate right after this event."""
-        return self._app.repository.get(
-            self._event.originator_id, version=self._event.originator_version
-        )
+        return self._seen.state_after(self._app, self._event)
 
 
-class OwnerCache:
-    """The owners of recently published aggregates (an aggregate's owner never changes)."""
+class SeenAggregates:
+    """What a relay learnt of the aggregates whose events it published last.
 
-    def __init__(self, size: int = 10_000) -> None:
-        self._size = size
-        self._owners: OrderedDict[UUID, Owner] = OrderedDict()
+    The relay reads the log in order: an aggregate's first event comes before its others, and
+    the state after an event is the state after the one before with this one applied. So the
+    owner of a new aggregate is its creation event's, and a run's state is kept from one of its
+    events to the next. Only what the relay did not see (it started in the middle of an
+    aggregate's history, or forgot it) is read from the store. An owner never changes.
+    """
 
-    def get(self, app: TrackedApplication, originator_id: UUID) -> Owner:
-        owner = self._owners.get(originator_id)
-        if owner is None:
-            first: Any = app.repository.get(originator_id, version=1)
-            owner = Owner(first.tenant, getattr(first, "dossier_id", None))
-            self._owners[originator_id] = owner
-            if len(self._owners) > self._size:
-                self._owners.popitem(last=False)
-        else:
+    def __init__(self, owners: int = 10_000, states: int = 256) -> None:
+        self._owners_size = owners
+        # An owner, or the creation event to make it from.
+        self._owners: OrderedDict[UUID, Any] = OrderedDict()
+        self._states_size = states
+        self._states: OrderedDict[UUID, Any] = OrderedDict()
+
+    def saw(self, event: Any) -> None:
+        """Every event the relay reads, published or not: a creation event names the owner."""
+        if isinstance(event, CanInitAggregate):
+            self._remember(event.originator_id, event)  # made an owner when first asked
+
+    def owner(self, app: TrackedApplication, event: Any) -> Owner:
+        originator_id = event.originator_id
+        known = self._owners.get(originator_id)
+        if isinstance(known, Owner):
             self._owners.move_to_end(originator_id)
+            return known
+        first: Any = (
+            known.mutate(None)
+            if known is not None
+            else app.repository.get(originator_id, version=1)
+        )
+        owner = Owner(first.tenant, getattr(first, "dossier_id", None))
+        self._remember(originator_id, owner)
         return owner
+
+    def _remember(self, originator_id: UUID, known: Any) -> None:
+        self._owners[originator_id] = known
+        self._owners.move_to_end(originator_id)
+        if len(self._owners) > self._owners_size:
+            self._owners.popitem(last=False)
+
+    def state_after(self, app: TrackedApplication, event: Any) -> Any:
+        originator_id, version = event.originator_id, event.originator_version
+        before = self._states.pop(originator_id, None)
+        if isinstance(event, CanInitAggregate):
+            state = event.mutate(None)
+        elif before is not None and before.version == version - 1:
+            # On a copy: the state a mapping read for the event before stays as it was.
+            state = event.mutate(copy.deepcopy(before))
+        else:
+            state = app.repository.get(originator_id, version=version)
+        self._states[originator_id] = state
+        if len(self._states) > self._states_size:
+            self._states.popitem(last=False)
+        return state
 
 
 @dataclass(frozen=True)
@@ -173,11 +211,12 @@ class OutboxMappings:
         return sorted((stored - named) | {f"{name} (no such event)" for name in named - stored})
 
     def translator(self, app: TrackedApplication) -> Translate:
-        """The ``translate`` of ``app``'s relay (owners cached for the relay's life)."""
-        owners = OwnerCache()
+        """The ``translate`` of ``app``'s relay (what it saw kept for the relay's life)."""
+        seen = SeenAggregates()
 
         def translate(event: Any) -> list[CloudEvent]:
-            return self.translate(event, Origin(app, event, owners))
+            seen.saw(event)
+            return self.translate(event, Origin(app, event, seen))
 
         return translate
 

@@ -446,6 +446,53 @@ def test_each_copy_of_a_run_schedule_carries_a_growing_sequence() -> None:
     assert latest.data.execute_at == NOW + timedelta(days=9)
 
 
+def test_a_relay_walking_the_log_publishes_what_reading_the_store_gives_without_reading_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two runs: one started now (created and executed at once), one planned and moved twice.
+    from services.scenario_service import kafka as scenario_kafka
+    from services.scenario_service.application import DefineScenario, Scenarios, StartScenarios
+    from services.scenario_service.domainmodel import Subject
+    from shared.events.codec import encode
+
+    app = Scenarios()
+    try:
+        scenario_id = app.define_scenario(
+            DefineScenario(
+                OFFICE, "Hyp", "hypotheek", [{"document_type": "paspoort"}], None, "admin-1"
+            )
+        )
+        for execute_at in (None, NOW + timedelta(days=7)):
+            start = StartScenarios(
+                OFFICE,
+                DOSSIER,
+                Subject.of(MORTGAGE),
+                [scenario_id],
+                "adviser-1",
+                execute_at=execute_at,
+            )
+            (run,) = app.start_scenarios(start, now=NOW)
+        run.reschedule(NOW + timedelta(days=8))
+        run.reschedule(NOW + timedelta(days=9))
+        app.save(run)
+        events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(0, 100)]
+        # A relay started in the middle of each aggregate's history reads it from the store.
+        from_the_store = [
+            encode(e) for event in events for e in scenario_kafka.OUTBOX.translator(app)(event)
+        ]
+        reads: list[Any] = []
+        get = app.repository.get
+        monkeypatch.setattr(app.repository, "get", lambda *a, **k: reads.append(a) or get(*a, **k))
+        translate = scenario_kafka.OUTBOX.translator(app)
+        walked = [encode(e) for event in events for e in translate(event)]
+    finally:
+        app.close()
+
+    assert len(from_the_store) >= 5
+    assert walked == from_the_store
+    assert reads == []
+
+
 async def test_a_relay_told_to_stop_finishes_its_batch_and_returns(checks: DossierChecks) -> None:
     # A backlog of three batches; the pod is told to stop while the first goes out.
     for document_type in ("a", "b", "c", "d", "e", "f"):
