@@ -14,7 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
 
 from servicekit.eventstore import TrackedApplication, stamp_trace
 from services.dossiercontrole_service.domainmodel import (
@@ -280,16 +280,30 @@ class DossierChecks(TrackedApplication):
 
         Each dossier check, document-type list and placed id is loaded once for the batch, so a
         later request sees what an earlier one in the same batch did.
+
+        A request id that placed a document or action point before is nearly always a repeat
+        into the same dossier, which adds nothing: the batch is first stored without asking the
+        store about each id. A new id that is taken (another dossier's) makes that write fail
+        whole, and the batch is done again, asking.
         """
+        try:
+            return self._add_batch(requests, tracking, ask_ids=False)
+        except IntegrityError:
+            return self._add_batch(requests, tracking, ask_ids=True)
+
+    def _add_batch(
+        self, requests: Sequence[DocumentRequest], tracking: Tracking | None, *, ask_ids: bool
+    ) -> list[UUID | None]:
         batch = _Batch()
-        added = [self._add_requested(batch, request) for request in requests]
+        added = [self._add_requested(batch, request, ask_ids) for request in requests]
         self.save_tracked(tracking, *batch.checks.values(), *batch.locators)
         return added
 
-    def _add_requested(self, batch: _Batch, request: DocumentRequest) -> UUID | None:
+    def _add_requested(self, batch: _Batch, request: DocumentRequest, ask_ids: bool) -> UUID | None:
         tenant, dossier_id, request_id = request.tenant, request.dossier_id, request.request_id
         document_type, action_point = request.document_type, request.action_point
-        self._check_request_id_is_free(request_id, tenant, dossier_id, batch.placed)
+        if ask_ids:
+            self._check_request_id_is_free(request_id, tenant, dossier_id, batch.placed)
         types = batch.types.get(tenant)
         if types is None:
             types = batch.types[tenant] = self._document_types(tenant)
