@@ -18,6 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from servicekit.consumer import RETRY_HEADER, DeadLetters
 from servicekit.eventstore import TrackedApplication
+from servicekit.gctuning import tune_for_throughput
 from servicekit.kafka import Publisher, TopicReader, make_broker
 from servicekit.outbox import OutboxRelay
 from servicekit.services import SERVICES, STORES
@@ -146,7 +147,9 @@ async def replay_portal() -> str:
     settings = settings_for("portal")
     old = current_name(settings)
     target = new_name(settings)
-    view = PortalView(open_store(settings, target))
+    store = open_store(settings, target, rebuilding=True)
+    view = PortalView(store)
+    tune_for_throughput()
     skipped = 0
     try:
         async with TopicReader(settings.kafka_bootstrap_servers, topics.DOSSIERCONTROLE) as reader:
@@ -166,6 +169,7 @@ async def replay_portal() -> str:
                 )
                 progress.advance(len(records))
             progress.finish()
+        store.rebuilt()
     finally:
         view.close()
     activate(settings, target)

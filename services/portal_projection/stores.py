@@ -8,6 +8,7 @@ SQLite databases, or a row in PostgreSQL (which every replica of the portal sees
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -80,17 +81,26 @@ class ReadModelStore(Protocol):
 
     def close(self) -> None: ...
 
+    def rebuilt(self) -> None: ...
+
 
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    """A read model in one SQLite file. ``rebuilding``: a new file that a replay fills before
+    it is served; until ``rebuilt()`` nothing is synced to disk (a crash leaves a file that is
+    never activated, and the replay starts again in a new one)."""
+
+    def __init__(self, path: Path, *, rebuilding: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.name = path.name
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        if rebuilding:
+            self._db.execute("PRAGMA journal_mode=MEMORY")
+            self._db.execute("PRAGMA synchronous=OFF")
+        else:
+            self._journaled()
         self._db.executescript(SCHEMA)
         present = {row["name"] for row in self._db.execute("PRAGMA table_info(action_points)")}
         for column, definition in ADDED_COLUMNS:
@@ -112,6 +122,21 @@ class SQLiteStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def _journaled(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def rebuilt(self) -> None:
+        """Journal the rebuilt file as a served one is, and put all of it on disk."""
+        with self._lock:
+            self._journaled()
+            for path in (self.path, self.path.parent):
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
 
     def close(self) -> None:
         with self._lock:
@@ -182,6 +207,9 @@ class PostgresStore:
             if self._conn is not None:
                 self._conn.close()
 
+    def rebuilt(self) -> None:
+        """Nothing to do: every transaction of a schema was durable when it committed."""
+
 
 # --- which read model is served ----------------------------------------------------------------
 
@@ -206,12 +234,15 @@ def current_name(settings: Settings) -> str:
     return pointer.read_text().strip() if pointer.exists() else DEFAULT_NAME
 
 
-def open_store(settings: Settings, name: str | None = None) -> ReadModelStore:
-    """The read model called ``name``, or the one being served."""
+def open_store(
+    settings: Settings, name: str | None = None, *, rebuilding: bool = False
+) -> ReadModelStore:
+    """The read model called ``name``, or the one being served; ``rebuilding`` one that a replay
+    fills before it is served (``rebuilt()`` then makes it durable)."""
     name = name or current_name(settings)
     if settings.persistence == "postgres":
         return PostgresStore(settings, name)
-    return SQLiteStore(settings.data_dir / name)
+    return SQLiteStore(settings.data_dir / name, rebuilding=rebuilding)
 
 
 def new_name(settings: Settings) -> str:

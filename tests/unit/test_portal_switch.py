@@ -29,7 +29,7 @@ from services.portal_projection.stores import DEFAULT_NAME, SQLiteStore, activat
 from services.portal_projection.views import PortalView
 from shared.events import contracts as c
 from shared.events import topics
-from shared.events.codec import encode, new_event
+from shared.events.codec import decode, encode, new_event
 
 OFFICE = "kantoor-utrecht"
 DOSSIER = "dossier-1"
@@ -241,3 +241,24 @@ def test_a_client_reading_while_the_portal_switches_gets_the_old_model(config: S
     assert old.closed
     assert view.name == REBUILT and view.action_points(OFFICE, DOSSIER) == []
     view.close()
+
+
+def test_a_rebuilt_model_is_journaled_and_complete_when_the_portal_opens_it(tmp_path: Path) -> None:
+    # The replay fills its new file without a journal on disk or a sync per batch ...
+    path = tmp_path / REBUILT
+    rebuilding = SQLiteStore(path, rebuilding=True)
+    assert rebuilding.query("PRAGMA synchronous")[0]["synchronous"] == 0
+    view = PortalView(rebuilding)
+    events = [decode(topics.DOSSIERCONTROLE, opened(n)) for n in range(50)]
+    view.process_many(events, Tracking(TP_NAME, 50))
+    rebuilding.rebuilt()
+    view.close()
+
+    # ... and what the portal opens after the switch is a served model like any other.
+    served = SQLiteStore(path)
+    try:
+        assert served.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+        assert served.query("SELECT COUNT(*) AS n FROM action_points")[0]["n"] == 50
+        assert PortalView(served).max_tracking_id(TP_NAME) == 50
+    finally:
+        served.close()
