@@ -351,40 +351,64 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish the next batch of notifications; returns how many notifications it covered
         (0 when another replica holds the lease, or overtook this batch)."""
-        if not await asyncio.to_thread(self.lease.acquire):
+        batch = await asyncio.to_thread(self._next_batch)
+        if batch is None:
             return 0
-        start = await asyncio.to_thread(self.position)
-        notifications: Sequence[Notification] = await asyncio.to_thread(
-            self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False
-        )
-        if not notifications:
-            metrics.RELAY_BACKLOG.labels(self.topic).set(0)
-            return 0
-        events, unpublishable = await asyncio.to_thread(self._translate, notifications)
-        for notification, reason in unpublishable:
-            log.error("outbox: notification %d: %s", notification.id, reason)
-            await self.quarantine(notification, reason)  # type: ignore[misc]
-        # Fencing: a batch that outlived its lease, or that another relay published meanwhile,
-        # must not go out after newer events. Checked with the store just before sending.
-        if not await asyncio.to_thread(self._still_ours, start):
-            log.warning("outbox %s: lease lost before sending the batch", self.topic)
-            return 0
+        start, notifications, events, unpublishable = batch
+        if unpublishable:
+            for notification, reason in unpublishable:
+                log.error("outbox: notification %d: %s", notification.id, reason)
+                await self.quarantine(notification, reason)  # type: ignore[misc]
+            if not await asyncio.to_thread(self._still_ours, start):
+                log.warning("outbox %s: lease lost before sending the batch", self.topic)
+                return 0
         if events:
             await self.publish(self.topic, events)
         last = notifications[-1].id
         try:
-            # Progress is recorded only if it is higher than what is recorded (single-row
-            # tracking refuses a lower or equal position): a relay that was overtaken learns so.
-            await asyncio.to_thread(
-                self.app.process_recorder.insert_tracking, Tracking(self.tracking_name, last)
-            )
+            backlog = await asyncio.to_thread(self._record_position, last)
         except IntegrityError:
             log.warning("outbox %s: another relay recorded a later position", self.topic)
             await asyncio.to_thread(self.lease.release)
             return 0
         metrics.EVENTS_PUBLISHED.labels(self.topic).inc(len(events))
-        metrics.RELAY_BACKLOG.labels(self.topic).set(await asyncio.to_thread(self.backlog))
+        metrics.RELAY_BACKLOG.labels(self.topic).set(backlog)
         return len(notifications)
+
+    def _next_batch(
+        self,
+    ) -> (
+        tuple[int, Sequence[Notification], list[CloudEvent], list[tuple[Notification, str]]] | None
+    ):
+        """In one worker thread, up to sending: the lease, the next notifications, their events,
+        and the fence. None when there is nothing to send (no lease, nothing new, or the batch
+        outlived its lease or was published by another relay meanwhile)."""
+        if not self.lease.acquire():
+            return None
+        start = self.position()
+        notifications = self.app.recorder.select_notifications(
+            start, self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            metrics.RELAY_BACKLOG.labels(self.topic).set(0)
+            return None
+        events, unpublishable = self._translate(notifications)
+        # Fencing: a batch that outlived its lease, or that another relay published meanwhile,
+        # must not go out after newer events. Checked with the store just before sending (again
+        # after quarantining, which takes a while).
+        if not unpublishable and not self._still_ours(start):
+            log.warning("outbox %s: lease lost before sending the batch", self.topic)
+            return None
+        return start, notifications, events, unpublishable
+
+    def _record_position(self, last: int) -> int:
+        """Record that the relay got to ``last``; the backlog after it.
+
+        Progress is recorded only if it is higher than what is recorded (single-row tracking
+        refuses a lower or equal position): a relay that was overtaken learns so.
+        """
+        self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, last))
+        return self.backlog()
 
     def _translate(
         self, notifications: Sequence[Notification]
