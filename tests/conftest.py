@@ -79,6 +79,20 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return server.create_database(f"system_{uuid.uuid4().hex[:12]}")
 
 
+@pytest.fixture(scope="module")
+def own_store_env(store_env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """For tests that start a system of their own: the kind of store ``store_env`` names, but
+    their own (a fresh PostgreSQL database; SQLite files are in the system's data dir anyway).
+
+    Beside the session's system on one database, both systems would consume every record into
+    the same tracking rows: whichever came first stored it, and the other one skipped it.
+    """
+    if store_env.get("ACTIEPUNTEN_PERSISTENCE") != "postgres":
+        return store_env
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"own_{uuid.uuid4().hex[:12]}")
+
+
 @pytest.fixture(scope="session")
 def system(
     kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory

@@ -93,13 +93,13 @@ def kill_after_its_first_batch(system: System, service: str, event_type: str) ->
 
 
 def test_a_service_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
-    kafka: Broker, store_env: dict[str, str], tmp_path: Path
+    kafka: Broker, own_store_env: dict[str, str], tmp_path: Path
 ) -> None:
     system = System(
         kafka.bootstrap_servers,
         tmp_path / "system",
         idempotence=kafka.supports_idempotence,
-        extra_env=store_env,
+        extra_env=own_store_env,
     )
     system.start("scenario")
     try:

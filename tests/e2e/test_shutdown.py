@@ -35,7 +35,7 @@ DRAIN_SECONDS = 5
 
 @pytest.fixture(scope="module")
 def system(
-    kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    kafka: Broker, own_store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """A system of its own (its services are stopped and started), with the grace period and
     the drain delay a Kubernetes deployment sets."""
@@ -44,7 +44,7 @@ def system(
         tmp_path_factory.mktemp("shutdown"),
         idempotence=kafka.supports_idempotence,
         extra_env={
-            **store_env,
+            **own_store_env,
             "ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
             "ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
         },

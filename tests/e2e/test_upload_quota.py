@@ -27,13 +27,13 @@ def pdf(size: int, fill: bytes = b"a") -> bytes:
 
 @pytest.fixture(scope="module")
 def small_quota(
-    kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    kafka: Broker, own_store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     system = System(
         kafka.bootstrap_servers,
         tmp_path_factory.mktemp("quota-system"),
         idempotence=kafka.supports_idempotence,
-        extra_env={**store_env, "ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES": str(QUOTA)},
+        extra_env={**own_store_env, "ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES": str(QUOTA)},
     )
     system.start("scenario", "dossiercontrole")
     yield system
