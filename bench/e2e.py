@@ -3,7 +3,8 @@ them, driven over HTTP and Kafka; each figure beside a baseline measured in the 
 
 - P1 throughput: scenario starts (3 documents each) by 16 advisers at once, until every action
   point is on the portal; baseline: a plain aiokafka consume-produce relay over two hops (acks=all,
-  idempotent) moving the same number of records.
+  idempotent) moving the same number of records. Beside it, the CPU each process used per start
+  (the services, the broker, PostgreSQL, the load generator), and the relay's for 3 records.
 - P2 latency: sequential starts until their 3 action points are visible on the portal; baseline:
   one record through the same raw two-hop relay.
 - P3 replay: `actiepunten replay portal` over the dossier-check topic after N action points were
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -244,6 +245,41 @@ def rss_mib(system: System) -> dict[str, float]:
     return sizes
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User and system CPU the processes used so far (one that ended counts nothing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def processes_of(mentioning: str) -> list[int]:
+    """The processes whose command line mentions ``mentioning`` (a data dir), and their
+    children (PostgreSQL's backends)."""
+    parents: dict[int, int] = {}
+    named = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+        except OSError:
+            continue
+        if mentioning in command:
+            named.add(int(entry.name))
+    return sorted(named | {pid for pid, parent in parents.items() if parent in named})
+
+
 def define_scenario(system: System, office: Office, items: int = 3) -> str:
     response = system.post(
         "scenario",
@@ -277,19 +313,27 @@ async def concurrently(count: int, workers: int, call: Callable[[int], Awaitable
     await asyncio.gather(*(worker() for _ in range(workers)))
 
 
-def p1_throughput(system: System, office: Office, scale: Scale, results: Results) -> None:
+def p1_throughput(
+    system: System, office: Office, scale: Scale, results: Results, servers: Mapping[str, str]
+) -> None:
+    """``servers``: the broker's (and PostgreSQL's) data dir by name, to count their CPU."""
     relay = RawRelay(system.bootstrap_servers)
     records = scale.starts * 3
 
-    async def baseline() -> float:
+    def servers_cpu() -> dict[str, float]:
+        return {name: cpu_seconds(processes_of(path)) for name, path in servers.items()}
+
+    async def baseline() -> tuple[float, float]:
         await relay.start()
         try:
             await relay.move(200)  # warm-up: connections, metadata
-            return await relay.move(records)
+            before, own = sum(servers_cpu().values()), time.process_time()
+            seconds = await relay.move(records)
+            return seconds, sum(servers_cpu().values()) - before + time.process_time() - own
         finally:
             await relay.stop()
 
-    raw_seconds = asyncio.run(baseline())
+    raw_seconds, raw_cpu = asyncio.run(baseline())
     scenario_id = define_scenario(system, office)
     before = processed(system, "ActionPointOpened")
 
@@ -303,10 +347,15 @@ def p1_throughput(system: System, office: Office, scale: Scale, results: Results
 
             await concurrently(scale.starts, scale.advisers, start)
 
-    started = time.perf_counter()
+    services = {name: [process.pid] for name, process in system.processes.items()}
+    cpu_before = {name: cpu_seconds(pids) for name, pids in services.items()} | servers_cpu()
+    started, own = time.perf_counter(), time.process_time()
     asyncio.run(start_all())
+    generator = time.process_time() - own
     wait_processed(system, "ActionPointOpened", before + records, timeout=600)
     seconds = time.perf_counter() - started
+    used = {name: cpu_seconds(pids) for name, pids in services.items()} | servers_cpu()
+    used = {name: used[name] - cpu_before[name] for name in used} | {"load generator": generator}
     for index in random.sample(range(scale.starts), 20):
         points = system.portal(office, f"p1-{index}")["action_points"]
         assert len(points) == 3, (index, points)
@@ -318,6 +367,18 @@ def p1_throughput(system: System, office: Office, scale: Scale, results: Results
         raw,
         f"{100 * ours / raw:.1f} % of the raw two-hop relay (target >= 25 %)",
     )
+    # Where the CPU went: a start (3 records) beside the raw relay moving 3 records.
+    total, raw_per_start = sum(used.values()), 3 * raw_cpu / records
+    results.add(
+        "P1 CPU per start, all processes",
+        1000 * total / scale.starts,
+        "ms",
+        1000 * raw_per_start,
+        f"{total / scale.starts / raw_per_start:.1f}x the raw relay's for 3 records; "
+        f"{total:.1f} of {2 * seconds:.1f} core-seconds of 2 cores used",
+    )
+    for name, cpu in used.items():
+        results.add(f"P1 CPU per start: {name}", 1000 * cpu / scale.starts, "ms", None, "")
 
 
 def p2_latency(system: System, office: Office, scale: Scale, results: Results) -> None:
@@ -551,7 +612,12 @@ def p6_big_dossier(system: System, office: Office, scale: Scale, results: Result
 
 
 def bench_store(
-    broker: Broker, store: str, env: dict[str, str], tmp: Path, scale: Scale
+    broker: Broker,
+    store: str,
+    env: dict[str, str],
+    tmp: Path,
+    scale: Scale,
+    servers: Mapping[str, str],
 ) -> Results:
     where = f"Kafka '{broker.kind}' at {broker.bootstrap_servers}"
     print(f"\nend to end on {store}, {where}", flush=True)
@@ -568,7 +634,7 @@ def bench_store(
         # the start seeds): their counters would count that history as P1's records.
         wait_until_caught_up(system, timeout=1200)
         office = system.office()
-        p1_throughput(system, office, scale, results)
+        p1_throughput(system, office, scale, results, servers)
         p2_latency(system, office, scale, results)
         p3_to_p5(system, office, scale, results)
         p6_big_dossier(system, office, scale, results)
@@ -609,9 +675,12 @@ def run(stores: list[str]) -> list[Results]:
                 # A broker of its own: a store's system does not first consume what the other
                 # store's run published (its big dossier would be in P4's memory figures).
                 broker = provide_broker(tmp / f"kafka-{store}", port=None)
+                servers = {"broker": str(tmp / f"kafka-{store}")}
+                if server is not None and store == "postgres":
+                    servers["postgres"] = str(server.data_dir)
                 try:
                     asyncio.run(create_topics(broker.bootstrap_servers))
-                    all_results.append(bench_store(broker, store, env, tmp, scale))
+                    all_results.append(bench_store(broker, store, env, tmp, scale, servers))
                 finally:
                     broker.stop()
         finally:
