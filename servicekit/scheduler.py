@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from eventsourcing.persistence import Notification
 from prometheus_client import Counter, Gauge
 
 from servicekit import tracing
@@ -70,6 +71,19 @@ class Timetable(Protocol):
     def __len__(self) -> int: ...
 
 
+def log_pages(
+    app: TrackedApplication, position: int, size: int = 1000
+) -> Iterator[Sequence[Notification]]:
+    """The notifications after ``position`` up to the log's end, a page at a time (a timetable
+    records the last one's id once it has read a page)."""
+    while True:
+        notifications = app.recorder.select_notifications(position, size, inclusive_of_start=False)
+        if not notifications:
+            return
+        yield notifications
+        position = notifications[-1].id
+
+
 class LoggedTimetable:
     """A timetable read from an application's notification log, ``topic_part`` narrowing the
     stored events read (``":ScenarioRun."``) so that the others are not decoded."""
@@ -82,12 +96,7 @@ class LoggedTimetable:
         self.position = 0
 
     def refresh(self) -> None:
-        while True:
-            notifications = self.app.recorder.select_notifications(
-                self.position, 1000, inclusive_of_start=False
-            )
-            if not notifications:
-                return
+        for notifications in log_pages(self.app, self.position):
             for notification in notifications:
                 if self.topic_part in notification.topic:
                     self._fold(self.read(self.app.mapper.to_domain_event(notification)))

@@ -105,12 +105,7 @@ class DueTimetable:
     def refresh(self) -> None:
         """Learn what changed in the store since the last call."""
         changed: set[UUID] = set()
-        while True:
-            notifications = self.app.recorder.select_notifications(
-                self.position, 1000, inclusive_of_start=False
-            )
-            if not notifications:
-                break
+        for notifications in scheduler.log_pages(self.app, self.position):
             for notification in notifications:
                 self._read(notification, changed)
             self.position = notifications[-1].id
