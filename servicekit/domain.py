@@ -1,4 +1,5 @@
-"""What every service's domain shares: the kinds of refusal a command can meet.
+"""What every service's domain shares: the kinds of refusal a command can meet, and how an
+office's aggregates are named.
 
 A domain raises the kind that says what went wrong; the edges map the kind, never the message:
 ``servicekit.runtime`` answers HTTP with the status of ``DomainError.status`` (one handler for
@@ -9,6 +10,7 @@ is the same on every retry).
 from __future__ import annotations
 
 from servicekit.failures import Refused
+from shared.events.contracts import TENANT_SEPARATOR
 
 
 class DomainError(Refused):
@@ -41,3 +43,17 @@ class TooLarge(DomainError):
 
 class UnsupportedType(DomainError):
     status = 415
+
+
+def office_name(kind: str, tenant: str, *rest: str) -> str:
+    """The name of an office's aggregate, ``kind:tenant[:rest...]``, that its id derives from.
+
+    An office id never contains the separator ``:`` (``shared.events.contracts.tenant_problem``:
+    tokens and envelopes refuse it), so the tenant ends at the first ``:`` after the kind and two
+    offices never share a name: office ``acme``'s dossier ``eu:d1`` is ``dossier:acme:eu:d1``;
+    office ``acme:eu`` cannot exist. Only the last part may contain ``:``. Names of aggregates
+    stored before this rule stay what they were.
+    """
+    if TENANT_SEPARATOR in tenant:
+        raise ValueError(f"an office id must not contain {TENANT_SEPARATOR!r}: {tenant!r}")
+    return TENANT_SEPARATOR.join((kind, tenant, *rest))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -23,6 +24,7 @@ from servicekit import tracing
 from servicekit.retry import Backoff
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class AggregateOfAnotherOffice(LookupError):
@@ -196,3 +198,25 @@ class TrackedApplication(Application[UUID]):
         except IntegrityError:
             if not self.has_tracked(tracking):
                 raise
+
+
+App = TypeVar("App", bound=TrackedApplication)
+
+
+def retried_on_conflict(
+    attempts: int = 20,
+) -> Callable[[Callable[Concatenate[App, P], T]], Callable[Concatenate[App, P], T]]:
+    """A command that loads, changes and saves, run again when another thread or replica saved
+    first (``TrackedApplication.retry_on_conflict``): the command is written as it reads, once.
+
+    ``@retried_on_conflict()`` on a method of a ``TrackedApplication``; ``attempts`` as there.
+    """
+
+    def decorate(command: Callable[Concatenate[App, P], T]) -> Callable[Concatenate[App, P], T]:
+        @functools.wraps(command)
+        def retried(app: App, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            return app.retry_on_conflict(lambda: command(app, *args, **kwargs), attempts)
+
+        return retried
+
+    return decorate

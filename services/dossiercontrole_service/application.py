@@ -16,12 +16,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
 
-from servicekit.eventstore import TrackedApplication, stamp_trace
+from servicekit.eventstore import TrackedApplication, retried_on_conflict, stamp_trace
 from services.dossiercontrole_service.domainmodel import (
     VALUE_OBJECTS,
     ActionPointNotFound,
     AlreadyDone,
     DocumentNotFound,
+    DocumentType,
     DocumentTypes,
     DossierCheck,
     Locator,
@@ -34,7 +35,6 @@ from services.dossiercontrole_service.domainmodel import (
     action_point_id_for,
     document_id_for,
 )
-from shared.events import durations
 
 
 @dataclass(frozen=True)
@@ -161,19 +161,6 @@ class RemindNow:
     at: datetime
 
 
-def _due_at(request: DocumentRequest, types: DocumentTypes) -> datetime | None:
-    """The request's own due date, else its document type's default due time from the
-    moment it is requested, else none."""
-    if request.due_at is not None:
-        return request.due_at
-    return _type_due_at(types, request.document_type, request.at)
-
-
-def _type_due_at(types: DocumentTypes, code: str, requested_at: datetime) -> datetime | None:
-    due_in = types.due_in(code)
-    return durations.after(requested_at, due_in) if due_in else None
-
-
 @dataclass
 class _Batch:
     """What the requests of one batch loaded and made, saved together at its end."""
@@ -231,24 +218,23 @@ class DossierChecks(TrackedApplication):
         types: DocumentTypes = self.office_aggregate(DocumentTypes, tenant)
         return types
 
+    @retried_on_conflict()
     def configure_document_type(self, command: ConfigureDocumentType) -> None:
-        def configure() -> None:
-            types = self._document_types(command.tenant)
-            types.configure(
-                command.code,
-                command.name,
-                command.creates_action_point,
-                command.by,
-                command.valid_for,
-                command.rerequest_on_expiry,
-                command.due_in,
-            )
-            self.save(types)
+        types = self._document_types(command.tenant)
+        types.configure(
+            command.code,
+            command.name,
+            command.creates_action_point,
+            command.by,
+            command.valid_for,
+            command.rerequest_on_expiry,
+            command.due_in,
+        )
+        self.save(types)
 
-        self.retry_on_conflict(configure)
-
-    def get_document_types(self, tenant: str) -> list[dict[str, Any]]:
-        return sorted(self._document_types(tenant).types.values(), key=lambda t: t["code"])
+    def get_document_types(self, tenant: str) -> list[DocumentType]:
+        """The types the office configured, by code."""
+        return self._document_types(tenant).configured()
 
     # --- requests (from the scenario service's topic) ---------------------------------------------
 
@@ -307,9 +293,7 @@ class DossierChecks(TrackedApplication):
         types = batch.types.get(tenant)
         if types is None:
             types = batch.types[tenant] = self._document_types(tenant)
-        with_action_point = (
-            action_point if action_point is not None else types.creates_action_point(document_type)
-        )
+        policy = types.type_of(document_type)
         check = batch.checks.get((tenant, dossier_id))
         if check is None:
             check = batch.checks[(tenant, dossier_id)] = self._dossier_check(tenant, dossier_id)
@@ -318,11 +302,11 @@ class DossierChecks(TrackedApplication):
             request_id,
             subject,
             document_type,
-            title or types.name_of(document_type) or document_type.replace("_", " ").capitalize(),
-            with_action_point,
+            policy.title(title),
+            policy.opens_action_point(action_point),
             at,
             request.source,
-            due_at=_due_at(request, types),
+            due_at=policy.due_at(at, request.due_at),
         )
         stamp_trace(request.traceparent, check)
         # The API addresses documents and action points by id: place them in the dossier.
@@ -427,7 +411,7 @@ class DossierChecks(TrackedApplication):
     def _valid_for(self, tenant: str, check: DossierCheck, document_id: UUID) -> str | None:
         """The validity window of the document's type now: a delivery's window starts with it."""
         document_type = check.document(document_id).document_type
-        return self._document_types(tenant).valid_for(document_type)
+        return self._document_types(tenant).type_of(document_type).valid_for
 
     def remove_document(self, command: RemoveDocument) -> None:
         self._change_document(
@@ -436,6 +420,7 @@ class DossierChecks(TrackedApplication):
             lambda check: check.remove_document(command.document_id, command.by, command.at),
         )
 
+    @retried_on_conflict()
     def _change_document(
         self,
         tenant: str,
@@ -445,24 +430,18 @@ class DossierChecks(TrackedApplication):
     ) -> DossierCheck:
         """Load the dossier check that holds the document, change it, save it (again, on a
         concurrent save)."""
+        check = self._locate_document(tenant, document_id, visible)
+        change(check)
+        self.save(check)
+        return check
 
-        def command() -> DossierCheck:
-            check = self._locate_document(tenant, document_id, visible)
-            change(check)
-            self.save(check)
-            return check
-
-        return self.retry_on_conflict(command)
-
+    @retried_on_conflict()
     def remove_action_point(self, command: RemoveActionPoint) -> None:
-        def remove() -> None:
-            check = self.locate(command.tenant, command.action_point_id)
-            if check is None:
-                raise ActionPointNotFound(f"action point {command.action_point_id} not found")
-            check.remove_action_point(command.action_point_id, command.by, command.at)
-            self.save(check)
-
-        self.retry_on_conflict(remove)
+        check = self.locate(command.tenant, command.action_point_id)
+        if check is None:
+            raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        check.remove_action_point(command.action_point_id, command.by, command.at)
+        self.save(check)
 
     # --- the office's portal settings (admin) ----------------------------------------------------
 
@@ -470,13 +449,11 @@ class DossierChecks(TrackedApplication):
         settings: PortalSettings = self.office_aggregate(PortalSettings, tenant)
         return settings
 
+    @retried_on_conflict()
     def choose_progress_counts(self, command: ChooseProgressCounts) -> None:
-        def choose() -> None:
-            settings = self._portal_settings(command.tenant)
-            settings.choose_progress_counts(command.progress_counts, command.by)
-            self.save(settings)
-
-        self.retry_on_conflict(choose)
+        settings = self._portal_settings(command.tenant)
+        settings.choose_progress_counts(command.progress_counts, command.by)
+        self.save(settings)
 
     def get_progress_counts(self, tenant: str) -> ProgressCounts:
         """What the office's client progress counts as done (``received`` until it chooses)."""
@@ -484,41 +461,38 @@ class DossierChecks(TrackedApplication):
 
     # --- validity windows (the expiry scheduler's action) -----------------------------------------
 
+    @retried_on_conflict()
     def expire_document(self, dossier_check_id: UUID, document_id: UUID, now: datetime) -> bool:
         """Expire the document if its validity window has passed by ``now``, and request it again
         where its type says so (read now); False when there was nothing to do (expired already by
         another replica, delivered again since, removed). Once only: the dossier check is saved
         with the version it was loaded at, so of two racing replicas one save wins and the other,
         loading again, finds it expired."""
-
-        def expire() -> bool:
-            try:
-                check: DossierCheck = self.repository.get(dossier_check_id)
-            except AggregateNotFoundError:
-                return False
-            document = check.documents.get(str(document_id))
-            if document is None:
-                return False
-            types = self._document_types(check.tenant)
-            again = check.expire(
-                document_id,
-                now,
-                rerequest=types.rerequest_on_expiry(document.document_type),
-                with_action_point=types.creates_action_point(document.document_type),
-                due_at=_type_due_at(types, document.document_type, now),
-            )
-            if again is None:
-                return False
-            # The API addresses the document requested again, and its action point, by id.
-            locators = [
-                Locator(key=key, tenant=check.tenant, dossier_id=check.dossier_id)
-                for key in again
-                if key is not None
-            ]
-            self.save(check, *locators)
-            return True
-
-        return self.retry_on_conflict(expire)
+        try:
+            check: DossierCheck = self.repository.get(dossier_check_id)
+        except AggregateNotFoundError:
+            return False
+        document = check.documents.get(str(document_id))
+        if document is None:
+            return False
+        policy = self._document_types(check.tenant).type_of(document.document_type)
+        again = check.expire(
+            document_id,
+            now,
+            rerequest=policy.rerequest_on_expiry,
+            with_action_point=policy.opens_action_point(None),
+            due_at=policy.due_at(now),
+        )
+        if again is None:
+            return False
+        # The API addresses the document requested again, and its action point, by id.
+        locators = [
+            Locator(key=key, tenant=check.tenant, dossier_id=check.dossier_id)
+            for key in again
+            if key is not None
+        ]
+        self.save(check, *locators)
+        return True
 
     # --- due dates: overdue and reminders (SPEC section 6) ---------------------------------------
 
@@ -529,65 +503,54 @@ class DossierChecks(TrackedApplication):
     def get_reminder_schedule(self, tenant: str) -> ReminderPlan:
         return self._reminder_schedule(tenant).plan
 
+    @retried_on_conflict()
     def set_reminder_schedule(self, command: SetReminderSchedule) -> ReminderPlan:
-        def change() -> ReminderPlan:
-            schedule = self._reminder_schedule(command.tenant)
-            schedule.change(
-                list(command.before_due),
-                command.on_due,
-                command.every_after_due,
-                command.max_reminders,
-                command.by,
-            )
-            self.save(schedule)
-            return schedule.plan
+        schedule = self._reminder_schedule(command.tenant)
+        schedule.change(
+            list(command.before_due),
+            command.on_due,
+            command.every_after_due,
+            command.max_reminders,
+            command.by,
+        )
+        self.save(schedule)
+        return schedule.plan
 
-        return self.retry_on_conflict(change)
-
+    @retried_on_conflict()
     def remind_now(self, command: RemindNow) -> None:
         """One reminder of an open action point now, by the adviser (404, 409 when not open)."""
+        check = self.locate(command.tenant, command.action_point_id)
+        if check is None:
+            raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        _, point = check.open_point(command.action_point_id)
+        check.remind(command.action_point_id, point.reminders + 1, command.at, by=command.by)
+        self.save(check)
 
-        def remind() -> None:
-            check = self.locate(command.tenant, command.action_point_id)
-            if check is None:
-                raise ActionPointNotFound(f"action point {command.action_point_id} not found")
-            _, point = check.open_point(command.action_point_id)
-            check.remind(command.action_point_id, point.reminders + 1, command.at, by=command.by)
-            self.save(check)
-
-        self.retry_on_conflict(remind)
-
+    @retried_on_conflict()
     def mark_overdue(self, check_id: UUID, action_point_id: UUID, now: datetime) -> bool:
         """The scheduler's step at a due date: True when it marked the point overdue, False when
         there was nothing to do (done already by another replica, completed, not due yet)."""
+        check: DossierCheck = self.repository.get(check_id)
+        try:
+            check.mark_overdue(action_point_id, now)
+        except (AlreadyDone, NotOpen, ActionPointNotFound):
+            return False
+        self.save(check)
+        return True
 
-        def mark() -> bool:
-            check: DossierCheck = self.repository.get(check_id)
-            try:
-                check.mark_overdue(action_point_id, now)
-            except (AlreadyDone, NotOpen, ActionPointNotFound):
-                return False
-            self.save(check)
-            return True
-
-        return self.retry_on_conflict(mark)
-
+    @retried_on_conflict()
     def send_scheduled_reminder(self, check_id: UUID, action_point_id: UUID, now: datetime) -> bool:
         """The scheduler's step at a reminder moment of the office's schedule (as it is now):
         True when it sent one, False when there was nothing to send."""
-
-        def send() -> bool:
-            check: DossierCheck = self.repository.get(check_id)
-            plan = self.get_reminder_schedule(check.tenant)
-            try:
-                _, point = check.open_point(action_point_id)
-                moment = plan.latest_due_for(point, now)
-                if moment is None:
-                    return False
-                check.remind(action_point_id, point.reminders + 1, now, scheduled_for=moment)
-            except (AlreadyDone, NotOpen, ActionPointNotFound):
+        check: DossierCheck = self.repository.get(check_id)
+        plan = self.get_reminder_schedule(check.tenant)
+        try:
+            _, point = check.open_point(action_point_id)
+            moment = plan.latest_due_for(point, now)
+            if moment is None:
                 return False
-            self.save(check)
-            return True
-
-        return self.retry_on_conflict(send)
+            check.remind(action_point_id, point.reminders + 1, now, scheduled_for=moment)
+        except (AlreadyDone, NotOpen, ActionPointNotFound):
+            return False
+        self.save(check)
+        return True

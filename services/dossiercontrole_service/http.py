@@ -276,9 +276,10 @@ async def list_document_types(
 ) -> DocumentTypeList:
     """The office's document-type settings by code, a page at a time."""
     types = await asyncio.to_thread(_app(request).get_document_types, who.tenant)
-    chosen, next_cursor = paginate(types, lambda t: (t["code"],), page)
+    chosen, next_cursor = paginate(types, lambda t: (t.code,), page)
     return DocumentTypeList(
-        document_types=[DocumentTypeOut.model_validate(t) for t in chosen], next_cursor=next_cursor
+        document_types=[DocumentTypeOut.model_validate(t.as_dict()) for t in chosen],
+        next_cursor=next_cursor,
     )
 
 

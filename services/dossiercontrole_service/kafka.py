@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from servicekit.consumer import BatchHandler, Handler, Rejected
 from servicekit.outbox import Fact, Origin, OutboxMappings
 from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
-from services.dossiercontrole_service.domainmodel import RequestIdInUse
+from services.dossiercontrole_service.domainmodel import ActionPoint, Document, RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import explicit_action_point
@@ -72,16 +72,17 @@ def _configured(event: Any, _: Origin) -> Fact:
     )
 
 
-def _opened(event: Any, origin: Origin) -> Fact:
-    data = _data(
-        event, origin, "action_point_id", "document_id", "subject", "document_type", "title"
-    )
+def _opened(event: Any, origin: Origin, subject: dict[str, Any], type_: str, title: str) -> Fact:
+    """ActionPointOpened for ``event``'s action point on a document of ``subject``, ``type_`` and
+    ``title``; only a document requested again (on expiry) replaces one."""
     return Fact(
         c.ActionPointOpened,
         {
-            **data,
+            **_data(event, origin, "action_point_id", "document_id"),
+            "subject": subject,
+            "document_type": type_,
+            "title": title,
             "opened_at": event.at,
-            # Only a document requested again when a delivered one expired replaces one.
             "replaces_document_id": getattr(event, "replaces_document_id", None),
             "due_at": getattr(event, "due_at", None),
         },
@@ -93,11 +94,19 @@ def _document_added(event: Any, origin: Origin) -> list[Fact]:
     names = ("document_id", "request_id", "subject", "document_type", "title", "source")
     data = _data(event, origin, *names, "replaces_document_id")
     added = Fact(c.DocumentAdded, {**data, "due_at": getattr(event, "due_at", None)})
-    return [added] if event.action_point_id is None else [added, _opened(event, origin)]
+    return (
+        [added]
+        if event.action_point_id is None
+        else [added, _opened(event, origin, event.subject, event.document_type, event.title)]
+    )
 
 
-# A later request asked for the task that the open document did not have.
-OUTBOX.on("DossierCheck.ActionPointOpened")(_opened)
+@OUTBOX.on("DossierCheck.ActionPointOpened")
+def _point_opened(event: Any, origin: Origin) -> Fact:
+    # A later request asked for the task that the open document did not have.
+    document = _document_after(event, origin)
+    subject = document.subject.as_dict()
+    return _opened(event, origin, subject, document.document_type, document.title)
 
 
 @OUTBOX.on("DossierCheck.DocumentUploaded")
@@ -127,11 +136,17 @@ def _approved(event: Any, origin: Origin) -> Fact:
     return Fact(c.DocumentApproved, approved)
 
 
+def _document_after(event: Any, origin: Origin) -> Document:
+    """The event's document as the dossier check holds it right after the event: what a mapping
+    needs beyond the event's own facts is read there, never from copies carried on the event."""
+    document: Document = origin.state.documents[str(event.document_id)]
+    return document
+
+
 def _due_at_after(event: Any, origin: Origin) -> Any:
-    """The due date of the event's document's action point, read from the dossier check as it
-    was after the event (a rejection does not carry it: it did not change it)."""
-    document = origin.state.documents.get(str(event.document_id))
-    point = document.action_point if document is not None else None
+    """The due date of the event's document's action point after the event (a rejection does
+    not carry it: it did not change it)."""
+    point = _document_after(event, origin).action_point
     return point.due_at if point is not None else None
 
 
@@ -201,10 +216,28 @@ def _overdue(event: Any, origin: Origin) -> Fact:
 
 @OUTBOX.on("DossierCheck.ActionPointReminderDue")
 def _reminder_due(event: Any, origin: Origin) -> Fact:
-    names = ("action_point_id", "document_id", "document_type", "title", "due_at", "open_items")
-    reminder = _data(event, origin, *names, reminder_number="number", requested_by="by")
-    reminder["portal_path"] = f"/app/dossiers/{quote(origin.dossier_id or '', safe='')}"
+    document = _document_after(event, origin)
+    point = document.action_point
+    reminder = _data(event, origin, "action_point_id", "document_id", reminder_number="number")
+    reminder.update(
+        document_type=document.document_type,
+        title=document.title,
+        due_at=point.due_at if point is not None else None,
+        requested_by=event.by,
+        open_items=[_open_item(d, p) for d, p in origin.state.open_points()],
+        portal_path=f"/app/dossiers/{quote(origin.dossier_id or '', safe='')}",
+    )
     return Fact(c.ActionPointReminderDue, reminder)
+
+
+def _open_item(document: Document, point: ActionPoint) -> dict[str, Any]:
+    due_at = point.due_at.isoformat() if point.due_at else None
+    return {
+        "action_point_id": str(point.action_point_id),
+        "document_type": document.document_type,
+        "title": document.title,
+        "due_at": due_at,
+    }
 
 
 def handlers(

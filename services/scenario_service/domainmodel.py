@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
-from servicekit.domain import Conflict, DomainError, Invalid, NotFound
+from servicekit.domain import Conflict, DomainError, Invalid, NotFound, office_name
 
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
 
@@ -228,19 +228,6 @@ def _check_plannable(moment: datetime, now: datetime) -> None:
             f"the execution moment {moment.isoformat()} is more than five years ahead "
             f"(at most {MAX_PLAN_AHEAD.days} days)"
         )
-
-
-def office_name(kind: str, tenant: str, *rest: str) -> str:
-    """The name of an office's aggregate, ``kind:tenant[:rest...]``, that its id derives from.
-
-    An office id never contains ``:`` (tokens and envelopes refuse it), so the tenant ends at the
-    first ``:`` after the kind and two offices never share a name: office ``acme``'s list
-    ``eu:lijst-1`` is ``document-list:acme:eu:lijst-1``; office ``acme:eu`` cannot exist. Only
-    the last part may contain ``:``. Names of aggregates stored before this rule stay the same.
-    """
-    if ":" in tenant:
-        raise ValueError(f"an office id must not contain ':': {tenant!r}")
-    return ":".join((kind, tenant, *rest))
 
 
 class ScenarioCatalogue(Aggregate):

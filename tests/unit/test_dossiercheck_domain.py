@@ -179,7 +179,7 @@ def test_document_type_settings_are_listed_per_office(checks: DossierChecks) -> 
         )
     )
 
-    assert checks.get_document_types(OFFICE) == [
+    assert [t.as_dict() for t in checks.get_document_types(OFFICE)] == [
         {
             "code": "finale_kwijting",
             "name": "Finale kwijting",

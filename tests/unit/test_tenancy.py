@@ -210,7 +210,7 @@ def test_document_type_settings_of_another_office_under_the_same_id_are_not_ther
                 "kantoor-2", "d1", uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
             )
         )
-    assert [t["code"] for t in checks.get_document_types("acme")] == ["finale_kwijting"]
+    assert [t.code for t in checks.get_document_types("acme")] == ["finale_kwijting"]
 
 
 @before_the_rule

@@ -1,0 +1,110 @@
+"""The dossier check's domain (dossiercontrole), one room per idea:
+
+- ``statuses``: document and action-point statuses, the commands that move them, and the two
+  move tables (``DOCUMENT_MOVES``, ``ACTION_POINT_MOVES``) with the sets derived from them;
+- ``values``: the typed state (``Subject``, ``StoredFile``, ``ActionPoint``, ``Document``);
+- ``identity``: how ids derive from requests;
+- ``contents`` and ``dossier_check``: the ``DossierCheck`` aggregate, one per dossier (its
+  questions, then its commands and their events);
+- ``reminders``: an office's reminder schedule as a value and the moments it gives;
+- ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
+  and the locator that finds a document's dossier;
+- ``errors``: the refusals.
+
+Everything is re-exported here. Stored events and snapshots written before the split name this
+package as their module (``services.dossiercontrole_service.domainmodel:DossierCheck.…``): they
+resolve through these re-exports, so the aggregate classes must stay exported by these names.
+"""
+
+from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
+from services.dossiercontrole_service.domainmodel.errors import (
+    ActionPointNotFound,
+    AlreadyDone,
+    DocumentHasUpload,
+    DocumentNotFound,
+    DossierCheckError,
+    MoveRefused,
+    NothingUploaded,
+    NotOpen,
+    ReasonRequired,
+    RequestIdInUse,
+    SourceDocumentNotFound,
+    UploadQuotaExceeded,
+)
+from services.dossiercontrole_service.domainmodel.identity import (
+    action_point_id_for,
+    document_id_for,
+    rerequest_id_for,
+)
+from services.dossiercontrole_service.domainmodel.office import (
+    DocumentType,
+    DocumentTypes,
+    Locator,
+    PortalSettings,
+    ProgressCounts,
+    ReminderSchedule,
+)
+from services.dossiercontrole_service.domainmodel.reminders import ReminderPlan
+from services.dossiercontrole_service.domainmodel.statuses import (
+    ACTION_POINT_MOVES,
+    AWAITING_CLIENT,
+    AWAITING_DELIVERY,
+    BY_THE_CLOCK,
+    DOCUMENT_MOVES,
+    ActionPointCommand,
+    ActionPointStatus,
+    DocumentCommand,
+    DocumentStatus,
+    Move,
+)
+from services.dossiercontrole_service.domainmodel.values import (
+    VALUE_OBJECTS,
+    ActionPoint,
+    Document,
+    StoredFile,
+    Subject,
+    validity_end,
+)
+
+__all__ = [
+    "ACTION_POINT_MOVES",
+    "AWAITING_CLIENT",
+    "AWAITING_DELIVERY",
+    "BY_THE_CLOCK",
+    "DOCUMENT_MOVES",
+    "VALUE_OBJECTS",
+    "ActionPoint",
+    "ActionPointCommand",
+    "ActionPointNotFound",
+    "ActionPointStatus",
+    "AlreadyDone",
+    "Document",
+    "DocumentCommand",
+    "DocumentHasUpload",
+    "DocumentNotFound",
+    "DocumentStatus",
+    "DocumentType",
+    "DocumentTypes",
+    "DossierCheck",
+    "DossierCheckError",
+    "Locator",
+    "Move",
+    "MoveRefused",
+    "NotOpen",
+    "NothingUploaded",
+    "PortalSettings",
+    "ProgressCounts",
+    "ReasonRequired",
+    "ReminderPlan",
+    "ReminderSchedule",
+    "RequestIdInUse",
+    "Requested",
+    "SourceDocumentNotFound",
+    "StoredFile",
+    "Subject",
+    "UploadQuotaExceeded",
+    "action_point_id_for",
+    "document_id_for",
+    "rerequest_id_for",
+    "validity_end",
+]

@@ -1,0 +1,91 @@
+"""What a dossier check holds, and the questions its commands, the scheduler and the API ask
+of it. ``DossierCheck`` (in ``dossier_check``) is this plus its commands and their events."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from services.dossiercontrole_service.domainmodel.errors import (
+    ActionPointNotFound,
+    DocumentNotFound,
+    NotOpen,
+    UploadQuotaExceeded,
+)
+from services.dossiercontrole_service.domainmodel.statuses import AWAITING_CLIENT, AWAITING_DELIVERY
+from services.dossiercontrole_service.domainmodel.values import ActionPoint, Document, Subject
+
+
+class DossierContents:
+    """The documents of one client's dossier in one office, by id (removed ones kept)."""
+
+    tenant: str
+    dossier_id: str
+    documents: dict[str, Document]
+
+    def document(self, document_id: UUID) -> Document:
+        document = self.documents.get(str(document_id))
+        if document is None or document.removed:
+            raise DocumentNotFound(f"document {document_id} not found")
+        return document
+
+    def current_documents(self) -> list[Document]:
+        return [d for d in self.documents.values() if not d.removed]
+
+    def document_of_action_point(self, action_point_id: UUID) -> Document:
+        for document in self.current_documents():
+            point = document.current_action_point
+            if point is not None and point.action_point_id == action_point_id:
+                return document
+        raise ActionPointNotFound(f"action point {action_point_id} not found")
+
+    def open_request_for(self, subject: Subject, document_type: str) -> Document | None:
+        for document in self.current_documents():
+            if (
+                document.status in AWAITING_DELIVERY
+                and document.subject == subject
+                and document.document_type == document_type
+            ):
+                return document
+        return None
+
+    def uploaded_bytes(self) -> int:
+        """The bytes uploaded into this dossier; a copy reuses a stored file and adds none."""
+        return sum(
+            file.size
+            for document in self.documents.values()
+            for file in document.files
+            if not file.copied_from
+        )
+
+    def ensure_room_for(self, size: int, quota: int | None) -> None:
+        """Refuses ``size`` more bytes of uploads when the dossier's quota would be passed."""
+        if quota is None:
+            return
+        used = self.uploaded_bytes()
+        if used + size > quota:
+            raise UploadQuotaExceeded(
+                f"dossier {self.dossier_id} holds {used} bytes of uploads; "
+                f"{size} more would pass its quota of {quota} bytes"
+            )
+
+    def open_point(self, action_point_id: UUID) -> tuple[Document, ActionPoint]:
+        """The document and its action point, which must be open (``NotOpen``: 409)."""
+        document = self.document_of_action_point(action_point_id)
+        point = document.action_point
+        assert point is not None
+        if point.status not in AWAITING_CLIENT:
+            raise NotOpen(f"action point {action_point_id} is {point.status.value}")
+        return document, point
+
+    def open_points(self) -> list[tuple[Document, ActionPoint]]:
+        """The dossier's open action points with their documents, oldest first."""
+        return [
+            (document, point)
+            for document in self.current_documents()
+            if (point := document.current_action_point) is not None
+            and point.status in AWAITING_CLIENT
+        ]
+
+    def due_points(self) -> list[tuple[Document, ActionPoint]]:
+        """The open action points that have a due date: what the scheduler watches."""
+        return [(d, point) for d, point in self.open_points() if point.due_at is not None]
