@@ -26,7 +26,7 @@ from services.portal_projection.views import PortalView
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event
-from tests.unit.test_handlers import NOW, OFFICE, FakeDLQ
+from tests.unit.kafka_edge import NOW, OFFICE, FakeDLQ
 
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 

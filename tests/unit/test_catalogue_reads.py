@@ -12,7 +12,7 @@ from services.scenario_service.application import (
     StartScenarios,
 )
 from services.scenario_service.domainmodel import Subject
-from tests.unit.test_handlers import DISCHARGE, DOSSIER, ID_CARD, MORTGAGE, NOW, OFFICE
+from tests.unit.kafka_edge import DISCHARGE, DOSSIER, ID_CARD, MORTGAGE, NOW, OFFICE
 
 
 def open_store(path: Path) -> Scenarios:

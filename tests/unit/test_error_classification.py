@@ -2,7 +2,7 @@
 dead-lettered with the reason and the partition goes on.
 
 The consumer stories drive ``TrackingConsumer.process`` with in-memory positions and a DLQ that
-records what it would publish (no Kafka), as the consumer stories of test_handlers do.
+records what it would publish (no Kafka), as the stories of test_consumer do.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from eventsourcing.persistence import Tracking
 from servicekit.failures import Disposition, classify
 from shared.events import contracts as c
 from shared.events.codec import encode, new_event
-from tests.unit.test_handlers import DOSSIER, OFFICE, FakeDLQ, Positions, consumer_with, record
+from tests.unit.kafka_edge import DOSSIER, OFFICE, FakeDLQ, Positions, consumer_with, record
 
 T, C, P = Disposition.TRANSIENT, Disposition.CONFLICT, Disposition.PERMANENT
 

@@ -51,7 +51,7 @@ from services.scenario_service.domainmodel import (
 )
 from shared.events import contracts as c
 from shared.events.codec import encode, new_event
-from tests.unit.test_handlers import FakeDLQ, consumer_with, record
+from tests.unit.kafka_edge import FakeDLQ, consumer_with, record
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
