@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from services.dossiercontrole_service import kafka as dossier_kafka
 from services.dossiercontrole_service.application import (
     ConfigureDocumentType,
     DocumentRequest,
@@ -34,6 +35,8 @@ from services.dossiercontrole_service.domainmodel import (
     document_id_for,
 )
 from services.dossiercontrole_service.scheduler import DueScheduler
+from shared.events import topics
+from tests.unit.kafka_edge import Outbox
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 DUE = NOW + timedelta(days=10)
@@ -209,7 +212,11 @@ def test_two_replicas_and_a_restart_mark_overdue_and_remind_once(checks: Dossier
     reminders = steps(checks, ".ActionPointReminderDue")
     assert [(r.number, r.scheduled_for) for r in reminders] == [(1, DUE - 3 * DAY), (2, DUE)]
     assert reminders[0].by is None
-    assert [item["document_type"] for item in reminders[0].open_items] == ["loonstrook"]
+    # What the first reminder tells the client: the dossier's open items then (read from the
+    # dossier check after the event, not copied onto it).
+    published = Outbox(checks, topics.DOSSIERCONTROLE, dossier_kafka.OUTBOX.translator(checks))
+    [first_reminder, _] = [e for e in published.all() if e.type == "ActionPointReminderDue"]
+    assert [item.document_type for item in first_reminder.data.open_items] == ["loonstrook"]
 
 
 def test_reminders_stop_at_completion_and_follow_a_changed_schedule(
