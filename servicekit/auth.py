@@ -28,6 +28,24 @@ class Identity:
         """Staff of the office see every dossier of it; a client only the dossiers in its token."""
         return self.role != "client" or dossier_id in self.dossiers
 
+    @property
+    def actor(self) -> str:
+        """Who did it, as every event records a person: ``<role>:<sub>`` (``adviser:jan``)."""
+        return f"{self.role}:{self.sub}"
+
+
+def actor_of(recorded: str) -> tuple[str | None, str]:
+    """The role and subject of an event's actor as it was recorded: ``<role>:<sub>`` now, a
+    bare ``<sub>`` (scenario catalogue and runs) or ``user:<sub>`` (document lists) before it,
+    and a system's ``<kind>:<name>`` (``trigger:product_created``). The role is None where the
+    record did not say it."""
+    role, separator, sub = recorded.partition(":")
+    if not separator:
+        return None, recorded
+    if role == "user":
+        return None, sub
+    return role, sub
+
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})

@@ -203,10 +203,6 @@ def _shown(point: ActionPoint) -> ShownActionPointStatus:
     return status
 
 
-def _by(who: Identity) -> str:
-    return f"{who.role}:{who.sub}"
-
-
 def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
     point = document.current_action_point
     files = document.files
@@ -264,7 +260,7 @@ async def configure_document_type(
 ) -> DocumentTypeOut:
     settings = body.model_dump(exclude={"name", "creates_action_point"})
     command = ConfigureDocumentType(
-        who.tenant, code, body.name, body.creates_action_point, who.sub, **settings
+        who.tenant, code, body.name, body.creates_action_point, who.actor, **settings
     )
     await asyncio.to_thread(_app(request).configure_document_type, command)
     return DocumentTypeOut(code=code, **body.model_dump())
@@ -347,7 +343,7 @@ async def upload(
             "content_type": content_type,
             "filename": safe_filename(file.filename),
         },
-        _by(who),
+        who.actor,
         datetime.now(UTC),
         who.may_see_dossier,
         request.app.state.settings.max_dossier_upload_bytes,
@@ -370,7 +366,7 @@ async def upload(
 async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) -> DocumentOut:
     """The copy icon: use the file of another uploaded document of the same dossier."""
     command = CopyDocument(
-        who.tenant, document_id, body.source_document_id, _by(who), datetime.now(UTC)
+        who.tenant, document_id, body.source_document_id, who.actor, datetime.now(UTC)
     )
     check = await asyncio.to_thread(_app(request).copy, command)
     return _document_out(check, check.document(document_id))
@@ -381,7 +377,7 @@ async def copy(document_id: UUID, body: CopyIn, who: Adviser, request: Request) 
 )
 async def remove_document(document_id: UUID, who: Adviser, request: Request) -> Response:
     """The cross in the dossier check: the document and its action point go (409 after upload)."""
-    command = RemoveDocument(who.tenant, document_id, _by(who), datetime.now(UTC))
+    command = RemoveDocument(who.tenant, document_id, who.actor, datetime.now(UTC))
     await asyncio.to_thread(_app(request).remove_document, command)
     return Response(status_code=204)
 
@@ -394,7 +390,7 @@ async def remove_document(document_id: UUID, who: Adviser, request: Request) -> 
 )
 async def remove_action_point(action_point_id: UUID, who: Adviser, request: Request) -> Response:
     """Remove only the action point: it leaves the portal, the document stays in the check."""
-    command = RemoveActionPoint(who.tenant, action_point_id, _by(who), datetime.now(UTC))
+    command = RemoveActionPoint(who.tenant, action_point_id, who.actor, datetime.now(UTC))
     await asyncio.to_thread(_app(request).remove_action_point, command)
     return Response(status_code=204)
 
@@ -410,7 +406,7 @@ async def review(document_id: UUID, body: ReviewIn, who: Adviser, request: Reque
     reopens the client's action point (409 when nothing was delivered or the status does not
     allow it)."""
     command = Review(
-        who.tenant, document_id, body.decision, body.reason, _by(who), datetime.now(UTC)
+        who.tenant, document_id, body.decision, body.reason, who.actor, datetime.now(UTC)
     )
     check = await asyncio.to_thread(_app(request).review, command)
     return _document_out(check, check.document(document_id))
@@ -433,7 +429,7 @@ async def choose_portal_settings(
     body: PortalSettingsIn, who: Admin, request: Request
 ) -> PortalSettingsOut:
     """The office chooses what the client's progress counts (PortalSettingsChanged)."""
-    command = ChooseProgressCounts(who.tenant, body.progress_counts, who.sub)
+    command = ChooseProgressCounts(who.tenant, body.progress_counts, who.actor)
     await asyncio.to_thread(_app(request).choose_progress_counts, command)
     return PortalSettingsOut(progress_counts=body.progress_counts)
 
@@ -483,7 +479,7 @@ async def set_reminder_schedule(
     body: ReminderScheduleBody, who: Admin, request: Request
 ) -> ReminderScheduleBody:
     """Set the office's reminder schedule (admin); it applies to reminders not sent yet."""
-    command = SetReminderSchedule(who.tenant, **body.model_dump(), by=who.sub)
+    command = SetReminderSchedule(who.tenant, **body.model_dump(), by=who.actor)
     plan = await asyncio.to_thread(_app(request).set_reminder_schedule, command)
     return ReminderScheduleBody.model_validate(plan.as_dict())
 
@@ -498,6 +494,6 @@ async def set_reminder_schedule(
 async def remind_now(action_point_id: UUID, who: Adviser, request: Request) -> Response:
     """Remind the client of an open action point now (one ``ActionPointReminderDue``, with the
     next reminder number); 409 when the action point is not open."""
-    command = RemindNow(who.tenant, action_point_id, _by(who), datetime.now(UTC))
+    command = RemindNow(who.tenant, action_point_id, who.actor, datetime.now(UTC))
     await asyncio.to_thread(_app(request).remind_now, command)
     return Response(status_code=202)

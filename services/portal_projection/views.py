@@ -330,18 +330,23 @@ def progress_of(total: int, completed: int) -> dict[str, int]:
     }
 
 
-# When an action point counts as done in the progress, per office choice (SQL over a row).
+DONE_WHEN: dict[str, dict[str, str]] = {
+    "received": {"status": "completed"},
+    "approved": {"status": "completed", "document_status": "approved"},
+}
+"""When an action point counts as done in the client's progress, per office choice
+(``progress_counts``): the values its row must have. Written once, read as SQL (``_DONE``) and
+in Python (``is_done``); a unit test ties the words to the contracts' and the dossier check's."""
+
 _DONE = {
-    "received": "status = 'completed'",
-    "approved": "status = 'completed' AND document_status = 'approved'",
+    counts: " AND ".join(f"{column} = '{value}'" for column, value in row.items())
+    for counts, row in DONE_WHEN.items()
 }
 
 
 def is_done(point: dict[str, Any], counts: str = "received") -> bool:
-    """The same rule as ``_DONE`` over a row of ``PortalView.action_points``."""
-    if counts == "approved":
-        return bool(point["status"] == "completed" and point["document_status"] == "approved")
-    return bool(point["status"] == "completed")
+    """The rule of ``DONE_WHEN`` over a row of ``PortalView.action_points``."""
+    return all(point[column] == value for column, value in DONE_WHEN[counts].items())
 
 
 def progress(points: list[dict[str, Any]], counts: str = "received") -> dict[str, int]:

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from servicekit.eventstore import TrackedApplication
+from servicekit.eventstore import TrackedApplication, retried_on_conflict
 from services.scenario_service.domainmodel import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 from services.scenario_service.domainmodel import (
     Appointment,
@@ -176,15 +176,12 @@ class Scenarios(TrackedApplication):
     def delete_scenario(self, tenant: str, scenario_id: UUID, by: str) -> None:
         self._change_catalogue(tenant, lambda c: c.delete(scenario_id, by))
 
+    @retried_on_conflict()
     def _change_catalogue(self, tenant: str, change: Callable[[ScenarioCatalogue], None]) -> None:
         """Load the office's catalogue, change it, save it; again if an admin saved first."""
-
-        def command() -> None:
-            catalogue = self._catalogue(tenant)
-            change(catalogue)
-            self.save(catalogue)
-
-        self.retry_on_conflict(command)
+        catalogue = self._catalogue(tenant)
+        change(catalogue)
+        self.save(catalogue)
 
     def get_scenarios(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
         return [_own(s) for s in self._scenarios(tenant).scenarios_in(scope)]
@@ -264,30 +261,24 @@ class Scenarios(TrackedApplication):
             raise RunNotFound(f"scenario run {run_id} not found")
         return run
 
+    @retried_on_conflict()
     def cancel_run(self, tenant: str, run_id: UUID, reason: str = "cancelled_by_adviser") -> None:
         """Cancel a scheduled run; raises ``RunAlreadyExecuted`` when the scheduler was first."""
+        run = self.get_run(tenant, run_id)
+        run.cancel(reason)
+        self.save(run)
 
-        def command() -> None:
-            run = self.get_run(tenant, run_id)
-            run.cancel(reason)
-            self.save(run)
-
-        self.retry_on_conflict(command)
-
+    @retried_on_conflict(attempts=5)
     def execute_run(self, run_id: UUID, now: datetime) -> bool:
         """Execute a due run; False when it was executed or cancelled already (by any replica),
         or moved later. Raises ``IntegrityError`` when its saves keep conflicting: the scheduler
         keeps the run and tries again later."""
-
-        def command() -> bool:
-            run: ScenarioRun = self.repository.get(run_id)
-            if not run.due(now):
-                return False
-            run.execute(now)
-            self.save(run)
-            return True
-
-        return self.retry_on_conflict(command, attempts=5)
+        run: ScenarioRun = self.repository.get(run_id)
+        if not run.due(now):
+            return False
+        run.execute(now)
+        self.save(run)
+        return True
 
     # --- document requests ---------------------------------------------------------------------
 

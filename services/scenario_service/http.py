@@ -100,7 +100,7 @@ class ScenarioIn(_Body):
             self.scope,
             [i.model_dump() for i in self.items],
             self.trigger.model_dump() if self.trigger else None,
-            who.sub,
+            who.actor,
         )
 
 
@@ -263,7 +263,7 @@ async def change_scenario(
     "/scenarios/{scenario_id}", status_code=204, tags=["scenarios"], responses=errors(404, 409)
 )
 async def delete_scenario(scenario_id: UUID, who: Admin, request: Request) -> Response:
-    await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.sub)
+    await asyncio.to_thread(_app(request).delete_scenario, who.tenant, scenario_id, who.actor)
     return Response(status_code=204)
 
 
@@ -280,7 +280,7 @@ async def start_scenarios(body: RunsIn, who: Adviser, request: Request) -> RunsO
         body.dossier_id,
         DomainSubject.of(body.subject.model_dump()),
         body.scenario_ids,
-        who.sub,
+        who.actor,
         execute_at=body.execute_at,
         execute_on=body.execute_on,
         execute_at_time=body.execute_at_time,
@@ -323,7 +323,7 @@ async def request_document(
         body.document_type,
         body.title,
         body.action_point,
-        who.sub,
+        who.actor,
         body.due(),
     )
     request_id = await asyncio.to_thread(_app(request).request_document, command)
@@ -352,7 +352,7 @@ async def receive_document_list(
         DomainSubject.of(body.subject.model_dump()),
         body.reference,
         [i.model_dump() for i in body.items],
-        f"user:{who.sub}",
+        who.actor,
     )
     document_list, created = await asyncio.to_thread(_app(request).receive_document_list, command)
     return DocumentListCreated(

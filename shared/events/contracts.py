@@ -121,10 +121,15 @@ TenantId = Annotated[
 ]
 
 
+SubjectType = Literal["product", "appointment"]
+"""What a subject is; the scenario domain's ``SubjectKind`` has the same members (a test ties
+them)."""
+
+
 class Subject(_Data):
     """What documents are requested for: a product or an appointment (afspraak) of a dossier."""
 
-    type: Literal["product", "appointment"]
+    type: SubjectType
     id: Identifier
     scope: Scope
 
@@ -142,10 +147,15 @@ class RequestedItem(_Data):
     due_in: IsoDuration | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
+TriggerName = Literal["product_created", "application_submitted", "appointment_scheduled"]
+"""The platform facts that start a scenario by themselves; the scenario domain's ``TriggerEvent``
+has the same members (a test ties them)."""
+
+
 class Trigger(_Data):
     """When a scenario starts by itself; ``offset_days`` only for ``appointment_scheduled``."""
 
-    event: Literal["product_created", "application_submitted", "appointment_scheduled"]
+    event: TriggerName
     offset_days: StrictInt | None = Field(default=None, ge=-365, le=365)
 
 
@@ -391,11 +401,16 @@ class DocumentExpiredData(_Data):
     rerequested_document_id: UUID | None = None
 
 
+ProgressCountsName = Literal["received", "approved"]
+"""What an office's client progress counts as done; the dossier check's ``ProgressCounts`` and the
+portal's ``DONE_WHEN`` have the same members (a test ties them)."""
+
+
 class PortalSettingsChangedData(_Data):
     """An office's choice of what the client's progress counts as done: a delivered document
     (``received``: uploaded or approved) or only an approved one."""
 
-    progress_counts: Literal["received", "approved"]
+    progress_counts: ProgressCountsName
 
 
 # --- platform topics (inbound) -----------------------------------------------------------------
