@@ -1,5 +1,5 @@
-"""What every service's domain shares: the kinds of refusal a command can meet, and how an
-office's aggregates are named.
+"""What every service's domain shares: the kinds of refusal a command can meet, how an office's
+aggregates are named, and the subject that documents are requested for.
 
 A domain raises the kind that says what went wrong; the edges map the kind, never the message:
 ``servicekit.runtime`` answers HTTP with the status of ``DomainError.status`` (one handler for
@@ -8,6 +8,10 @@ is the same on every retry).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from servicekit.failures import Refused
 from shared.events.contracts import TENANT_SEPARATOR
@@ -57,3 +61,35 @@ def office_name(kind: str, tenant: str, *rest: str) -> str:
     if TENANT_SEPARATOR in tenant:
         raise ValueError(f"an office id must not contain {TENANT_SEPARATOR!r}: {tenant!r}")
     return TENANT_SEPARATOR.join((kind, tenant, *rest))
+
+
+class SubjectKind(StrEnum):
+    """What a subject is (the contracts' ``SubjectType``; a test ties the two)."""
+
+    PRODUCT = "product"
+    APPOINTMENT = "appointment"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What documents are requested for: a product or an appointment (afspraak) of a dossier,
+    and its scope. The domain's value; ``shared.events.contracts.Subject`` is its form on the
+    wire, and events keep it as the contracts carry it (``as_dict``)."""
+
+    type: SubjectKind
+    id: str
+    scope: str
+
+    @classmethod
+    def of(cls, data: Any) -> Subject:
+        """From its wire form (a dict, as events and snapshots keep it)."""
+        return cls(SubjectKind(data["type"]), str(data["id"]), str(data["scope"]))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type.value, "id": self.id, "scope": self.scope}
+
+    def __copy__(self) -> Subject:
+        return self  # immutable: a copy of an aggregate shares it
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Subject:
+        return self

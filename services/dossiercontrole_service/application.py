@@ -1,6 +1,6 @@
 """The dossier-check service's application: document state, uploads and action points.
 
-Its commands are small dataclasses (``DocumentRequest``, ``Upload``, ``CopyDocument``,
+Its commands are small dataclasses (``AddRequestedDocument``, ``UploadDocument``, ``CopyDocument``,
 ``RemoveDocument``, ``RemoveActionPoint``, ``ConfigureDocumentType``) that the HTTP API, the
 Kafka consumer and the benchmarks build alike; refusals are the domain's errors.
 """
@@ -38,7 +38,7 @@ from services.dossiercontrole_service.domainmodel import (
 
 
 @dataclass(frozen=True)
-class DocumentRequest:
+class AddRequestedDocument:
     """One DocumentRequested, as the application adds it."""
 
     tenant: str
@@ -59,7 +59,7 @@ def _everyone(_dossier_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Upload:
+class UploadDocument:
     """A file's metadata for a document (its bytes are stored already); completes its task.
 
     ``visible``: whether the caller may see a dossier (a client only its own); ``quota``: the
@@ -106,7 +106,7 @@ class RemoveActionPoint:
 
 
 @dataclass(frozen=True)
-class Review:
+class ReviewDocument:
     """The adviser's review of a delivered document: ``approve``, or ``reject`` with a reason
     that the client sees on the reopened action point."""
 
@@ -248,7 +248,7 @@ class DossierChecks(TrackedApplication):
         return check
 
     def add_requested_document(
-        self, request: DocumentRequest, tracking: Tracking | None = None
+        self, request: AddRequestedDocument, tracking: Tracking | None = None
     ) -> UUID | None:
         """Add a requested document (and its action point) unless that request was handled or
         the same document type is requested already on that subject.
@@ -259,7 +259,7 @@ class DossierChecks(TrackedApplication):
         return self.add_requested_documents([request], tracking)[0]
 
     def add_requested_documents(
-        self, requests: Sequence[DocumentRequest], tracking: Tracking | None = None
+        self, requests: Sequence[AddRequestedDocument], tracking: Tracking | None = None
     ) -> list[UUID | None]:
         """Add several requests, in order, and store them with ``tracking`` in one transaction
         (a consumed batch); raises, storing nothing, when any one of them cannot be added.
@@ -278,14 +278,16 @@ class DossierChecks(TrackedApplication):
             return self._add_batch(requests, tracking, ask_ids=True)
 
     def _add_batch(
-        self, requests: Sequence[DocumentRequest], tracking: Tracking | None, *, ask_ids: bool
+        self, requests: Sequence[AddRequestedDocument], tracking: Tracking | None, *, ask_ids: bool
     ) -> list[UUID | None]:
         batch = _Batch()
         added = [self._add_requested(batch, request, ask_ids) for request in requests]
         self.save_tracked(tracking, *batch.checks.values(), *batch.locators)
         return added
 
-    def _add_requested(self, batch: _Batch, request: DocumentRequest, ask_ids: bool) -> UUID | None:
+    def _add_requested(
+        self, batch: _Batch, request: AddRequestedDocument, ask_ids: bool
+    ) -> UUID | None:
         tenant, dossier_id, request_id = request.tenant, request.dossier_id, request.request_id
         document_type, action_point = request.document_type, request.action_point
         if ask_ids:
@@ -364,14 +366,14 @@ class DossierChecks(TrackedApplication):
 
     # --- adviser and client commands -------------------------------------------------------------
 
-    def check_upload(self, command: Upload) -> None:
+    def check_upload(self, command: UploadDocument) -> None:
         """Refuses an upload before its bytes are stored: a document that does not exist (or
         was removed) for the caller, or a dossier without room for the file's ``size``. The
         quota is checked again, exactly, when the upload is saved."""
         check = self._locate_document(command.tenant, command.document_id, command.visible)
         check.ensure_room_for(int(command.file["size"]), command.quota)
 
-    def upload(self, command: Upload) -> DossierCheck:
+    def upload(self, command: UploadDocument) -> DossierCheck:
         return self._change_document(
             command.tenant,
             command.document_id,
@@ -399,7 +401,7 @@ class DossierChecks(TrackedApplication):
             ),
         )
 
-    def review(self, command: Review) -> DossierCheck:
+    def review(self, command: ReviewDocument) -> DossierCheck:
         def decide(check: DossierCheck) -> None:
             if command.decision == "approve":
                 check.approve(command.document_id, command.by, command.at)

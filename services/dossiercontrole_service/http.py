@@ -22,9 +22,9 @@ from services.dossiercontrole_service.application import (
     RemindNow,
     RemoveActionPoint,
     RemoveDocument,
-    Review,
+    ReviewDocument,
     SetReminderSchedule,
-    Upload,
+    UploadDocument,
 )
 from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
 from services.dossiercontrole_service.domainmodel import (
@@ -138,7 +138,7 @@ class DocumentOut(BaseModel):
     )
 
 
-class DocumentList(BaseModel):
+class DocumentPage(BaseModel):
     dossier_id: str
     documents: list[DocumentOut]
     next_cursor: str | None = None
@@ -279,20 +279,20 @@ async def list_document_types(
     )
 
 
-@router.get("/dossiers/{dossier_id}/documents", response_model=DocumentList, tags=["dossier check"])
+@router.get("/dossiers/{dossier_id}/documents", response_model=DocumentPage, tags=["dossier check"])
 async def dossier_check(
     dossier_id: str,
     who: Adviser,
     request: Request,
     page: Annotated[Page, Depends(paging("documents", 2))],
-) -> DocumentList:
+) -> DocumentPage:
     """The dossier check (dossiercontrole): every requested document with its state, oldest
     first, a page at a time."""
     check = await asyncio.to_thread(_app(request).get_dossier_check, who.tenant, dossier_id)
     chosen, next_cursor = paginate(
         check.current_documents(), lambda d: (moment(d.created_at), str(d.document_id)), page
     )
-    return DocumentList(
+    return DocumentPage(
         dossier_id=dossier_id,
         documents=[_document_out(check, d) for d in chosen],
         next_cursor=next_cursor,
@@ -331,11 +331,11 @@ async def action_points(
 async def upload(
     document_id: UUID, file: UploadFile, who: Uploader, request: Request
 ) -> DocumentOut:
-    """Upload a file (adviser, or the dossier's client); completes the open action point."""
+    """UploadDocument a file (adviser, or the dossier's client); completes the open action point."""
     content = await file.read(request.app.state.settings.max_upload_bytes + 1)
     content_type = inspect_upload(content, request.app.state.settings.max_upload_bytes)
     app = _app(request)
-    command = Upload(
+    command = UploadDocument(
         who.tenant,
         document_id,
         {
@@ -405,7 +405,7 @@ async def review(document_id: UUID, body: ReviewIn, who: Adviser, request: Reque
     """The adviser's review of the delivered file: approve it, or reject it with a reason, which
     reopens the client's action point (409 when nothing was delivered or the status does not
     allow it)."""
-    command = Review(
+    command = ReviewDocument(
         who.tenant, document_id, body.decision, body.reason, who.actor, datetime.now(UTC)
     )
     check = await asyncio.to_thread(_app(request).review, command)

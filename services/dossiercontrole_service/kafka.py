@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import BatchHandler, Handler, Rejected
 from servicekit.outbox import Fact, Origin, OutboxMappings
-from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
+from services.dossiercontrole_service.application import AddRequestedDocument, DossierChecks
 from services.dossiercontrole_service.domainmodel import ActionPoint, Document, RequestIdInUse
 from shared.events import contracts as c
 from shared.events import topics
@@ -254,9 +254,9 @@ def handlers(
     return {"DocumentRequested": document_requested}
 
 
-def _request(event: c.CloudEvent, at: datetime) -> DocumentRequest:
+def _request(event: c.CloudEvent, at: datetime) -> AddRequestedDocument:
     data = event.data
-    return DocumentRequest(
+    return AddRequestedDocument(
         event.tenantid,
         data.dossier_id,
         data.request_id,

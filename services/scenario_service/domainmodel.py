@@ -8,8 +8,6 @@ scenario's items, so later edits of the scenario leave started runs alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,7 +16,14 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
-from servicekit.domain import Conflict, DomainError, Invalid, NotFound, office_name
+from servicekit.domain import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    Subject,
+    office_name,
+)
 
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
 
@@ -83,30 +88,6 @@ RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.CANCELLED: frozenset(),
 }
 """Which status may follow which: a new status is a member above and its row here."""
-
-
-class SubjectKind(StrEnum):
-    PRODUCT = "product"
-    APPOINTMENT = "appointment"
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What documents are requested for: a product or an appointment (afspraak), and its scope.
-
-    Events keep it as the contracts carry it (``as_dict``), so stored and published shapes
-    stay as they were."""
-
-    kind: SubjectKind
-    id: str
-    scope: str
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any]) -> Subject:
-        return cls(SubjectKind(raw["type"]), raw["id"], raw["scope"])
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"type": self.kind.value, "id": self.id, "scope": self.scope}
 
 
 class TriggerEvent(StrEnum):
@@ -294,7 +275,7 @@ def triggered_run_id(scenario_id: UUID, tenant: str, trigger_event: str, subject
     new event finds the run it started before. A JSON list keeps the parts apart whatever
     characters they hold.
     """
-    key = json.dumps([tenant, str(trigger_event), subject.kind.value, subject.id])
+    key = json.dumps([tenant, str(trigger_event), subject.type.value, subject.id])
     return uuid5(scenario_id, f"triggered:{key}")
 
 

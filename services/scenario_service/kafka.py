@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import Handler, Rejected
+from servicekit.domain import Subject, SubjectKind
 from servicekit.outbox import Fact, Origin, OutboxMappings
 from services.scenario_service.application import (
     APPOINTMENT_SCOPE,
@@ -22,13 +23,7 @@ from services.scenario_service.application import (
     Scenarios,
     StartTriggered,
 )
-from services.scenario_service.domainmodel import (
-    RunStatus,
-    Subject,
-    SubjectKind,
-    TriggerEvent,
-    request_ids_for,
-)
+from services.scenario_service.domainmodel import RunStatus, TriggerEvent, request_ids_for
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import durations, topics

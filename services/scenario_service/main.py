@@ -9,7 +9,7 @@ from servicekit.settings import Settings
 from services.scenario_service import kafka, settings
 from services.scenario_service.application import Scenarios
 from services.scenario_service.http import router
-from services.scenario_service.scheduler import Scheduler
+from services.scenario_service.scheduler import RunScheduler
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -19,7 +19,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     application = Scenarios(env=config.eventstore_env("scenario"))
     runtime = Runtime(config)
     runtime.event_sourced(application, kafka)
-    runtime.add_job("scheduler", Scheduler(application).run)
+    runtime.add_job("scheduler", RunScheduler(application).run)
     app = http_app(
         runtime,
         title="Actiepunten scenario service",

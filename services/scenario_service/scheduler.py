@@ -38,7 +38,7 @@ def run_moment(event: Any) -> scheduler.Due | scheduler.Gone | None:
     return None
 
 
-class Scheduler(scheduler.Scheduler):
+class RunScheduler(scheduler.Scheduler):
     """The scenario runs' scheduler: the generic one over the runs' timetable."""
 
     def __init__(self, app: Scenarios, *, tick: float = 0.2) -> None:

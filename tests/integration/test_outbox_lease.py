@@ -17,7 +17,7 @@ from servicekit.outbox import OutboxRelay
 from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka
 from services.dossiercontrole_service.application import (
-    DocumentRequest,
+    AddRequestedDocument,
     DossierChecks,
 )
 from shared.events import contracts as c
@@ -70,7 +70,9 @@ def replicas(store: dict[str, str]) -> Iterator[tuple[DossierChecks, DossierChec
 
 def request(app: DossierChecks, dossier_id: str, document_type: str) -> None:
     app.add_requested_document(
-        DocumentRequest(OFFICE, dossier_id, uuid.uuid4(), MORTGAGE, document_type, None, None, NOW)
+        AddRequestedDocument(
+            OFFICE, dossier_id, uuid.uuid4(), MORTGAGE, document_type, None, None, NOW
+        )
     )
 
 

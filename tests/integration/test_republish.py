@@ -15,7 +15,7 @@ import pytest
 
 from actiepunten import ops
 from devtools import Broker
-from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
+from services.dossiercontrole_service.application import AddRequestedDocument, DossierChecks
 from services.dossiercontrole_service.domainmodel import document_id_for
 from shared.events import topics
 from tests.conftest import store_params
@@ -61,7 +61,7 @@ def test_republish_quarantines_a_stored_event_no_contract_can_carry_and_sends_th
     first, second = (uuid.uuid4() for _ in range(2))
     for request_id, document_type in ((first, "identiteitsbewijs"), (second, "loonstrook")):
         checks.add_requested_document(
-            DocumentRequest(
+            AddRequestedDocument(
                 office, "dossier-1", request_id, MORTGAGE, document_type, None, None, at
             )
         )

@@ -15,15 +15,15 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.dossiercontrole_service.application import (
+    AddRequestedDocument,
     ChooseProgressCounts,
     ConfigureDocumentType,
     CopyDocument,
-    DocumentRequest,
     DossierChecks,
     RemoveActionPoint,
     RemoveDocument,
-    Review,
-    Upload,
+    ReviewDocument,
+    UploadDocument,
 )
 from services.dossiercontrole_service.domainmodel import (
     ActionPoint,
@@ -81,7 +81,7 @@ def request(
     """A document request arrives; returns the id of the document it would add."""
     request_id = request_id or uuid4()
     app.add_requested_document(
-        DocumentRequest(
+        AddRequestedDocument(
             tenant, DOSSIER, request_id, subject, document_type, title, action_point, NOW
         )
     )
@@ -113,7 +113,9 @@ def test_a_request_adds_a_document_with_an_open_action_point(checks: DossierChec
     request_id = uuid4()
 
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(
+            OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
 
     (added,) = documents(checks)
@@ -204,10 +206,12 @@ def test_the_same_request_delivered_twice_adds_one_document(checks: DossierCheck
     request_id = uuid4()
 
     first = checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(
+            OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
     second = checks.add_requested_document(
-        DocumentRequest(
+        AddRequestedDocument(
             OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, LATER
         )
     )
@@ -246,12 +250,12 @@ def test_a_later_request_that_asks_for_a_task_opens_it_on_the_open_document(
     )
     # The same request delivered again opens nothing more.
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
+        AddRequestedDocument(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
     )
     assert documents(checks)[0].action_point.created_at == NOW
     # The adviser finds the task by its id, and the client's upload completes it.
     assert checks.locate(OFFICE, action_point_id_for(later)) is not None
-    checks.upload(Upload(OFFICE, first, PASSPORT, "client:klant-1", LATER))
+    checks.upload(UploadDocument(OFFICE, first, PASSPORT, "client:klant-1", LATER))
     assert action_point_of(checks, first) == ActionPoint(
         action_point_id_for(later), ActionPointStatus.COMPLETED, NOW, completed_at=LATER
     )
@@ -284,7 +288,9 @@ def test_a_request_id_that_opened_a_task_elsewhere_is_refused(checks: DossierChe
     # id would be the one in dossier-1 (ids derive from the request id).
     with pytest.raises(RequestIdInUse):
         checks.add_requested_document(
-            DocumentRequest(OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW)
+            AddRequestedDocument(
+                OFFICE, "dossier-2", reused, MORTGAGE, "loonstrook", None, True, NOW
+            )
         )
     assert checks.get_dossier_check(OFFICE, "dossier-2").current_documents() == []
 
@@ -315,7 +321,7 @@ def test_the_same_type_on_another_subject_is_a_document_of_its_own(checks: Dossi
 
 def test_once_uploaded_the_same_type_may_be_requested_again(checks: DossierChecks) -> None:
     first = request(checks)
-    checks.upload(Upload(OFFICE, first, PASSPORT, "klant-1", LATER))
+    checks.upload(UploadDocument(OFFICE, first, PASSPORT, "klant-1", LATER))
 
     # The old passport expired: the adviser asks for a new one.
     second = request(checks)
@@ -331,7 +337,7 @@ def test_uploading_completes_the_open_action_point(checks: DossierChecks) -> Non
     document_id = request(checks)
 
     # The client uploads the passport on the portal.
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
 
     uploaded = document(checks, document_id)
     assert uploaded.status == "uploaded"
@@ -350,25 +356,29 @@ def test_a_dossier_holds_uploads_up_to_its_quota(checks: DossierChecks) -> None:
     quota = 2 * PASSPORT["size"] + 10  # type: ignore[operator]
 
     # Two files fit in the dossier's quota; a copy stores no new bytes and does not count.
-    checks.upload(Upload(OFFICE, passport, PASSPORT, "client:klant-1", LATER, quota=quota))
-    checks.upload(Upload(OFFICE, payslip, PASSPORT_BACK, "client:klant-1", LATER, quota=quota))
+    checks.upload(UploadDocument(OFFICE, passport, PASSPORT, "client:klant-1", LATER, quota=quota))
+    checks.upload(
+        UploadDocument(OFFICE, payslip, PASSPORT_BACK, "client:klant-1", LATER, quota=quota)
+    )
     checks.copy(CopyDocument(OFFICE, statement, passport, "adviser:adviseur-1", LATER))
     assert checks.get_dossier_check(OFFICE, DOSSIER).uploaded_bytes() == 2 * PASSPORT["size"]
 
     # A third file would pass the quota: refused, and the document stays as it was.
     third = request(checks, "werkgeversverklaring")
     with pytest.raises(UploadQuotaExceeded, match="quota"):
-        checks.upload(Upload(OFFICE, third, PASSPORT, "client:klant-1", LATER, quota=quota))
+        checks.upload(UploadDocument(OFFICE, third, PASSPORT, "client:klant-1", LATER, quota=quota))
     assert document(checks, third).status == "requested"
 
 
 def test_a_second_upload_is_version_two(checks: DossierChecks) -> None:
     document_id = request(checks)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", LATER))
 
     # The back of the passport was missing; the adviser uploads it too.
     next_day = LATER + timedelta(days=1)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT_BACK, "adviser:adviseur-1", next_day))
+    checks.upload(
+        UploadDocument(OFFICE, document_id, PASSPORT_BACK, "adviser:adviseur-1", next_day)
+    )
 
     files = document(checks, document_id).files
     assert [f.version for f in files] == [1, 2]
@@ -384,7 +394,7 @@ def test_the_adviser_copies_an_uploaded_document_of_the_same_dossier(
 ) -> None:
     # The passport was uploaded for the mortgage ...
     on_mortgage = request(checks, "identiteitsbewijs", subject=MORTGAGE)
-    checks.upload(Upload(OFFICE, on_mortgage, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, on_mortgage, PASSPORT, "client:klant-1", NOW))
     # ... and the life insurance asks for it as well.
     on_life = request(checks, "identiteitsbewijs", subject=LIFE)
 
@@ -410,11 +420,13 @@ def test_copying_from_a_document_without_an_upload_is_refused(checks: DossierChe
 def test_copying_from_another_dossier_is_refused(checks: DossierChecks) -> None:
     elsewhere = uuid4()
     checks.add_requested_document(
-        DocumentRequest(
+        AddRequestedDocument(
             OFFICE, "dossier-2", elsewhere, MORTGAGE, "identiteitsbewijs", None, None, NOW
         )
     )
-    checks.upload(Upload(OFFICE, document_id_for(elsewhere), PASSPORT, "client:klant-2", NOW))
+    checks.upload(
+        UploadDocument(OFFICE, document_id_for(elsewhere), PASSPORT, "client:klant-2", NOW)
+    )
     target = request(checks)
 
     with pytest.raises(SourceDocumentNotFound):
@@ -446,7 +458,7 @@ def test_removing_the_document_takes_its_action_point_with_it(checks: DossierChe
 
 def test_a_document_with_an_upload_cannot_be_removed(checks: DossierChecks) -> None:
     document_id = request(checks)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
 
     with pytest.raises(DocumentHasUpload):
         checks.remove_document(RemoveDocument(OFFICE, document_id, "adviser:adviseur-1", LATER))
@@ -485,7 +497,7 @@ def test_a_document_whose_action_point_was_removed_can_still_be_uploaded_and_rem
             RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
         )
 
-    checks.upload(Upload(OFFICE, kept, PASSPORT, "adviser:adviseur-1", LATER))
+    checks.upload(UploadDocument(OFFICE, kept, PASSPORT, "adviser:adviseur-1", LATER))
     checks.remove_document(RemoveDocument(OFFICE, dropped, "adviser:adviseur-1", LATER))
 
     assert document(checks, kept).status == "uploaded"
@@ -503,7 +515,9 @@ def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
         (removed_point, "identiteitsbewijs"),
     ):
         checks.add_requested_document(
-            DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW)
+            AddRequestedDocument(
+                OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW
+            )
         )
     # The adviser removes the discharge document, and only the ID's action point.
     checks.remove_document(
@@ -520,7 +534,7 @@ def test_a_republished_request_does_not_bring_back_what_the_adviser_removed(
     ):
         assert (
             checks.add_requested_document(
-                DocumentRequest(
+                AddRequestedDocument(
                     OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, LATER
                 )
             )
@@ -549,7 +563,7 @@ def test_another_office_cannot_find_or_touch_this_offices_documents(checks: Doss
 
     # Their commands find nothing ...
     with pytest.raises(DocumentNotFound):
-        checks.upload(Upload(OTHER_OFFICE, document_id, PASSPORT, "client:x", LATER))
+        checks.upload(UploadDocument(OTHER_OFFICE, document_id, PASSPORT, "client:x", LATER))
     with pytest.raises(DocumentNotFound):
         checks.remove_document(RemoveDocument(OTHER_OFFICE, document_id, "adviser:x", LATER))
     with pytest.raises(ActionPointNotFound):
@@ -568,7 +582,7 @@ def test_an_upload_the_caller_may_not_make_is_refused_as_not_found(checks: Dossi
     # A client of another dossier of the same office tries to upload.
     with pytest.raises(DocumentNotFound):
         checks.upload(
-            Upload(
+            UploadDocument(
                 OFFICE,
                 document_id,
                 PASSPORT,
@@ -587,7 +601,7 @@ def review(
     app: DossierChecks, document_id: UUID, decision: str, reason: str | None = None
 ) -> Document:
     check = app.review(
-        Review(OFFICE, document_id, decision, reason, "adviser:adviseur-1", LATER)  # type: ignore[arg-type]
+        ReviewDocument(OFFICE, document_id, decision, reason, "adviser:adviseur-1", LATER)  # type: ignore[arg-type]
     )
     return check.document(document_id)
 
@@ -596,7 +610,7 @@ def test_a_rejection_reopens_the_task_with_the_reason_and_keeps_the_file(
     checks: DossierChecks,
 ) -> None:
     document_id = request(checks)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
 
     # The back of the passport is missing: the adviser rejects it with the reason.
     rejected = review(checks, document_id, "reject", "  De achterkant ontbreekt ")
@@ -608,7 +622,7 @@ def test_a_rejection_reopens_the_task_with_the_reason_and_keeps_the_file(
 
     # The client delivers again: uploaded, the task completed, the reason gone.
     next_day = LATER + timedelta(days=1)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT_BACK, "client:klant-1", next_day))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT_BACK, "client:klant-1", next_day))
     again = document(checks, document_id)
     assert (again.status, again.rejection_reason, len(again.files)) == ("uploaded", None, 2)
     assert again.action_point is not None
@@ -624,7 +638,7 @@ def test_a_rejection_needs_a_reason_and_something_delivered(checks: DossierCheck
     document_id = request(checks)
     with pytest.raises(MoveRefused):
         review(checks, document_id, "approve")  # nothing to review yet
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
 
     for blank in (None, "", "   "):
         with pytest.raises(ReasonRequired) as refused:
@@ -641,7 +655,7 @@ def test_a_rejection_does_not_bring_back_a_task_the_adviser_removed(
     checks.remove_action_point(
         RemoveActionPoint(OFFICE, action_point_id, "adviser:adviseur-1", NOW)
     )
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "adviser:adviseur-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "adviser:adviseur-1", NOW))
 
     rejected = review(checks, document_id, "reject", "Verlopen paspoort")
 
@@ -651,7 +665,7 @@ def test_a_rejection_does_not_bring_back_a_task_the_adviser_removed(
 
 def test_a_new_request_of_a_rejected_type_is_merged_into_it(checks: DossierChecks) -> None:
     document_id = request(checks)
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
     review(checks, document_id, "reject", "Onleesbaar")
 
     # Another scenario asks for the ID: the client still has one task for it.

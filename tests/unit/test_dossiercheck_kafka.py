@@ -11,13 +11,13 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
 from services.dossiercontrole_service.application import (
+    AddRequestedDocument,
     ConfigureDocumentType,
     CopyDocument,
-    DocumentRequest,
     DossierChecks,
     RemoveActionPoint,
     RemoveDocument,
-    Upload,
+    UploadDocument,
 )
 from services.dossiercontrole_service.domainmodel import action_point_id_for, document_id_for
 from services.scenario_service import kafka as scenario_kafka
@@ -52,7 +52,9 @@ def test_a_requested_document_publishes_the_document_and_its_action_point(
     request_id = uuid4()
 
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(
+            OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
 
     added, opened = outbox.new()
@@ -96,20 +98,20 @@ def test_a_merged_request_publishes_an_action_point_only_when_it_asks_for_one(
 
     first = uuid4()
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, first, MORTGAGE, "finale_kwijting", None, None, NOW)
+        AddRequestedDocument(OFFICE, DOSSIER, first, MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     assert types(outbox.new()) == ["DocumentAdded"]
 
     # A second request by the type's setting: nothing new for anyone.
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW)
+        AddRequestedDocument(OFFICE, DOSSIER, uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     assert outbox.new() == []
 
     # A third asks for a task: the open document gets it, and the portal hears of it.
     later = uuid4()
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
+        AddRequestedDocument(OFFICE, DOSSIER, later, MORTGAGE, "finale_kwijting", None, True, LATER)
     )
     (opened,) = outbox.new()
     assert isinstance(opened, c.ActionPointOpened)
@@ -133,7 +135,7 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
     life = {"type": "product", "id": "lv-1", "scope": "levensverzekering"}
     for request_id, subject in ((on_mortgage, MORTGAGE), (on_life, life)):
         checks.add_requested_document(
-            DocumentRequest(
+            AddRequestedDocument(
                 OFFICE, DOSSIER, request_id, subject, "identiteitsbewijs", None, None, NOW
             )
         )
@@ -142,7 +144,9 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
 
     # The client uploads the passport for the mortgage.
     later = NOW + timedelta(hours=1)
-    checks.upload(Upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later))
+    checks.upload(
+        UploadDocument(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    )
     uploaded, completed = outbox.new()
     assert uploaded.data == c.DocumentUploadedData(
         document_id=document_id_for(on_mortgage),
@@ -159,7 +163,9 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
     )
 
     # A second version completes nothing new.
-    checks.upload(Upload(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later))
+    checks.upload(
+        UploadDocument(OFFICE, document_id_for(on_mortgage), PASSPORT, "client:klant-1", later)
+    )
     (second,) = outbox.new()
     assert isinstance(second, c.DocumentUploaded)
     assert second.data.version == 2
@@ -180,10 +186,10 @@ def test_uploads_publish_the_file_and_complete_the_action_point_once(
 def test_both_removal_paths_are_visible_as_events(checks: DossierChecks) -> None:
     goes, stays = uuid4(), uuid4()
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, goes, MORTGAGE, "finale_kwijting", None, None, NOW)
+        AddRequestedDocument(OFFICE, DOSSIER, goes, MORTGAGE, "finale_kwijting", None, None, NOW)
     )
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(OFFICE, DOSSIER, stays, MORTGAGE, "identiteitsbewijs", None, None, NOW)
     )
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     outbox.new()
@@ -223,9 +229,13 @@ def test_republishing_the_dossier_log_gives_the_same_event_ids(checks: DossierCh
         ConfigureDocumentType(OFFICE, "identiteitsbewijs", "ID-bewijs", True, "admin-1")
     )
     checks.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(
+            OFFICE, DOSSIER, request_id, MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
-    checks.upload(Upload(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW))
+    checks.upload(
+        UploadDocument(OFFICE, document_id_for(request_id), PASSPORT, "client:klant-1", NOW)
+    )
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
 
     first, again = outbox.all(), outbox.all()

@@ -16,13 +16,13 @@ import pytest
 
 from services.dossiercontrole_service import kafka as dossier_kafka
 from services.dossiercontrole_service.application import (
+    AddRequestedDocument,
     ConfigureDocumentType,
-    DocumentRequest,
     DossierChecks,
     RemindNow,
-    Review,
+    ReviewDocument,
     SetReminderSchedule,
-    Upload,
+    UploadDocument,
 )
 from services.dossiercontrole_service.domainmodel import (
     ActionPoint,
@@ -179,7 +179,7 @@ def checks() -> Iterator[DossierChecks]:
 
 def requested(app: DossierChecks, document_type: str, due_at: datetime | None = DUE) -> UUID:
     request_id = uuid4()
-    request = DocumentRequest(
+    request = AddRequestedDocument(
         OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW, due_at=due_at
     )
     app.add_requested_document(request)
@@ -227,7 +227,7 @@ def test_reminders_stop_at_completion_and_follow_a_changed_schedule(
     checks.set_reminder_schedule(
         SetReminderSchedule(OFFICE, [], True, "P1D", 2, "admin")  # on the day, then daily
     )
-    checks.upload(Upload(OFFICE, document_id_for(annual), FILE, "client:c", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id_for(annual), FILE, "client:c", NOW))
     assert scheduler.run_due(DUE - DAY) == 0  # the 3-days-before reminder is no more
     assert scheduler.run_due(DUE + 3 * DAY) == 2  # overdue, and one reminder (not a burst)
     assert scheduler.run_due(DUE + 9 * DAY) == 0  # two in all: the second was the day after
@@ -265,7 +265,7 @@ def test_a_point_reopened_past_its_due_date_becomes_overdue_again(checks: Dossie
     assert scheduler.run_due(DUE) == 1  # overdue
 
     # The client delivers: no longer overdue. The adviser rejects it: open again, past due.
-    checks.upload(Upload(OFFICE, document_id, FILE, "client:c", DUE + DAY))
+    checks.upload(UploadDocument(OFFICE, document_id, FILE, "client:c", DUE + DAY))
     assert checks.get_dossier_check(OFFICE, DOSSIER).document(document_id).action_point == (
         ActionPoint(
             action_point_id_for(payslip),
@@ -275,7 +275,9 @@ def test_a_point_reopened_past_its_due_date_becomes_overdue_again(checks: Dossie
             due_at=DUE,
         )
     )
-    checks.review(Review(OFFICE, document_id, "reject", "Onleesbaar", "adviser:anna", DUE + DAY))
+    checks.review(
+        ReviewDocument(OFFICE, document_id, "reject", "Onleesbaar", "adviser:anna", DUE + DAY)
+    )
 
     assert scheduler.run_due(DUE + 2 * DAY) == 1  # overdue again, by the scheduler
     assert scheduler.run_due(DUE + 3 * DAY) == 0

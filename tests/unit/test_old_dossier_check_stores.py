@@ -18,7 +18,11 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from services.dossiercontrole_service import kafka
-from services.dossiercontrole_service.application import DossierChecks, RemoveDocument, Upload
+from services.dossiercontrole_service.application import (
+    DossierChecks,
+    RemoveDocument,
+    UploadDocument,
+)
 from services.dossiercontrole_service.domainmodel import (
     ActionPointStatus,
     DocumentHasUpload,
@@ -151,7 +155,7 @@ def test_an_old_dossier_check_takes_new_commands_and_snapshots(tmp_path: Path) -
     app = restored(path, with_snapshot=True)
 
     # The client uploads the discharge; the adviser cannot remove an uploaded document.
-    app.upload(Upload(OFFICE, document_id_for(DISCHARGE), PDF, "client:klant-1", T0))
+    app.upload(UploadDocument(OFFICE, document_id_for(DISCHARGE), PDF, "client:klant-1", T0))
     with pytest.raises(DocumentHasUpload):
         app.remove_document(RemoveDocument(OFFICE, document_id_for(DISCHARGE), "adviser:a-1", T0))
     app.take_snapshot(DossierCheck.create_id(OFFICE, DOSSIER))

@@ -19,9 +19,9 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from servicekit.outbox import OutboxRelay
 from services.dossiercontrole_service import kafka
 from services.dossiercontrole_service.application import (
-    DocumentRequest,
+    AddRequestedDocument,
     DossierChecks,
-    Upload,
+    UploadDocument,
 )
 from services.dossiercontrole_service.domainmodel import DossierCheck, document_id_for
 from shared.events import contracts as c
@@ -80,7 +80,7 @@ def relay_for(app: DossierChecks, broker: FakeKafka, **options: Any) -> OutboxRe
 def request(app: DossierChecks, document_type: str = "identiteitsbewijs") -> UUID:
     request_id = uuid4()
     app.add_requested_document(
-        DocumentRequest(OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW)
+        AddRequestedDocument(OFFICE, DOSSIER, request_id, MORTGAGE, document_type, None, None, NOW)
     )
     return document_id_for(request_id)
 
@@ -144,7 +144,7 @@ async def test_only_committed_events_are_published(checks: DossierChecks) -> Non
     check.remove_document(document_id, "adviser:adviseur-1", NOW)
     # ... and a save that loses a race is rolled back.
     stale: DossierCheck = checks.repository.get(DossierCheck.create_id(OFFICE, DOSSIER))
-    checks.upload(Upload(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
+    checks.upload(UploadDocument(OFFICE, document_id, PASSPORT, "client:klant-1", NOW))
     stale.remove_document(document_id, "adviser:adviseur-1", NOW)
     with pytest.raises(IntegrityError):
         checks.save(stale)

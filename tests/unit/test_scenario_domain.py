@@ -43,7 +43,7 @@ from services.scenario_service.domainmodel import (
     execution_moment,
     request_ids_for,
 )
-from services.scenario_service.scheduler import Scheduler
+from services.scenario_service.scheduler import RunScheduler
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=AMSTERDAM)
@@ -754,7 +754,7 @@ def test_the_scheduler_executes_only_the_runs_that_are_due(scenarios: Scenarios)
     scenario_id = define(scenarios)
     tomorrow = start(scenarios, scenario_id, execute_at=NOW + timedelta(days=1))
     next_week = start(scenarios, scenario_id, execute_at=NOW + timedelta(days=7))
-    scheduler = Scheduler(scenarios)
+    scheduler = RunScheduler(scenarios)
 
     # Nothing is due yet.
     assert scheduler.execute_due(NOW) == 0
@@ -772,7 +772,7 @@ def test_the_scheduler_skips_cancelled_runs_and_follows_moved_ones(scenarios: Sc
     cancelled = start(scenarios, define(scenarios), execute_at=NOW + timedelta(days=1))
     scenarios.cancel_run(OFFICE, cancelled.id)
     moved, starts_at = schedule_appointment(scenarios)  # due at starts_at - 3 days
-    scheduler = Scheduler(scenarios)
+    scheduler = RunScheduler(scenarios)
     assert scheduler.execute_due(NOW) == 0
 
     # The appointment moves two days later, so its run does too.
@@ -806,7 +806,7 @@ def test_a_run_whose_saves_keep_conflicting_is_retried_until_it_executes(
     scenarios: Scenarios, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=1))
-    scheduler = Scheduler(scenarios)
+    scheduler = RunScheduler(scenarios)
     saves = ConflictingSaves(scenarios, conflicts=12)
     monkeypatch.setattr(scenarios, "save", saves)
 
@@ -831,7 +831,7 @@ def test_a_run_that_cannot_be_saved_leaves_the_scheduler_once_cancelled(
 ) -> None:
     run = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=1))
     other = start(scenarios, define(scenarios), execute_at=NOW + timedelta(hours=2))
-    scheduler = Scheduler(scenarios)
+    scheduler = RunScheduler(scenarios)
     monkeypatch.setattr(scenarios, "save", ConflictingSaves(scenarios, conflicts=10**6))
     for tick in range(1, 5):
         assert scheduler.execute_due(NOW + timedelta(hours=1, minutes=tick)) == 0
@@ -856,7 +856,7 @@ def test_two_replicas_execute_a_due_run_exactly_once(tmp_path: Path) -> None:
     try:
         # The adviser starts a scenario for tomorrow on replica A.
         run = start(replica_a, define(replica_a), execute_at=NOW + timedelta(days=1))
-        scheduler_a, scheduler_b = Scheduler(replica_a), Scheduler(replica_b)
+        scheduler_a, scheduler_b = RunScheduler(replica_a), RunScheduler(replica_b)
         # Both replicas know the run is pending.
         assert scheduler_a.execute_due(NOW) == scheduler_b.execute_due(NOW) == 0
 
@@ -901,7 +901,7 @@ def test_two_replicas_ticking_at_the_same_moment_execute_each_run_once(tmp_path:
             )[0]
             for n in range(20)
         ]
-        schedulers = [Scheduler(replica_a), Scheduler(replica_b)]
+        schedulers = [RunScheduler(replica_a), RunScheduler(replica_b)]
         for scheduler in schedulers:
             scheduler.catch_up()
 
@@ -910,7 +910,7 @@ def test_two_replicas_ticking_at_the_same_moment_execute_each_run_once(tmp_path:
         barrier = threading.Barrier(2)
         counts: list[int] = []
 
-        def tick(scheduler: Scheduler) -> None:
+        def tick(scheduler: RunScheduler) -> None:
             barrier.wait()
             counts.append(scheduler.execute_due(due))
 

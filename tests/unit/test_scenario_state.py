@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from servicekit.domain import Conflict, Invalid, NotFound
+from servicekit.domain import Conflict, Invalid, NotFound, Subject, SubjectKind
 from services.scenario_service import kafka as scenario_kafka
 from services.scenario_service.application import (
     DefineScenario,
@@ -29,8 +29,6 @@ from services.scenario_service.domainmodel import (
     RunStatus,
     ScenarioNotFound,
     ScopeMismatch,
-    Subject,
-    SubjectKind,
     TriggerEvent,
     UnknownScenario,
     check_trigger,

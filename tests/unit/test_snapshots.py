@@ -9,7 +9,7 @@ from uuid import uuid4
 
 from eventsourcing.persistence import Tracking
 
-from services.dossiercontrole_service.application import DocumentRequest, DossierChecks
+from services.dossiercontrole_service.application import AddRequestedDocument, DossierChecks
 from services.dossiercontrole_service.domainmodel import DocumentStatus, DossierCheck
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -31,7 +31,7 @@ def test_a_long_dossier_is_snapshotted_and_a_fresh_process_loads_the_same_dossie
     # 250 requests arrive in batches of 50, each one transaction with its position.
     for batch in range(5):
         requests = [
-            DocumentRequest(
+            AddRequestedDocument(
                 OFFICE,
                 DOSSIER,
                 uuid4(),

@@ -27,8 +27,8 @@ from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.settings import Settings
 from services.dossiercontrole_service import main as dossiercontrole_main
 from services.dossiercontrole_service.application import (
+    AddRequestedDocument,
     ConfigureDocumentType,
-    DocumentRequest,
     DossierChecks,
 )
 from services.dossiercontrole_service.domainmodel import DocumentTypes, DossierCheck
@@ -168,7 +168,9 @@ def test_a_dossier_check_of_another_office_under_the_same_id_is_not_there(
 ) -> None:
     # Office acme's client has a document requested in dossier "eu:d1".
     checks.add_requested_document(
-        DocumentRequest("acme", "eu:d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW)
+        AddRequestedDocument(
+            "acme", "eu:d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW
+        )
     )
 
     # Office "acme:eu" reads its dossier d1: the same id, not its dossier check.
@@ -177,7 +179,7 @@ def test_a_dossier_check_of_another_office_under_the_same_id_is_not_there(
     # A request for its dossier d1 is refused rather than written into acme's dossier check.
     with pytest.raises(AggregateOfAnotherOffice):
         checks.add_requested_document(
-            DocumentRequest("acme:eu", "d1", uuid4(), MORTGAGE, "loonstrook", None, None, NOW)
+            AddRequestedDocument("acme:eu", "d1", uuid4(), MORTGAGE, "loonstrook", None, None, NOW)
         )
     # Within one office too, a dossier check loaded for another dossier is refused.
     with pytest.raises(AggregateOfAnotherOffice):
@@ -206,7 +208,7 @@ def test_document_type_settings_of_another_office_under_the_same_id_are_not_ther
     # A request in the other office does not read acme's settings either.
     with pytest.raises(AggregateOfAnotherOffice):
         checks.add_requested_document(
-            DocumentRequest(
+            AddRequestedDocument(
                 "kantoor-2", "d1", uuid4(), MORTGAGE, "finale_kwijting", None, None, NOW
             )
         )
@@ -328,7 +330,9 @@ def test_another_offices_dossier_check_under_the_callers_id_answers_404(
     checks: DossierChecks = http.app.state.application  # type: ignore[attr-defined]
     try:
         checks.add_requested_document(
-            DocumentRequest("acme", "d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW)
+            AddRequestedDocument(
+                "acme", "d1", uuid4(), MORTGAGE, "identiteitsbewijs", None, None, NOW
+            )
         )
 
         for path in ("/dossiers/d1/documents", "/dossiers/d1/action-points"):

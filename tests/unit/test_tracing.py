@@ -24,7 +24,7 @@ from servicekit.eventstore import traceparent_of
 from servicekit.outbox import OutboxRelay
 from services.dossiercontrole_service import kafka as dk
 from services.dossiercontrole_service.application import (
-    DocumentRequest,
+    AddRequestedDocument,
     DossierChecks,
 )
 from shared.events import contracts as c
@@ -124,7 +124,7 @@ async def test_the_trace_of_a_command_is_stored_with_its_events_and_published_wi
         # A command runs in a request's span and stores its events.
         with tracer.start_as_current_span("POST /dossier-requests") as request:
             checks.add_requested_document(
-                DocumentRequest(
+                AddRequestedDocument(
                     "kantoor-utrecht",
                     "dossier-1",
                     uuid4(),

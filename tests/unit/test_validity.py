@@ -18,13 +18,13 @@ import pytest
 
 from services.dossiercontrole_service import kafka
 from services.dossiercontrole_service.application import (
+    AddRequestedDocument,
     ConfigureDocumentType,
     CopyDocument,
-    DocumentRequest,
     DossierChecks,
     RemoveActionPoint,
     RemoveDocument,
-    Upload,
+    UploadDocument,
 )
 from services.dossiercontrole_service.domainmodel import (
     ActionPointStatus,
@@ -69,7 +69,7 @@ def configure(app: DossierChecks, code: str, **settings: Any) -> None:
 def request(app: DossierChecks, document_type: str, source: str | None = "scenario") -> UUID:
     request_id = uuid4()
     app.add_requested_document(
-        DocumentRequest(
+        AddRequestedDocument(
             OFFICE, DOSSIER, request_id, EMPLOYER, document_type, None, None, NOW, source=source
         )
     )
@@ -77,7 +77,7 @@ def request(app: DossierChecks, document_type: str, source: str | None = "scenar
 
 
 def deliver(app: DossierChecks, document_id: UUID, at: datetime) -> Document:
-    check = app.upload(Upload(OFFICE, document_id, PAYSLIP, "client:klant-1", at))
+    check = app.upload(UploadDocument(OFFICE, document_id, PAYSLIP, "client:klant-1", at))
     return check.document(document_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from servicekit.domain import SubjectKind
 from services.dossiercontrole_service.domainmodel import (
     ACTION_POINT_MOVES,
     AWAITING_CLIENT,
@@ -18,7 +19,7 @@ from services.dossiercontrole_service.domainmodel import (
 )
 from services.portal_projection.http import PortalActionPoint
 from services.portal_projection.views import DONE_WHEN
-from services.scenario_service.domainmodel import SubjectKind, TriggerEvent
+from services.scenario_service.domainmodel import TriggerEvent
 from shared.events import contracts as c
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from servicekit.domain import Subject
 from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     BY_THE_CLOCK,
@@ -31,22 +32,6 @@ class Value:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         return self
-
-
-@dataclass(frozen=True, slots=True)
-class Subject(Value):
-    """What documents are requested for: a product or an appointment of the dossier."""
-
-    type: str
-    id: str
-    scope: str
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> Subject:
-        return cls(str(data["type"]), str(data["id"]), str(data["scope"]))
-
-    def as_dict(self) -> dict[str, str]:
-        return {"type": self.type, "id": self.id, "scope": self.scope}
 
 
 @dataclass(frozen=True, slots=True)
