@@ -1,8 +1,12 @@
 """The dossier-check service's application: document state, uploads and action points.
 
-Its commands are small dataclasses (``AddRequestedDocument``, ``UploadDocument``, ``CopyDocument``,
-``RemoveDocument``, ``RemoveActionPoint``, ``ConfigureDocumentType``) that the HTTP API, the
-Kafka consumer and the benchmarks build alike; refusals are the domain's errors.
+Its commands are small dataclasses named as imperatives, which the HTTP API, the Kafka consumer
+and the benchmarks build alike: ``AddRequestedDocument`` (from the scenario topic),
+``UploadDocument``, ``CopyDocument``, ``ReviewDocument``, ``RemoveDocument``,
+``RemoveActionPoint``, ``RemindNow`` (the adviser), ``ConfigureDocumentType``,
+``ChooseProgressCounts``, ``SetReminderSchedule`` (the admin). The schedulers call
+``expire_document``, ``mark_overdue`` and ``send_scheduled_reminder``. Refusals are the
+domain's errors; a command that loads, changes and saves is ``@retried_on_conflict``.
 """
 
 from __future__ import annotations
