@@ -24,6 +24,7 @@ from servicekit.domain import (
     Subject,
     office_name,
 )
+from shared.events.contracts import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
 
@@ -98,13 +99,10 @@ class TriggerEvent(StrEnum):
     APPOINTMENT_SCHEDULED = "appointment_scheduled"
 
 
-# Appointments have this scope; products the scope of their product type.
-APPOINTMENT_SCOPE = "afspraak"
-
-
 def check_trigger(scope: str, trigger: dict[str, Any] | None) -> None:
     """Refuse a trigger that could never start a scenario of ``scope`` (``InvalidTrigger``),
-    rather than keep it silently."""
+    rather than keep it silently. An appointment has ``APPOINTMENT_SCOPE``, a product its product
+    type (``scope_of`` in the contracts: the one rule, which the web pages follow too)."""
     if trigger is None:
         return
     event_name = trigger.get("event")

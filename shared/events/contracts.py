@@ -127,11 +127,22 @@ them)."""
 
 
 class Subject(_Data):
-    """What documents are requested for: a product or an appointment (afspraak) of a dossier."""
+    """What documents are requested for: a product or an appointment (afspraak) of a dossier;
+    its scope is ``scope_of`` its type."""
 
     type: SubjectType
     id: Identifier
     scope: Scope
+
+
+APPOINTMENT_SCOPE = "afspraak"
+"""The scope of every appointment (afspraak); a product's scope is its product type."""
+
+
+def scope_of(subject_type: str, product_type: str) -> str:
+    """The scope a subject of ``subject_type`` has: an appointment's is ``APPOINTMENT_SCOPE``,
+    a product's its ``product_type``. Scenarios start only on a subject of their own scope."""
+    return APPOINTMENT_SCOPE if subject_type == "appointment" else product_type
 
 
 class RequestedItem(_Data):

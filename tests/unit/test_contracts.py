@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID, uuid4
 
 import pytest
@@ -562,3 +562,12 @@ def test_a_platform_event_without_the_optional_time_attribute_is_accepted() -> N
     event = decode(topics.PRODUCTS, json.dumps(record).encode())
     assert event.time is None
     assert event.data.product_id == "hyp-1"
+
+
+def test_an_appointment_has_the_appointment_scope_and_a_product_the_scope_of_its_type() -> None:
+    """One rule, in the contracts, for the scenario service and the web pages alike."""
+    assert c.scope_of("appointment", "hypotheek") == c.APPOINTMENT_SCOPE
+    assert c.scope_of("product", "hypotheek") == "hypotheek"
+    # The rule names the contract's subject types, and its scope is a valid one.
+    assert set(get_args(c.Subject.model_fields["type"].annotation)) == {"product", "appointment"}
+    c.Subject(type="appointment", id="afspraak-1", scope=c.APPOINTMENT_SCOPE)

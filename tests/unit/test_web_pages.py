@@ -1,6 +1,8 @@
 """What the web pages show, without a browser or a broker: the adviser's list of the office's
 dossiers from the portal read model, and the client's action points as the page renders them,
 with the fields of the document cycle (due date, rejection reason) wherever the model has them.
+The pages copy no rule: their Dutch labels name every status of the services' vocabularies, and
+the scenarios they offer for a subject are those of the scope the scenario service gives it.
 """
 
 from __future__ import annotations
@@ -8,15 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, get_args
 from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from servicekit.auth import Identity
+from servicekit.auth import Identity, issue_token
+from services.dossiercontrole_service.domainmodel import ActionPointStatus, DocumentStatus
+from services.portal_projection import web
+from services.portal_projection.http import PortalActionPoint
 from services.portal_projection.views import PortalView, progress
-from services.portal_projection.web import Session, templates
+from services.portal_projection.web import Session, adviser_pages, templates
+from services.portal_projection.web.labels import ACTION_POINT_LABELS, DOCUMENT_LABELS, RUN_LABELS
+from services.scenario_service.domainmodel import APPOINTMENT_SCOPE, RunStatus, check_trigger
 from shared.events import contracts as c
 from shared.events.codec import new_event
 
@@ -176,3 +186,57 @@ def test_the_adviser_sees_until_when_a_delivery_is_valid_and_what_replaces_an_ex
     assert "Vervallen op 01-03-2026 10:00" in page
     assert "Geldig tot 01-06-2026 11:00" in page
     assert page.count("Opnieuw opgevraagd: het vorige is vervallen.") == 1
+
+
+def test_each_label_table_names_every_status_of_its_vocabulary() -> None:
+    """A status the pages have no Dutch word for fails here, not on a user's screen."""
+    portal = PortalActionPoint.model_fields
+    # What the portal's read model and API give a client; a removed action point is shown to no
+    # one (the portal drops it, the dossier check's documents API leaves it out).
+    assert set(ACTION_POINT_LABELS) == set(get_args(portal["status"].annotation))
+    assert set(ACTION_POINT_LABELS) == {
+        status.value for status in ActionPointStatus if status is not ActionPointStatus.REMOVED
+    }
+    assert set(DOCUMENT_LABELS) == {status.value for status in DocumentStatus}
+    assert set(DOCUMENT_LABELS) == set(get_args(portal["document_status"].annotation))
+    assert set(RUN_LABELS) == {status.value for status in RunStatus}
+
+
+def test_a_status_is_labelled_by_its_own_vocabulary_on_the_page() -> None:
+    page = templates.env.from_string(
+        "{{ 'open' | action_point_status }} / {{ 'uploaded' | document_status }} / "
+        "{{ 'executed' | run_status }} / {{ 'unknown' | document_status }}"
+    ).render()
+
+    assert page == "Nog aan te leveren / Ontvangen / Uitgevoerd / unknown"
+
+
+SECRET = "web-pages-unit-test-" + "x" * 32
+
+
+def test_an_appointment_is_offered_the_scenarios_of_the_scope_the_scenario_service_gives_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[dict[str, str] | None] = []
+
+    async def every_page(*args: Any, params: dict[str, str] | None = None) -> list[Any]:
+        asked.append(params)
+        return []
+
+    monkeypatch.setattr(adviser_pages, "every_page", every_page)
+    app = FastAPI()
+    app.state.settings = SimpleNamespace(jwt_secret=SECRET)
+    web.install(app)
+    adviser = issue_token(SECRET, sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
+    with TestClient(app, follow_redirects=False) as browser:
+        assert browser.get("/app/signin", params={"token": adviser}).status_code == 303
+        for subject_type in ("appointment", "product"):
+            response = browser.get(
+                "/app/dossiers/dossier-1/scenarios",
+                params={"subject_type": subject_type, "subject_scope": "hypotheek"},
+            )
+            assert response.status_code == 200, response.text
+
+    # The scope of an appointment is the one the scenario service starts appointments' runs in.
+    assert asked == [{"scope": APPOINTMENT_SCOPE}, {"scope": "hypotheek"}]
+    check_trigger(APPOINTMENT_SCOPE, {"event": "appointment_scheduled", "offset_days": -2})

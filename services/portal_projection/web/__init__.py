@@ -1,0 +1,69 @@
+"""The web pages (SPEC section 6): the client portal (klantportaal) and the adviser's dossier
+check (dossiercontrole), server-rendered with Jinja2 and htmx on the portal service's origin.
+
+One room per idea: ``session`` (the cookie, CSRF, signing in and out, who may see what),
+``backends`` (the calls to the other services), ``client_pages`` and ``adviser_pages`` (each
+audience's pages), ``dossiers`` (the pages both open: the list, a dossier, an upload),
+``labels`` (the Dutch words for the services' values) and ``pages`` (templates, rendering,
+``PageError``). This module puts them under ``/app`` and into the portal service's app.
+
+No rule is copied here. The client's action points come from the same read model and query as
+the portal API (``PortalView``); a subject's scope is the contracts' ``scope_of``. Everything the
+portal service cannot read itself (the dossier check, uploads, scenarios) goes to the other
+services' HTTP APIs with the signed-in user's own bearer token, so access control is exactly
+theirs; their answers become Dutch messages.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from services.portal_projection.web import adviser_pages, client_pages, dossiers, session
+from services.portal_projection.web.backends import service_url
+from services.portal_projection.web.pages import PORTAL, PageError, is_htmx, render, templates
+from services.portal_projection.web.session import Session, strict_cookie_withheld
+
+__all__ = ["PageError", "Session", "install", "router", "service_url", "templates"]
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+for part in (session.router, dossiers.router, client_pages.router, adviser_pages.router):
+    router.include_router(part)
+
+
+# Last: the other pages' addresses go first.
+@router.get("/{path:path}")
+async def unknown_page(request: Request, path: str) -> Response:
+    """Any other address under /app: a page, not the API's JSON."""
+    raise PageError(404, "Pagina niet gevonden", "Deze pagina bestaat niet.")
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files and their error pages to the portal service's app."""
+    # The static files first: the pages' catch-all would answer for them otherwise.
+    app.mount("/app/static", StaticFiles(directory=PORTAL / "static"), name="web-static")
+    app.include_router(router)
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, error: PageError) -> Response:
+        if error.status == 401 and strict_cookie_withheld(request):
+            # A link on another site (the sign-in link in an e-mail) started this navigation,
+            # so the browser kept the SameSite=Strict cookie back. Navigating again from this
+            # origin sends it; without a session that ends on the 401 page as usual.
+            return render(request, "continue.html", {"target": request.url.path, "session": None})
+        context = {
+            "title": error.title,
+            "message": error.message,
+            "status": error.status,
+            "session": None,
+        }
+        if is_htmx(request):
+            # Shown in the page's message area; the rest of the page stays as it was.
+            return render(
+                request,
+                "_message.html",
+                {**context, "error": True},
+                status=error.status,
+                **{"HX-Retarget": "#meldingen", "HX-Reswap": "innerHTML"},
+            )
+        return render(request, "message.html", {**context, "error": True}, status=error.status)

@@ -1,0 +1,115 @@
+"""The calls to the other services' HTTP APIs (the dossier check, uploads, scenarios), made with
+the signed-in user's own bearer token, so that access control is exactly theirs; their refusals
+become Dutch messages."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import httpx
+
+from servicekit import tracing
+from servicekit.pages import MAX_LIMIT as PAGE_LIMIT
+from servicekit.settings import DEFAULT_PORTS, Settings
+from services.portal_projection.web.pages import PageError
+from services.portal_projection.web.session import Session
+
+log = logging.getLogger(__name__)
+
+
+def service_url(service: str) -> str:
+    """Base URL of another service: ``ACTIEPUNTEN_<SERVICE>_URL``, else its host and port."""
+    explicit = os.environ.get(f"ACTIEPUNTEN_{service.upper()}_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    other = Settings.from_env(service, require_secret=False)
+    host = "127.0.0.1" if other.host in {"", "0.0.0.0", "::"} else other.host
+    port = other.port or DEFAULT_PORTS[service]
+    return f"http://{host}:{port}"
+
+
+MESSAGES = {
+    401: ("Sessie verlopen", "Uw sessie is verlopen. Meld u opnieuw aan."),
+    403: ("Geen toegang", "U mag dit niet doen."),
+    404: ("Niet gevonden", "Dit bestaat niet (meer) of is niet van u."),
+    409: ("Kan niet meer", "Dit kan niet meer in de huidige stand van het document."),
+    413: ("Bestand te groot", "Het bestand is te groot."),
+    415: (
+        "Verkeerd bestandstype",
+        "Dit bestandstype wordt niet ondersteund. Kies een PDF, JPEG of PNG.",
+    ),
+    422: ("Controleer de invoer", "De invoer is niet geldig."),
+}
+"""What the user reads when another service refuses, by its HTTP status."""
+UNAVAILABLE = (
+    "Tijdelijk niet beschikbaar",
+    "Er ging iets mis bij de dienst. Probeer het zo opnieuw.",
+)
+
+
+def detail(response: httpx.Response) -> str:
+    """The other service's own reason (``detail``), as one line."""
+    try:
+        said = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(said, list):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
+            for d in said
+            if isinstance(d, dict)
+        )
+    return str(said or "")
+
+
+def refusal(response: httpx.Response) -> PageError:
+    """Another service's refusal as the page the user sees; a failure of its own is a 503."""
+    title, message = MESSAGES.get(response.status_code, UNAVAILABLE)
+    reason = detail(response)
+    if response.status_code in {409, 422} and reason:
+        message = f"{message} ({reason})"
+    status = response.status_code if response.status_code < 500 else 503
+    return PageError(status, title, message)
+
+
+async def call(
+    session: Session, method: str, service: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """Call another service as the signed-in user; its refusals become ``PageError``."""
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.request(
+                method,
+                service_url(service) + path,
+                # The user's click continues in the other service (the same trace).
+                headers={"Authorization": f"Bearer {session.token}", **tracing.outgoing_headers()},
+                **kwargs,
+            )
+    except httpx.HTTPError as error:
+        log.warning("%s unreachable: %s", service, error)
+        raise PageError(
+            503,
+            "Tijdelijk niet bereikbaar",
+            "Deze functie is even niet bereikbaar. Probeer het zo opnieuw.",
+        ) from None
+    if response.status_code < 400:
+        return response
+    raise refusal(response)
+
+
+async def every_page(
+    session: Session, service: str, path: str, field: str, params: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every item of a list API, following its pages (``next_cursor``)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, str] = {**(params or {}), "limit": str(PAGE_LIMIT)}
+    while True:
+        body = (await call(session, "GET", service, path, params=query)).json()
+        if not isinstance(body, dict):
+            return items
+        items.extend(body.get(field) or [])
+        if not body.get("next_cursor"):
+            return items
+        query["cursor"] = body["next_cursor"]

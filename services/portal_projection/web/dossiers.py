@@ -1,0 +1,109 @@
+"""The pages both audiences open: the list of dossiers, a dossier (the client's portal or the
+adviser's dossier check, by role) and an upload to one of its documents."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import UploadFile
+
+from services.portal_projection.web import adviser_pages, client_pages
+from services.portal_projection.web.backends import call
+from services.portal_projection.web.pages import (
+    PageError,
+    dossier_page,
+    is_htmx,
+    portal_view,
+    render,
+)
+from services.portal_projection.web.session import posted_form, signed_in, visible_dossier
+
+DOSSIER_LIST_LIMIT = 200
+# Multipart framing around the file: a body this much larger than the limit is refused unread.
+MULTIPART_SLACK = 64 * 1024
+
+router = APIRouter()
+
+
+@router.get("/")
+async def dossiers(request: Request) -> Response:
+    """The dossiers the signed-in user may see."""
+    session = signed_in(request)
+    who = session.who
+    rows: list[dict[str, Any]] = []
+    if who.role == "client":
+        for dossier_id in sorted(who.dossiers):
+            counts = await asyncio.to_thread(
+                portal_view(request).dossier_progress, who.tenant, dossier_id
+            )
+            rows.append({"dossier_id": dossier_id, **counts})
+    elif who.role == "adviser":
+        rows = await asyncio.to_thread(
+            portal_view(request).dossiers, who.tenant, DOSSIER_LIST_LIMIT
+        )
+    return render(
+        request,
+        "dossiers.html",
+        {"session": session, "dossiers": rows, "limit": DOSSIER_LIST_LIMIT},
+    )
+
+
+@router.get("/dossiers/{dossier_id}")
+async def dossier(request: Request, dossier_id: str) -> Response:
+    session = signed_in(request)
+    visible_dossier(session, dossier_id)
+    if session.who.role == "client":
+        context = await client_pages.client_context(request, session, dossier_id)
+        return render(request, "client_dossier.html", context)
+    context = await adviser_pages.adviser_context(session, dossier_id)
+    return render(request, "adviser_dossier.html", context)
+
+
+@router.post("/dossiers/{dossier_id}/documents/{document_id}/upload")
+async def upload(request: Request, dossier_id: str, document_id: str) -> Response:
+    """Upload a file for a document (the client's action point, or the adviser's check)."""
+    session = signed_in(request)
+    visible_dossier(session, dossier_id)
+    limit = request.app.state.settings.max_upload_bytes
+    too_large = PageError(
+        413,
+        "Bestand te groot",
+        f"Het bestand is te groot. Een bestand mag hoogstens {limit // (1024 * 1024)} MB zijn.",
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + MULTIPART_SLACK:
+        raise too_large
+    form = await posted_form(request, session)
+    # The page offers a file picker and a camera input; the one the user chose has a name.
+    chosen = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
+    if not chosen:
+        raise PageError(422, "Geen bestand", "Kies eerst een bestand.")
+    file = chosen[0]
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise too_large
+    if not content:
+        raise PageError(422, "Leeg bestand", "Het gekozen bestand is leeg. Kies een ander bestand.")
+    await call(
+        session,
+        "POST",
+        "dossiercontrole",
+        f"/documents/{quote(document_id, safe='')}/upload",
+        files={"file": (file.filename or "upload", content, file.content_type or "")},
+    )
+    if not is_htmx(request):
+        return dossier_page(dossier_id)
+    # htmx gets the refreshed part of the page with a notice.
+    refreshed = (
+        client_pages.action_points if session.who.role == "client" else adviser_pages.documents
+    )
+    return await refreshed(
+        request,
+        session,
+        dossier_id,
+        notice="Bedankt, uw bestand is ontvangen.",
+        just_uploaded=document_id,
+    )
