@@ -114,6 +114,7 @@ def _uploaded(event: Any, origin: Origin) -> list[Fact]:
     uploaded = _data(
         event, origin, "document_id", "version", "file", "copied_from", uploaded_by="by"
     )
+    uploaded["valid_until"] = getattr(event, "valid_until", None)
     facts = [Fact(c.DocumentUploaded, uploaded)]
     if event.completes_action_point:
         completed = _data(

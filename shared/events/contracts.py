@@ -311,6 +311,10 @@ class DocumentUploadedData(_Data):
     file: FileMetadata
     uploaded_by: str
     copied_from: UUID | None = None
+    # Added within its dataversion (SPEC section 7): the end of this delivery's validity window
+    # (its document type's ``valid_for``), for the adviser's "expiring" list. A delivery without
+    # a window is written as before (no ``valid_until: null``).
+    valid_until: AwareDatetime | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ActionPointCompletedData(_Data):
