@@ -240,3 +240,18 @@ def test_an_appointment_is_offered_the_scenarios_of_the_scope_the_scenario_servi
     # The scope of an appointment is the one the scenario service starts appointments' runs in.
     assert asked == [{"scope": APPOINTMENT_SCOPE}, {"scope": "hypotheek"}]
     check_trigger(APPOINTMENT_SCOPE, {"event": "appointment_scheduled", "offset_days": -2})
+
+
+def test_every_page_route_names_its_whole_address() -> None:
+    # Spans and metrics name a request by the route it matched: a room's router nested in
+    # another would name "/dossiers/..." for "/app/dossiers/...".
+    from fastapi import FastAPI
+    from fastapi.routing import APIRoute
+
+    from services.portal_projection.web import install
+
+    app = FastAPI()
+    install(app)
+    paths = [route.path for route in app.routes if isinstance(route, APIRoute)]
+    assert "/app/dossiers/{dossier_id}/documents/{document_id}/upload" in paths
+    assert all(path.startswith("/app/") for path in paths if "docs" not in path)

@@ -16,33 +16,42 @@ theirs; their answers become Dutch messages.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.portal_projection.web import adviser_pages, client_pages, dossiers, session
 from services.portal_projection.web.backends import service_url
-from services.portal_projection.web.pages import PORTAL, PageError, is_htmx, render, templates
+from services.portal_projection.web.pages import (
+    PORTAL,
+    PageError,
+    is_htmx,
+    pages_router,
+    render,
+    templates,
+)
 from services.portal_projection.web.session import Session, strict_cookie_withheld
 
-__all__ = ["PageError", "Session", "install", "router", "service_url", "templates"]
+__all__ = ["ROOMS", "PageError", "Session", "install", "service_url", "templates"]
 
-router = APIRouter(prefix="/app", include_in_schema=False)
-for part in (session.router, dossiers.router, client_pages.router, adviser_pages.router):
-    router.include_router(part)
+unknown = pages_router()
 
 
-# Last: the other pages' addresses go first.
-@router.get("/{path:path}")
+@unknown.get("/{path:path}")
 async def unknown_page(request: Request, path: str) -> Response:
     """Any other address under /app: a page, not the API's JSON."""
     raise PageError(404, "Pagina niet gevonden", "Deze pagina bestaat niet.")
+
+
+ROOMS = (session.router, dossiers.router, client_pages.router, adviser_pages.router, unknown)
+"""The pages' routers, in the order their addresses are tried: the catch-all last."""
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to the portal service's app."""
     # The static files first: the pages' catch-all would answer for them otherwise.
     app.mount("/app/static", StaticFiles(directory=PORTAL / "static"), name="web-static")
-    app.include_router(router)
+    for part in ROOMS:
+        app.include_router(part)
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, error: PageError) -> Response:

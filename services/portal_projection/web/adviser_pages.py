@@ -11,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
@@ -22,6 +22,7 @@ from services.portal_projection.web.pages import (
     PageError,
     dossier_page,
     is_htmx,
+    pages_router,
     render,
     version,
 )
@@ -34,7 +35,7 @@ from services.portal_projection.web.session import (
 )
 from shared.events.contracts import APPOINTMENT_SCOPE, scope_of
 
-router = APIRouter()
+router = pages_router()
 
 
 async def adviser_context(session: Session, dossier_id: str, **extra: Any) -> dict[str, Any]:

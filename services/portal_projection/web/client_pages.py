@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from services.portal_projection.web.pages import ACCEPT, portal_view, render, version
+from services.portal_projection.web.pages import ACCEPT, pages_router, portal_view, render, version
 from services.portal_projection.web.session import Session, signed_in, visible_dossier
 
-router = APIRouter()
+router = pages_router()
 
 
 async def client_context(

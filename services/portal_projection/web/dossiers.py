@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from starlette.datastructures import UploadFile
 
 from services.portal_projection.web import adviser_pages, client_pages
@@ -16,6 +16,7 @@ from services.portal_projection.web.pages import (
     PageError,
     dossier_page,
     is_htmx,
+    pages_router,
     portal_view,
     render,
 )
@@ -25,7 +26,7 @@ DOSSIER_LIST_LIMIT = 200
 # Multipart framing around the file: a body this much larger than the limit is refused unread.
 MULTIPART_SLACK = 64 * 1024
 
-router = APIRouter()
+router = pages_router()
 
 
 @router.get("/")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -45,6 +45,13 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+def pages_router() -> APIRouter:
+    """A room's routes, under ``/app`` and out of the API's OpenAPI document. Each room's router
+    is added to the app itself (``install``), not nested in another router: the route a request
+    matched then names its whole path (``/app/...``), which spans and metrics report."""
+    return APIRouter(prefix="/app", include_in_schema=False)
 
 
 def render(

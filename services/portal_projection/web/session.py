@@ -14,18 +14,18 @@ import logging
 import time
 from dataclasses import dataclass
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from servicekit.auth import Identity, decode_token
-from services.portal_projection.web.pages import PageError, render
+from services.portal_projection.web.pages import PageError, pages_router, render
 
 log = logging.getLogger(__name__)
 
 COOKIE = "actiepunten_sessie"
 
-router = APIRouter()
+router = pages_router()
 
 
 @dataclass(frozen=True)
