@@ -623,7 +623,7 @@ def test_adviser_requests_a_document_by_hand(system: System, kafka: Broker) -> N
     events = _scenario_events(kafka, office, lambda f: len(_of_type(f, "DocumentRequested")) >= 2)
     manual = {e["data"]["request_id"]: e["data"] for e in _of_type(events, "DocumentRequested")}
     assert manual[statement.json()["request_id"]]["source"] == "manual"
-    assert manual[statement.json()["request_id"]]["requested_by"] == "adviser-1"
+    assert manual[statement.json()["request_id"]]["requested_by"] == "adviser:adviser-1"
     # Only an adviser requests documents.
     refused = system.post(
         "scenario",
