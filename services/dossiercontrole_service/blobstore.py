@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-ACCEPTED_TYPES = frozenset(content_type for _, content_type in _SIGNATURES)
+ACCEPTED_TYPES = tuple(content_type for _, content_type in _SIGNATURES)
 """The content types a stored file can have: each may be shown inline by a browser."""
 
 CHUNK = 256 * 1024
@@ -81,7 +81,7 @@ class Blobs(Protocol):
         """The bytes stored under ``sha256``; KeyError when there are none."""
         ...
 
-    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Iterator[bytes]:
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
         """The bytes stored under ``sha256``, ``chunk`` bytes at a time, never all at once.
         Lazy: the first ``next`` raises KeyError when there are none. Close it (or run it to
         its end) to give back the file or connection it holds."""
@@ -130,7 +130,7 @@ class BlobStore:
         except FileNotFoundError:
             raise KeyError(sha256) from None
 
-    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Iterator[bytes]:
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
         try:
             handle = self.path_of(sha256).open("rb", buffering=0)
         except FileNotFoundError:
@@ -207,7 +207,7 @@ class PostgresBlobStore:
             raise KeyError(sha256)
         return bytes(row[0])
 
-    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Iterator[bytes]:
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
         # One connection for the download, a query per slice: the rows never change (content
         # addressed), so slices read in separate statements belong to one file.
         with self._connect() as conn:
