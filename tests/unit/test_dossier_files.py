@@ -6,7 +6,6 @@ where an action point asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -53,13 +52,6 @@ def file(name: str, fill: str) -> dict[str, Any]:
 FRONT, BACK, SCAN = file("voorkant.pdf", "a"), file("achterkant.pdf", "b"), file("scan.pdf", "c")
 
 
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
-
-
 def request(
     app: DossierChecks, document_type: str = "identiteitsbewijs", action_point: bool | None = None
 ) -> UUID:
@@ -99,6 +91,14 @@ def review(
 
 def check_version(app: DossierChecks) -> int:
     return app.get_dossier_check(OFFICE, DOSSIER).version
+
+
+def in_two_versions(app: DossierChecks) -> UUID:
+    """The ID card, its front delivered as version 1 and its back as version 2."""
+    passport = request(app)
+    upload(app, passport, FRONT)
+    upload(app, passport, BACK)
+    return passport
 
 
 # --- versions ----------------------------------------------------------------------------------
@@ -155,9 +155,7 @@ def test_only_the_office_and_the_dossiers_client_find_its_documents(
 def test_each_download_is_recorded_in_the_dossiers_access_log_not_its_check(
     checks: DossierChecks,
 ) -> None:
-    passport = request(checks)
-    upload(checks, passport, FRONT)
-    upload(checks, passport, BACK)
+    passport = in_two_versions(checks)
     before = check_version(checks)
 
     # The adviser opens version 2, then version 1; the client looks at version 2.
@@ -200,10 +198,8 @@ def test_a_download_is_never_published(checks: DossierChecks) -> None:
 def test_a_review_of_a_version_that_is_no_longer_the_latest_changes_nothing(
     checks: DossierChecks,
 ) -> None:
-    passport = request(checks)
-    upload(checks, passport, FRONT)
     # The adviser looks at version 1; meanwhile the client delivers the back as version 2.
-    upload(checks, passport, BACK)
+    passport = in_two_versions(checks)
     before = check_version(checks)
 
     for decision in ("approve", "reject"):
@@ -221,9 +217,7 @@ def test_a_review_of_a_version_that_is_no_longer_the_latest_changes_nothing(
 
 
 def test_a_review_without_a_version_decides_on_the_latest(checks: DossierChecks) -> None:
-    passport = request(checks)
-    upload(checks, passport, FRONT)
-    upload(checks, passport, BACK)
+    passport = in_two_versions(checks)
 
     rejected = review(checks, passport, "reject", None, reason="De achterkant is onscherp")
 
