@@ -140,10 +140,11 @@ async def stream_file(
     chunks = blobs.open_chunks(stored.sha256)
     try:
         first = await asyncio.to_thread(next, chunks, b"")
-        await on_start()
     except KeyError:
         log.warning("version %d's file %s is not in the blob store", stored.version, stored.sha256)
         raise StoredFileMissing(f"the file of version {stored.version} is missing") from None
+    try:
+        await on_start()
     except BaseException:
         chunks.close()  # gives back the file or the database connection it holds
         raise

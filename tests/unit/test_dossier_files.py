@@ -6,6 +6,8 @@ where an action point asks for it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -34,9 +36,15 @@ from services.dossiercontrole_service.domainmodel import (
     MoveRefused,
     NewerVersionArrived,
     NoSuchVersion,
+    StoredFile,
     Subject,
     VersionNotFound,
     document_id_for,
+)
+from services.dossiercontrole_service.files import (
+    StoredFileMissing,
+    content_disposition,
+    stream_file,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -84,7 +92,7 @@ def review(
         kw.get("reason"),
         ADVISER,
         NOW,
-        version=version,  # type: ignore[arg-type]
+        version=version,
     )
     return app.review(command).document(document_id)
 
@@ -300,3 +308,82 @@ def test_a_type_that_opens_no_action_point_is_the_advisers_to_deliver(
     with pytest.raises(DocumentNotFound):
         upload(checks, discharge, SCAN)
     assert upload(checks, discharge, SCAN, by=ADVISER).files[0].uploaded_by == ADVISER
+
+
+# --- the file's answer ---------------------------------------------------------------------------
+
+
+def test_the_filename_is_named_in_utf8_and_in_plain_ascii() -> None:
+    name = 'rapport "2025" ü\\100%.pdf'
+
+    header = content_disposition(name, inline=False)
+
+    assert header == (
+        'attachment; filename="rapport _2025_ __100%.pdf"; '
+        "filename*=UTF-8''rapport%20%222025%22%20%C3%BC%5C100%25.pdf"
+    )
+    assert content_disposition("a.png", inline=True).startswith('inline; filename="a.png"')
+
+
+class Blobs:
+    """A blob store whose files are generators that say whether they were closed."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.closed: list[str] = []
+
+    def put(self, content: bytes) -> str:
+        raise NotImplementedError
+
+    def get(self, sha256: str) -> bytes:
+        return self.files[sha256]
+
+    def open_chunks(self, sha256: str, chunk: int = 4) -> Generator[bytes, None, None]:
+        try:
+            content = self.files[sha256]
+            for start in range(0, len(content), chunk):
+                yield content[start : start + chunk]
+        finally:
+            self.closed.append(sha256)
+
+
+STORED = StoredFile(1, "d" * 64, 10, "application/pdf", "scan.pdf", NOW, CLIENT)
+
+
+def test_a_download_is_recorded_once_its_file_is_found_and_then_streamed() -> None:
+    blobs, recorded = Blobs({"d" * 64: b"%PDF-1.4\nx"}), []
+
+    async def record() -> None:
+        recorded.append("viewed")
+
+    async def body() -> bytes:
+        response = await stream_file(blobs, STORED, inline=True, on_start=record)
+        assert recorded == ["viewed"]  # before the first byte goes out
+        assert response.headers["content-length"] == "10"
+        assert response.headers["content-disposition"].startswith("inline;")
+        return b"".join([piece async for piece in response.body_iterator])
+
+    assert asyncio.run(body()) == b"%PDF-1.4\nx"
+
+
+def test_a_file_missing_from_the_store_is_not_found_and_no_download() -> None:
+    recorded: list[str] = []
+
+    async def record() -> None:
+        recorded.append("viewed")
+
+    with pytest.raises(StoredFileMissing, match="version 1") as missing:
+        asyncio.run(stream_file(Blobs({}), STORED, inline=False, on_start=record))
+    assert missing.value.status == 404
+    assert recorded == []
+
+
+def test_when_the_download_cannot_be_recorded_nothing_is_sent_and_the_file_is_let_go() -> None:
+    blobs = Blobs({"d" * 64: b"%PDF-1.4\nx"})
+
+    async def store_down() -> None:
+        raise ConnectionError("the store is down")
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(stream_file(blobs, STORED, inline=False, on_start=store_down))
+    assert blobs.closed == ["d" * 64]
