@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -85,67 +86,87 @@ def assert_file(response: httpx.Response, content: bytes, kind: str, disposition
     assert headers["etag"] == f'"{hashlib.sha256(content).hexdigest()}"'
 
 
-def test_the_adviser_and_the_client_list_the_versions_and_download_each(system: System) -> None:
+@dataclass
+class IdCard:
+    """A dossier whose ID card came in two versions (the front by the client, the back by the
+    adviser), copied into the bank statement's place; its payslip is still awaited."""
+
+    office: Office
+    passport: str
+    statement: str
+    payslip: str
+    front: bytes = field(default_factory=lambda: pdf(uuid.uuid4().hex))
+    back: bytes = field(default_factory=lambda: png(uuid.uuid4().hex))
+
+
+@pytest.fixture
+def id_card(system: System) -> IdCard:
     office = system.office()
-    passport, statement, payslip = a_dossier(
-        system, office, "identiteitsbewijs", "bankafschrift", "loonstrook"
-    )
-    client = office.client(DOSSIER)
-    front, back = pdf(uuid.uuid4().hex), png(uuid.uuid4().hex)
-    # The client delivers the front of the ID card; the adviser adds the back as version 2 ...
-    delivered(system, client, passport, front, "voorkant paspoort é.pdf")
-    delivered(system, office.adviser, passport, back, "achterkant.png")
-    # ... and copies it into the bank statement's place: a version of that document too.
+    kinds = ("identiteitsbewijs", "bankafschrift", "loonstrook")
+    card = IdCard(office, *a_dossier(system, office, *kinds))
+    delivered(system, office.client(DOSSIER), card.passport, card.front, "voorkant paspoort é.pdf")
+    delivered(system, office.adviser, card.passport, card.back, "achterkant.png")
     copied = system.post(
         "dossiercontrole",
-        f"/documents/{statement}/copy",
+        f"/documents/{card.statement}/copy",
         office.adviser,
-        json={"source_document_id": passport},
+        json={"source_document_id": card.passport},
     )
     assert copied.status_code == 200, copied.text
+    return card
 
-    # The adviser and the dossier's client see the same versions, oldest first.
+
+def test_the_adviser_and_the_client_see_every_version_a_copy_too(
+    system: System, id_card: IdCard
+) -> None:
+    office, client = id_card.office, id_card.office.client(DOSSIER)
     for headers in (office.adviser, client):
-        listed = versions(system, headers, passport)
+        listed = versions(system, headers, id_card.passport)
         assert listed.status_code == 200, listed.text
-        assert listed.json()["document_id"] == passport
-        got = listed.json()["versions"]
+        assert listed.json()["document_id"] == id_card.passport
+        got = listed.json()["versions"]  # oldest first
         assert [(v["version"], v["filename"], v["content_type"], v["size"]) for v in got] == [
-            (1, "voorkant paspoort é.pdf", "application/pdf", len(front)),
-            (2, "achterkant.png", "image/png", len(back)),
+            (1, "voorkant paspoort é.pdf", "application/pdf", len(id_card.front)),
+            (2, "achterkant.png", "image/png", len(id_card.back)),
         ]
-        assert [v["sha256"] for v in got] == [hashlib.sha256(c).hexdigest() for c in (front, back)]
+        assert [v["sha256"] for v in got] == [sha256(id_card.front), sha256(id_card.back)]
         assert [v["uploaded_by"] for v in got] == [
             {"role": "client", "sub": f"klant-{DOSSIER}"},
             {"role": "adviser", "sub": "adviser-1"},
         ]
         assert all(v["uploaded_at"] and v["copied_from"] is None for v in got)
-    [copy] = versions(system, client, statement).json()["versions"]
-    assert (copy["version"], copy["copied_from"]) == (1, passport)
-    assert copy["sha256"] == hashlib.sha256(back).hexdigest()
-    assert versions(system, client, payslip).json() == {"document_id": payslip, "versions": []}
+    # The copy is the bank statement's version 1, naming where it came from.
+    [copy] = versions(system, client, id_card.statement).json()["versions"]
+    assert (copy["version"], copy["copied_from"]) == (1, id_card.passport)
+    assert copy["sha256"] == sha256(id_card.back)
+    nothing = versions(system, client, id_card.payslip).json()
+    assert nothing == {"document_id": id_card.payslip, "versions": []}
 
+
+def test_each_version_downloads_with_the_headers_that_keep_it_inert(
+    system: System, id_card: IdCard
+) -> None:
+    office, client = id_card.office, id_card.office.client(DOSSIER)
+    as_png = "attachment; filename=\"achterkant.png\"; filename*=UTF-8''achterkant.png"
     # Without a version: the latest, to save.
-    assert_file(
-        download(system, office.adviser, passport),
-        back,
-        "image/png",
-        "attachment; filename=\"achterkant.png\"; filename*=UTF-8''achterkant.png",
-    )
+    latest = download(system, office.adviser, id_card.passport)
+    assert_file(latest, id_card.back, "image/png", as_png)
     # Version 1, for the browser to show; the name in UTF-8, and in ASCII for older clients.
     assert_file(
-        download(system, client, passport, version=1, inline=1),
-        front,
+        download(system, client, id_card.passport, version=1, inline=1),
+        id_card.front,
         "application/pdf",
         'inline; filename="voorkant paspoort _.pdf"; '
         f"filename*=UTF-8''{quote('voorkant paspoort é.pdf', safe='')}",
     )
+    # The copy: the same bytes, under the bank statement.
     assert_file(
-        download(system, client, statement, inline=0),
-        back,
-        "image/png",
-        "attachment; filename=\"achterkant.png\"; filename*=UTF-8''achterkant.png",
+        download(system, client, id_card.statement, inline=0), id_card.back, "image/png", as_png
     )
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 def test_a_version_that_does_not_exist_or_is_no_version_is_refused(system: System) -> None:
