@@ -216,7 +216,7 @@ def _owner(app: TrackedApplication, originator_id: Any, owners: dict[Any, Any]) 
 
 def _is_plumbing(event: Any) -> bool:
     """Events that only make lookups work (locators, an aggregate's opening), not history."""
-    return type(event).__qualname__ in {"Locator.Placed", "DossierCheck.Opened"}
+    return type(event).__qualname__ in {"Locator.Placed", "DossierCheck.Opened", "AccessLog.Opened"}
 
 
 def _summary(event: Any) -> str:

@@ -14,6 +14,7 @@ them, driven over HTTP and Kafka; each figure beside a baseline measured in the 
 - P5 portal query p99 at about 1k dossiers and after P3.
 - P6 one dossier with many documents: loading it from the store (cold, no cache) and an upload
   to it over HTTP, beside a dossier of 5 documents.
+- D1 (issue 17) the RSS a 20 MiB download adds to the dossier check (``bench/downloads.py``).
 
 Timings are printed and written to ``bench/results/``, never asserted.
 """
@@ -41,6 +42,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench import downloads
 from devtools import Broker, create_topics, provide_broker
 from devtools.postgres import PostgresServer, start_throwaway
 from devtools.postgres import available as postgres_available
@@ -643,6 +645,7 @@ def bench_store(
         p2_latency(system, office, scale, results)
         p3_to_p5(system, office, scale, results)
         p6_big_dossier(system, office, scale, results)
+        downloads.d1_download_memory(system, office, results)
     finally:
         system.stop()
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from eventsourcing.persistence import (
     Recording,
     StoredEvent,
     Tracking,
+    Transcoding,
 )
 from eventsourcing.utils import get_topic
 
@@ -174,14 +176,15 @@ class TrackedApplication(Application[UUID]):
                 )
         return aggregate
 
-    def office_aggregate(self, cls: Any, tenant: str) -> Any:
+    def office_aggregate(self, cls: Any, tenant: str, **owner: str) -> Any:
         """The office's one aggregate of ``cls`` (settings, a catalogue: its id is
-        ``cls.create_id(tenant)``), checked to be the office's; a new one while nothing is
-        stored yet."""
+        ``cls.create_id(tenant)``), or with ``owner`` (``dossier_id=...``) the one of that
+        dossier of the office, checked to be theirs; a new one while nothing is stored yet."""
+        names: dict[str, Any] = {"tenant": tenant, **owner}
         try:
-            return self.get_owned(cls.create_id(tenant), tenant=tenant)
+            return self.get_owned(cls.create_id(tenant, **owner), **names)
         except AggregateNotFoundError:
-            return cls(tenant)
+            return cls(tenant, **owner)
 
     def has_tracked(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(
@@ -198,6 +201,34 @@ class TrackedApplication(Application[UUID]):
         except IntegrityError:
             if not self.has_tracked(tracking):
                 raise
+
+
+class SetAsList(Transcoding):
+    """A set in a snapshot (a dossier check's handled request ids), stored as a sorted list."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
+class ValueObjectAsDict(Transcoding):
+    """A value object (a dataclass made again by ``cls.of(dict)``) in a snapshot, as a dict of
+    its fields, named ``<prefix>.<class name>`` in the store."""
+
+    def __init__(self, cls: Any, prefix: str) -> None:
+        self.type: Any = cls
+        self.name = f"{prefix}.{cls.__name__}"
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type.of(data)
 
 
 App = TypeVar("App", bound=TrackedApplication)

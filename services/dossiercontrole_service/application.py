@@ -3,7 +3,8 @@
 Its commands are small dataclasses named as imperatives, which the HTTP API, the Kafka consumer
 and the benchmarks build alike: ``AddRequestedDocument`` (from the scenario topic),
 ``UploadDocument``, ``CopyDocument``, ``ReviewDocument``, ``RemoveDocument``,
-``RemoveActionPoint``, ``RemindNow`` (the adviser), ``ConfigureDocumentType``,
+``RemoveActionPoint``, ``RemindNow`` (the adviser), ``ViewDocument`` (a download, recorded),
+``ConfigureDocumentType``,
 ``ChooseProgressCounts``, ``SetReminderSchedule`` (the admin). The schedulers call
 ``expire_document``, ``mark_overdue`` and ``send_scheduled_reminder``. Refusals are the
 domain's errors; a command that loads, changes and saves is ``@retried_on_conflict``.
@@ -12,19 +13,27 @@ domain's errors; a command that loads, changes and saves is ``@retried_on_confli
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 
-from servicekit.eventstore import TrackedApplication, retried_on_conflict, stamp_trace
+from servicekit.eventstore import (
+    SetAsList,
+    TrackedApplication,
+    ValueObjectAsDict,
+    retried_on_conflict,
+    stamp_trace,
+)
 from services.dossiercontrole_service.domainmodel import (
     VALUE_OBJECTS,
+    AccessLog,
     ActionPointNotFound,
     AlreadyDone,
+    Document,
     DocumentNotFound,
     DocumentType,
     DocumentTypes,
@@ -67,7 +76,8 @@ class UploadDocument:
     """A file's metadata for a document (its bytes are stored already); completes its task.
 
     ``visible``: whether the caller may see a dossier (a client only its own); ``quota``: the
-    most bytes the dossier's uploads may hold together."""
+    most bytes the dossier's uploads may hold together; ``by_client``: the dossier's client
+    uploads, only to a document whose action point asks for it."""
 
     tenant: str
     document_id: UUID
@@ -76,6 +86,7 @@ class UploadDocument:
     at: datetime
     visible: Callable[[str], bool] = _everyone
     quota: int | None = None
+    by_client: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,12 +123,26 @@ class RemoveActionPoint:
 @dataclass(frozen=True)
 class ReviewDocument:
     """The adviser's review of a delivered document: ``approve``, or ``reject`` with a reason
-    that the client sees on the reopened action point."""
+    that the client sees on the reopened action point. ``version``: the one the adviser saw,
+    which must still be the latest (None: whichever is)."""
 
     tenant: str
     document_id: UUID
     decision: Literal["approve", "reject"]
     reason: str | None
+    by: str
+    at: datetime
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class ViewDocument:
+    """A download of a version of a document's file, recorded in the dossier's access log."""
+
+    tenant: str
+    dossier_id: str
+    document_id: UUID
+    version: int
     by: str
     at: datetime
 
@@ -175,46 +200,19 @@ class _Batch:
     placed: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
 
-class SetAsList(Transcoding):
-    """A set in a snapshot (a dossier check's handled request ids), stored as a sorted list."""
-
-    type = set
-    name = "set"
-
-    def encode(self, obj: set[Any]) -> list[Any]:
-        return sorted(obj)
-
-    def decode(self, data: list[Any]) -> set[Any]:
-        return set(data)
-
-
-class ValueObjectAsDict(Transcoding):
-    """A value object of the dossier check in a snapshot, as a dict of its fields."""
-
-    def __init__(self, cls: Any) -> None:
-        self.type: Any = cls
-        self.name = f"dossiercontrole.{cls.__name__}"
-
-    def encode(self, obj: Any) -> dict[str, Any]:
-        return {f.name: getattr(obj, f.name) for f in fields(obj)}
-
-    def decode(self, data: dict[str, Any]) -> Any:
-        return self.type.of(data)
-
-
 class DossierChecks(TrackedApplication):
     """Every office's dossier checks and document-type settings."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "ORIGINATOR_ID_TYPE": "uuid"}
     # A dossier with thousands of documents loads from its latest snapshot and the events
     # after it, not from its whole history (P6 of issue 9).
-    snapshotting_intervals = {DossierCheck: 100}
+    snapshotting_intervals = {DossierCheck: 100, AccessLog: 100}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(SetAsList())
         for value_object in VALUE_OBJECTS:
-            transcoder.register(ValueObjectAsDict(value_object))
+            transcoder.register(ValueObjectAsDict(value_object, prefix="dossiercontrole"))
 
     # --- document types (admin) ------------------------------------------------------------------
 
@@ -368,13 +366,31 @@ class DossierChecks(TrackedApplication):
         check.document(document_id)
         return check
 
+    def get_document(
+        self, tenant: str, document_id: UUID, visible: Callable[[str], bool] = _everyone
+    ) -> tuple[str, Document]:
+        """A document of a dossier the caller may see, and that dossier's id (else
+        ``DocumentNotFound``); its ``files`` are its versions."""
+        check = self._locate_document(tenant, document_id, visible)
+        return check.dossier_id, check.document(document_id)
+
+    @retried_on_conflict()
+    def record_view(self, command: ViewDocument) -> None:
+        """A download, in the dossier's access log (its history); never published."""
+        tenant, dossier_id = command.tenant, command.dossier_id
+        log: AccessLog = self.office_aggregate(AccessLog, tenant, dossier_id=dossier_id)
+        log.record_view(command.document_id, command.version, command.by, command.at)
+        self.save(log)
+
     # --- adviser and client commands -------------------------------------------------------------
 
     def check_upload(self, command: UploadDocument) -> None:
         """Refuses an upload before its bytes are stored: a document that does not exist (or
-        was removed) for the caller, or a dossier without room for the file's ``size``. The
-        quota is checked again, exactly, when the upload is saved."""
+        was removed) for the caller, or that does not ask the client for it when the client
+        uploads, or a dossier without room for the file's ``size``. The upload checks both
+        again, exactly, when it is saved."""
         check = self._locate_document(command.tenant, command.document_id, command.visible)
+        check.deliverable(command.document_id, by_client=command.by_client)
         check.ensure_room_for(int(command.file["size"]), command.quota)
 
     def upload(self, command: UploadDocument) -> DossierCheck:
@@ -388,6 +404,7 @@ class DossierChecks(TrackedApplication):
                 command.at,
                 quota=command.quota,
                 valid_for=self._valid_for(command.tenant, check, command.document_id),
+                by_client=command.by_client,
             ),
             command.visible,
         )
@@ -408,9 +425,10 @@ class DossierChecks(TrackedApplication):
     def review(self, command: ReviewDocument) -> DossierCheck:
         def decide(check: DossierCheck) -> None:
             if command.decision == "approve":
-                check.approve(command.document_id, command.by, command.at)
+                check.approve(command.document_id, command.by, command.at, command.version)
             else:
-                check.reject(command.document_id, command.reason or "", command.by, command.at)
+                reason = command.reason or ""
+                check.reject(command.document_id, reason, command.by, command.at, command.version)
 
         return self._change_document(command.tenant, command.document_id, decide)
 

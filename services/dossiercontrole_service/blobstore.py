@@ -2,6 +2,7 @@
 
 Two stores behind one interface (``Blobs``): a folder on disk for SQLite (one process, one
 machine), and a ``bytea`` table in the service's PostgreSQL schema that every replica shares.
+Both read a file back in chunks (``open_chunks``), so a download never holds it whole.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +24,13 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
 )
+
+
+ACCEPTED_TYPES = tuple(content_type for _, content_type in _SIGNATURES)
+"""The content types a stored file can have: each may be shown inline by a browser."""
+
+CHUNK = 256 * 1024
+"""How much of a file a download reads (and sends) at a time."""
 
 
 class UnsupportedFileType(UnsupportedType):
@@ -72,6 +81,12 @@ class Blobs(Protocol):
         """The bytes stored under ``sha256``; KeyError when there are none."""
         ...
 
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
+        """The bytes stored under ``sha256``, ``chunk`` bytes at a time, never all at once.
+        Lazy: the first ``next`` raises KeyError when there are none. Close it (or run it to
+        its end) to give back the file or connection it holds."""
+        ...
+
 
 class BlobStore:
     """Blobs in a local folder, ``root/ab/abcd...``: for SQLite, where every process of the
@@ -115,6 +130,15 @@ class BlobStore:
         except FileNotFoundError:
             raise KeyError(sha256) from None
 
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
+        try:
+            handle = self.path_of(sha256).open("rb", buffering=0)
+        except FileNotFoundError:
+            raise KeyError(sha256) from None
+        with handle:
+            while block := handle.read(chunk):
+                yield block
+
 
 class PostgresBlobStore:
     """Blobs as ``bytea`` rows of ``<schema>.blobs``, keyed by SHA-256: every replica of the
@@ -125,6 +149,12 @@ class PostgresBlobStore:
     to clean up with ``vacuumlo``), and they are dumped, replicated and restored with the table,
     under the schema's ordinary privileges. Content addressing makes the insert idempotent
     (``on conflict do nothing``): two replicas storing the same file at once both succeed.
+
+    A download reads the content in slices (``substring``). The column's storage is
+    ``EXTERNAL``: kept out of line (TOAST) and uncompressed, so a slice reads only the TOAST
+    chunks it covers (PDF, JPEG and PNG hardly compress anyway). A table made before that is
+    switched at start; rows stored before keep how they were stored (a compressed one is
+    decompressed from its start up to the slice: by the server, in the server's memory).
     """
 
     def __init__(self, params: dict[str, Any], schema: str) -> None:
@@ -139,6 +169,18 @@ class PostgresBlobStore:
                 " content bytea NOT NULL,"
                 " stored_at timestamptz NOT NULL DEFAULT now())"
             )
+            self._store_content_external(conn)
+
+    def _store_content_external(self, conn: psycopg.Connection[Any]) -> None:
+        # Only when it is not so yet: ALTER TABLE waits for the table's readers (a download in
+        # progress in another replica), which a replica starting up need not do every time.
+        row = conn.execute(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = 'content'",
+            (self.table,),
+        ).fetchone()
+        if row is not None and row[0] != "e":
+            conn.execute(f"ALTER TABLE {self.table} ALTER COLUMN content SET STORAGE EXTERNAL")
 
     def _connect(self) -> psycopg.Connection[Any]:
         # A connection per call: uploads are rare and large, and a fresh connection survives
@@ -164,6 +206,25 @@ class PostgresBlobStore:
         if row is None:
             raise KeyError(sha256)
         return bytes(row[0])
+
+    def open_chunks(self, sha256: str, chunk: int = CHUNK) -> Generator[bytes, None, None]:
+        # One connection for the download, a query per slice: the rows never change (content
+        # addressed), so slices read in separate statements belong to one file.
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT octet_length(content) FROM {self.table} WHERE sha256 = %s", (sha256,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(sha256)
+            for start in range(0, int(row[0]), chunk):
+                block = conn.execute(
+                    f"SELECT substring(content FROM %s FOR %s) FROM {self.table} WHERE sha256 = %s",
+                    (start + 1, chunk, sha256),
+                    binary=True,
+                ).fetchone()
+                if block is None:
+                    raise KeyError(sha256)
+                yield bytes(block[0])
 
 
 def _fsync_folder(folder: Path) -> None:

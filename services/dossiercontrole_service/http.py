@@ -1,4 +1,4 @@
-"""The dossier-check service's HTTP API (SPEC section 4)."""
+"""The dossier-check service's HTTP API (SPEC sections 4, 6 and 7)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
@@ -25,6 +34,7 @@ from services.dossiercontrole_service.application import (
     ReviewDocument,
     SetReminderSchedule,
     UploadDocument,
+    ViewDocument,
 )
 from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
 from services.dossiercontrole_service.domainmodel import (
@@ -36,17 +46,26 @@ from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     ProgressCounts,
 )
+from services.dossiercontrole_service.files import (
+    FILE_ANSWER,
+    MAX_VERSION,
+    VersionList,
+    VersionOut,
+    in_digits,
+    stream_file,
+)
 from shared.events.contracts import DocumentSource, Name, Subject
 from shared.events.durations import Duration, IsoDuration
 
 router = APIRouter(responses=AUTHENTICATED)
-# Who may do what (SPEC section 4): the admin keeps the document-type settings; the dossier
-# check itself, with the client's action points, is the adviser's work; a client may only
-# upload, and only for the dossiers in its token.
+# Who may do what (SPEC sections 4 and 7): the admin keeps the document-type settings; the
+# dossier check itself, with the client's action points, is the adviser's work; a client may
+# only upload where an action point asks for it, and read a document's versions and files, and
+# only for the dossiers in its token.
 Admin = Annotated[Identity, Depends(require("admin"))]
 Staff = Annotated[Identity, Depends(require("admin", "adviser"))]
 Adviser = Annotated[Identity, Depends(require("adviser"))]
-Uploader = Annotated[Identity, Depends(require("adviser", "client"))]
+AdviserOrClient = Annotated[Identity, Depends(require("adviser", "client"))]
 
 
 class DocumentTypeIn(BaseModel):
@@ -173,6 +192,13 @@ class ReviewIn(BaseModel):
         pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
         description="Required (not blank) to reject: the client sees it on the reopened action "
         "point.",
+    )
+    version: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_VERSION,
+        description='The version the adviser reviewed. When a newer one arrived since: 409 ("a '
+        'newer version arrived") and nothing changes; absent: the latest, whichever it is.',
     )
 
 
@@ -329,9 +355,10 @@ async def action_points(
     responses=errors(400, 404, 409, 413, 415),
 )
 async def upload(
-    document_id: UUID, file: UploadFile, who: Uploader, request: Request
+    document_id: UUID, file: UploadFile, who: AdviserOrClient, request: Request
 ) -> DocumentOut:
-    """UploadDocument a file (adviser, or the dossier's client); completes the open action point."""
+    """Upload a file (the adviser; the dossier's client only where an action point asks for it,
+    else 404); completes the open action point."""
     content = await file.read(request.app.state.settings.max_upload_bytes + 1)
     content_type = inspect_upload(content, request.app.state.settings.max_upload_bytes)
     app = _app(request)
@@ -347,6 +374,7 @@ async def upload(
         datetime.now(UTC),
         who.may_see_dossier,
         request.app.state.settings.max_dossier_upload_bytes,
+        by_client=who.role == "client",
     )
     # Check existence (a removed document too), access and room before writing bytes to disk.
     await asyncio.to_thread(app.check_upload, command)
@@ -406,10 +434,71 @@ async def review(document_id: UUID, body: ReviewIn, who: Adviser, request: Reque
     reopens the client's action point (409 when nothing was delivered or the status does not
     allow it)."""
     command = ReviewDocument(
-        who.tenant, document_id, body.decision, body.reason, who.actor, datetime.now(UTC)
+        who.tenant,
+        document_id,
+        body.decision,
+        body.reason,
+        who.actor,
+        datetime.now(UTC),
+        body.version,
     )
     check = await asyncio.to_thread(_app(request).review, command)
     return _document_out(check, check.document(document_id))
+
+
+# --- checking what was delivered: versions and files (SPEC section 7) ------------------------
+
+
+@router.get(
+    "/documents/{document_id}/versions",
+    response_model=VersionList,
+    tags=["files"],
+    responses=errors(404),
+)
+async def versions(document_id: UUID, who: AdviserOrClient, request: Request) -> VersionList:
+    """Every version of the document's file, oldest first; a copy is a version too (the
+    adviser, or the dossier's client)."""
+    _, document = await asyncio.to_thread(
+        _app(request).get_document, who.tenant, document_id, who.may_see_dossier
+    )
+    return VersionList(document_id=document_id, versions=[VersionOut.of(f) for f in document.files])
+
+
+@router.get(
+    "/documents/{document_id}/file",
+    response_class=StreamingResponse,
+    tags=["files"],
+    responses={**errors(404), 200: FILE_ANSWER},
+)
+async def download(
+    document_id: UUID,
+    who: AdviserOrClient,
+    request: Request,
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_VERSION, description="Which version (default: the latest)."),
+        BeforeValidator(in_digits),
+    ] = None,
+    inline: Annotated[
+        Literal["0", "1"], Query(description="`1`: for the browser to show, not to save.")
+    ] = "0",
+) -> StreamingResponse:
+    """A version of the document's file (the adviser, or the dossier's client); each download
+    is recorded in the dossier's history (``DocumentViewed``) as it starts."""
+    app = _app(request)
+    dossier_id, document = await asyncio.to_thread(
+        app.get_document, who.tenant, document_id, who.may_see_dossier
+    )
+    stored = document.file_of(version)
+    view = ViewDocument(
+        who.tenant, dossier_id, document_id, stored.version, who.actor, datetime.now(UTC)
+    )
+    return await stream_file(
+        request.app.state.blobs,
+        stored,
+        inline=inline == "1",
+        on_start=lambda: asyncio.to_thread(app.record_view, view),
+    )
 
 
 @router.get("/portal-settings", response_model=PortalSettingsOut, tags=["portal settings"])

@@ -53,6 +53,8 @@ OUTBOX.silent(
 )
 # The reminder schedule is the office's own setting; only the reminders it makes are published.
 OUTBOX.silent("ReminderSchedule.Opened", "ReminderSchedule.Changed")
+# Who downloaded which file is the dossier's own history, for nobody else (SPEC section 7).
+OUTBOX.silent("AccessLog.Opened", "AccessLog.DocumentViewed")
 
 
 def _data(event: Any, origin: Origin | None, *names: str, **renamed: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ Who may do what:
 - adviser: reads the catalogue, starts and cancels runs, requests documents, posts document
   lists, works the dossier check (list, upload, copy, delete, action points) and may look at
   the client's portal.
-- client: only the portal and uploads, and only for the dossiers in its token.
+- client: only the portal, uploads, and a document's versions and files, and only for the
+  dossiers in its token.
 
 Every wrong identity is refused: no or a malformed token, a bad signature or an expired token
 is 401; a role that may not do it is 403; another office's or another client's resource is 404,
@@ -193,6 +194,9 @@ ENDPOINTS = [
         "id",
         upload=True,
     ),
+    # After the upload above: the allowed roles find a file (SPEC section 7).
+    _e("dossiercontrole", "GET", "/documents/{document_id}/versions", "adviser client", 200, "id"),
+    _e("dossiercontrole", "GET", "/documents/{document_id}/file", "adviser client", 200, "id"),
     _e(
         "dossiercontrole",
         "POST",

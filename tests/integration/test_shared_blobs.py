@@ -5,11 +5,13 @@ another document and lists it, while neither keeps the bytes on its own disk."""
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from devtools import Broker
@@ -106,18 +108,15 @@ def test_an_upload_through_one_replica_is_copied_and_listed_through_the_other(
     assert files_on_disk(tmp_path / "machine-b") == []
 
 
-@pytest.mark.parametrize("persistence", ["sqlite", "postgres"])
-def test_each_store_keeps_a_file_once_under_its_hash(
-    persistence: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    # The one interface, over the folder (SQLite) and the shared table (PostgreSQL).
+def store_config(persistence: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The dossier check's settings on a fresh folder (SQLite) or a fresh database."""
     postgres_settings: dict[str, str] = {}
     if persistence == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres")
         env = server.create_database(f"blobs_{uuid.uuid4().hex[:12]}")
         prefix = "ACTIEPUNTEN_POSTGRES_"
         postgres_settings = {k.removeprefix(prefix): v for k, v in env.items() if prefix in k}
-    config = Settings(
+    return Settings(
         service="dossiercontrole",
         data_dir=tmp_path,
         kafka_bootstrap_servers="unused:9092",
@@ -125,6 +124,14 @@ def test_each_store_keeps_a_file_once_under_its_hash(
         persistence=persistence,
         postgres=postgres_settings,
     )
+
+
+@pytest.mark.parametrize("persistence", ["sqlite", "postgres"])
+def test_each_store_keeps_a_file_once_under_its_hash(
+    persistence: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The one interface, over the folder (SQLite) and the shared table (PostgreSQL).
+    config = store_config(persistence, request, tmp_path)
     blobs: Blobs = blob_store(config)
     assert isinstance(blobs, PostgresBlobStore if persistence == "postgres" else BlobStore)
     content = b"%PDF-1.4\n%" + uuid.uuid4().hex.encode() + b"\n%%EOF\n"
@@ -137,3 +144,46 @@ def test_each_store_keeps_a_file_once_under_its_hash(
     assert blob_store(config).get(digest) == content  # another process of the service
     with pytest.raises(KeyError):
         blobs.get("0" * 64)
+
+
+@pytest.mark.parametrize("persistence", ["sqlite", "postgres"])
+def test_each_store_reads_a_file_back_a_chunk_at_a_time(
+    persistence: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    blobs = blob_store(store_config(persistence, request, tmp_path))
+    content = b"%PDF-1.4\n" + os.urandom(1024 * 1024 + 7)  # not a whole number of chunks
+    digest = blobs.put(content)
+
+    chunks = list(blobs.open_chunks(digest, chunk=64 * 1024))
+
+    assert b"".join(chunks) == content
+    assert len(chunks) == 17 and max(len(c) for c in chunks) == 64 * 1024
+    # Nothing stored under a hash: the download learns it at its first chunk.
+    missing = blobs.open_chunks("0" * 64)
+    with pytest.raises(KeyError):
+        next(missing)
+
+
+def test_the_postgresql_table_keeps_files_uncompressed_out_of_line_also_when_made_before(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Slices of an uncompressed TOAST value are read without the whole value: the column's
+    storage is EXTERNAL, also in a table made by an older version (switched at start)."""
+    config = store_config("postgres", request, tmp_path)
+    schema = f"actiepunten_{config.service}"
+    with psycopg.connect(**config.postgres_params(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(  # as the store made it before
+            f'CREATE TABLE "{schema}".blobs (sha256 text PRIMARY KEY, size bigint NOT NULL,'
+            " content bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now())"
+        )
+
+    blob_store(config)
+
+    with psycopg.connect(**config.postgres_params()) as conn:
+        row = conn.execute(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = 'content'",
+            (f'"{schema}".blobs',),
+        ).fetchone()
+    assert row == ("e",)

@@ -246,6 +246,7 @@ def test_republishing_the_dossier_log_gives_the_same_event_ids(checks: DossierCh
 
 def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose() -> None:
     from services.dossiercontrole_service.domainmodel import (
+        AccessLog,
         DocumentTypes,
         DossierCheck,
         Locator,
@@ -253,7 +254,7 @@ def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose(
         ReminderSchedule,
     )
 
-    aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings, ReminderSchedule)
+    aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings, ReminderSchedule, AccessLog)
     assert dossiercontrole_kafka.OUTBOX.unmapped(*aggregates) == []
 
 

@@ -9,6 +9,7 @@
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
+- ``access_log``: who downloaded which version of a dossier's files (``AccessLog``);
 - ``errors``: the refusals.
 
 Everything is re-exported here. Stored events and snapshots written before the split name this
@@ -16,6 +17,7 @@ package as their module (``services.dossiercontrole_service.domainmodel:DossierC
 resolve through these re-exports, so the aggregate classes must stay exported by these names.
 """
 
+from services.dossiercontrole_service.domainmodel.access_log import AccessLog
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
 from services.dossiercontrole_service.domainmodel.errors import (
     ActionPointNotFound,
@@ -24,12 +26,15 @@ from services.dossiercontrole_service.domainmodel.errors import (
     DocumentNotFound,
     DossierCheckError,
     MoveRefused,
+    NewerVersionArrived,
+    NoSuchVersion,
     NothingUploaded,
     NotOpen,
     ReasonRequired,
     RequestIdInUse,
     SourceDocumentNotFound,
     UploadQuotaExceeded,
+    VersionNotFound,
 )
 from services.dossiercontrole_service.domainmodel.identity import (
     action_point_id_for,
@@ -73,6 +78,7 @@ __all__ = [
     "BY_THE_CLOCK",
     "DOCUMENT_MOVES",
     "VALUE_OBJECTS",
+    "AccessLog",
     "ActionPoint",
     "ActionPointCommand",
     "ActionPointNotFound",
@@ -90,6 +96,8 @@ __all__ = [
     "Locator",
     "Move",
     "MoveRefused",
+    "NewerVersionArrived",
+    "NoSuchVersion",
     "NotOpen",
     "NothingUploaded",
     "PortalSettings",
@@ -103,6 +111,7 @@ __all__ = [
     "StoredFile",
     "Subject",
     "UploadQuotaExceeded",
+    "VersionNotFound",
     "action_point_id_for",
     "document_id_for",
     "rerequest_id_for",

@@ -28,6 +28,15 @@ class DossierContents:
             raise DocumentNotFound(f"document {document_id} not found")
         return document
 
+    def deliverable(self, document_id: UUID, *, by_client: bool) -> Document:
+        """The document an upload goes to. The adviser delivers to any document of the office;
+        the client only to one whose action point asks for it (``Document.asks_the_client``):
+        any other is not found for the client, as one that does not exist (SPEC section 7)."""
+        document = self.document(document_id)
+        if by_client and not document.asks_the_client:
+            raise DocumentNotFound(f"document {document_id} not found")
+        return document
+
     def current_documents(self) -> list[Document]:
         return [d for d in self.documents.values() if not d.removed]
 

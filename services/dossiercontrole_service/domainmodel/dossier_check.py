@@ -22,6 +22,8 @@ from services.dossiercontrole_service.domainmodel.errors import (
     AlreadyDone,
     DocumentHasUpload,
     MoveRefused,
+    NewerVersionArrived,
+    NoSuchVersion,
     NothingUploaded,
     NotOpen,
     ReasonRequired,
@@ -264,13 +266,15 @@ class DossierCheck(DossierContents, Aggregate):
         copied_from: UUID | None = None,
         quota: int | None = None,
         valid_for: str | None = None,
+        by_client: bool = False,
     ) -> None:
         """A new version of the document's file; completes its open action point.
 
         ``quota``: the most bytes the dossier's uploads may hold together; ``valid_for``: the
-        document type's validity window now (ISO 8601), which each upload restarts.
+        document type's validity window now (ISO 8601), which each upload restarts;
+        ``by_client``: the dossier's client delivers, only where asked (``deliverable``).
         """
-        document = self.document(document_id)
+        document = self.deliverable(document_id, by_client=by_client)
         move = self._move(document, DocumentCommand.UPLOAD)
         if copied_from is None:
             self.ensure_room_for(int(file["size"]), quota)
@@ -365,11 +369,12 @@ class DossierCheck(DossierContents, Aggregate):
 
     # --- the adviser's review --------------------------------------------------------------------
 
-    def approve(self, document_id: UUID, by: str, at: datetime) -> None:
-        """The adviser accepts the delivered file (its latest version); its task stays done."""
+    def approve(self, document_id: UUID, by: str, at: datetime, version: int | None = None) -> None:
+        """The adviser accepts the delivered file (its latest version, which must be the
+        ``version`` the adviser saw, when given); its task stays done."""
         document = self.document(document_id)
         self._move(document, DocumentCommand.APPROVE)
-        self._approve(document_id, len(document.files), by, at)
+        self._approve(document_id, self._reviewed(document, version), by, at)
 
     @event("DocumentApproved")
     def _approve(self, document_id: UUID, version: int, by: str, at: datetime) -> None:
@@ -377,18 +382,31 @@ class DossierCheck(DossierContents, Aggregate):
         move = DOCUMENT_MOVES[(document.status, DocumentCommand.APPROVE)]
         self._put(replace(document, status=move.becomes or document.status))
 
-    def reject(self, document_id: UUID, reason: str, by: str, at: datetime) -> None:
-        """The adviser refuses the delivered file with a reason for the client: the client's
+    def reject(
+        self, document_id: UUID, reason: str, by: str, at: datetime, version: int | None = None
+    ) -> None:
+        """The adviser refuses the delivered file (its latest version, which must be the
+        ``version`` the adviser saw, when given) with a reason for the client: the client's
         action point opens again with it, and the file stays as a version (audit trail)."""
         reason = reason.strip()
         if not reason:
             raise ReasonRequired("a rejection needs a reason for the client")
         document = self.document(document_id)
         move = self._move(document, DocumentCommand.REJECT)
+        reviewed = self._reviewed(document, version)
         reopens = document.action_point_would(move.action_point) if move.action_point else None
-        self._reject(
-            document_id, len(document.files), reason, by, at, str(reopens) if reopens else None
-        )
+        self._reject(document_id, reviewed, reason, by, at, str(reopens) if reopens else None)
+
+    @staticmethod
+    def _reviewed(document: Document, version: int | None) -> int:
+        """The version a review decides on: the latest. One that is no longer the latest (the
+        client delivered again since the adviser looked) is refused, and nothing changes."""
+        latest = len(document.files)
+        if version is None or version == latest:
+            return latest
+        if version > latest:
+            raise NoSuchVersion(f"document {document.document_id} has no version {version}")
+        raise NewerVersionArrived("a newer version arrived")
 
     @event("DocumentRejected")
     def _reject(

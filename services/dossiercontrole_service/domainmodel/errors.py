@@ -22,6 +22,19 @@ class ActionPointNotFound(DossierCheckError, NotFound):
     pass
 
 
+class VersionNotFound(DossierCheckError, NotFound):
+    """The document has no file of that version (yet)."""
+
+
+class NoSuchVersion(DossierCheckError, Invalid):
+    """A review names a version that was never delivered."""
+
+
+class NewerVersionArrived(DossierCheckError, Conflict):
+    """A review of a version that is no longer the latest: the adviser decided on what it saw,
+    and the client delivered again since (SPEC section 7: 409)."""
+
+
 class MoveRefused(DossierCheckError, Conflict):
     """The document's status does not allow the command (SPEC section 6: 409)."""
 

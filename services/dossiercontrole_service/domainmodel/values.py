@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from servicekit.domain import Subject
+from services.dossiercontrole_service.domainmodel.errors import VersionNotFound
 from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     BY_THE_CLOCK,
@@ -167,6 +168,25 @@ class Document(Value):
             for command in DocumentCommand
             if (self.status, command) in DOCUMENT_MOVES and command not in BY_THE_CLOCK
         ]
+
+    def file_of(self, version: int | None = None) -> StoredFile:
+        """The file of ``version`` (None: the latest); a copy is a version too."""
+        if not self.files:
+            raise VersionNotFound(f"document {self.document_id} has no file yet")
+        number = len(self.files) if version is None else version
+        if not 1 <= number <= len(self.files):
+            raise VersionNotFound(f"document {self.document_id} has no version {number}")
+        return self.files[number - 1]  # versions count from 1, in the order they arrived
+
+    @property
+    def asks_the_client(self) -> bool:
+        """Whether the client may deliver it (SPEC section 7): its action point is current (open,
+        or completed: a new version) and its status takes an upload (``DOCUMENT_MOVES``), which
+        an approved or expired document does not."""
+        return (
+            self.current_action_point is not None
+            and (self.status, DocumentCommand.UPLOAD) in DOCUMENT_MOVES
+        )
 
     def action_point_would(self, command: ActionPointCommand) -> UUID | None:
         """The id of the action point that ``command`` would move, if the table allows it."""
