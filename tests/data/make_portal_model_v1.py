@@ -1,0 +1,141 @@
+"""Writes tests/data/portal_model_v1.sql and portal_model_v1_events.jsonl with the code of main
+at 321564a (before the work queue): the portal's read model as that code projects the events of
+one dossier, and the events themselves (what the topic held).
+
+    git archive 321564a | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old python tests/data/make_portal_model_v1.py tests/data/portal_model_v1
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from services.portal_projection.views import PortalView
+from shared.events import contracts as c
+from shared.events.codec import encode, new_event
+
+OFFICE, DOSSIER = "kantoor-utrecht", "dossier-1"
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+SUBJECT = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
+FILE = {"sha256": "0" * 64, "size": 3, "content_type": "application/pdf", "filename": "scan.pdf"}
+TYPES = [
+    ("identiteitsbewijs", "Identiteitsbewijs"),
+    ("loonstrook", "Loonstrook"),
+    ("werkgeversverklaring", "Werkgeversverklaring"),
+]
+
+
+def the_dossier() -> list[c.CloudEvent]:
+    """Three requests: the ID delivered and waiting for review, the payslip overdue, the
+    employer's statement delivered with a validity window and approved."""
+    events: list[c.CloudEvent] = []
+
+    def event(kind: type[c.CloudEvent], at: datetime, **data: Any) -> None:
+        events.append(
+            new_event(
+                kind,
+                {"dossier_id": DOSSIER, **data},
+                source="actiepunten/dossiercontrole_service",
+                tenant=OFFICE,
+                dossier=DOSSIER,
+                time=at,
+                event_id=UUID(int=len(events) + 1),
+            )
+        )
+
+    def document(n: int) -> UUID:
+        return UUID(int=0x1000 + n)
+
+    def point(n: int) -> UUID:
+        return UUID(int=0x2000 + n)
+
+    for n, (code, title) in enumerate(TYPES):
+        opened = {"subject": SUBJECT, "document_type": code, "title": title, "due_at": T0 + 7 * DAY}
+        event(
+            c.DocumentAdded,
+            T0,
+            document_id=document(n),
+            request_id=UUID(int=0x3000 + n),
+            source="manual",
+            **opened,
+        )
+        event(
+            c.ActionPointOpened,
+            T0,
+            action_point_id=point(n),
+            document_id=document(n),
+            opened_at=T0,
+            **opened,
+        )
+    uploaded = {"version": 1, "file": FILE, "uploaded_by": "client:klant-1"}
+    event(c.DocumentUploaded, T0 + DAY, document_id=document(0), **uploaded)
+    event(
+        c.ActionPointCompleted,
+        T0 + DAY,
+        action_point_id=point(0),
+        document_id=document(0),
+        completed_at=T0 + DAY,
+    )
+    event(
+        c.ActionPointOverdue,
+        T0 + 7 * DAY,
+        action_point_id=point(1),
+        document_id=document(1),
+        due_at=T0 + 7 * DAY,
+    )
+    window = {"valid_until": T0 + 92 * DAY}
+    event(c.DocumentUploaded, T0 + 2 * DAY, document_id=document(2), **uploaded, **window)
+    event(
+        c.ActionPointCompleted,
+        T0 + 2 * DAY,
+        action_point_id=point(2),
+        document_id=document(2),
+        completed_at=T0 + 2 * DAY,
+    )
+    event(
+        c.DocumentApproved,
+        T0 + 3 * DAY,
+        document_id=document(2),
+        version=1,
+        approved_by="adviser:jan",
+        approved_at=T0 + 3 * DAY,
+    )
+    event(c.PortalSettingsChanged, T0 + 3 * DAY, progress_counts="approved")
+    return events
+
+
+def main(out: Path) -> None:
+    events = the_dossier()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "portal.sqlite"
+        view = PortalView(path)
+        for position, event in enumerate(events, start=1):
+            view.process(event, Tracking("actiepunten.dossiercontrole.v1:0", position))
+        view.close()
+        dump = "\n".join(sqlite3.connect(path).iterdump())
+    out.with_suffix(".sql").write_text(
+        "-- The portal read model as main at 321564a (before the work queue) wrote it, from the\n"
+        "-- events of portal_model_v1_events.jsonl at offsets 0-12 of partition 0. Made by\n"
+        "-- make_portal_model_v1.py with the code of that commit; do not edit by hand.\n"
+        + dump
+        + "\n"
+    )
+    lines = [encode(event).decode() for event in events]
+    (out.parent / (out.name + "_events.jsonl")).write_text(
+        "# The records of the dossier-check topic's partition 0 behind portal_model_v1.sql.\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
