@@ -107,7 +107,7 @@ def rebuild_lease(settings: Settings) -> Lease:
         import psycopg
 
         def connect() -> Any:
-            return psycopg.connect(**settings.postgres_params(), autocommit=True, connect_timeout=5)
+            return psycopg.connect(**settings.postgres_params(), autocommit=True)
 
         return PostgresAdvisoryLease(connect, "actiepunten_portal.rebuild")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
