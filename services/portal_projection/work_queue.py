@@ -162,10 +162,13 @@ class _List:
         return f"tenant = ? AND {self.holds}", [tenant]
 
 
-# The document's action point, if it has one that was not removed (it has one at most).
+# The document's action point, if it has one that was not removed (it has one at most). Looked
+# up by document (``action_points_by_document``): an aggregate such as MIN would let SQLite walk
+# the office's action points in id order instead.
 _ITS_ACTION_POINT = (
-    "(SELECT MIN(a.action_point_id) FROM action_points a WHERE a.tenant = documents.tenant "
-    "AND a.document_id = documents.document_id AND a.status != 'removed') AS action_point_id"
+    "(SELECT a.action_point_id FROM action_points a WHERE a.tenant = documents.tenant "
+    "AND a.document_id = documents.document_id AND a.status != 'removed' LIMIT 1) "
+    "AS action_point_id"
 )
 _DOCUMENT = f"status, due_at, valid_until, {_ITS_ACTION_POINT}"
 

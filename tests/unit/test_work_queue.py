@@ -348,6 +348,8 @@ def test_every_list_reads_a_page_and_its_count_from_its_own_index_without_sortin
             work_queue.items(explain, OFFICE, kind, 100, after, FAR)
             [plan] = plans
             assert f"USING INDEX work_queue_{kind} (tenant=?" in plan, plan
+            if kind != "overdue":  # and each document's action point by the document's id
+                assert "INDEX action_points_by_document (tenant=? AND document_id=?)" in plan
             assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
     plans.clear()
     work_queue.summary(explain, OFFICE, FAR)
