@@ -14,8 +14,9 @@ from pydantic import BaseModel
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, not_a_cursor, paging
+from services.portal_projection import work_queue as queue
 from services.portal_projection.views import PortalView, WorkQueueNotBuilt
-from services.portal_projection.work_queue import Kind, sort_key
+from services.portal_projection.work_queue import Kind
 from shared.events.contracts import Subject
 from shared.events.durations import Duration, IsoDuration
 
@@ -157,16 +158,18 @@ async def work_queue(
         raise not_a_cursor()
     after = (page.after[1], page.after[2]) if page.after else None
     view: PortalView = request.app.state.view
+    horizon = _horizon(within)
     try:
         rows = await asyncio.to_thread(
-            view.work_queue, who.tenant, kind, page.limit + 1, after, _horizon(within)
+            view.read_work_queue,
+            lambda query: queue.items(query, who.tenant, kind, page.limit + 1, after, horizon),
         )
     except WorkQueueNotBuilt:
         raise _not_built() from None
     more, rows = len(rows) > page.limit, rows[: page.limit]
     return WorkQueue(
         items=[WorkItem.model_validate(row) for row in rows],
-        next_cursor=page.cursor_after((kind, *sort_key(kind, rows[-1]))) if more else None,
+        next_cursor=page.cursor_after((kind, *queue.sort_key(kind, rows[-1]))) if more else None,
     )
 
 
@@ -176,8 +179,11 @@ async def work_queue_summary(
 ) -> WorkQueueSummary:
     """How many items each of the office's lists holds (``expiring`` within ``within``)."""
     view: PortalView = request.app.state.view
+    horizon = _horizon(within)
     try:
-        counts = await asyncio.to_thread(view.work_queue_summary, who.tenant, _horizon(within))
+        counts = await asyncio.to_thread(
+            view.read_work_queue, lambda query: queue.summary(query, who.tenant, horizon)
+        )
     except WorkQueueNotBuilt:
         raise _not_built() from None
     return WorkQueueSummary(**counts)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import Tracking
 
@@ -29,6 +28,8 @@ from services.portal_projection.stores import (
 )
 from services.portal_projection.work_queue import DOCUMENTS, instant
 from shared.events import contracts as c
+
+T = TypeVar("T")
 
 
 class PortalView:
@@ -218,35 +219,18 @@ class PortalView:
 
     # --- the adviser's work queue (work_queue.py) ------------------------------------------------
 
-    def work_queue(
-        self,
-        tenant: str,
-        kind: str,
-        limit: int,
-        after: tuple[str, str] | None = None,
-        horizon: datetime | None = None,
-    ) -> list[dict[str, Any]]:
-        """A page of the office's list ``kind`` (``work_queue.items``); ``WorkQueueNotBuilt``
-        while the served model predates the work queue."""
+    def read_work_queue(self, read: Callable[[work_queue.Query], T]) -> T:
+        """``read`` (``work_queue.items`` or ``work_queue.summary`` given all but the query)
+        over the served model; ``WorkQueueNotBuilt`` while that predates the work queue."""
         with self._using() as store:
-            _has_work_queue(store)
-            return work_queue.items(store.query, tenant, kind, limit, after, horizon)
-
-    def work_queue_summary(self, tenant: str, horizon: datetime) -> dict[str, int]:
-        """How many items each of the office's lists holds (``work_queue.summary``)."""
-        with self._using() as store:
-            _has_work_queue(store)
-            return work_queue.summary(store.query, tenant, horizon)
+            if store.version < work_queue.SINCE_VERSION:
+                raise WorkQueueNotBuilt(f"read model {store.name} predates the work queue")
+            return read(store.query)
 
 
 class WorkQueueNotBuilt(Exception):
     """The served read model was built before the work queue: its lists would miss everything
-    that happened before it was upgraded. A rebuild from the topic is under way (``main``)."""
-
-
-def _has_work_queue(store: ReadModelStore) -> None:
-    if store.version < work_queue.SINCE_VERSION:
-        raise WorkQueueNotBuilt(f"read model {store.name} predates the work queue")
+    that happened before it was upgraded. A rebuild from the topic is under way (``replay``)."""
 
 
 # --- what each event does to the read model ------------------------------------------------------

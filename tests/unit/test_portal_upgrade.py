@@ -13,7 +13,6 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,10 @@ from services.portal_projection.stores import (
 )
 from services.portal_projection.views import PortalView, WorkQueueNotBuilt
 from shared.events import topics
+from tests.unit.test_work_queue import page
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 OFFICE, DOSSIER = "kantoor-utrecht", "dossier-1"
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-FAR = T0 + timedelta(days=1000)
 SECRET = "portal-upgrade-unit-test-" + "x" * 32
 
 
@@ -100,7 +98,7 @@ def test_a_model_written_before_the_work_queue_serves_the_client_portal_and_says
         assert view.dossier_progress(OFFICE, DOSSIER)["completed"] == 1  # approved counts
         # The work queue would miss what happened before the upgrade: not served yet.
         with pytest.raises(WorkQueueNotBuilt):
-            view.work_queue(OFFICE, "to_review", 10)
+            page(view, "to_review")
         token = issue_token(SECRET, sub="jan", tenant=OFFICE, role="adviser")
         http = TestClient(app, headers={"Authorization": f"Bearer {token}"})
         for path in ("/work-queue?kind=overdue", "/work-queue/summary"):
@@ -133,7 +131,7 @@ async def test_the_rebuild_from_the_topic_gives_it_the_work_queue_and_the_same_p
         assert new.action_points(OFFICE, DOSSIER) == old.action_points(OFFICE, DOSSIER)
         assert new.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 13
         lists = {
-            kind: [(i["title"], i["since"]) for i in new.work_queue(OFFICE, kind, 10, None, FAR)]
+            kind: [(i["title"], i["since"]) for i in page(new, kind)]
             for kind in ("to_review", "overdue", "expiring")
         }
         assert lists == {
@@ -197,5 +195,5 @@ async def test_one_replica_rebuilds_an_older_model_and_every_replica_switches_to
     for view in replicas:
         assert await main.switch_to_served(settings, view, NoKafka())  # type: ignore[arg-type]
         assert view.store.version == VERSION
-        assert view.work_queue(OFFICE, "overdue", 10)[0]["title"] == "Loonstrook"
+        assert page(view, "overdue")[0]["title"] == "Loonstrook"
         view.close()
