@@ -76,15 +76,14 @@ def the_dossier() -> list[c.CloudEvent]:
             opened_at=T0,
             **opened,
         )
-    uploaded = {"version": 1, "file": FILE, "uploaded_by": "client:klant-1"}
-    event(c.DocumentUploaded, T0 + DAY, document_id=document(0), **uploaded)
-    event(
-        c.ActionPointCompleted,
-        T0 + DAY,
-        action_point_id=point(0),
-        document_id=document(0),
-        completed_at=T0 + DAY,
-    )
+
+    def delivered(n: int, at: datetime, **window: Any) -> None:
+        uploaded = {"version": 1, "file": FILE, "uploaded_by": "client:klant-1"}
+        event(c.DocumentUploaded, at, document_id=document(n), **uploaded, **window)
+        completed = {"action_point_id": point(n), "completed_at": at}
+        event(c.ActionPointCompleted, at, document_id=document(n), **completed)
+
+    delivered(0, T0 + DAY)
     event(
         c.ActionPointOverdue,
         T0 + 7 * DAY,
@@ -92,15 +91,7 @@ def the_dossier() -> list[c.CloudEvent]:
         document_id=document(1),
         due_at=T0 + 7 * DAY,
     )
-    window = {"valid_until": T0 + 92 * DAY}
-    event(c.DocumentUploaded, T0 + 2 * DAY, document_id=document(2), **uploaded, **window)
-    event(
-        c.ActionPointCompleted,
-        T0 + 2 * DAY,
-        action_point_id=point(2),
-        document_id=document(2),
-        completed_at=T0 + 2 * DAY,
-    )
+    delivered(2, T0 + 2 * DAY, valid_until=T0 + 92 * DAY)
     event(
         c.DocumentApproved,
         T0 + 3 * DAY,
