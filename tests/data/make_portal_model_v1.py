@@ -34,13 +34,18 @@ TYPES = [
 ]
 
 
-def the_dossier() -> list[c.CloudEvent]:
-    """Three requests: the ID delivered and waiting for review, the payslip overdue, the
-    employer's statement delivered with a validity window and approved."""
-    events: list[c.CloudEvent] = []
+class Dossier:
+    """The dossier check's facts of one dossier, in the order it publishes them."""
 
-    def event(kind: type[c.CloudEvent], at: datetime, **data: Any) -> None:
-        events.append(
+    def __init__(self) -> None:
+        self.events: list[c.CloudEvent] = []
+
+    def event(self, kind: type[c.CloudEvent], at: datetime, n: int, **data: Any) -> None:
+        """A fact of document ``n`` (and of its action point, where ``kind`` is about one)."""
+        ids = {"document_id": UUID(int=0x1000 + n), "action_point_id": UUID(int=0x2000 + n)}
+        fields: Any = kind.model_fields["data"].annotation
+        data = {name: ids[name] for name in ids if name in fields.model_fields} | data
+        self.events.append(
             new_event(
                 kind,
                 {"dossier_id": DOSSIER, **data},
@@ -48,60 +53,35 @@ def the_dossier() -> list[c.CloudEvent]:
                 tenant=OFFICE,
                 dossier=DOSSIER,
                 time=at,
-                event_id=UUID(int=len(events) + 1),
+                event_id=UUID(int=len(self.events) + 1),
             )
         )
 
-    def document(n: int) -> UUID:
-        return UUID(int=0x1000 + n)
-
-    def point(n: int) -> UUID:
-        return UUID(int=0x2000 + n)
-
-    for n, (code, title) in enumerate(TYPES):
+    def requested(self, n: int, code: str, title: str) -> None:
         opened = {"subject": SUBJECT, "document_type": code, "title": title, "due_at": T0 + 7 * DAY}
-        event(
-            c.DocumentAdded,
-            T0,
-            document_id=document(n),
-            request_id=UUID(int=0x3000 + n),
-            source="manual",
-            **opened,
-        )
-        event(
-            c.ActionPointOpened,
-            T0,
-            action_point_id=point(n),
-            document_id=document(n),
-            opened_at=T0,
-            **opened,
-        )
+        added = {"request_id": UUID(int=0x3000 + n), "source": "manual"}
+        self.event(c.DocumentAdded, T0, n, **added, **opened)
+        self.event(c.ActionPointOpened, T0, n, opened_at=T0, **opened)
 
-    def delivered(n: int, at: datetime, **window: Any) -> None:
+    def delivered(self, n: int, at: datetime, **window: Any) -> None:
         uploaded = {"version": 1, "file": FILE, "uploaded_by": "client:klant-1"}
-        event(c.DocumentUploaded, at, document_id=document(n), **uploaded, **window)
-        completed = {"action_point_id": point(n), "completed_at": at}
-        event(c.ActionPointCompleted, at, document_id=document(n), **completed)
+        self.event(c.DocumentUploaded, at, n, **uploaded, **window)
+        self.event(c.ActionPointCompleted, at, n, completed_at=at)
 
-    delivered(0, T0 + DAY)
-    event(
-        c.ActionPointOverdue,
-        T0 + 7 * DAY,
-        action_point_id=point(1),
-        document_id=document(1),
-        due_at=T0 + 7 * DAY,
-    )
-    delivered(2, T0 + 2 * DAY, valid_until=T0 + 92 * DAY)
-    event(
-        c.DocumentApproved,
-        T0 + 3 * DAY,
-        document_id=document(2),
-        version=1,
-        approved_by="adviser:jan",
-        approved_at=T0 + 3 * DAY,
-    )
-    event(c.PortalSettingsChanged, T0 + 3 * DAY, progress_counts="approved")
-    return events
+
+def the_dossier() -> list[c.CloudEvent]:
+    """Three requests: the ID delivered and waiting for review, the payslip overdue, the
+    employer's statement delivered with a validity window and approved."""
+    dossier = Dossier()
+    for n, (code, title) in enumerate(TYPES):
+        dossier.requested(n, code, title)
+    dossier.delivered(0, T0 + DAY)
+    dossier.event(c.ActionPointOverdue, T0 + 7 * DAY, 1, due_at=T0 + 7 * DAY)
+    dossier.delivered(2, T0 + 2 * DAY, valid_until=T0 + 92 * DAY)
+    approved = {"version": 1, "approved_by": "adviser:jan", "approved_at": T0 + 3 * DAY}
+    dossier.event(c.DocumentApproved, T0 + 3 * DAY, 2, **approved)
+    dossier.event(c.PortalSettingsChanged, T0 + 3 * DAY, 0, progress_counts="approved")
+    return dossier.events
 
 
 def main(out: Path) -> None:

@@ -144,12 +144,16 @@ async def test_the_rebuild_from_the_topic_gives_it_the_work_queue_and_the_same_p
         new.close()
 
 
-async def test_one_replica_rebuilds_an_older_model_and_every_replica_switches_to_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = written_before_the_work_queue(tmp_path)
-    rebuilds: list[str] = []
+class NoKafka:
+    """The consumer of a replica that switches models: at once, between no batches."""
 
+    async def at_batch_boundary(self, change: Any) -> None:
+        change()
+
+
+def rebuilds_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models the portal rebuilds from ``TheTopic``, in order."""
+    rebuilds: list[str] = []
     real = replay.rebuild
 
     async def counted(settings: Settings, *args: Any, **kwargs: Any) -> replay.Rebuilt:
@@ -159,38 +163,42 @@ async def test_one_replica_rebuilds_an_older_model_and_every_replica_switches_to
 
     monkeypatch.setattr(replay, "rebuild", counted)
     monkeypatch.setattr(replay, "TopicReader", lambda *args, **kwargs: TheTopic())
+    return rebuilds
+
+
+async def test_one_replica_rebuilds_an_older_model_and_every_replica_switches_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = written_before_the_work_queue(tmp_path)
+    rebuilds = rebuilds_counted(monkeypatch)
     replicas = [PortalView(open_store(settings)) for _ in range(2)]
     leases = [replay.rebuild_lease(settings) for _ in range(2)]
     assert all(isinstance(lease, FileLease) for lease in leases)
 
+    def upgrading(n: int) -> asyncio.Task[None]:
+        upgrade = replay.upgrade_older_model(settings, replicas[n], leases[n], interval=0.01)
+        return asyncio.create_task(upgrade)
+
     # The second replica holds the lease (it is rebuilding): the first waits.
     assert leases[1].acquire()
-    first = asyncio.create_task(
-        replay.upgrade_older_model(settings, replicas[0], leases[0], interval=0.01)
-    )
+    first = upgrading(0)
     await asyncio.sleep(0.2)
     assert rebuilds == [] and current_name(settings) == DEFAULT_NAME
     leases[1].release()
 
-    # Free again: the first replica rebuilds, once, and names the new model.
+    # Free again: the first replica rebuilds, once, and names the new model. The second finds a
+    # newer model named already: it builds nothing, it switches.
     for _ in range(200):
         if rebuilds:
             break
         await asyncio.sleep(0.02)
-    # The second replica finds a newer model named already: it builds nothing, it switches.
-    second = asyncio.create_task(
-        replay.upgrade_older_model(settings, replicas[1], leases[1], interval=0.01)
-    )
+    second = upgrading(1)
     await asyncio.sleep(0.2)
     for task in (first, second):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert rebuilds == [current_name(settings)]
-
-    class NoKafka:
-        async def at_batch_boundary(self, change: Any) -> None:
-            change()
 
     for view in replicas:
         assert await main.switch_to_served(settings, view, NoKafka())  # type: ignore[arg-type]
