@@ -23,8 +23,6 @@ from servicekit.kafka import Publisher, TopicReader, make_broker
 from servicekit.outbox import OutboxRelay
 from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
-from shared.events import topics
-from shared.events.codec import CodecError, decode
 from shared.events.contracts import CloudEvent
 
 
@@ -136,48 +134,28 @@ async def republish(service: str, start: int = 1) -> int:
 
 
 async def replay_portal() -> str:
-    """Rebuild the portal read model from the topic's beginning into a new file, then swap.
+    """Rebuild the portal read model from the topic's beginning into a new one, then swap
+    (``services.portal_projection.replay``: the portal does the same by itself after an upgrade).
 
     The running portal keeps serving the old model meanwhile; once the new one has caught up
-    with the end offsets seen at the start, the pointer file names it and the portal switches.
+    with the end offsets seen at the start, the pointer names it and the portal switches.
     """
-    from services.portal_projection.stores import activate, current_name, new_name, open_store
-    from services.portal_projection.views import PortalView
+    from services.portal_projection.replay import rebuild
+    from services.portal_projection.stores import current_name
 
     settings = settings_for("portal")
     old = current_name(settings)
-    target = new_name(settings)
-    store = open_store(settings, target, rebuilding=True)
-    view = PortalView(store)
     tune_for_throughput()
-    skipped = 0
+    progress = Progress("replay portal", None)
     try:
-        async with TopicReader(settings.kafka_bootstrap_servers, topics.DOSSIERCONTROLE) as reader:
-            progress = Progress("replay portal", await reader.remaining())
-            async for _, records in reader.batches():
-                # One transaction per fetched batch, with the position after its last record.
-                events: list[Any] = []
-                for record in records:
-                    try:
-                        events.append(decode(record.topic, record.value))
-                    except CodecError:
-                        skipped += 1  # the live consumer dead-lettered it already
-                        events.append(None)
-                last = records[-1]
-                view.process_many(
-                    events, Tracking(f"{last.topic}:{last.partition}", last.offset + 1)
-                )
-                progress.advance(len(records))
-            progress.finish()
-        store.rebuilt()
+        rebuilt = await rebuild(settings, progress)
     finally:
-        view.close()
-    activate(settings, target)
+        progress.finish()
     print(
-        f"portal read model rebuilt in {target} ({skipped} unreadable records skipped); "
-        f"the portal switches from {old} within a second"
+        f"portal read model rebuilt in {rebuilt.name} ({rebuilt.skipped} unreadable records "
+        f"skipped); the portal switches from {old} within a second"
     )
-    return target
+    return rebuilt.name
 
 
 # --- dossier history ---------------------------------------------------------------------------

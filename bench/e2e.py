@@ -15,6 +15,8 @@ them, driven over HTTP and Kafka; each figure beside a baseline measured in the 
 - P6 one dossier with many documents: loading it from the store (cold, no cache) and an upload
   to it over HTTP, beside a dossier of 5 documents.
 - D1 (issue 17) the RSS a 20 MiB download adds to the dossier check (``bench/downloads.py``).
+- The adviser's work queue: a page's p99 with each list at 100,000 items, beside 1,000
+  (``bench/work_queue.py``).
 
 Timings are printed and written to ``bench/results/``, never asserted.
 """
@@ -64,6 +66,7 @@ class Scale:
     latency_samples: int = 100  # P2
     replay_events: int = 20_000  # P3 (and the dossiers of P4/P5)
     big_dossier: int = 1000  # P6: documents in the big dossier
+    work_queue_items: int = 100_000  # items in each list of the work queue (beside 1,000)
 
     @classmethod
     def from_env(cls) -> Scale:
@@ -71,7 +74,13 @@ class Scale:
         if wanted in {"full", "100k"}:
             return cls(replay_events=100_000, big_dossier=5000)
         if wanted == "smoke":  # a quick check that the harness works, figures meaningless
-            return cls(starts=60, latency_samples=10, replay_events=500, big_dossier=50)
+            return cls(
+                starts=60,
+                latency_samples=10,
+                replay_events=500,
+                big_dossier=50,
+                work_queue_items=2_000,
+            )
         return cls()
 
 
@@ -646,6 +655,9 @@ def bench_store(
         p3_to_p5(system, office, scale, results)
         p6_big_dossier(system, office, scale, results)
         downloads.d1_download_memory(system, office, results)
+        from bench.work_queue import work_queue_p99  # it imports this module
+
+        work_queue_p99(system, scale.work_queue_items, results)
     finally:
         system.stop()
     return results

@@ -112,7 +112,7 @@ class PostgresAdvisoryLease:
             raise
         self._holding = bool(row and row[0])
         if self._holding:
-            log.info("outbox lease %s taken", self.name)
+            log.info("lease %s taken", self.name)
         return self._holding
 
     def held(self) -> bool:
@@ -127,7 +127,7 @@ class PostgresAdvisoryLease:
                 ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
             ).fetchone()
         except Exception as error:
-            log.warning("outbox lease %s lost with its connection: %s", self.name, error)
+            log.warning("lease %s lost with its connection: %s", self.name, error)
             return False
         return bool(row and row[0])
 

@@ -39,9 +39,10 @@ class Page:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(list_name: str, arity: int, cursor: str) -> Key:
-    # The same 422 as for a bad `limit`: FastAPI's validation error, located at the parameter.
-    bad = RequestValidationError(
+def not_a_cursor(cursor: str | None = None) -> RequestValidationError:
+    """The answer to a cursor this list did not give out: the same 422 as for a bad `limit`,
+    FastAPI's validation error located at the parameter."""
+    return RequestValidationError(
         [
             {
                 "type": "value_error",
@@ -51,6 +52,10 @@ def _decode(list_name: str, arity: int, cursor: str) -> Key:
             }
         ]
     )
+
+
+def _decode(list_name: str, arity: int, cursor: str) -> Key:
+    bad = not_a_cursor(cursor)
     try:
         value: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, RecursionError):

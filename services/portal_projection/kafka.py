@@ -1,4 +1,5 @@
-"""What the portal projection consumes: the action-point facts of the dossier-check topic."""
+"""What the portal projection consumes: the action-point and document facts of the dossier-check
+topic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumer import BatchHandler, Handler
-from services.portal_projection.views import PROJECTIONS, PortalView
+from services.portal_projection.views import PROJECTED, PortalView
 from shared.events import contracts as c
 from shared.events import topics
 
@@ -24,11 +25,11 @@ def handlers(view: PortalView) -> dict[str, Handler]:
     def project(event: c.CloudEvent, tracking: Tracking) -> None:
         view.process(event, tracking)
 
-    return dict.fromkeys(PROJECTIONS, project)
+    return dict.fromkeys(PROJECTED, project)
 
 
 def batch_handler(view: PortalView) -> BatchHandler:
-    """A consumed batch's action-point facts in one store transaction."""
+    """A consumed batch's facts in one store transaction."""
 
     def project(events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
         view.process_many(events, tracking)

@@ -12,6 +12,7 @@ from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.portal_projection import kafka, settings, web
 from services.portal_projection.http import router
+from services.portal_projection.replay import rebuild_lease, upgrade_older_model
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
 
@@ -54,11 +55,15 @@ def create_app(config: Settings | None = None) -> FastAPI:
         batch_handler=kafka.batch_handler(view),
     )
     runtime.add_job("follow-replays", lambda: follow_replays(config, view, consumer))
+    # A model written by older projections (before the work queue) is rebuilt in the background.
+    lease = rebuild_lease(config)
+    runtime.add_job("upgrade-read-model", lambda: upgrade_older_model(config, view, lease))
     runtime.on_close(view.close)
     app = http_app(
         runtime,
         title="Actiepunten client-portal projection",
-        description="The client portal's read model (klantportaal): the client's action points",
+        description="The client portal's read model (klantportaal): the client's action points; "
+        "the adviser's work queue",
     )
     app.state.view = view
     app.include_router(router)

@@ -12,13 +12,16 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from servicekit.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.events.contracts import CloudEvent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS action_points (
@@ -41,6 +44,20 @@ CREATE TABLE IF NOT EXISTS action_points (
     PRIMARY KEY (tenant, action_point_id)
 );
 CREATE INDEX IF NOT EXISTS action_points_by_dossier ON action_points (tenant, dossier_id);
+CREATE TABLE IF NOT EXISTS documents (
+    tenant TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    dossier_id TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at TEXT,
+    version INTEGER NOT NULL DEFAULT 0,
+    waiting_since TEXT,
+    valid_until TEXT,
+    PRIMARY KEY (tenant, document_id)
+);
 CREATE TABLE IF NOT EXISTS office_settings (
     tenant TEXT PRIMARY KEY,
     progress_counts TEXT NOT NULL
@@ -49,7 +66,48 @@ CREATE TABLE IF NOT EXISTS tracking (
     name TEXT PRIMARY KEY,
     position BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS model_version (
+    one INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
 """
+
+
+def among(statuses: Sequence[str]) -> str:
+    """SQL: the row's ``status`` is one of ``statuses``."""
+    return "status IN (" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+# The work queue's document statuses, as the dossier check's moves have them (a unit test ties
+# them to DOCUMENT_MOVES): what a delivery moves, what is reviewed, what can expire.
+DELIVERABLE = ("requested", "uploaded", "rejected")
+REVIEWABLE = ("uploaded",)
+EXPIRABLE = ("uploaded", "approved")
+
+# What each list of the work queue holds, in the words of its partial index: its query says the
+# same, so that SQLite and PostgreSQL read the list from that index.
+TO_REVIEW = among(REVIEWABLE)
+OVERDUE = "status = 'open' AND overdue = 1"
+EXPIRING = f"{among(EXPIRABLE)} AND valid_until IS NOT NULL"
+
+# After ADDED_COLUMNS, which one of them uses. An index per list in the order it is read (keyset
+# pagination: a page costs the same at any length), holding only that list's rows; a count of a
+# list reads only its index.
+INDEXES = f"""
+CREATE INDEX IF NOT EXISTS action_points_by_document ON action_points (tenant, document_id);
+CREATE INDEX IF NOT EXISTS work_queue_to_review ON documents (tenant, waiting_since, document_id)
+    WHERE {TO_REVIEW};
+CREATE INDEX IF NOT EXISTS work_queue_overdue
+    ON action_points (tenant, overdue_since, action_point_id) WHERE {OVERDUE};
+CREATE INDEX IF NOT EXISTS work_queue_expiring ON documents (tenant, valid_until, document_id)
+    WHERE {EXPIRING};
+"""
+
+VERSION = 2
+"""What the projections of this code build: 1, the client portal; 2, and the adviser's work queue
+(the ``documents`` table, ``overdue_since``). A model keeps the version it was built with from its
+first record (``model_version``); one that is older lacks rows the topic's history would give
+its new tables, and is rebuilt (``replay.rebuild``), not migrated."""
 
 # Columns added after the first release, with their definitions: a read model written before
 # gets them when it is opened (their facts did not exist then: nothing is lost).
@@ -59,11 +117,20 @@ ADDED_COLUMNS = (
     ("reason", "TEXT"),
     ("document_status", "TEXT"),
     ("replaces_document_id", "TEXT"),
+    ("overdue_since", "TEXT"),
 )
 
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
 POINTER = "portal.current"
+
+
+Statement = tuple[str, tuple[Any, ...]]
+"""One SQL statement (``?`` placeholders) and its parameters."""
+
+Projection = Callable[["CloudEvent"], Statement]
+"""An event -> the one statement that projects it into one table. Consecutive events of a batch
+that make the same statement run as one ``executemany`` (a replay inserts thousands)."""
 
 
 class Executor(Protocol):
@@ -74,6 +141,7 @@ class Executor(Protocol):
 
 class ReadModelStore(Protocol):
     name: str
+    version: int
 
     def transaction(self) -> Any: ...
 
@@ -82,6 +150,20 @@ class ReadModelStore(Protocol):
     def close(self) -> None: ...
 
     def rebuilt(self) -> None: ...
+
+
+def built_with(db: Executor) -> int:
+    """The version of the projections that built this model from its first record (stamped on
+    it when it is new); a model from before versions were kept is 1 once it holds anything."""
+    row = db.execute("SELECT version FROM model_version").fetchone()
+    if row is None:
+        tracked = db.execute("SELECT COUNT(*) FROM tracking").fetchone()[0]
+        db.execute(
+            "INSERT INTO model_version (one, version) VALUES (1, ?) ON CONFLICT (one) DO NOTHING",
+            (1 if tracked else VERSION,),
+        )
+        row = db.execute("SELECT version FROM model_version").fetchone()
+    return int(row[0])
 
 
 class SQLiteStore:
@@ -106,6 +188,9 @@ class SQLiteStore:
         for column, definition in ADDED_COLUMNS:
             if column not in present:
                 self._db.execute(f"ALTER TABLE action_points ADD COLUMN {column} {definition}")
+        self._db.executescript(INDEXES)
+        with self.transaction() as db:
+            self.version = built_with(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Executor]:
@@ -173,6 +258,10 @@ class PostgresStore:
                 cursor.execute(
                     f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
                 )
+            for statement in INDEXES.split(";"):
+                if statement.strip():
+                    cursor.execute(statement)
+            self.version = built_with(cursor)
 
     def _connection(self) -> Any:
         import psycopg

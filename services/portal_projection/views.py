@@ -4,6 +4,7 @@ Rows and the tracking position of the record that changed them are written in on
 transaction, so a redelivered record changes nothing. The state of a row only moves forward
 (open -> completed, open/completed -> removed; completed -> open only when the adviser rejects
 the document), and one dossier's events arrive in order, so republished events change nothing.
+The same view holds the adviser's work queue (``work_queue.py``: its documents and its lists).
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import Tracking
 
-from services.portal_projection.stores import ReadModelStore, SQLiteStore
+from services.portal_projection import work_queue
+from services.portal_projection.stores import (
+    Projection,
+    ReadModelStore,
+    SQLiteStore,
+    Statement,
+)
+from services.portal_projection.work_queue import DOCUMENTS, instant
 from shared.events import contracts as c
+
+T = TypeVar("T")
 
 
 class PortalView:
@@ -102,13 +112,16 @@ class PortalView:
             ).fetchone()
             if row is not None and row[0] >= tracking.notification_id:
                 return False
-            statements = [
-                PROJECTIONS[event.type](event.tenantid, event.data)
-                for event in events
-                if event is not None and event.type in PROJECTIONS
-            ]
-            for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
-                db.executemany(sql, [params for _, params in same])
+            # The client portal's tables, then the work queue's: no statement reads another
+            # projection's table, so the two commute; within each the events keep their order.
+            for projections in (PROJECTIONS, DOCUMENTS):
+                statements = [
+                    projections[event.type](event)
+                    for event in events
+                    if event is not None and event.type in projections
+                ]
+                for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
+                    db.executemany(sql, [params for _, params in same])
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
@@ -204,18 +217,29 @@ class PortalView:
             )
         return progress_of(int(rows[0]["total"]), int(rows[0]["completed"] or 0))
 
+    # --- the adviser's work queue (work_queue.py) ------------------------------------------------
+
+    def read_work_queue(self, read: Callable[[work_queue.Query], T]) -> T:
+        """``read`` (``work_queue.items`` or ``work_queue.summary`` given all but the query)
+        over the served model; ``WorkQueueNotBuilt`` while that predates the work queue."""
+        with self._using() as store:
+            if store.version < work_queue.SINCE_VERSION:
+                raise WorkQueueNotBuilt(f"read model {store.name} predates the work queue")
+            return read(store.query)
+
+
+class WorkQueueNotBuilt(Exception):
+    """The served read model was built before the work queue: its lists would miss everything
+    that happened before it was upgraded. A rebuild from the topic is under way (``replay``)."""
+
 
 # --- what each event does to the read model ------------------------------------------------------
 # One function per event type the portal shows. Every statement is keyed on the office and the
 # action point (or document) of the event, so no record reaches another office's rows.
 
-Statement = tuple[str, tuple[Any, ...]]
-Projection = Callable[[str, Any], Statement]
-"""An event's office and data -> the one statement that projects it. Consecutive events of a
-batch that make the same statement run as one ``executemany`` (a replay inserts thousands)."""
 
-
-def _opened(tenant: str, data: Any) -> Statement:
+def _opened(event: c.CloudEvent) -> Statement:
+    tenant, data = event.tenantid, event.data
     return (
         "INSERT INTO action_points (tenant, action_point_id, dossier_id, document_id, "
         "document_type, title, subject, status, created_at, due_at, document_status, "
@@ -236,7 +260,8 @@ def _opened(tenant: str, data: Any) -> Statement:
     )
 
 
-def _completed(tenant: str, data: Any) -> Statement:
+def _completed(event: c.CloudEvent) -> Statement:
+    tenant, data = event.tenantid, event.data
     return (
         "UPDATE action_points SET status = 'completed', completed_at = ?, overdue = 0, "
         "reason = NULL WHERE tenant = ? AND action_point_id = ? AND status = 'open'",
@@ -244,7 +269,8 @@ def _completed(tenant: str, data: Any) -> Statement:
     )
 
 
-def _removed(tenant: str, data: Any) -> Statement:
+def _removed(event: c.CloudEvent) -> Statement:
+    tenant, data = event.tenantid, event.data
     return (
         "UPDATE action_points SET status = 'removed', removed_at = ? "
         "WHERE tenant = ? AND action_point_id = ? AND status != 'removed'",
@@ -252,7 +278,8 @@ def _removed(tenant: str, data: Any) -> Statement:
     )
 
 
-def _reopened(tenant: str, data: Any) -> Statement:
+def _reopened(event: c.CloudEvent) -> Statement:
+    tenant, data = event.tenantid, event.data
     # Open again with the adviser's reason; the due date moves if the dossier check gave one.
     return (
         "UPDATE action_points SET status = 'open', completed_at = NULL, overdue = 0, "
@@ -262,25 +289,29 @@ def _reopened(tenant: str, data: Any) -> Statement:
     )
 
 
-def _overdue(tenant: str, data: Any) -> Statement:
+def _overdue(event: c.CloudEvent) -> Statement:
+    # Overdue since its due date (sortable text, for the work queue), which it gets here if its
+    # opening did not carry one.
+    tenant, data = event.tenantid, event.data
     return (
-        "UPDATE action_points SET overdue = 1 "
+        "UPDATE action_points SET overdue = 1, overdue_since = ?, due_at = COALESCE(due_at, ?) "
         "WHERE tenant = ? AND action_point_id = ? AND status = 'open'",
-        (tenant, str(data.action_point_id)),
+        (instant(data.due_at), _moment(data.due_at), tenant, str(data.action_point_id)),
     )
 
 
 def _document_status(status: str) -> Projection:
-    def project(tenant: str, data: Any) -> Statement:
+    def project(event: c.CloudEvent) -> Statement:
         return (
             "UPDATE action_points SET document_status = ? WHERE tenant = ? AND document_id = ?",
-            (status, tenant, str(data.document_id)),
+            (status, event.tenantid, str(event.data.document_id)),
         )
 
     return project
 
 
-def _settings(tenant: str, data: Any) -> Statement:
+def _settings(event: c.CloudEvent) -> Statement:
+    tenant, data = event.tenantid, event.data
     return (
         "INSERT INTO office_settings (tenant, progress_counts) VALUES (?, ?) "
         "ON CONFLICT (tenant) DO UPDATE SET progress_counts = excluded.progress_counts",
@@ -300,12 +331,14 @@ PROJECTIONS: dict[str, Projection] = {
     "DocumentExpired": _document_status("expired"),
     "PortalSettingsChanged": _settings,
 }
-"""The events the portal projects, by type; the dossier-check topic's other events change nothing
-here (``IGNORED``; a unit test fails on an event type in neither)."""
+"""The client portal's projection (``action_points``, ``office_settings``), by event type."""
 
-IGNORED = frozenset(
-    {"DocumentTypeConfigured", "DocumentAdded", "DocumentRemoved", "ActionPointReminderDue"}
-)
+PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
+"""The events the portal projects: into the client portal, the work queue's documents, or both;
+the dossier-check topic's other events change nothing here (``IGNORED``; a unit test fails on an
+event type in neither)."""
+
+IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue"})
 
 
 def _moment(value: Any) -> str | None:

@@ -71,6 +71,7 @@ BEYOND_THE_SCHEMA = {
     "GET /dossiers/{dossier_id}/documents": ["422"],
     "GET /dossiers/{dossier_id}/action-points": ["422"],
     "GET /portal/dossiers/{dossier_id}/action-points": ["422"],
+    "GET /work-queue": ["422"],
 }
 POSITIVE_DATA_ACCEPTED = ["2xx", "401", "403", "404", "409"]
 

@@ -215,20 +215,12 @@ def opened(dossier: str) -> c.CloudEvent:
     )
 
 
-def added(dossier: str) -> c.CloudEvent:
+def configured() -> c.CloudEvent:
     return new_event(
-        c.DocumentAdded,
-        {
-            "document_id": uuid4(),
-            "request_id": uuid4(),
-            "dossier_id": dossier,
-            "subject": MORTGAGE,
-            "document_type": "loonstrook",
-            "title": "Loonstrook",
-        },
+        c.DocumentTypeConfigured,
+        {"code": "loonstrook", "name": "Loonstrook", "creates_action_point": True},
         source=dossiercontrole_kafka.SOURCE,
         tenant=OFFICE,
-        dossier=dossier,
     )
 
 
@@ -241,10 +233,10 @@ async def test_the_portal_applies_a_batch_once_and_dead_letters_a_record_filed_u
         spy = Spy(portal_kafka.batch_handler(view))
         consumer = consumer_of(topics.DOSSIERCONTROLE, portal_kafka.handlers(view), spy, view, dlq)
         # The dossier check's topic also carries facts the portal does not handle (a document
-        # added): those are covered by the batch's position, they do not cut it.
+        # type configured): those are covered by the batch's position, they do not cut it.
         events = [
             opened("dossier-1"),
-            added("dossier-2"),
+            configured(),
             opened("dossier-2"),
             opened("dossier-3"),
             opened("dossier-1"),

@@ -6,7 +6,6 @@ time. Redelivered and republished events must leave what the client sees unchang
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,6 @@ OTHER_OFFICE = "kantoor-amsterdam"
 DOSSIER = "dossier-1"
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 PARTITION = "actiepunten.dossiercontrole.v1:0"
-
-
-@pytest.fixture
-def view(tmp_path: Path) -> Iterator[PortalView]:
-    portal = PortalView(tmp_path / "portal.sqlite")
-    yield portal
-    portal.close()
 
 
 class Feed:

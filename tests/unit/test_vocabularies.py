@@ -17,7 +17,8 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentStatus,
     ProgressCounts,
 )
-from services.portal_projection.http import PortalActionPoint
+from services.portal_projection import stores
+from services.portal_projection.http import PortalActionPoint, WorkItem
 from services.portal_projection.views import DONE_WHEN
 from services.scenario_service.domainmodel import TriggerEvent
 from shared.events import contracts as c
@@ -41,6 +42,7 @@ def test_what_progress_counts_is_one_vocabulary_in_the_contracts_the_domain_and_
 def test_the_portal_spells_statuses_as_the_dossier_check_does() -> None:
     fields = PortalActionPoint.model_fields
     assert _literal(fields["document_status"].annotation) == {s.value for s in DocumentStatus}
+    assert _literal(WorkItem.model_fields["status"].annotation) == {s.value for s in DocumentStatus}
     shown = {s.value for s in ActionPointStatus if s is not ActionPointStatus.REMOVED}
     assert _literal(fields["status"].annotation) == shown
     # What counts as done is a completed action point, and for ``approved`` an approved document.
@@ -62,3 +64,14 @@ def test_the_status_sets_are_read_from_the_move_tables() -> None:
     assert all(
         (status, ActionPointCommand.COMPLETE) in ACTION_POINT_MOVES for status in AWAITING_CLIENT
     )
+
+
+def test_the_work_queue_reads_its_statuses_as_the_dossier_check_moves_documents() -> None:
+    def moved_by(command: DocumentCommand) -> set[str]:
+        return {status.value for status, by in DOCUMENT_MOVES if by is command}
+
+    # A delivery moves these (any other is refused); a review, those; an expiry, those.
+    assert set(stores.DELIVERABLE) == moved_by(DocumentCommand.UPLOAD)
+    assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.APPROVE)
+    assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.REJECT)
+    assert set(stores.EXPIRABLE) == moved_by(DocumentCommand.EXPIRE)

@@ -1,0 +1,147 @@
+"""Rebuilding the portal's read model from the beginning of the dossier-check topic.
+
+Into a new SQLite file or PostgreSQL schema, while the portal keeps serving the old model; once
+the new one has caught up with the end offsets seen at the start, the pointer names it and every
+replica of the portal switches to it (``main.follow_replays``). `actiepunten replay portal` runs
+it on an operator's word; the portal runs it by itself when the model it serves was built by
+older projections than its own (``stores.VERSION``: one written before the work queue has no
+documents), so that an upgrade needs no command. One replica at a time does that (a lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Tracking
+
+from servicekit.consumer import tracking_name
+from servicekit.kafka import TopicReader
+from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
+from servicekit.settings import Settings
+from services.portal_projection.stores import VERSION, activate, current_name, new_name, open_store
+from services.portal_projection.views import PortalView
+from shared.events import topics
+from shared.events.codec import CodecError, decode
+from shared.events.contracts import CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Told how many records there are to read, then how many were read."""
+
+    total: int | None
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+class Source(Protocol):
+    """The records of the topic to its end (``TopicReader``)."""
+
+    async def __aenter__(self) -> Source: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def remaining(self) -> int: ...
+
+    def batches(self) -> AsyncIterator[tuple[Any, list[Any]]]: ...
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    name: str
+    skipped: int  # records that are no event (the live consumer dead-lettered them)
+
+
+async def rebuild(
+    settings: Settings, progress: Progress | None = None, source: Source | None = None
+) -> Rebuilt:
+    """A new read model from the topic's beginning to its end as of now, then served."""
+    target = new_name(settings)
+    store = await asyncio.to_thread(open_store, settings, target, rebuilding=True)
+    view = PortalView(store)
+    try:
+        async with source or TopicReader(
+            settings.kafka_bootstrap_servers, topics.DOSSIERCONTROLE
+        ) as reader:
+            if progress is not None:
+                progress.total = await reader.remaining()
+            skipped = 0
+            async for _, records in reader.batches():
+                # Decoded and applied beside the event loop: a portal rebuilding itself serves on.
+                skipped += await asyncio.to_thread(_apply, view, records)
+                if progress is not None:
+                    progress.advance(len(records))
+        await asyncio.to_thread(store.rebuilt)
+    finally:
+        view.close()
+    await asyncio.to_thread(activate, settings, target)
+    return Rebuilt(target, skipped)
+
+
+def _apply(view: PortalView, records: Sequence[Any]) -> int:
+    """One fetched batch of one partition in one transaction, with the position after its last
+    record; how many records were no event."""
+    events: list[CloudEvent | None] = []
+    for record in records:
+        try:
+            events.append(decode(record.topic, record.value))
+        except CodecError:
+            events.append(None)
+    last = records[-1]
+    view.process_many(events, Tracking(tracking_name(last.topic, last.partition), last.offset + 1))
+    return events.count(None)
+
+
+# --- a portal that serves an older model rebuilds it ---------------------------------------------
+
+
+def rebuild_lease(settings: Settings) -> Lease:
+    """Who rebuilds: one replica at a time, across the replicas sharing the read model."""
+    if settings.persistence == "postgres":
+        import psycopg
+
+        def connect() -> Any:
+            return psycopg.connect(**settings.postgres_params(), autocommit=True)
+
+        return PostgresAdvisoryLease(connect, "actiepunten_portal.rebuild")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return FileLease(settings.data_dir / "portal-rebuild.lock")
+
+
+async def upgrade_older_model(
+    settings: Settings, view: PortalView, lease: Lease, interval: float = 30.0
+) -> None:
+    """While the served model is older than this code's projections, rebuild it (a replica
+    that holds the lease; the others switch once the pointer names the new model)."""
+    while True:
+        if view.store.version < VERSION:
+            await _upgrade_once(settings, view, lease)
+        await asyncio.sleep(interval)
+
+
+async def _upgrade_once(settings: Settings, view: PortalView, lease: Lease) -> None:
+    if not await asyncio.to_thread(lease.acquire):
+        return  # another replica rebuilds it
+    try:
+        if await asyncio.to_thread(current_name, settings) != view.name:
+            return  # a rebuilt model is named already: this replica switches to it
+        log.warning(
+            "read model %s was built by older projections (version %d, this code's %d): "
+            "rebuilding it from the topic in the background",
+            view.name,
+            view.store.version,
+            VERSION,
+        )
+        rebuilt = await rebuild(settings)
+        log.info("read model rebuilt in %s (%d unreadable records)", rebuilt.name, rebuilt.skipped)
+    except Exception:
+        log.exception("rebuilding the read model failed; trying again later")
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(lease.release)
