@@ -11,7 +11,13 @@ from typing import Any
 from fastapi import Request, Response
 
 from services.portal_projection.web.backends import call
-from services.portal_projection.web.pages import pages_router, portal_view, render, version
+from services.portal_projection.web.pages import (
+    PageError,
+    pages_router,
+    portal_view,
+    render,
+    version,
+)
 from services.portal_projection.web.session import Session, adviser_only, signed_in
 
 DOSSIER_LIST_LIMIT = 200
@@ -22,19 +28,39 @@ router = pages_router()
 
 
 async def queue_context(session: Session) -> dict[str, Any]:
-    """The three lists (their oldest items) and their counts."""
-    summary = (await call(session, "GET", "portal", "/work-queue/summary")).json()
-    lists = {}
-    for kind in KINDS:
-        query = {"kind": kind, "limit": str(QUEUE_LIMIT)}
-        lists[kind] = (await call(session, "GET", "portal", "/work-queue", params=query)).json()
-    shown = {kind: body.get("items") or [] for kind, body in lists.items()}
+    """The three lists (their oldest items) and their counts; ``rebuilding`` while the portal
+    builds a read model that has the work queue (the API answers 503 meanwhile)."""
+    try:
+        summary = (await call(session, "GET", "portal", "/work-queue/summary")).json()
+        shown = {kind: await _oldest(session, kind) for kind in KINDS}
+    except PageError as error:
+        if error.status != 503:
+            raise
+        summary, shown = dict.fromkeys(KINDS, 0), {kind: [] for kind in KINDS}
+        return _context(session, summary, shown, rebuilding=True)
+    return _context(session, summary, shown, rebuilding=False)
+
+
+async def _oldest(session: Session, kind: str) -> list[dict[str, Any]]:
+    query = {"kind": kind, "limit": str(QUEUE_LIMIT)}
+    body = (await call(session, "GET", "portal", "/work-queue", params=query)).json()
+    return list(body.get("items") or [])
+
+
+def _context(
+    session: Session,
+    summary: dict[str, int],
+    shown: dict[str, list[dict[str, Any]]],
+    *,
+    rebuilding: bool,
+) -> dict[str, Any]:
     return {
         "session": session,
         "counts": summary,
         "lists": shown,
         "limit": QUEUE_LIMIT,
-        "queue_version": version([summary, shown]),
+        "rebuilding": rebuilding,
+        "queue_version": version([summary, shown, rebuilding]),
     }
 
 
