@@ -4,6 +4,7 @@ check (dossiercontrole), server-rendered with Jinja2 and htmx on the portal serv
 One room per idea: ``session`` (the cookie, CSRF, signing in and out, who may see what),
 ``backends`` (the calls to the other services), ``client_pages`` and ``adviser_pages`` (each
 audience's pages), ``dossiers`` (the pages both open: the list, a dossier, an upload),
+``work_queue`` (the adviser's start page), ``files`` (opening a delivered file),
 ``labels`` (the Dutch words for the services' values) and ``pages`` (templates, rendering,
 ``PageError``). This module puts them under ``/app`` and into the portal service's app.
 
@@ -19,7 +20,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from services.portal_projection.web import adviser_pages, client_pages, dossiers, session
+from services.portal_projection.web import (
+    adviser_pages,
+    client_pages,
+    dossiers,
+    files,
+    session,
+    work_queue,
+)
 from services.portal_projection.web.backends import service_url
 from services.portal_projection.web.pages import (
     PORTAL,
@@ -42,7 +50,15 @@ async def unknown_page(request: Request, path: str) -> Response:
     raise PageError(404, "Pagina niet gevonden", "Deze pagina bestaat niet.")
 
 
-ROOMS = (session.router, dossiers.router, client_pages.router, adviser_pages.router, unknown)
+ROOMS = (
+    session.router,
+    dossiers.router,
+    work_queue.router,
+    files.router,
+    client_pages.router,
+    adviser_pages.router,
+    unknown,
+)
 """The pages' routers, in the order their addresses are tried: the catch-all last."""
 
 

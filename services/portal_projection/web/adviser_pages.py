@@ -141,6 +141,10 @@ async def copy(request: Request, dossier_id: str, document_id: str) -> Response:
     return await _after_change(request, session, dossier_id, "Het document is gekopieerd.")
 
 
+NEWER_THAN_SHOWN = (
+    "Het document is intussen gewijzigd, bijvoorbeeld doordat de klant een nieuwere versie "
+    "aanleverde. Bekijk de nieuwste versie en beoordeel opnieuw."
+)
 REVIEW_NOTICES = {
     "approve": "Het document is goedgekeurd.",
     "reject": "Het document is afgekeurd; de klant ziet de reden en levert het opnieuw aan.",
@@ -156,13 +160,24 @@ async def review(request: Request, dossier_id: str, document_id: str) -> Respons
         raise PageError(
             422, "Controleer de invoer", "Geef de reden van afkeuren op: de klant ziet die."
         )
-    await call(
-        session,
-        "POST",
-        "dossiercontrole",
-        f"/documents/{quote(document_id, safe='')}/review",
-        json={"decision": decision, **({"reason": reason} if decision == "reject" else {})},
-    )
+    body: dict[str, Any] = {"decision": decision}
+    if decision == "reject":
+        body["reason"] = reason
+    shown = _field(form, "version")
+    if shown.isdigit() and int(shown) > 0:
+        body["version"] = int(shown)  # the version the adviser saw: a newer one is a 409
+    try:
+        await call(
+            session,
+            "POST",
+            "dossiercontrole",
+            f"/documents/{quote(document_id, safe='')}/review",
+            json=body,
+        )
+    except PageError as refused:
+        if refused.status == 409:
+            raise PageError(409, "Intussen gewijzigd", NEWER_THAN_SHOWN) from None
+        raise
     notice = REVIEW_NOTICES.get(decision, "Het document is beoordeeld.")
     return await _after_change(request, session, dossier_id, notice)
 

@@ -74,6 +74,12 @@ def refusal(response: httpx.Response) -> PageError:
     return PageError(status, title, message)
 
 
+def request_headers(session: Session) -> dict[str, str]:
+    """The headers of a call as the signed-in user: their token, and the page request's trace
+    (the user's click continues in the other service)."""
+    return {"Authorization": f"Bearer {session.token}", **tracing.outgoing_headers()}
+
+
 async def call(
     session: Session, method: str, service: str, path: str, **kwargs: Any
 ) -> httpx.Response:
@@ -81,11 +87,7 @@ async def call(
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.request(
-                method,
-                service_url(service) + path,
-                # The user's click continues in the other service (the same trace).
-                headers={"Authorization": f"Bearer {session.token}", **tracing.outgoing_headers()},
-                **kwargs,
+                method, service_url(service) + path, headers=request_headers(session), **kwargs
             )
     except httpx.HTTPError as error:
         log.warning("%s unreachable: %s", service, error)

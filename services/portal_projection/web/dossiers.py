@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import Request, Response
 from starlette.datastructures import UploadFile
 
-from services.portal_projection.web import adviser_pages, client_pages
+from services.portal_projection.web import adviser_pages, client_pages, work_queue
 from services.portal_projection.web.backends import call
 from services.portal_projection.web.pages import (
     PageError,
@@ -22,7 +22,6 @@ from services.portal_projection.web.pages import (
 )
 from services.portal_projection.web.session import posted_form, signed_in, visible_dossier
 
-DOSSIER_LIST_LIMIT = 200
 # Multipart framing around the file: a body this much larger than the limit is refused unread.
 MULTIPART_SLACK = 64 * 1024
 
@@ -31,9 +30,11 @@ router = pages_router()
 
 @router.get("/")
 async def dossiers(request: Request) -> Response:
-    """The dossiers the signed-in user may see."""
+    """The start page: an adviser's work queue; a client's dossiers."""
     session = signed_in(request)
     who = session.who
+    if who.role == "adviser":
+        return await work_queue.start_page(request, session)
     rows: list[dict[str, Any]] = []
     if who.role == "client":
         for dossier_id in sorted(who.dossiers):
@@ -41,15 +42,7 @@ async def dossiers(request: Request) -> Response:
                 portal_view(request).dossier_progress, who.tenant, dossier_id
             )
             rows.append({"dossier_id": dossier_id, **counts})
-    elif who.role == "adviser":
-        rows = await asyncio.to_thread(
-            portal_view(request).dossiers, who.tenant, DOSSIER_LIST_LIMIT
-        )
-    return render(
-        request,
-        "dossiers.html",
-        {"session": session, "dossiers": rows, "limit": DOSSIER_LIST_LIMIT},
-    )
+    return render(request, "dossiers.html", {"session": session, "dossiers": rows})
 
 
 @router.get("/dossiers/{dossier_id}")
