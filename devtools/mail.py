@@ -140,6 +140,10 @@ class SmtpSink:
         if self.controller is not None:
             self.controller.stop()
 
+    @property
+    def smtp_port(self) -> int:
+        return self.port
+
     def messages(self) -> list[EmailMessage]:
         return list(self.received)
 
