@@ -62,10 +62,26 @@ class Mailpit:
         with urllib.request.urlopen(f"{self.url}/api/v1/{path}", timeout=5) as answer:
             return json.load(answer)
 
+    def summaries(self) -> list[dict[str, Any]]:
+        """What the API tells of every message that arrived, newest first."""
+        listed: list[dict[str, Any]] = []
+        while True:
+            page = self.api(f"messages?start={len(listed)}&limit=500")
+            listed.extend(page["messages"])
+            if not page["messages"] or len(listed) >= page["total"]:
+                return listed
+
     def messages(self) -> list[EmailMessage]:
         """Every message that arrived, oldest first, as it was received (raw, parsed)."""
-        listed = self.api("messages?limit=1000")["messages"]
-        return [self.raw(summary["ID"]) for summary in reversed(listed)]
+        return [self.raw(summary["ID"]) for summary in reversed(self.summaries())]
+
+    def message_ids(self, domain: str) -> list[str]:
+        """The ``Message-ID`` (without ``<>``) of every mail to an address at ``domain``."""
+        return [
+            summary["MessageID"].strip("<>")
+            for summary in self.summaries()
+            if any(to["Address"].endswith("@" + domain) for to in summary["To"])
+        ]
 
     def raw(self, message_id: str) -> EmailMessage:
         with urllib.request.urlopen(f"{self.url}/api/v1/message/{message_id}/raw") as answer:
@@ -146,6 +162,13 @@ class SmtpSink:
 
     def messages(self) -> list[EmailMessage]:
         return list(self.received)
+
+    def message_ids(self, domain: str) -> list[str]:
+        return [
+            str(m["Message-ID"]).strip("<>")
+            for m in self.received
+            if str(m["To"]).rstrip(">").endswith("@" + domain)
+        ]
 
 
 class _Handler:
