@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d
 KUSTOMIZE_VERSION := v5.7.1
 KUSTOMIZE := .cache/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+# Mailpit, the SMTP server with a web UI and API that `make run` and the tests mail to; built
+# the same way (about a minute, once per machine).
+MAILPIT_VERSION := v1.33.1
+MAILPIT := .cache/mailpit-$(MAILPIT_VERSION)/mailpit
 K8S_OVERLAYS := $(sort $(dir $(wildcard deploy/kubernetes/overlays/*/kustomization.yaml \
 	deploy/kubernetes/overlays/*/*/kustomization.yaml)))
 
@@ -31,11 +35,11 @@ venv: $(STAMP)
 	$(BIN)/python -m compileall -q -j 0 shared servicekit services actiepunten devtools bench >/dev/null
 
 ## the whole system on this machine: a Kafka broker, the three services, URLs and tokens
-run: venv
+run: venv $(MAILPIT)
 	$(BIN)/actiepunten run
 
 ## the whole test suite, integration and end-to-end tests on a real Kafka broker
-test: venv
+test: venv $(MAILPIT)
 	$(BIN)/pytest -ra
 
 ## unit tests only (no broker)
@@ -62,12 +66,15 @@ manifests: venv
 $(KUSTOMIZE):
 	GOBIN=$(abspath $(dir $(KUSTOMIZE))) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
+$(MAILPIT):
+	GOBIN=$(abspath $(dir $(MAILPIT))) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 ## the crash run: requests while services are SIGKILLed and Kafka restarts (FULL=1: 20,000)
-chaos: venv
+chaos: venv $(MAILPIT)
 	ACTIEPUNTEN_CHAOS_REQUESTS=$(if $(FULL),20000,2000) ACTIEPUNTEN_CHAOS_STORES=sqlite,postgres \
 		$(BIN)/pytest -ra -s tests/chaos
 

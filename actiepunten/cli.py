@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -155,7 +156,7 @@ def local_tooling() -> ModuleType:
 
 
 def run() -> None:
-    """The whole system on one machine: a broker, the three services, URLs and tokens."""
+    """The whole system on one machine: a broker, a mail server, the services, URLs and tokens."""
     devtools = local_tooling()
     data_dir = _data_dir()
     try:
@@ -176,8 +177,10 @@ def run() -> None:
         if broker.kind != "external":
             asyncio.run(devtools.align_topic_configs(broker.bootstrap_servers))
         secret = jwt_secret(data_dir)
+        mail = start_mail_server()
         env = {
             **os.environ,
+            **mail.env,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "ACTIEPUNTEN_KAFKA_IDEMPOTENCE": "true" if broker.supports_idempotence else "false",
             "ACTIEPUNTEN_JWT_SECRET": secret,
@@ -185,6 +188,7 @@ def run() -> None:
         }
         urls = start_services(env, data_dir / "logs", processes)
         print(f"Kafka ({broker.kind}) on {broker.bootstrap_servers}")
+        print(mail.description)
         print_access(urls, secret)
         print(f"\nLogs in {data_dir / 'logs'}. Ctrl-C stops everything.", flush=True)
         while not stopping:
@@ -197,6 +201,35 @@ def run() -> None:
         print("Stopping...", flush=True)
         stop_processes(processes)
         broker.stop()
+        if mail.server is not None:
+            mail.server.stop()
+
+
+@dataclass
+class MailServer:
+    """Where `actiepunten run` sends mail: the SMTP settings for the services, a line saying
+    where to read the mails, and the Mailpit it started (None: a server given by the caller)."""
+
+    env: dict[str, str]
+    description: str
+    server: Any = None
+
+
+def start_mail_server() -> MailServer:
+    """Mailpit on 1025 (web UI and API on 8025) unless ``ACTIEPUNTEN_SMTP_HOST`` names one."""
+    host = os.environ.get("ACTIEPUNTEN_SMTP_HOST")
+    if host:
+        port = os.environ.get("ACTIEPUNTEN_SMTP_PORT", "25")
+        return MailServer({}, f"Mail goes to the SMTP server {host}:{port}")
+    from devtools.mail import start_mailpit
+
+    mailpit = start_mailpit(1025, 8025)
+    if mailpit is None:
+        raise SystemExit("make run needs Go to build Mailpit, or ACTIEPUNTEN_SMTP_HOST set")
+    env = {"ACTIEPUNTEN_SMTP_HOST": "127.0.0.1", "ACTIEPUNTEN_SMTP_PORT": "1025"}
+    return MailServer(
+        env, f"Mail (Mailpit): SMTP 127.0.0.1:1025, read it at {mailpit.url}", mailpit
+    )
 
 
 def start_services(

@@ -33,9 +33,12 @@ create() {
 
 create actiepunten.scenario.v1 retention.ms=-1 retention.bytes=-1
 create actiepunten.dossiercontrole.v1 retention.ms=-1 retention.bytes=-1
+create actiepunten.notifications.v1 retention.ms=-1 retention.bytes=-1
 create actiepunten.scenario.dlq retention.ms=-1 retention.bytes=-1
 create actiepunten.dossiercontrole.dlq retention.ms=-1 retention.bytes=-1
 create actiepunten.portal.dlq retention.ms=-1 retention.bytes=-1
+create actiepunten.notifications.dlq retention.ms=-1 retention.bytes=-1
 create platform.products.v1 retention.ms=-1 retention.bytes=-1
 create platform.appointments.v1 retention.ms=-1 retention.bytes=-1
 create platform.documentlists.v1 retention.ms=-1 retention.bytes=-1
+create platform.clients.v1 retention.ms=-1 retention.bytes=-1

@@ -54,6 +54,13 @@ SERVICES: dict[str, Service] = {
             "DossierChecks",
         ),
         Service("portal", "services.portal_projection", 8003, topics.PORTAL_DLQ),
+        Service(
+            "notification",
+            "services.notification_service",
+            8004,
+            topics.NOTIFICATIONS_DLQ,
+            "Notifications",
+        ),
     )
 }
 

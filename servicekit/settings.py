@@ -13,7 +13,8 @@ DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
 """Each service's port when ``ACTIEPUNTEN_<SERVICE>_PORT`` is unset (``servicekit.services``)."""
 
 
-def _flag(name: str, default: bool) -> bool:
+def flag(name: str, default: bool) -> bool:
+    """A yes/no setting: ``1``, ``true``, ``yes``, ``on`` (any case) are yes; unset: ``default``."""
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -62,7 +63,7 @@ class Settings:
             jwt_secret=secret,
             host=os.environ.get(prefix + "HOST", os.environ.get("ACTIEPUNTEN_HOST", "127.0.0.1")),
             port=int(os.environ.get(prefix + "PORT", DEFAULT_PORTS.get(service, 8000))),
-            kafka_idempotence=_flag("ACTIEPUNTEN_KAFKA_IDEMPOTENCE", True),
+            kafka_idempotence=flag("ACTIEPUNTEN_KAFKA_IDEMPOTENCE", True),
             persistence=persistence,
             postgres=postgres,
             max_upload_bytes=int(os.environ.get("ACTIEPUNTEN_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools import Broker, create_topics, provide_broker
+from devtools.mail import Mailpit, SmtpSink, start_mailpit
 from devtools.postgres import PostgresServer, start_throwaway
 from devtools.postgres import available as postgres_available
 from tests.support import System
@@ -94,8 +95,25 @@ def own_store_env(store_env: dict[str, str], request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture(scope="session")
+def mail_server() -> Iterator[Mailpit | SmtpSink]:
+    """The SMTP server the systems' notification services mail to: Mailpit (built into
+    ``.cache/`` by `make test`), or an in-process aiosmtpd server where Go cannot build it."""
+    mailpit = start_mailpit()
+    server: Mailpit | SmtpSink = mailpit if mailpit is not None else SmtpSink().start()
+    yield server
+    server.stop()
+
+
+def smtp_env(server: Mailpit | SmtpSink) -> dict[str, str]:
+    return {"ACTIEPUNTEN_SMTP_HOST": "127.0.0.1", "ACTIEPUNTEN_SMTP_PORT": str(server.smtp_port)}
+
+
+@pytest.fixture(scope="session")
 def system(
-    kafka: Broker, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    kafka: Broker,
+    store_env: dict[str, str],
+    mail_server: Mailpit | SmtpSink,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     """The three services as processes, one system per store for the whole run: a fresh
     system reads every topic from its beginning, so starting fewer of them keeps the run short.
@@ -107,7 +125,11 @@ def system(
         data_dir,
         idempotence=kafka.supports_idempotence,
         # Every finished span as a JSON line, for the trace stories (tests/e2e/test_tracing.py).
-        extra_env={**store_env, "ACTIEPUNTEN_TRACE_FILE": str(data_dir / "spans.jsonl")},
+        extra_env={
+            **store_env,
+            **smtp_env(mail_server),
+            "ACTIEPUNTEN_TRACE_FILE": str(data_dir / "spans.jsonl"),
+        },
     )
     sut.start()
     yield sut

@@ -83,7 +83,7 @@ class Office:
 
 
 class System:
-    """The three services as separate processes over one broker, with their own data dir."""
+    """The four services as separate processes over one broker, with their own data dir."""
 
     def __init__(
         self,

@@ -39,6 +39,8 @@ _TOPIC_UNIONS: dict[str, Any] = {
     topics.PRODUCTS: c.ProductsTopicEvent,
     topics.APPOINTMENTS: c.AppointmentsTopicEvent,
     topics.DOCUMENT_LISTS: c.DocumentListsTopicEvent,
+    topics.CLIENTS: c.ClientsTopicEvent,
+    topics.NOTIFICATIONS: c.NotificationsTopicEvent,
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     topic: TypeAdapter(union) for topic, union in _TOPIC_UNIONS.items()

@@ -454,6 +454,57 @@ class DocumentListReceivedData(_Data):
 # --- the envelope ------------------------------------------------------------------------------
 
 
+_ADDRESS_CHARACTER = r'[^@\s\x00-\x1f\x7f<>(),;:"\[\]'
+EmailAddress = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        pattern=(f"^{_ADDRESS_CHARACTER}]+@{_ADDRESS_CHARACTER}]+\\.{_ADDRESS_CHARACTER}.]+$"),
+    ),
+]
+"""An e-mail address a mail can go to: one ``@``, a dotted domain, no blanks, controls or the
+characters that would break a header (``<>(),;:"[]``)."""
+
+Salutation = Literal["formal", "informal"]
+"""How a contact is addressed: ``formal`` with "u", ``informal`` with "je"/"jij"."""
+
+NotificationKind = Literal["new_action_points", "reminder", "redeliver"]
+
+
+class ClientContactChangedData(_Data):
+    """A contact of a dossier (its client or a partner) and how to write to them."""
+
+    dossier_id: Identifier
+    client_id: Identifier
+    email: EmailAddress
+    name: Name
+    salutation: Salutation
+
+
+class NotificationSentData(_Data):
+    """The SMTP server accepted a mail for one contact; ``message_id`` is its ``Message-ID``."""
+
+    notification_id: UUID
+    dossier_id: Identifier
+    client_id: Identifier
+    kind: NotificationKind
+    action_point_ids: tuple[UUID, ...]
+    message_id: str
+
+
+class NotificationFailedData(_Data):
+    """A notification that will not be sent: ``reason`` is the SMTP server's permanent refusal
+    (its code and reply) or ``no_contact`` (no contact arrived within ``P7D``)."""
+
+    notification_id: UUID
+    dossier_id: Identifier
+    client_id: Identifier | None = None
+    kind: NotificationKind
+    action_point_ids: tuple[UUID, ...]
+    reason: str
+
+
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
@@ -632,6 +683,21 @@ class DocumentListReceived(CloudEvent):
     data: DocumentListReceivedData
 
 
+class ClientContactChanged(CloudEvent):
+    type: Literal["ClientContactChanged"] = "ClientContactChanged"
+    data: ClientContactChangedData
+
+
+class NotificationSent(CloudEvent):
+    type: Literal["NotificationSent"] = "NotificationSent"
+    data: NotificationSentData
+
+
+class NotificationFailed(CloudEvent):
+    type: Literal["NotificationFailed"] = "NotificationFailed"
+    data: NotificationFailedData
+
+
 ScenarioTopicEvent = Annotated[
     ScenarioDefined
     | ScenarioChanged
@@ -665,3 +731,7 @@ AppointmentsTopicEvent = Annotated[
     Field(discriminator="type"),
 ]
 DocumentListsTopicEvent = Annotated[DocumentListReceived, Field(discriminator="type")]
+ClientsTopicEvent = Annotated[ClientContactChanged, Field(discriminator="type")]
+NotificationsTopicEvent = Annotated[
+    NotificationSent | NotificationFailed, Field(discriminator="type")
+]

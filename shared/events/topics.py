@@ -24,10 +24,13 @@ DOSSIERCONTROLE = "actiepunten.dossiercontrole.v1"
 PRODUCTS = "platform.products.v1"
 APPOINTMENTS = "platform.appointments.v1"
 DOCUMENT_LISTS = "platform.documentlists.v1"
+CLIENTS = "platform.clients.v1"
+NOTIFICATIONS = "actiepunten.notifications.v1"
 
 SCENARIO_DLQ = "actiepunten.scenario.dlq"
 DOSSIERCONTROLE_DLQ = "actiepunten.dossiercontrole.dlq"
 PORTAL_DLQ = "actiepunten.portal.dlq"
+NOTIFICATIONS_DLQ = "actiepunten.notifications.dlq"
 
 DEFAULT_PARTITIONS = 3
 
@@ -73,9 +76,12 @@ REGISTRY: dict[str, TopicSettings] = {
         TopicSettings(PRODUCTS, "platform"),
         TopicSettings(APPOINTMENTS, "platform"),
         TopicSettings(DOCUMENT_LISTS, "platform"),
+        TopicSettings(CLIENTS, "platform"),
+        TopicSettings(NOTIFICATIONS, "actiepunten"),
         TopicSettings(SCENARIO_DLQ, "actiepunten"),
         TopicSettings(DOSSIERCONTROLE_DLQ, "actiepunten"),
         TopicSettings(PORTAL_DLQ, "actiepunten"),
+        TopicSettings(NOTIFICATIONS_DLQ, "actiepunten"),
     )
 }
 

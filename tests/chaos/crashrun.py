@@ -18,13 +18,14 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from devtools import Broker
 from shared.events import topics
-from tests.support import System, count_by_subject
+from tests.support import Office, System, cloud_event, count_by_subject, publish, read_events
 
 DOSSIERS = 40
 DOSSIER_IDS = [f"dossier-{d}" for d in range(DOSSIERS)]
@@ -41,6 +42,9 @@ class Report:
     seconds: float = 0.0
     portal_lost: int = 0
     portal_duplicated: int = 0
+    notifications_lost: int = 0
+    mails_unrecorded: int = 0
+    points_under_two_message_ids: int = 0
     notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -48,7 +52,11 @@ class Report:
             f"crash run: requests={self.requests} kills={self.kills} restarts={self.restarts} "
             f"broker_restarts={self.broker_restarts} lost={self.lost} "
             f"duplicated={self.duplicated} portal_lost={self.portal_lost} "
-            f"portal_duplicated={self.portal_duplicated} in {self.seconds:.1f}s"
+            f"portal_duplicated={self.portal_duplicated} "
+            f"notifications_lost={self.notifications_lost} "
+            f"mails_unrecorded={self.mails_unrecorded} "
+            f"points_under_two_message_ids={self.points_under_two_message_ids} "
+            f"in {self.seconds:.1f}s"
         )
 
 
@@ -102,7 +110,7 @@ def _killer(
 ) -> None:
     rng = random.Random(7)
     while not stop.wait(interval):
-        service = rng.choice(["scenario", "dossiercontrole", "portal"])
+        service = rng.choice(["scenario", "dossiercontrole", "portal", "notification"])
         system.kill(service)
         report.kills += 1
         if report.kills == 3:
@@ -118,6 +126,7 @@ def crash_run(
     broker: Broker,
     requests: int,
     *,
+    mail: Any,
     kill_interval: float = 3.0,
     spread: float = 30.0,
     settle_timeout: float = 600.0,
@@ -126,6 +135,7 @@ def crash_run(
     ``kill_interval`` seconds; then wait for the system to settle and count."""
     report = Report(requests)
     office = system.office()
+    tell_every_dossier(system, office)
     started = time.monotonic()
     stop = threading.Event()
     killer = threading.Thread(
@@ -152,8 +162,60 @@ def crash_run(
     report.duplicated = sum(n - 1 for n in documents.values() if n > 1)
     report.portal_lost = len(expected - set(points))
     report.portal_duplicated = sum(n - 1 for n in points.values() if n > 1)
+    count_notifications(system, office, mail, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def tell_every_dossier(system: System, office: Office) -> None:
+    """A contact per dossier at ``office.tenant``'s own mail domain; a digest every second."""
+    quick = {"digest_window": "PT1S", "quiet_hours": None, "quiet_days": []}
+    answer = system.put("notification", "/notification-settings", office.admin, json=quick)
+    assert answer.status_code == 200, answer.text
+    for dossier in DOSSIER_IDS:
+        data = {"dossier_id": dossier, "client_id": f"klant-{dossier}", "name": "Klant"}
+        data.update(email=f"{dossier}@{office.tenant}.example", salutation="informal")
+        event = cloud_event("ClientContactChanged", office.tenant, dossier, data)
+        publish(system.bootstrap_servers, topics.CLIENTS, event, f"{office.tenant}:{dossier}")
+
+
+def count_notifications(
+    system: System, office: Office, mail: Any, report: Report, timeout: float = 300.0
+) -> None:
+    """Every action point mailed (``NotificationSent``), every mail that arrived recorded as
+    sent, and no action point sent to a contact under two ``Message-ID``s."""
+    points: set[str] = set()
+
+    def all_told(events: list[dict[str, Any]]) -> bool:
+        points.update(
+            p
+            for e in events
+            if e["type"] == "NotificationSent"
+            for p in e["data"]["action_point_ids"]
+        )
+        return len(points) >= report.requests
+
+    with contextlib.suppress(AssertionError):
+        read_events(
+            system.bootstrap_servers,
+            topics.NOTIFICATIONS,
+            office.tenant,
+            until=all_told,
+            timeout=timeout,
+        )
+    sent = read_events(
+        system.bootstrap_servers, topics.NOTIFICATIONS, office.tenant, until=lambda _: True
+    )
+    ids_of: dict[tuple[str, str], set[str]] = {}
+    for event in sent:
+        if event["type"] == "NotificationSent":
+            data = event["data"]
+            for point in data["action_point_ids"]:
+                ids_of.setdefault((data["client_id"], point), set()).add(data["message_id"])
+    recorded = {mid.strip("<>") for ids in ids_of.values() for mid in ids}
+    report.notifications_lost = report.requests - len({point for _, point in ids_of})
+    report.points_under_two_message_ids = sum(1 for ids in ids_of.values() if len(ids) > 1)
+    report.mails_unrecorded = len(set(mail.message_ids(f"{office.tenant}.example")) - recorded)
 
 
 def report_lines(report: Report) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
+from servicekit.services import SERVICES
 from tests.support import Office, System, eventually, product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
@@ -64,6 +65,8 @@ BEYOND_THE_SCHEMA = {
     "POST /documents/{document_id}/review": ["422"],
     # a repeat of reminders longer than zero; a due date as `due_at` or `due_on`, not both
     "PUT /reminder-schedule": ["422"],
+    # a digest window of PT1S..P1D without months; quiet days each once; quiet hours not empty
+    "PUT /notification-settings": ["422"],
     "POST /document-requests": ["422"],
     # a `cursor` must be the `next_cursor` of a page of the same list
     "GET /scenarios": ["422"],
@@ -131,7 +134,7 @@ def fuzz_config(who: str) -> SchemathesisConfig:
     )
 
 
-@pytest.fixture(params=("scenario", "dossiercontrole", "portal"))
+@pytest.fixture(params=tuple(SERVICES))
 def service(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
 

@@ -17,6 +17,7 @@ CONSUMES = {
     "scenario": {topics.PRODUCTS, topics.APPOINTMENTS, topics.DOCUMENT_LISTS},
     "dossiercontrole": {topics.SCENARIO},
     "portal": {topics.DOSSIERCONTROLE},
+    "notification": {topics.DOSSIERCONTROLE, topics.CLIENTS},
 }
 
 

@@ -220,6 +220,29 @@ DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
         "reference": "lender-42",
         "items": [{"document_type": "taxatierapport", "title": "Taxatierapport"}],
     },
+    c.ClientContactChanged: {
+        "dossier_id": "dossier-1",
+        "client_id": "klant-1",
+        "email": "jan@example.nl",
+        "name": "Jan de Vries",
+        "salutation": "formal",
+    },
+    c.NotificationSent: {
+        "notification_id": SCENARIO_ID,
+        "dossier_id": "dossier-1",
+        "client_id": "klant-1",
+        "kind": "new_action_points",
+        "action_point_ids": [SCENARIO_ID],
+        "message_id": f"<{SCENARIO_ID}@actiepunten>",
+    },
+    c.NotificationFailed: {
+        "notification_id": SCENARIO_ID,
+        "dossier_id": "dossier-1",
+        "client_id": None,
+        "kind": "reminder",
+        "action_point_ids": [SCENARIO_ID],
+        "reason": "no_contact",
+    },
 }
 
 TOPIC_OF: dict[type[c.CloudEvent], str] = {
@@ -250,6 +273,9 @@ TOPIC_OF: dict[type[c.CloudEvent], str] = {
     c.AppointmentRescheduled: topics.APPOINTMENTS,
     c.AppointmentCancelled: topics.APPOINTMENTS,
     c.DocumentListReceived: topics.DOCUMENT_LISTS,
+    c.ClientContactChanged: topics.CLIENTS,
+    c.NotificationSent: topics.NOTIFICATIONS,
+    c.NotificationFailed: topics.NOTIFICATIONS,
 }
 
 

@@ -31,7 +31,7 @@ def test_a_service_listens_on_its_registered_port_unless_told_otherwise(
 
 def test_operators_choose_among_the_registered_services(capsys: pytest.CaptureFixture[str]) -> None:
     # republish only offers services with an event store; the portal has a read model only.
-    assert STORES == ("scenario", "dossiercontrole")
+    assert STORES == ("scenario", "dossiercontrole", "notification")
     with pytest.raises(SystemExit):
         cli.main(["republish", "portal"])
     assert "invalid choice" in capsys.readouterr().err
