@@ -75,3 +75,10 @@ def test_the_work_queue_reads_its_statuses_as_the_dossier_check_moves_documents(
     assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.APPROVE)
     assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.REJECT)
     assert set(stores.EXPIRABLE) == moved_by(DocumentCommand.EXPIRE)
+
+
+def test_the_notification_service_names_kinds_and_salutations_as_the_contracts_do() -> None:
+    from services.notification_service.domainmodel import Kind, Salutation
+
+    assert {k.value for k in Kind} == _literal(c.NotificationKind)
+    assert {s.value for s in Salutation} == _literal(c.Salutation)
