@@ -231,6 +231,9 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    # No service links: a Service `actiepunten-<service>` would inject
+                    # ACTIEPUNTEN_<SERVICE>_PORT=tcp://<ip>:<port>, our port setting's name.
+                    "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": SHUTDOWN_GRACE_SECONDS
                     + SHUTDOWN_MARGIN_SECONDS,
                     "securityContext": {
