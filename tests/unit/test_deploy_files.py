@@ -183,6 +183,9 @@ def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert {"/var/lib/actiepunten", "/tmp"} <= mounts
+        # A pod filling its node's disk is evicted first (deploy/README.md, "What each setting").
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert all(v["emptyDir"].get("sizeLimit") for v in volumes if "emptyDir" in v), volumes
 
 
 def test_the_image_installs_from_the_lock_and_runs_as_a_user_with_an_exec_form_entrypoint() -> None:
