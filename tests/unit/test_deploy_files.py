@@ -256,10 +256,30 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         port = SERVICES[service].port
         assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/readyz"
-        assert f"{port}:{port}" in spec["ports"]
+        assert spec["ports"] == [f"127.0.0.1:{port}:{port}"]
         assert spec["read_only"] is True
+        assert re.fullmatch(
+            r"\$\{ACTIEPUNTEN_JWT_SECRET:\?.+\}", environment["ACTIEPUNTEN_JWT_SECRET"]
+        )
+    # Nothing is published beyond this machine.
+    published = [port for spec in services.values() for port in spec.get("ports", [])]
+    assert all(port.startswith("127.0.0.1:") for port in published), published
     assert services["kafka"]["image"].startswith("apache/kafka:")
+
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_compose_points_the_portals_pages_at_the_services_the_kubernetes_portal_calls() -> None:
+    # The services the pages call are those generate.py gives the portal's Deployment; compose
+    # names them by their compose service instead of their Kubernetes Service.
+    calls = [e["name"] for e in _generator()._web_pages_env("portal")]
+    assert calls, "the portal calls no API"
+    environment = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["portal"][
+        "environment"
+    ]
+    for variable in calls:
+        other = variable.removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
+        assert environment[variable] == f"http://{other}:{SERVICES[other].port}"
 
 
 def test_the_alerts_watch_metrics_the_services_export() -> None:
