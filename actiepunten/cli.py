@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from servicekit.services import SERVICES, STORES
+from servicekit.settings import Settings
 
 
 def _data_dir() -> Path:
@@ -134,7 +135,8 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     # Each service exits within its grace period (ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS).
-    grace = float(os.environ.get("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "20")) + 5
+    any_service = next(iter(SERVICES))  # the grace period is the same for every service
+    grace = Settings.from_env(any_service, require_secret=False).shutdown_grace_seconds + 5
     for process in processes:
         try:
             process.wait(timeout=grace)
@@ -238,8 +240,8 @@ def start_services(
     """Start every service of the registry (appended to ``processes`` as they start) and wait
     until each is healthy; returns their URLs."""
     urls = {}
-    for service, described in SERVICES.items():
-        port = int(os.environ.get(f"ACTIEPUNTEN_{service.upper()}_PORT", described.port))
+    for service in SERVICES:
+        port = Settings.from_env(service, require_secret=False).port
         urls[service] = f"http://127.0.0.1:{port}"
         processes.append(start_service(service, env, log_dir))
     for url, process in zip(urls.values(), processes, strict=True):

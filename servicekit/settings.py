@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +14,63 @@ DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
 """Each service's port when ``ACTIEPUNTEN_<SERVICE>_PORT`` is unset (``servicekit.services``)."""
 
 
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off"}
+
+
+def _refuse(name: str, value: str, expected: str) -> SystemExit:
+    """The start-up failure for a malformed setting: it names the variable and its value.
+
+    A SystemExit, so that ``actiepunten serve`` exits with this line (status 1), not a traceback:
+    in Kubernetes, a Service named like a setting injects ``<NAME>_PORT=tcp://...`` into every
+    pod unless the pod spec says ``enableServiceLinks: false``.
+    """
+    return SystemExit(f"{name}={value!r} is not valid: expected {expected}")
+
+
 def flag(name: str, default: bool) -> bool:
-    """A yes/no setting: ``1``, ``true``, ``yes``, ``on`` (any case) are yes; unset: ``default``."""
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """A yes/no setting (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``, any case);
+    unset: ``default``; anything else stops the service naming the variable."""
+    value = os.environ.get(name, "").strip()
+    if value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "y", "on"}
+    if value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise _refuse(name, value, "true or false")
+
+
+def whole(name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+    """A whole number from ``low`` to ``high`` (no upper bound when None)."""
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    expected = f"a whole number from {low}" + ("" if high is None else f" to {high}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise _refuse(name, value, expected) from None
+    if number < low or (high is not None and number > high):
+        raise _refuse(name, value, expected)
+    return number
+
+
+def _seconds(name: str, default: float) -> float:
+    """A duration in seconds, zero or more."""
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise _refuse(name, value, "a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _refuse(name, value, "a number of seconds")
+    return seconds
+
+
+def port_number(name: str, default: int) -> int:
+    """A TCP port from the environment (0: any free one)."""
+    return whole(name, default, high=65535)
 
 
 @dataclass(frozen=True)
@@ -51,6 +103,7 @@ class Settings:
             raise SystemExit(
                 f"ACTIEPUNTEN_PERSISTENCE must be sqlite or postgres, not {persistence!r}"
             )
+        port_number("ACTIEPUNTEN_POSTGRES_PORT", 5432)  # refused now, not at the first connection
         postgres = {
             key: os.environ[f"ACTIEPUNTEN_POSTGRES_{key}"]
             for key in ("HOST", "PORT", "USER", "PASSWORD", "DBNAME")
@@ -62,19 +115,17 @@ class Settings:
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             jwt_secret=secret,
             host=os.environ.get(prefix + "HOST", os.environ.get("ACTIEPUNTEN_HOST", "127.0.0.1")),
-            port=int(os.environ.get(prefix + "PORT", DEFAULT_PORTS.get(service, 8000))),
+            port=port_number(prefix + "PORT", DEFAULT_PORTS.get(service, 8000)),
             kafka_idempotence=flag("ACTIEPUNTEN_KAFKA_IDEMPOTENCE", True),
             persistence=persistence,
             postgres=postgres,
-            max_upload_bytes=int(os.environ.get("ACTIEPUNTEN_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
-            max_dossier_upload_bytes=int(
-                os.environ.get("ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES", 1024 * 1024 * 1024)
+            max_upload_bytes=whole("ACTIEPUNTEN_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, low=1),
+            max_dossier_upload_bytes=whole(
+                "ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES", 1024 * 1024 * 1024, low=1
             ),
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
-            shutdown_grace_seconds=float(
-                os.environ.get("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "20")
-            ),
-            shutdown_drain_seconds=float(os.environ.get("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "0")),
+            shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
+            shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
         )
 
     def postgres_params(self) -> dict[str, Any]:
@@ -82,7 +133,7 @@ class Settings:
         pg = self.postgres
         return {
             "host": pg.get("HOST", "127.0.0.1"),
-            "port": int(pg.get("PORT", "5432")),
+            "port": int(pg.get("PORT") or "5432"),
             "user": pg.get("USER", "postgres"),
             "password": pg.get("PASSWORD") or None,
             "dbname": pg.get("DBNAME", "actiepunten"),

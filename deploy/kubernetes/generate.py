@@ -48,6 +48,13 @@ KAFKA_CLUSTER = "kafka"
 SHUTDOWN_GRACE_SECONDS = 20
 SHUTDOWN_DRAIN_SECONDS = 5
 SHUTDOWN_MARGIN_SECONDS = 10
+# The pods' writable volumes (the root filesystem is read-only). The kubelet evicts a pod whose
+# emptyDir grows past its sizeLimit, so that one pod cannot fill its node's disk. /tmp holds the
+# uploads being received (each bounded while it arrives by ACTIEPUNTEN_MAX_UPLOAD_BYTES, 20 MiB,
+# plus multipart framing): 1 GiB is some 50 at once. On PostgreSQL the data directory keeps
+# nothing the services need (the stores and uploads are in the database).
+TMP_SIZE_LIMIT = "1Gi"
+DATA_SIZE_LIMIT = "256Mi"
 
 
 def topic_settings() -> list[tuple[str, str, int, dict[str, Any]]]:
@@ -173,7 +180,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     # On PostgreSQL no service keeps anything on its data volume: uploaded files are rows of
     # the dossier check's schema (services/dossiercontrole_service/blobstore.py), so every
     # replica reads every upload and pods need no volume of their own.
-    data_volume: dict[str, Any] = {"name": "data", "emptyDir": {}}
+    data_volume: dict[str, Any] = {"name": "data", "emptyDir": {"sizeLimit": DATA_SIZE_LIMIT}}
     container = {
         "name": service,
         "image": "actiepunten",
@@ -231,6 +238,9 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    # No service links: a Service `actiepunten-<service>` would inject
+                    # ACTIEPUNTEN_<SERVICE>_PORT=tcp://<ip>:<port>, our port setting's name.
+                    "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": SHUTDOWN_GRACE_SECONDS
                     + SHUTDOWN_MARGIN_SECONDS,
                     "securityContext": {
@@ -251,7 +261,10 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                         }
                     ],
                     "containers": [container],
-                    "volumes": [data_volume, {"name": "tmp", "emptyDir": {}}],
+                    "volumes": [
+                        data_volume,
+                        {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+                    ],
                 },
             },
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from servicekit.settings import Settings, flag
+from servicekit.settings import Settings, flag, port_number
 from services.notification_service.mailer import SmtpSettings
 from services.notification_service.scheduler import Outgoing
 
@@ -21,7 +21,7 @@ def smtp() -> SmtpSettings:
     """The SMTP server: Mailpit on 127.0.0.1:1025 (``make run``) unless set."""
     return SmtpSettings(
         host=os.environ.get("ACTIEPUNTEN_SMTP_HOST") or "127.0.0.1",
-        port=int(os.environ.get("ACTIEPUNTEN_SMTP_PORT") or 1025),
+        port=port_number("ACTIEPUNTEN_SMTP_PORT", 1025),
         starttls=flag("ACTIEPUNTEN_SMTP_STARTTLS", False),
         username=os.environ.get("ACTIEPUNTEN_SMTP_USERNAME") or None,
         password_file=os.environ.get("ACTIEPUNTEN_SMTP_PASSWORD_FILE") or None,

@@ -19,6 +19,7 @@ from tests.support import Office, System, eventually, product
 
 pytestmark = pytest.mark.e2e
 
+STREAMED_BYTES = 40 * 1024 * 1024
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
 
 
@@ -230,3 +231,35 @@ def test_without_script_a_removal_asks_for_confirmation_first(system: System) ->
 def test_the_pages_stay_out_of_the_openapi_document(system: System) -> None:
     paths = httpx.get(system.url("portal") + "/openapi.json", timeout=10).json()["paths"]
     assert not [path for path in paths if path.startswith("/app")]
+
+
+def test_a_chunked_upload_beyond_the_bound_is_refused_while_it_arrives(system: System) -> None:
+    # Without a Content-Length the size is only known as the body arrives: the portal counts it
+    # and answers 413 once past the upload limit plus the multipart framing, before the form is
+    # parsed and before the client has sent it all.
+    office = system.office()
+    [point] = requested_documents(system, office, "dossier-stroom", 1)
+    boundary = "grens"
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"'
+        yield (head + "\r\nContent-Type: application/pdf\r\n\r\n%PDF-").encode()
+        chunk = b"0" * (64 * 1024)
+        while sent < STREAMED_BYTES:
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with signed_in(system, office.token("client", dossiers=["dossier-stroom"])) as client:
+        response = client.post(
+            f"/app/dossiers/dossier-stroom/documents/{point['document_id']}/upload",
+            content=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            timeout=60,
+        )
+
+    assert response.status_code == 413, response.text[:500]
+    assert "Bestand te groot" in response.text
+    assert sent < STREAMED_BYTES, "the whole body was read before the refusal"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,11 +18,13 @@ import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
 from servicekit.services import SERVICES
+from servicekit.settings import Settings
 from shared.events import topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,9 +66,11 @@ def test_every_topic_of_the_registry_has_a_kafkatopic_with_its_partitions() -> N
     assert declared == topics.TOPICS
 
 
-@pytest.mark.parametrize("overlay", ["production", "small"])
-def test_no_overlay_runs_more_consumers_than_the_topics_have_partitions(overlay: str) -> None:
-    # A replica beyond the partition count gets no partition and sits idle in its group.
+OVERLAYS = ["production", "small"]
+
+
+def _rendered(overlay: str) -> list[dict[str, Any]]:
+    """The resources of an overlay as ``kubectl apply -k`` gets them (skips without kustomize)."""
     kustomize = _kustomize()
     if kustomize is None:
         pytest.skip("kustomize is built by `make lint` (.cache/kustomize-*)")
@@ -75,12 +80,88 @@ def test_no_overlay_runs_more_consumers_than_the_topics_have_partitions(overlay:
         capture_output=True,
         text=True,
     ).stdout
-    documents = [d for d in yaml.safe_load_all(rendered) if d]
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_overlay_runs_more_consumers_than_the_topics_have_partitions(overlay: str) -> None:
+    # A replica beyond the partition count gets no partition and sits idle in its group.
+    documents = _rendered(overlay)
     replicas = {
         d["metadata"]["name"]: d["spec"]["replicas"] for d in documents if d["kind"] == "Deployment"
     }
     assert set(replicas) == {f"actiepunten-{service}" for service in SERVICES}
     assert all(1 <= count <= topics.PARTITIONS for count in replicas.values()), replicas
+
+
+SECRET_VALUES = {"port": "5432"}
+"""What a secretKeyRef stands for in the test (CloudNativePG's `-app` secret has these)."""
+
+
+def _container_env(container: dict[str, Any], documents: list[dict[str, Any]]) -> dict[str, str]:
+    """A container's environment: its ConfigMaps (``envFrom``), then its ``env``, with each
+    secret's value as a placeholder."""
+    config_maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]].get("data", {}))
+    for variable in container.get("env", []):
+        secret = variable.get("valueFrom", {}).get("secretKeyRef")
+        value = SECRET_VALUES.get(secret["key"], "from-a-secret") if secret else variable["value"]
+        env[variable["name"]] = value
+    return env
+
+
+def _service_links(documents: list[dict[str, Any]]) -> dict[str, str]:
+    """What Kubernetes injects into a pod for each Service of its namespace when service links
+    are on: the overlay's Services and those CloudNativePG makes for its Cluster."""
+    ports = {
+        d["metadata"]["name"]: [(p.get("name"), p["port"]) for p in d["spec"]["ports"]]
+        for d in documents
+        if d["kind"] == "Service"
+    }
+    for cluster in (d for d in documents if d["kind"] == "Cluster"):
+        for suffix in ("rw", "ro", "r"):
+            ports[f"{cluster['metadata']['name']}-{suffix}"] = [("postgres", 5432)]
+    env: dict[str, str] = {}
+    for service, service_ports in ports.items():
+        name, ip = service.upper().replace("-", "_"), "10.0.0.1"
+        env[f"{name}_SERVICE_HOST"] = ip
+        env[f"{name}_SERVICE_PORT"] = str(service_ports[0][1])
+        env[f"{name}_PORT"] = f"tcp://{ip}:{service_ports[0][1]}"
+        for port_name, port in service_ports:
+            if port_name:
+                env[f"{name}_SERVICE_PORT_{port_name.upper().replace('-', '_')}"] = str(port)
+            link = f"{name}_PORT_{port}_TCP"
+            env.update({link: f"tcp://{ip}:{port}", f"{link}_PROTO": "tcp"})
+            env.update({f"{link}_PORT": str(port), f"{link}_ADDR": ip})
+    return env
+
+
+def _settings_in(env: dict[str, str], service: str) -> Settings:
+    with mock.patch.dict(os.environ, env, clear=True):
+        return Settings.from_env(service)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_starts_with_the_environment_its_pods_get(overlay: str) -> None:
+    # Service links are off in every pod, so the settings read what the manifests say; were they
+    # on, `actiepunten-<service>` would inject ACTIEPUNTEN_<SERVICE>_PORT=tcp://...: the settings
+    # refuse that, naming the variable, rather than crash on it.
+    documents = _rendered(overlay)
+    links = _service_links(documents)
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["enableServiceLinks"] is False, deployment["metadata"]["name"]
+        (container,) = pod["containers"]
+        service = container["args"][-1]
+        env = _container_env(container, documents)
+        settings = _settings_in(env, service)
+        assert settings.port == container["ports"][0]["containerPort"] == SERVICES[service].port
+        assert settings.persistence == "postgres"
+        variable = f"ACTIEPUNTEN_{service.upper()}_PORT"
+        with pytest.raises(SystemExit, match=f"^{variable}='tcp://10.0.0.1:"):
+            _settings_in({**links, **env}, service)
 
 
 def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -> None:
@@ -102,6 +183,9 @@ def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert {"/var/lib/actiepunten", "/tmp"} <= mounts
+        # A pod filling its node's disk is evicted first (deploy/README.md, "What each setting").
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert all(v["emptyDir"].get("sizeLimit") for v in volumes if "emptyDir" in v), volumes
 
 
 def test_the_image_installs_from_the_lock_and_runs_as_a_user_with_an_exec_form_entrypoint() -> None:
@@ -172,10 +256,30 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         port = SERVICES[service].port
         assert environment["PROBE_URL"] == f"http://127.0.0.1:{port}/readyz"
-        assert f"{port}:{port}" in spec["ports"]
+        assert spec["ports"] == [f"127.0.0.1:{port}:{port}"]
         assert spec["read_only"] is True
+        assert re.fullmatch(
+            r"\$\{ACTIEPUNTEN_JWT_SECRET:\?.+\}", environment["ACTIEPUNTEN_JWT_SECRET"]
+        )
+    # Nothing is published beyond this machine.
+    published = [port for spec in services.values() for port in spec.get("ports", [])]
+    assert all(port.startswith("127.0.0.1:") for port in published), published
     assert services["kafka"]["image"].startswith("apache/kafka:")
+
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_compose_points_the_portals_pages_at_the_services_the_kubernetes_portal_calls() -> None:
+    # The services the pages call are those generate.py gives the portal's Deployment; compose
+    # names them by their compose service instead of their Kubernetes Service.
+    calls = [e["name"] for e in _generator()._web_pages_env("portal")]
+    assert calls, "the portal calls no API"
+    environment = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["portal"][
+        "environment"
+    ]
+    for variable in calls:
+        other = variable.removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
+        assert environment[variable] == f"http://{other}:{SERVICES[other].port}"
 
 
 def test_the_alerts_watch_metrics_the_services_export() -> None:

@@ -53,6 +53,7 @@ async def unknown_page(request: Request, path: str) -> Response:
 ROOMS = (
     session.router,
     dossiers.router,
+    dossiers.uploads,
     work_queue.router,
     files.router,
     client_pages.router,
@@ -89,6 +90,12 @@ def install(app: FastAPI) -> None:
                 "_message.html",
                 {**context, "error": True},
                 status=error.status,
-                **{"HX-Retarget": "#meldingen", "HX-Reswap": "innerHTML"},
+                **{"HX-Retarget": "#meldingen", "HX-Reswap": "innerHTML", **error.headers},
             )
-        return render(request, "message.html", {**context, "error": True}, status=error.status)
+        return render(
+            request,
+            "message.html",
+            {**context, "error": True},
+            status=error.status,
+            **error.headers,
+        )

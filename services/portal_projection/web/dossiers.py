@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import Request, Response
 from starlette.datastructures import UploadFile
 
+from servicekit.settings import Settings
 from services.portal_projection.web import adviser_pages, client_pages, work_queue
 from services.portal_projection.web.backends import call
 from services.portal_projection.web.pages import (
@@ -19,10 +20,12 @@ from services.portal_projection.web.pages import (
     pages_router,
     portal_view,
     render,
+    too_large,
 )
 from services.portal_projection.web.session import posted_form, signed_in, visible_dossier
 
-# Multipart framing around the file: a body this much larger than the limit is refused unread.
+# Multipart framing around the file: a body this much larger than the limit is refused while it
+# arrives (pages.BoundedRoute).
 MULTIPART_SLACK = 64 * 1024
 
 router = pages_router()
@@ -56,20 +59,27 @@ async def dossier(request: Request, dossier_id: str) -> Response:
     return render(request, "adviser_dossier.html", context)
 
 
-@router.post("/dossiers/{dossier_id}/documents/{document_id}/upload")
+def too_large_file(limit: int) -> PageError:
+    return too_large(
+        "Bestand te groot",
+        f"Het bestand is te groot. Een bestand mag hoogstens {limit // (1024 * 1024)} MB zijn.",
+    )
+
+
+def upload_body(settings: Settings) -> tuple[int, PageError]:
+    """An upload's bound: the upload limit and the multipart framing around the file."""
+    return settings.max_upload_bytes + MULTIPART_SLACK, too_large_file(settings.max_upload_bytes)
+
+
+uploads = pages_router(upload_body)
+
+
+@uploads.post("/dossiers/{dossier_id}/documents/{document_id}/upload")
 async def upload(request: Request, dossier_id: str, document_id: str) -> Response:
     """Upload a file for a document (the client's action point, or the adviser's check)."""
     session = signed_in(request)
     visible_dossier(session, dossier_id)
     limit = request.app.state.settings.max_upload_bytes
-    too_large = PageError(
-        413,
-        "Bestand te groot",
-        f"Het bestand is te groot. Een bestand mag hoogstens {limit // (1024 * 1024)} MB zijn.",
-    )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + MULTIPART_SLACK:
-        raise too_large
     form = await posted_form(request, session)
     # The page offers a file picker and a camera input; the one the user chose has a name.
     chosen = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
@@ -78,7 +88,7 @@ async def upload(request: Request, dossier_id: str, document_id: str) -> Respons
     file = chosen[0]
     content = await file.read(limit + 1)
     if len(content) > limit:
-        raise too_large
+        raise too_large_file(limit)
     if not content:
         raise PageError(422, "Leeg bestand", "Het gekozen bestand is leeg. Kies een ander bestand.")
     await call(

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.types import Message, Receive
 
+from servicekit.settings import Settings
 from services.portal_projection.views import PortalView
 from services.portal_projection.web.labels import FILTERS
 
@@ -27,11 +31,12 @@ templates.env.filters.update(FILTERS)
 class PageError(Exception):
     """Shown to the user as a page (or, for htmx, a message) with its HTTP status."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str, message: str, **headers: str) -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.message = message
+        self.headers = headers
 
 
 # Pages carry personal data and act with the user's session: not cached, not framed, scripts
@@ -47,11 +52,76 @@ PAGE_HEADERS = {
 }
 
 
-def pages_router() -> APIRouter:
-    """A room's routes, under ``/app`` and out of the API's OpenAPI document. Each room's router
-    is added to the app itself (``install``), not nested in another router: the route a request
-    matched then names its whole path (``/app/...``), which spans and metrics report."""
-    return APIRouter(prefix="/app", include_in_schema=False)
+PAGE_BODY_BYTES = 64 * 1024
+"""The most a page's form sends (a CSRF token, a review's reason), uploads aside."""
+
+BodyBound = Callable[[Settings], tuple[int, PageError]]
+"""A route's bound on request bodies: from the service's settings, its size in bytes and the
+refusal (413) shown when a body is larger."""
+
+
+def too_large(title: str, message: str) -> PageError:
+    """The refusal of a body beyond its route's bound. The rest of the body is not read: the
+    answer closes the connection (else uvicorn would read and discard the rest to keep it)."""
+    return PageError(413, title, message, Connection="close")
+
+
+def small_forms(settings: Settings) -> tuple[int, PageError]:
+    """The bound of every page but the upload."""
+    return PAGE_BODY_BYTES, too_large("Te groot", "Wat u verstuurde is te groot.")
+
+
+def pages_router(body: BodyBound = small_forms) -> APIRouter:
+    """A room's routes, under ``/app`` and out of the API's OpenAPI document, bounding request
+    bodies by ``body``. Each room's router is added to the app itself (``install``), not nested
+    in another router: the route a request matched then names its whole path (``/app/...``),
+    which spans and metrics report."""
+
+    class Route(BoundedRoute):
+        def bound(self, settings: Settings) -> tuple[int, PageError]:
+            return body(settings)
+
+    return APIRouter(prefix="/app", include_in_schema=False, route_class=Route)
+
+
+class BoundedRoute(APIRoute):
+    """A page's route: a body beyond its bound is refused while it arrives (at once when its
+    announced length is beyond it), before a form is parsed, with the bound's Dutch page.
+
+    Not FastAPI's ``max_body_size`` (as the APIs use): that answers a plain-text 413 in place of
+    any page when the announced length is too large, as it is for a browser's upload.
+    """
+
+    def bound(self, settings: Settings) -> tuple[int, PageError]:
+        return small_forms(settings)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        bound = self.bound
+
+        async def bounded(request: Request) -> Response:
+            limit, refusal = bound(request.app.state.settings)
+            announced = request.headers.get("content-length", "")
+            if announced.isdigit() and int(announced) > limit:
+                raise refusal  # announced: refused before reading any of it
+            return await handle(Request(request.scope, _counted(request.receive, limit, refusal)))
+
+        return bounded
+
+
+def _counted(receive: Receive, limit: int, refusal: PageError) -> Receive:
+    """``receive``, raising ``refusal`` once more than ``limit`` body bytes arrived."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise refusal
+        return message
+
+    return counted
 
 
 def render(

@@ -78,6 +78,8 @@ async def posted_form(request: Request, session: Session) -> FormData:
     """The posted form, read within limits, and sent from one of this session's pages."""
     try:
         form = await request.form(max_files=2, max_fields=100)
+    except PageError:
+        raise  # the body was beyond the route's bound (pages.BoundedRoute)
     except Exception:
         raise PageError(
             400, "Ongeldig formulier", "Het formulier kon niet worden gelezen."
