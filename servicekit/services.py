@@ -26,6 +26,8 @@ class Service:
     application: str | None = None
     """The `eventsourcing` application class in ``<package>.application`` (None: no event store,
     only a read model)."""
+    mails: bool = False
+    """Whether it sends e-mail (SMTP settings and the relay's password reach it)."""
 
     @property
     def main(self) -> str:
@@ -60,6 +62,7 @@ SERVICES: dict[str, Service] = {
             8004,
             topics.NOTIFICATIONS_DLQ,
             "Notifications",
+            mails=True,
         ),
     )
 }

@@ -170,6 +170,49 @@ def _web_pages_env(service: str) -> list[dict[str, Any]]:
     ]
 
 
+SMTP_SECRET = "actiepunten-smtp"
+SMTP_PASSWORD_DIR = "/run/secrets/smtp"
+
+
+def _mail_env(service: str) -> list[dict[str, Any]]:
+    """A service that mails reads its relay from the ConfigMap ``actiepunten-smtp`` (host, port,
+    starttls, from) and the relay's user from the Secret ``actiepunten-smtp``; its password is
+    a file of that Secret (``ACTIEPUNTEN_SMTP_PASSWORD_FILE``), never an environment value."""
+    if not SERVICES[service].mails:
+        return []
+    settings = {"HOST": "host", "PORT": "port", "STARTTLS": "starttls"}
+    return [
+        *(
+            {
+                "name": f"ACTIEPUNTEN_SMTP_{variable}",
+                "valueFrom": {"configMapKeyRef": {"name": SMTP_SECRET, "key": key}},
+            }
+            for variable, key in settings.items()
+        ),
+        {
+            "name": "ACTIEPUNTEN_MAIL_FROM",
+            "valueFrom": {"configMapKeyRef": {"name": SMTP_SECRET, "key": "from"}},
+        },
+        {
+            "name": "ACTIEPUNTEN_SMTP_USERNAME",
+            "valueFrom": {"secretKeyRef": {"name": SMTP_SECRET, "key": "username"}},
+        },
+        {"name": "ACTIEPUNTEN_SMTP_PASSWORD_FILE", "value": f"{SMTP_PASSWORD_DIR}/password"},
+    ]
+
+
+def _mail_volumes(service: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The relay's password as a read-only file (the volume and its mount), for a service that
+    mails."""
+    if not SERVICES[service].mails:
+        return [], []
+    volume = {
+        "name": "smtp",
+        "secret": {"secretName": SMTP_SECRET, "items": [{"key": "password", "path": "password"}]},
+    }
+    return [volume], [{"name": "smtp", "mountPath": SMTP_PASSWORD_DIR, "readOnly": True}]
+
+
 def service_resources(service: str) -> list[dict[str, Any]]:
     """Deployment, Service, PodDisruptionBudget and ServiceMonitor of one service."""
     name = f"actiepunten-{service}"
@@ -181,6 +224,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     # the dossier check's schema (services/dossiercontrole_service/blobstore.py), so every
     # replica reads every upload and pods need no volume of their own.
     data_volume: dict[str, Any] = {"name": "data", "emptyDir": {"sizeLimit": DATA_SIZE_LIMIT}}
+    mail_volumes, mail_mounts = _mail_volumes(service)
     container = {
         "name": service,
         "image": "actiepunten",
@@ -197,6 +241,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             {"name": "ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "value": str(SHUTDOWN_GRACE_SECONDS)},
             {"name": "ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "value": str(SHUTDOWN_DRAIN_SECONDS)},
             *_web_pages_env(service),
+            *_mail_env(service),
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -219,6 +264,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             {"name": "data", "mountPath": DATA_DIR},
             # Large uploads are spooled to /tmp while they arrive.
             {"name": "tmp", "mountPath": "/tmp"},
+            *mail_mounts,
         ],
     }
     deployment = {
@@ -264,6 +310,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                     "volumes": [
                         data_volume,
                         {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+                        *mail_volumes,
                     ],
                 },
             },

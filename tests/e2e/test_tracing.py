@@ -49,7 +49,10 @@ def test_one_trace_from_the_advisers_click_to_the_client_portal(
         by_service: dict[str, list[dict[str, Any]]] = {}
         for span in spans:
             by_service.setdefault(span["service"], []).append(span)
-        assert by_service.keys() == {"scenario", "dossiercontrole", "portal"}, by_service
+        # The notification service reads the same events as the portal, in the same trace.
+        assert by_service.keys() == {"scenario", "dossiercontrole", "portal", "notification"}, (
+            by_service
+        )
         return by_service
 
     spans = eventually(whole_trace, timeout=30)
@@ -76,6 +79,8 @@ def test_one_trace_from_the_advisers_click_to_the_client_portal(
     assert {s["parent_span_id"] for s in portal} == {check[0]["span_id"]}
     assert {s["name"] for s in portal} == {f"process {topics.DOSSIERCONTROLE}"}
     assert "ActionPointOpened" in {s["attributes"]["cloudevents.event_type"] for s in portal}
+    notified = [s for s in spans["notification"] if s["kind"] == "CONSUMER"]
+    assert {s["parent_span_id"] for s in notified} == {check[0]["span_id"]}
 
     # On both topics the trace travels in the envelope (CloudEvents distributed tracing) and
     # in the Kafka header.

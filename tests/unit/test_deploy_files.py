@@ -106,8 +106,14 @@ def _container_env(container: dict[str, Any], documents: list[dict[str, Any]]) -
     for source in container.get("envFrom", []):
         env.update(config_maps[source["configMapRef"]["name"]].get("data", {}))
     for variable in container.get("env", []):
-        secret = variable.get("valueFrom", {}).get("secretKeyRef")
-        value = SECRET_VALUES.get(secret["key"], "from-a-secret") if secret else variable["value"]
+        source = variable.get("valueFrom", {})
+        if "secretKeyRef" in source:
+            value = SECRET_VALUES.get(source["secretKeyRef"]["key"], "from-a-secret")
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            value = config_maps[ref["name"]]["data"][ref["key"]]
+        else:
+            value = variable["value"]
         env[variable["name"]] = value
     return env
 
