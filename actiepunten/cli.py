@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
+
+if TYPE_CHECKING:
+    from servicekit.auth import Role
 
 
 def _data_dir() -> Path:
@@ -250,7 +253,7 @@ def start_services(
 
 
 def print_access(urls: dict[str, str], secret: str) -> None:
-    """The services' URLs, a token per role of the office ``kantoor-1``, the sign-in links."""
+    """The services' URLs, a token per role of the office ``kantoor-1``, a sign-in link each."""
     from servicekit.auth import issue_token
 
     for service, url in urls.items():
@@ -272,9 +275,37 @@ def print_access(urls: dict[str, str], secret: str) -> None:
     print(f"admin   {admin}")
     print(f"adviser {adviser}")
     print(f"client  {client}  (dossier 'dossier-1')")
-    print("\nWeb pages (sign-in links, one per role):")
-    print(f"adviser {urls['portal']}/app/signin?token={adviser}  (dossiercontrole)")
-    print(f"client  {urls['portal']}/app/signin?token={client}  (klantportaal)")
+    print("\nWeb pages (one-time sign-in links, 15 minutes; `actiepunten signin-link` makes more):")
+    for role, sub, dossiers in DEMO_PEOPLE:
+        link = signin_link(tenant, role, sub, dossiers, urls["portal"])
+        print(f"{role:7} {link}")
+
+
+DEMO_PEOPLE = (
+    ("admin", "admin-1", None),
+    ("adviser", "adviseur-1", None),
+    ("client", "klant-1", ["dossier-1"]),
+)
+"""Whom `make run` prints a sign-in link for: the people of its tokens."""
+
+
+def signin_link(
+    office: str,
+    role: str,
+    sub: str,
+    dossiers: list[str] | None,
+    portal: str | None = None,
+    email: str | None = None,
+) -> str:
+    """A one-time confirm link into the running system's portal (its store, its settings)."""
+    from servicekit.mail import portal_url
+    from servicekit.settings import Settings
+    from services.portal_projection.signins import Person, signin_link
+
+    named = None if dossiers is None else tuple(dossiers)
+    person = Person(office, cast("Role", role), sub, email=email, dossiers=named)
+    settings = Settings.from_env("portal", require_secret=False)
+    return signin_link(settings, person, portal or portal_url())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -285,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.service)
     elif args.command == "broker":
         local_tooling().serve_forever(_data_dir())
+    elif args.command == "signin-link":
+        print(signin_link(args.office, args.role, args.sub, args.dossier or None, email=args.email))
     else:
         _operations(args)
 
@@ -296,6 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="one service, as a deployment runs it")
     serve_parser.add_argument("service", choices=sorted(SERVICES))
     commands.add_parser("broker", help="only the local Kafka broker, with the topics")
+    _signin_link_command(commands.add_parser("signin-link", help="a one-time sign-in link"))
 
     replay = commands.add_parser("replay", help="rebuild a read model from the topics")
     replay.add_argument("model", choices=["portal"])
@@ -323,6 +357,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _dlq_commands(commands.add_parser("dlq", help="dead letters"))
     return parser
+
+
+def _signin_link_command(link: argparse.ArgumentParser) -> None:
+    link.add_argument("--office", required=True, type=_office, help="the office (tenant)")
+    link.add_argument("--role", required=True, choices=["adviser", "admin", "client"])
+    link.add_argument("--sub", required=True, help="who signs in (the token's sub)")
+    link.add_argument(
+        "--dossier", action="append", help="a client's dossier (repeat); none: by --email"
+    )
+    link.add_argument("--email", help="a client's address: the dossiers where it is a contact")
 
 
 def _dlq_commands(dlq: argparse.ArgumentParser) -> None:

@@ -115,6 +115,28 @@ class System:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
+    def signin_link(self, token: str, next_path: str = "/app/") -> str:
+        """A one-time confirm link for the person of ``token`` (its office, role, sub and
+        dossiers), written into this system's sign-in store as `actiepunten signin-link` does."""
+        from unittest import mock
+
+        from servicekit.auth import decode_token
+        from servicekit.settings import Settings
+        from services.portal_projection.signins import Person, signin_link
+
+        who = decode_token(token, self.secret)
+        dossiers = tuple(sorted(who.dossiers)) if who.role == "client" else None
+        person = Person(who.tenant, who.role, who.sub, dossiers=dossiers)
+        with mock.patch.dict(os.environ, self.env, clear=True):
+            settings = Settings.from_env("portal")
+        return signin_link(settings, person, self.url("portal"), next_path)
+
+    def sign_in(self, browser: httpx.Client, token: str) -> httpx.Response:
+        """Sign ``browser`` in as the person of ``token`` through the pages: the confirm page's
+        button (a POST of the one-time code); the answer is the 303 to /app/."""
+        code = httpx.URL(self.signin_link(token)).params["code"]
+        return browser.post(f"{self.url('portal')}/app/signin/confirm", data={"code": code})
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 

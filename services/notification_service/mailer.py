@@ -1,6 +1,7 @@
 """Mails to clients: what they say (``compose``, Dutch, "u" or "je" by the contact's
 salutation, text and HTML from ``templates/``) and the port that sends them (``Mailer``), with
-its SMTP adapter at the edge (``SmtpMailer``, aiosmtplib).
+its SMTP adapter at the edge (``servicekit.mail.SmtpMailer``, aiosmtplib, shared with the portal's
+sign-in mails).
 
 A mail never carries the rejection reason, a document's contents or a credential: it names the
 open action points with their due dates and links to the portal's sign-in page.
@@ -8,7 +9,6 @@ open action points with their due dates and links to the portal's sign-in page.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from servicekit.mail import PermanentRefusal, TemporaryFailure
 from services.notification_service.domainmodel import AMSTERDAM, Contact, Item, Kind, Salutation
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -61,18 +61,6 @@ WORDS: dict[tuple[Kind, Salutation], tuple[str, str, str]] = {
         "In het klantportaal zie je waarom en lever je het opnieuw aan:",
     ),
 }
-
-
-class PermanentRefusal(Exception):
-    """The SMTP server refused the mail for good (5xx): ``reply`` is its code and text."""
-
-    def __init__(self, reply: str) -> None:
-        super().__init__(reply)
-        self.reply = reply
-
-
-class TemporaryFailure(Exception):
-    """The mail could not be handed over now (4xx, no connection): try again later."""
 
 
 class Mailer(Protocol):
@@ -148,54 +136,4 @@ def compose(mail: Mail) -> EmailMessage:
     return message
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    """``ACTIEPUNTEN_SMTP_*`` and ``ACTIEPUNTEN_MAIL_FROM`` (see ``settings.py``)."""
-
-    host: str = "127.0.0.1"
-    port: int = 1025
-    starttls: bool = False
-    username: str | None = None
-    password_file: str | None = None
-    timeout: float = 30.0
-
-
-class SmtpMailer:
-    """The ``Mailer`` over SMTP: STARTTLS and login when set (a production relay)."""
-
-    def __init__(self, settings: SmtpSettings) -> None:
-        self.settings = settings
-
-    def _password(self) -> str | None:
-        if not self.settings.password_file:
-            return None
-        return Path(self.settings.password_file).read_text().strip()
-
-    def send(self, message: EmailMessage) -> None:
-        # Called from a worker thread (the scheduler's): no event loop runs here.
-        asyncio.run(self._send(message))
-
-    async def _send(self, message: EmailMessage) -> None:
-        s = self.settings
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.host,
-                port=s.port,
-                start_tls=s.starttls,
-                use_tls=False,
-                username=s.username or None,
-                password=self._password() if s.username else None,
-                timeout=s.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            raise _classified(refused.recipients[0].code, refused.recipients[0].message) from None
-        except aiosmtplib.SMTPResponseException as error:
-            raise _classified(error.code, error.message) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
-
-
-def _classified(code: int, text: str) -> Exception:
-    reply = f"{code} {text}".strip()
-    return PermanentRefusal(reply) if 500 <= code < 600 else TemporaryFailure(reply)
+__all__ = ["Mail", "Mailer", "PermanentRefusal", "TemporaryFailure", "compose", "signin_link"]

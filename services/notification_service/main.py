@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.mail import SmtpMailer
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.notification_service import kafka, settings
 from services.notification_service.application import Notifications
 from services.notification_service.http import router
-from services.notification_service.mailer import SmtpMailer
 from services.notification_service.scheduler import DigestScheduler
 
 MAX_BODY_BYTES = 64 * 1024

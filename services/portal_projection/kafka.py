@@ -1,5 +1,5 @@
 """What the portal projection consumes: the action-point and document facts of the dossier-check
-topic."""
+topic, and the dossiers' contacts of the platform's clients topic (for signing in)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from services.portal_projection.views import PROJECTED, PortalView
 from shared.events import contracts as c
 from shared.events import topics
 
-CONSUMES = (topics.DOSSIERCONTROLE,)
+CONSUMES = (topics.DOSSIERCONTROLE, topics.CLIENTS)
 DLQ = topics.PORTAL_DLQ
 
 

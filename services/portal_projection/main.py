@@ -8,11 +8,13 @@ import logging
 from fastapi import FastAPI
 
 from servicekit.consumer import TrackingConsumer
+from servicekit.mail import SmtpMailer, smtp_settings
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.portal_projection import kafka, settings, web
 from services.portal_projection.http import router
 from services.portal_projection.replay import rebuild_lease, upgrade_older_model
+from services.portal_projection.signins import open_signins
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
 
@@ -59,6 +61,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     lease = rebuild_lease(config)
     runtime.add_job("upgrade-read-model", lambda: upgrade_older_model(config, view, lease))
     runtime.on_close(view.close)
+    # Sessions and one-time codes: a store of their own, which a rebuilt read model leaves alone.
+    signins = open_signins(config)
+    runtime.on_close(signins.close)
     app = http_app(
         runtime,
         title="Actiepunten client-portal projection",
@@ -66,6 +71,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
         "the adviser's work queue",
     )
     app.state.view = view
+    app.state.signins = signins
+    app.state.mailer = SmtpMailer(smtp_settings())
     app.include_router(router)
     web.install(app)  # the web pages under /app (SPEC section 6)
     return app

@@ -1,4 +1,5 @@
-"""Rebuilding the portal's read model from the beginning of the dossier-check topic.
+"""Rebuilding the portal's read model from the beginning of the topics it consumes (the
+dossier check's, the platform's clients).
 
 Into a new SQLite file or PostgreSQL schema, while the portal keeps serving the old model; once
 the new one has caught up with the end offsets seen at the start, the pointer names it and every
@@ -23,9 +24,9 @@ from servicekit.consumer import tracking_name
 from servicekit.kafka import TopicReader
 from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
 from servicekit.settings import Settings
+from services.portal_projection.kafka import CONSUMES
 from services.portal_projection.stores import VERSION, activate, current_name, new_name, open_store
 from services.portal_projection.views import PortalView
-from shared.events import topics
 from shared.events.codec import CodecError, decode
 from shared.events.contracts import CloudEvent
 
@@ -65,23 +66,35 @@ async def rebuild(
     target = new_name(settings)
     store = await asyncio.to_thread(open_store, settings, target, rebuilding=True)
     view = PortalView(store)
+    sources = (
+        [source]
+        if source is not None
+        else [TopicReader(settings.kafka_bootstrap_servers, topic) for topic in CONSUMES]
+    )
     try:
-        async with source or TopicReader(
-            settings.kafka_bootstrap_servers, topics.DOSSIERCONTROLE
-        ) as reader:
-            if progress is not None:
-                progress.total = await reader.remaining()
-            skipped = 0
-            async for _, records in reader.batches():
-                # Decoded and applied beside the event loop: a portal rebuilding itself serves on.
-                skipped += await asyncio.to_thread(_apply, view, records)
-                if progress is not None:
-                    progress.advance(len(records))
+        skipped = 0
+        # One topic after the other: no projection of one topic reads another topic's tables.
+        for each in sources:
+            skipped += await _read(view, each, progress)
         await asyncio.to_thread(store.rebuilt)
     finally:
         view.close()
     await asyncio.to_thread(activate, settings, target)
     return Rebuilt(target, skipped)
+
+
+async def _read(view: PortalView, source: Source | TopicReader, progress: Progress | None) -> int:
+    """One topic into the new model to its end as of now; how many records were no event."""
+    skipped = 0
+    async with source as reader:
+        if progress is not None:
+            progress.total = (progress.total or 0) + await reader.remaining()
+        async for _, records in reader.batches():
+            # Decoded and applied beside the event loop: a portal rebuilding itself serves on.
+            skipped += await asyncio.to_thread(_apply, view, records)
+            if progress is not None:
+                progress.advance(len(records))
+    return skipped
 
 
 def _apply(view: PortalView, records: Sequence[Any]) -> int:

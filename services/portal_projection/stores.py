@@ -62,6 +62,17 @@ CREATE TABLE IF NOT EXISTS office_settings (
     tenant TEXT PRIMARY KEY,
     progress_counts TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS contacts (
+    tenant TEXT NOT NULL,
+    dossier_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    address TEXT NOT NULL,
+    name TEXT NOT NULL,
+    salutation TEXT NOT NULL,
+    PRIMARY KEY (tenant, dossier_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS contacts_by_address ON contacts (tenant, address);
 CREATE TABLE IF NOT EXISTS tracking (
     name TEXT PRIMARY KEY,
     position BIGINT NOT NULL
@@ -103,11 +114,13 @@ CREATE INDEX IF NOT EXISTS work_queue_expiring ON documents (tenant, valid_until
     WHERE {EXPIRING};
 """
 
-VERSION = 2
+VERSION = 3
 """What the projections of this code build: 1, the client portal; 2, and the adviser's work queue
-(the ``documents`` table, ``overdue_since``). A model keeps the version it was built with from its
-first record (``model_version``); one that is older lacks rows the topic's history would give
-its new tables, and is rebuilt (``replay.rebuild``), not migrated."""
+(the ``documents`` table, ``overdue_since``); 3, and the dossiers' contacts (``contacts``, from
+``platform.clients.v1``: who may ask for a sign-in mail, and a client's dossiers). A model keeps
+the version it was built with from its first record (``model_version``); one that is older lacks
+rows the topics' history would give its new tables, and is rebuilt (``replay.rebuild``), not
+migrated."""
 
 # Columns added after the first release, with their definitions: a read model written before
 # gets them when it is opened (their facts did not exist then: nothing is lost).
@@ -183,6 +196,10 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=OFF")
         else:
             self._journaled()
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The read model's tables, the columns added since, its indexes and its version."""
         self._db.executescript(SCHEMA)
         present = {row["name"] for row in self._db.execute("PRAGMA table_info(action_points)")}
         for column, definition in ADDED_COLUMNS:
@@ -251,17 +268,21 @@ class PostgresStore:
         self._conn: Any = None
         with self.transaction() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    cursor.execute(statement)
-            for column, definition in ADDED_COLUMNS:
-                cursor.execute(
-                    f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
-                )
-            for statement in INDEXES.split(";"):
-                if statement.strip():
-                    cursor.execute(statement)
-            self.version = built_with(cursor)
+            self._prepare(cursor)
+
+    def _prepare(self, cursor: Executor) -> None:
+        """The read model's tables, the columns added since, its indexes and its version."""
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+        for column, definition in ADDED_COLUMNS:
+            cursor.execute(
+                f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
+            )
+        for statement in INDEXES.split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+        self.version = built_with(cursor)
 
     def _connection(self) -> Any:
         import psycopg

@@ -217,6 +217,16 @@ class PortalView:
             )
         return progress_of(int(rows[0]["total"]), int(rows[0]["completed"] or 0))
 
+    def contacts_at(self, tenant: str, email: str) -> list[dict[str, Any]]:
+        """The office's dossier contacts with this e-mail address (any case): who may ask for a
+        sign-in mail, and the dossiers a client signed in with that address sees."""
+        with self._using() as store:
+            return store.query(
+                "SELECT dossier_id, client_id, email, name, salutation FROM contacts "
+                "WHERE tenant = ? AND address = ? ORDER BY dossier_id, client_id",
+                (tenant, address_of(email)),
+            )
+
     # --- the adviser's work queue (work_queue.py) ------------------------------------------------
 
     def read_work_queue(self, read: Callable[[work_queue.Query], T]) -> T:
@@ -319,6 +329,30 @@ def _settings(event: c.CloudEvent) -> Statement:
     )
 
 
+def _contact(event: c.CloudEvent) -> Statement:
+    data = event.data
+    return (
+        "INSERT INTO contacts (tenant, dossier_id, client_id, email, address, name, salutation) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id, client_id) DO UPDATE SET "
+        "email = excluded.email, address = excluded.address, name = excluded.name, "
+        "salutation = excluded.salutation",
+        (
+            event.tenantid,
+            data.dossier_id,
+            data.client_id,
+            data.email,
+            address_of(data.email),
+            data.name,
+            data.salutation,
+        ),
+    )
+
+
+def address_of(email: str) -> str:
+    """An e-mail address as it is compared: without blanks around it, in lower case."""
+    return email.strip().lower()
+
+
 PROJECTIONS: dict[str, Projection] = {
     "ActionPointOpened": _opened,
     "ActionPointCompleted": _completed,
@@ -330,8 +364,10 @@ PROJECTIONS: dict[str, Projection] = {
     "DocumentRejected": _document_status("rejected"),
     "DocumentExpired": _document_status("expired"),
     "PortalSettingsChanged": _settings,
+    "ClientContactChanged": _contact,
 }
-"""The client portal's projection (``action_points``, ``office_settings``), by event type."""
+"""The client portal's projection (``action_points``, ``office_settings``, ``contacts``), by event
+type."""
 
 PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
 """The events the portal projects: into the client portal, the work queue's documents, or both;

@@ -53,7 +53,8 @@ def caught_up(system: System) -> None:
 
 @pytest.fixture
 def new_page(chromium: Browser, system: System) -> Iterator[Callable[[str], Page]]:
-    """A fresh browser (own cookies) signed in with ``token``, on /app/."""
+    """A fresh browser (own cookies) signed in as the person of ``token`` (a one-time link and
+    its button), on /app/."""
     expect.set_options(timeout=TIMEOUT_MS)
     contexts = []
     # Script errors and refusals by the pages' Content-Security-Policy fail the story.
@@ -71,7 +72,9 @@ def new_page(chromium: Browser, system: System) -> Iterator[Callable[[str], Page
                 broken.append(message.text) if "Content Security Policy" in message.text else None
             ),
         )
-        page.goto(f"{system.url('portal')}/app/signin?token={token}")
+        page.goto(system.signin_link(token))
+        page.get_by_role("button", name="Aanmelden").click()
+        page.wait_for_url("**/app/")
         return page
 
     yield open_signed_in

@@ -1,7 +1,6 @@
 """The web pages over HTTP (SPEC section 6): sign-in, session cookie, CSRF and the error pages.
 
-What a browser sees without running one: the sign-in link turns a token into an HttpOnly,
-SameSite=Strict cookie and sends the user to /app/; a bad link is a Dutch 401 page; a form
+What a browser sees without running one (signing in itself: ``test_signin.py``): a form
 posted without the page's CSRF token is refused; another client's dossier is a 404 page; a file
 that is too large or of the wrong type is a clear message, never a 500.
 """
@@ -27,7 +26,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
 def signed_in(system: System, token: str) -> Iterator[httpx.Client]:
     """A browser-like client that followed the sign-in link (cookies kept, no bearer header)."""
     with httpx.Client(base_url=system.url("portal"), timeout=15) as client:
-        response = client.get("/app/signin", params={"token": token})
+        response = system.sign_in(client, token)
         assert response.status_code == 303, response.text
         yield client
 
@@ -56,44 +55,6 @@ def requested_documents(system: System, office: Office, dossier_id: str, count: 
         return points
 
     return eventually(all_on_the_portal, timeout=30)
-
-
-def test_the_sign_in_link_sets_a_strict_http_only_cookie_and_redirects(system: System) -> None:
-    office = system.office()
-    with httpx.Client(base_url=system.url("portal"), timeout=15) as browser:
-        response = browser.get("/app/signin", params={"token": office.token("adviser")})
-
-        assert response.status_code == 303
-        assert response.headers["location"] == "/app/"
-        cookie = response.headers["set-cookie"].lower()
-        assert "httponly" in cookie
-        assert "samesite=strict" in cookie
-        assert "path=/app" in cookie
-        # The cookie alone (no bearer header) opens the pages.
-        page = browser.get("/app/")
-        assert page.status_code == 200
-        assert "Dossier openen op nummer" in page.text
-
-        # Signing out (a form with the CSRF token) ends the session.
-        signed_out = browser.post("/app/signout", data={"csrf_token": csrf_of(page.text)})
-        assert signed_out.status_code == 200
-        assert "Afgemeld" in signed_out.text
-        assert browser.get("/app/").status_code == 401
-
-
-def test_a_bad_or_expired_sign_in_link_is_a_401_page(system: System) -> None:
-    office = system.office()
-    with httpx.Client(base_url=system.url("portal"), timeout=15) as browser:
-        for token in ["not-a-jwt", office.token("client", ttl_seconds=-60), ""]:
-            response = browser.get("/app/signin", params={"token": token})
-            assert response.status_code == 401
-            assert response.headers["content-type"].startswith("text/html")
-            assert "Aanmelden mislukt" in response.text
-            assert "set-cookie" not in response.headers
-        # Without a session the pages say so.
-        response = browser.get("/app/")
-        assert response.status_code == 401
-        assert "niet aangemeld" in response.text
 
 
 def test_a_form_posted_without_the_csrf_token_is_refused(system: System) -> None:

@@ -16,7 +16,7 @@ from shared.events import topics
 CONSUMES = {
     "scenario": {topics.PRODUCTS, topics.APPOINTMENTS, topics.DOCUMENT_LISTS},
     "dossiercontrole": {topics.SCENARIO},
-    "portal": {topics.DOSSIERCONTROLE},
+    "portal": {topics.DOSSIERCONTROLE, topics.CLIENTS},
     "notification": {topics.DOSSIERCONTROLE, topics.CLIENTS},
 }
 

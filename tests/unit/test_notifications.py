@@ -12,6 +12,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from devtools.mail import SmtpSink
+from servicekit.mail import SmtpMailer, SmtpSettings, TemporaryFailure
 from services.notification_service.application import (
     ChangeContact,
     Note,
@@ -20,7 +21,6 @@ from services.notification_service.application import (
 )
 from services.notification_service.domainmodel import AMSTERDAM, Item, Kind, Quiet, QuietHours
 from services.notification_service.kafka import OUTBOX
-from services.notification_service.mailer import SmtpMailer, SmtpSettings, TemporaryFailure
 from services.notification_service.scheduler import DigestScheduler, Outgoing
 
 OFFICE = "kantoor-1"

@@ -1,4 +1,4 @@
-"""The portal projects every event of the dossier-check topic it should show, on purpose."""
+"""The portal projects every event of the topics it consumes that it should show, on purpose."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ from shared.events import contracts as c
 from shared.events.codec import new_event
 
 
-def _types_on_the_dossiercontrole_topic() -> set[str]:
-    union = typing.get_args(c.DossiercontroleTopicEvent)[0]
-    return {member.model_fields["type"].default for member in typing.get_args(union)}
+def _types_on_the_consumed_topics() -> set[str]:
+    types: set[str] = set()
+    for topic_union in (c.DossiercontroleTopicEvent, c.ClientsTopicEvent):
+        union = typing.get_args(topic_union)[0]
+        members = typing.get_args(union) or (union,)
+        types |= {member.model_fields["type"].default for member in members}
+    return types
 
 
-def test_every_event_type_of_the_topic_is_projected_or_ignored_on_purpose() -> None:
-    published = _types_on_the_dossiercontrole_topic()
+def test_every_event_type_of_the_topics_is_projected_or_ignored_on_purpose() -> None:
+    published = _types_on_the_consumed_topics()
     assert published - PROJECTED - IGNORED == set(), "events the portal does not know"
     assert published >= PROJECTED | IGNORED, "names that are no event of the topic"
     assert PROJECTED.isdisjoint(IGNORED)

@@ -19,10 +19,11 @@ from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from servicekit.auth import Identity, issue_token
+from servicekit.auth import Identity
 from services.dossiercontrole_service.domainmodel import ActionPointStatus, DocumentStatus
 from services.portal_projection import web
 from services.portal_projection.http import PortalActionPoint
+from services.portal_projection.signins import Person, signins_in_file
 from services.portal_projection.views import PortalView, progress
 from services.portal_projection.web import Session, adviser_pages, templates
 from services.portal_projection.web.labels import ACTION_POINT_LABELS, DOCUMENT_LABELS, RUN_LABELS
@@ -215,7 +216,7 @@ SECRET = "web-pages-unit-test-" + "x" * 32
 
 
 def test_an_appointment_is_offered_the_scenarios_of_the_scope_the_scenario_service_gives_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     asked: list[dict[str, str] | None] = []
 
@@ -226,10 +227,12 @@ def test_an_appointment_is_offered_the_scenarios_of_the_scope_the_scenario_servi
     monkeypatch.setattr(adviser_pages, "every_page", every_page)
     app = FastAPI()
     app.state.settings = SimpleNamespace(jwt_secret=SECRET)
+    app.state.signins = signins_in_file(tmp_path / "signin.sqlite")
     web.install(app)
-    adviser = issue_token(SECRET, sub="adviseur-1", tenant="kantoor-utrecht", role="adviser")
-    with TestClient(app, follow_redirects=False) as browser:
-        assert browser.get("/app/signin", params={"token": adviser}).status_code == 303
+    code = app.state.signins.issue_code(Person("kantoor-utrecht", "adviser", "adviseur-1"))
+    # On localhost: anywhere else the cookie is Secure, and this is plain HTTP.
+    with TestClient(app, base_url="http://localhost", follow_redirects=False) as browser:
+        assert browser.post("/app/signin/confirm", data={"code": code}).status_code == 303
         for subject_type in ("appointment", "product"):
             response = browser.get(
                 "/app/dossiers/dossier-1/scenarios",

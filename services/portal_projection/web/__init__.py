@@ -1,7 +1,8 @@
 """The web pages (SPEC section 6): the client portal (klantportaal) and the adviser's dossier
 check (dossiercontrole), server-rendered with Jinja2 and htmx on the portal service's origin.
 
-One room per idea: ``session`` (the cookie, CSRF, signing in and out, who may see what),
+One room per idea: ``session`` (the cookie, CSRF, who may see what), ``signin`` (signing in by
+mail and out),
 ``backends`` (the calls to the other services), ``client_pages`` and ``adviser_pages`` (each
 audience's pages), ``dossiers`` (the pages both open: the list, a dossier, an upload),
 ``work_queue`` (the adviser's start page), ``files`` (opening a delivered file),
@@ -25,7 +26,7 @@ from services.portal_projection.web import (
     client_pages,
     dossiers,
     files,
-    session,
+    signin,
     work_queue,
 )
 from services.portal_projection.web.backends import service_url
@@ -51,7 +52,7 @@ async def unknown_page(request: Request, path: str) -> Response:
 
 
 ROOMS = (
-    session.router,
+    signin.router,
     dossiers.router,
     dossiers.uploads,
     work_queue.router,

@@ -67,7 +67,7 @@ async def documents(request: Request, session: Session, dossier_id: str, **extra
 
 async def _adviser_form(request: Request, dossier_id: str) -> tuple[Session, FormData]:
     """The adviser's session and posted form for a change to one of the office's dossiers."""
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     adviser_only(session)
     return session, await posted_form(request, session)
@@ -90,7 +90,7 @@ def _field(form: FormData, name: str) -> str:
 @router.get("/open")
 async def open_dossier(request: Request, dossier_id: str = "") -> Response:
     """The adviser's 'open a dossier by id' field."""
-    signed_in(request)
+    await signed_in(request)
     dossier_id = dossier_id.strip()
     if not dossier_id:
         return RedirectResponse("/app/", status_code=303)
@@ -99,7 +99,7 @@ async def open_dossier(request: Request, dossier_id: str = "") -> Response:
 
 @router.get("/dossiers/{dossier_id}/documents")
 async def documents_partial(request: Request, dossier_id: str, v: str = "") -> Response:
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     adviser_only(session)
     context = await adviser_context(session, dossier_id)
@@ -113,7 +113,7 @@ async def scenarios_partial(
     request: Request, dossier_id: str, subject_type: str = "product", subject_scope: str = ""
 ) -> Response:
     """The scenarios that fit the chosen subject: only those of its scope."""
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     adviser_only(session)
     scope = scope_of(subject_type, subject_scope.strip())

@@ -47,7 +47,7 @@ async def action_points(
 @router.get("/dossiers/{dossier_id}/action-points")
 async def action_points_partial(request: Request, dossier_id: str, v: str = "") -> Response:
     """The polled part of the client page; 204 (htmx leaves the page alone) while unchanged."""
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     context = await client_context(request, session, dossier_id)
     if v and v == context["version"]:

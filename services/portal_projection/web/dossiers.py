@@ -34,7 +34,7 @@ router = pages_router()
 @router.get("/")
 async def dossiers(request: Request) -> Response:
     """The start page: an adviser's work queue; a client's dossiers."""
-    session = signed_in(request)
+    session = await signed_in(request)
     who = session.who
     if who.role == "adviser":
         return await work_queue.start_page(request, session)
@@ -50,7 +50,7 @@ async def dossiers(request: Request) -> Response:
 
 @router.get("/dossiers/{dossier_id}")
 async def dossier(request: Request, dossier_id: str) -> Response:
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     if session.who.role == "client":
         context = await client_pages.client_context(request, session, dossier_id)
@@ -77,7 +77,7 @@ uploads = pages_router(upload_body)
 @uploads.post("/dossiers/{dossier_id}/documents/{document_id}/upload")
 async def upload(request: Request, dossier_id: str, document_id: str) -> Response:
     """Upload a file for a document (the client's action point, or the adviser's check)."""
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     limit = request.app.state.settings.max_upload_bytes
     form = await posted_form(request, session)

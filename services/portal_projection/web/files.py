@@ -40,7 +40,7 @@ async def open_file(
 ) -> Response:
     """A version of a document's file (the latest without ``version``), opened in the browser
     (``inline``: PDF and images show in a new tab)."""
-    session = signed_in(request)
+    session = await signed_in(request)
     visible_dossier(session, dossier_id)
     params = {"inline": "1", **({"version": str(version)} if version else {})}
     client = httpx.AsyncClient(timeout=30)

@@ -1,31 +1,29 @@
-"""Who is signed in: the session cookie, the CSRF token derived from it, signing in and out, and
-the checks of who may see which page.
+"""Who is signed in: the session cookie, the CSRF token derived from it, and the checks of who
+may see which page. Signing in and out is ``signin.py``; the sessions are ``signins.py``.
 
-A browser cannot send a bearer header, so ``/app/signin?token=<JWT>`` exchanges the token for an
-HttpOnly, SameSite=Strict session cookie that carries it. Every form POST also carries a CSRF
-token (a hidden field, or htmx's ``X-CSRF-Token`` header) derived from the session.
+The cookie holds only an opaque session id; the session lives in the portal's sign-in store
+(every replica sees it, sign-out ends it there). The calls the pages make to the other services'
+APIs need a bearer token: each request mints one from the session's person, valid a few minutes,
+with a client's dossiers as they are now (the contacts read model). Every form POST also carries
+a CSRF token (a hidden field, or htmx's ``X-CSRF-Token`` header) derived from the session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import logging
-import time
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi import Request
 from starlette.datastructures import FormData
 
-from servicekit.auth import Identity, decode_token
-from services.portal_projection.web.pages import PageError, pages_router, render
-
-log = logging.getLogger(__name__)
+from servicekit.auth import Identity, issue_token
+from services.portal_projection.signins import Person, SignIns
+from services.portal_projection.web.pages import PageError, portal_view
 
 COOKIE = "actiepunten_sessie"
-
-router = pages_router()
+TOKEN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -33,32 +31,55 @@ class Session:
     who: Identity
     token: str
     csrf: str
+    session_id: str = ""
 
 
-def _csrf_for(token: str, secret: str) -> str:
-    return hmac.new(secret.encode(), b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
+def _csrf_for(session_id: str, secret: str) -> str:
+    return hmac.new(secret.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()[
+        :40
+    ]
 
 
 def _secret(request: Request) -> str:
     return str(request.app.state.settings.jwt_secret)
 
 
-def signed_in(request: Request) -> Session:
-    """The session of the request's cookie; without a valid one, a 401 page."""
-    token = request.cookies.get(COOKIE, "")
-    if not token:
-        raise PageError(
-            401, "Niet aangemeld", "U bent niet aangemeld. Gebruik de aanmeldlink die u kreeg."
-        )
-    try:
-        who = decode_token(token, _secret(request))
-    except HTTPException:
+def signins(request: Request) -> SignIns:
+    return request.app.state.signins  # type: ignore[no-any-return]
+
+
+async def signed_in(request: Request) -> Session:
+    """The session of the request's cookie; without a live one, a 401 page."""
+    session_id = request.cookies.get(COOKIE, "")
+    if not session_id:
+        raise PageError(401, "Niet aangemeld", "U bent niet aangemeld. Vraag een aanmeldmail aan.")
+    person = await asyncio.to_thread(signins(request).session, session_id)
+    if person is None:
         raise PageError(
             401,
             "Sessie verlopen",
-            "Uw sessie is verlopen of ongeldig. Meld u opnieuw aan met een nieuwe aanmeldlink.",
-        ) from None
-    return Session(who=who, token=token, csrf=_csrf_for(token, _secret(request)))
+            "Uw sessie is verlopen of beëindigd. Meld u opnieuw aan.",
+        )
+    who = await asyncio.to_thread(identity_of, request, person)
+    token = issue_token(
+        _secret(request),
+        sub=who.sub,
+        tenant=who.tenant,
+        role=who.role,
+        dossiers=sorted(who.dossiers) if who.role == "client" else None,
+        ttl_seconds=TOKEN_SECONDS,
+    )
+    return Session(who, token, _csrf_for(session_id, _secret(request)), session_id)
+
+
+def identity_of(request: Request, person: Person) -> Identity:
+    """The person as the services know callers; a client's dossiers named, or those where its
+    address is a contact now."""
+    dossiers = person.dossiers
+    if person.role == "client" and dossiers is None:
+        contacts = portal_view(request).contacts_at(person.tenant, person.email or "")
+        dossiers = tuple(contact["dossier_id"] for contact in contacts)
+    return Identity(person.sub, person.tenant, person.role, frozenset(dossiers or ()))
 
 
 def check_csrf(request: Request, session: Session, form: FormData | None) -> None:
@@ -74,16 +95,21 @@ def check_csrf(request: Request, session: Session, form: FormData | None) -> Non
         )
 
 
-async def posted_form(request: Request, session: Session) -> FormData:
-    """The posted form, read within limits, and sent from one of this session's pages."""
+async def read_form(request: Request, *, max_files: int = 2, max_fields: int = 100) -> FormData:
+    """The posted form, read within limits; an unreadable one is a 400 page."""
     try:
-        form = await request.form(max_files=2, max_fields=100)
+        return await request.form(max_files=max_files, max_fields=max_fields)
     except PageError:
         raise  # the body was beyond the route's bound (pages.BoundedRoute)
     except Exception:
         raise PageError(
             400, "Ongeldig formulier", "Het formulier kon niet worden gelezen."
         ) from None
+
+
+async def posted_form(request: Request, session: Session) -> FormData:
+    """The posted form, read within limits, and sent from one of this session's pages."""
+    form = await read_form(request)
     check_csrf(request, session, form)
     return form
 
@@ -113,53 +139,3 @@ def strict_cookie_withheld(request: Request) -> bool:
         and request.headers.get("sec-fetch-site") == "cross-site"
         and request.headers.get("sec-fetch-mode") == "navigate"
     )
-
-
-@router.get("/signin")
-async def signin(request: Request, token: str = "") -> Response:
-    """Exchange a bearer token (the sign-in link) for the session cookie."""
-    try:
-        who = decode_token(token, _secret(request))
-    except HTTPException:
-        raise PageError(
-            401,
-            "Aanmelden mislukt",
-            "Deze aanmeldlink is ongeldig of verlopen. Vraag een nieuwe aan.",
-        ) from None
-    response = RedirectResponse("/app/", status_code=303)
-    claims_exp = _expiry(token)
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=max(0, claims_exp - int(time.time())) if claims_exp else None,
-        path="/app",
-        httponly=True,
-        samesite="strict",
-        secure=_is_https(request),
-    )
-    log.info("web sign-in of %s:%s in %s", who.role, who.sub, who.tenant)
-    return response
-
-
-def _expiry(token: str) -> int | None:
-    import jwt
-
-    exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
-    return int(exp) if isinstance(exp, int | float) else None
-
-
-def _is_https(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
-
-
-@router.post("/signout")
-async def signout(request: Request) -> Response:
-    session = signed_in(request)
-    check_csrf(request, session, await request.form())
-    response = render(
-        request,
-        "message.html",
-        {"title": "Afgemeld", "message": "U bent afgemeld.", "session": None},
-    )
-    response.delete_cookie(COOKIE, path="/app", httponly=True, samesite="strict")
-    return response

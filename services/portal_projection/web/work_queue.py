@@ -80,7 +80,7 @@ async def start_page(request: Request, session: Session) -> Response:
 @router.get("/work-queue")
 async def queue_partial(request: Request, v: str = "") -> Response:
     """The lists, as the page polls them (204 while nothing changed)."""
-    session = signed_in(request)
+    session = await signed_in(request)
     adviser_only(session)
     context = await queue_context(session)
     if v and v == context["queue_version"]:
