@@ -21,6 +21,7 @@ import httpx
 from servicekit.auth import issue_token
 from servicekit.kafka import TopicReader
 from servicekit.services import SERVICES
+from shared.events import topics
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -442,6 +443,23 @@ def wait_until_caught_up(system: System, timeout: float = 180.0) -> float:
 
     eventually(probes_arrived, timeout=timeout, interval=0.5)
     return time.monotonic() - started
+
+
+def wait_until_notified_up(system: System, timeout: float = 300.0) -> None:
+    """Wait (after ``wait_until_caught_up``) until the notification service has read the
+    dossier-check topic to its end: its consumer lag there is 0 on every partition. It reads one
+    record at a time and a shared broker's history is long; mail stories start after it."""
+
+    def read_to_the_end() -> None:
+        lags = [
+            float(line.rsplit(" ", 1)[1])
+            for line in system.get("notification", "/metrics", {}).text.splitlines()
+            if line.startswith("actiepunten_consumer_lag{")
+            and f'topic="{topics.DOSSIERCONTROLE}"' in line
+        ]
+        assert lags and not any(lags), lags
+
+    eventually(read_to_the_end, timeout=timeout, interval=1.0)
 
 
 # --- helpers for the scenario, scheduling and platform-trigger stories ---------------------------

@@ -18,7 +18,7 @@ from devtools.mail import Mailpit, SmtpSink
 from tests.browser.conftest import DESKTOP, TIMEOUT_MS
 from tests.browser.test_stories import PNG, Screenshot, scenario_started_now
 from tests.e2e.test_notifications import contact, mails_to
-from tests.support import System, eventually
+from tests.support import System, eventually, wait_until_notified_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -36,6 +36,7 @@ def _show_mail(page: Page, html: str, name: str, screenshot: Screenshot) -> None
 def test_a_client_is_mailed_signs_in_by_a_mailed_link_and_uploads(
     system: System, chromium: Browser, mail_server: Mailpit | SmtpSink, screenshot: Screenshot
 ) -> None:
+    wait_until_notified_up(system)
     office = system.office()
     dossier_id = f"dossier-{uuid.uuid4().hex[:6]}"
     address = f"anna-{uuid.uuid4().hex[:8]}@example.nl"

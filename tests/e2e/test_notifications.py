@@ -22,6 +22,7 @@ from tests.support import (
     read_dead_letters,
     read_events,
     wait_until_caught_up,
+    wait_until_notified_up,
 )
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module", autouse=True)
 def caught_up(system: System) -> None:
     print(f"system caught up with the topics in {wait_until_caught_up(system):.1f}s")
+    wait_until_notified_up(system)
 
 
 def contact(system: System, office: Office, dossier_id: str, **data: Any) -> tuple[int, int]:
