@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
 
 from servicekit.eventstore import TrackedApplication, retried_on_conflict
@@ -133,9 +134,10 @@ class Notifications(TrackedApplication):
             follow_up += 1
 
     def _get_digest(self, digest_id: UUID) -> Digest | None:
-        if not self.recorder.select_events(digest_id, limit=1):
-            return None
-        digest: Digest = self.repository.get(digest_id)
+        try:
+            digest: Digest = self.repository.get(digest_id)
+        except AggregateNotFoundError:
+            return None  # one read, not an existence check and then a load
         return digest
 
     def get_digest(self, digest_id: UUID) -> Digest:
