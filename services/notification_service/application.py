@@ -8,6 +8,7 @@ of its own so that a crash between two contacts resends neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +61,42 @@ class SetNotificationSettings:
     by: str
 
 
+class Unit:
+    """What one transaction loaded and changed: each dossier and digest once, saved together (a
+    consumed batch of records, or one record). A digest made earlier in the batch is found here
+    before it is in the store."""
+
+    def __init__(self, app: Notifications) -> None:
+        self.app = app
+        self.dossiers: dict[tuple[str, str], Dossier] = {}
+        self.digests: dict[UUID, Digest] = {}
+
+    def dossier(self, tenant: str, dossier_id: str) -> Dossier:
+        key = (tenant, dossier_id)
+        if key not in self.dossiers:
+            self.dossiers[key] = self.app._dossier(tenant, dossier_id)
+        return self.dossiers[key]
+
+    def digest(self, digest_id: UUID) -> Digest | None:
+        if digest_id not in self.digests:
+            found = self.app._get_digest(digest_id)
+            if found is None:
+                return None
+            self.digests[digest_id] = found
+        return self.digests[digest_id]
+
+    def add(self, digest: Digest) -> Digest:
+        self.digests[digest.id] = digest
+        return digest
+
+    def aggregates(self) -> list[Any]:
+        return [*self.dossiers.values(), *self.digests.values()]
+
+
+Change = Callable[[Unit], object]
+"""One consumed record's change, applied within a unit (``Notifications.apply``)."""
+
+
 class Notifications(TrackedApplication):
     """The notification service's store: dossiers' contacts, digests, office settings."""
 
@@ -79,36 +116,51 @@ class Notifications(TrackedApplication):
         return settings.quiet
 
     @retried_on_conflict()
-    def change_contact(self, command: ChangeContact, tracking: Tracking | None) -> None:
-        dossier = self._dossier(command.tenant, command.dossier_id)
-        dossier.change_contact(command.client_id, command.email, command.name, command.salutation)
-        self.save_tracked(tracking, dossier)
+    def apply(self, changes: Sequence[Change], tracking: Tracking | None) -> list[object]:
+        """Apply consumed records' changes in order and store them with ``tracking`` in one
+        transaction (a batch: each aggregate loaded and saved once); their results."""
+        unit = Unit(self)
+        done = [change(unit) for change in changes]
+        self.save_tracked(tracking, *unit.aggregates())
+        return done
 
-    @retried_on_conflict()
+    def change_contact(self, command: ChangeContact, tracking: Tracking | None) -> None:
+        self.apply([lambda unit: self.change_contact_in(unit, command)], tracking)
+
     def close_item(
         self, tenant: str, dossier_id: str, action_point_id: str, tracking: Tracking | None
     ) -> None:
-        dossier = self._dossier(tenant, dossier_id)
-        dossier.close_item(action_point_id)
-        self.save_tracked(tracking, dossier)
+        self.apply(
+            [lambda unit: self.close_item_in(unit, tenant, dossier_id, action_point_id)], tracking
+        )
 
-    @retried_on_conflict()
     def note(self, command: Note, now: datetime, tracking: Tracking | None) -> Digest | None:
         """Record the news in the dossier and in its digest (None: too old to mail)."""
-        dossier = self._dossier(command.tenant, command.dossier_id)
+        [digest] = self.apply([lambda unit: self.note_in(unit, command, now)], tracking)
+        return digest if isinstance(digest, Digest) else None
+
+    @staticmethod
+    def change_contact_in(unit: Unit, command: ChangeContact) -> None:
+        dossier = unit.dossier(command.tenant, command.dossier_id)
+        dossier.change_contact(command.client_id, command.email, command.name, command.salutation)
+
+    @staticmethod
+    def close_item_in(unit: Unit, tenant: str, dossier_id: str, action_point_id: str) -> None:
+        unit.dossier(tenant, dossier_id).close_item(action_point_id)
+
+    def note_in(self, unit: Unit, command: Note, now: datetime) -> Digest | None:
+        dossier = unit.dossier(command.tenant, command.dossier_id)
         items = [dossier.named(item) for item in command.items]
         for item in (*command.open_items, *items):
             dossier.open_item(item.action_point_id, item.title, item.due_at)
         if now - command.at > NO_CONTACT_AFTER:
-            self.save_tracked(tracking, dossier)
             return None
-        digest = self._open_digest(command, now)
+        digest = self._open_digest(unit, command, now)
         for item in items:
             digest.add(item.action_point_id, item.title, item.due_at)
-        self.save_tracked(tracking, dossier, digest)
         return digest
 
-    def _open_digest(self, command: Note, now: datetime) -> Digest:
+    def _open_digest(self, unit: Unit, command: Note, now: datetime) -> Digest:
         """The digest that takes ``command``'s items: its window's, or the first of the chain
         after it that is not closed (or that holds them already: a cause delivered again)."""
         quiet = self.get_settings(command.tenant)
@@ -118,10 +170,10 @@ class Notifications(TrackedApplication):
             digest_id = Digest.create_id(
                 command.tenant, command.dossier_id, command.kind, start, follow_up
             )
-            digest = self._get_digest(digest_id)
+            digest = unit.digest(digest_id)
             if digest is None:
                 ends = start + quiet.window if not follow_up else now + quiet.window
-                return Digest(
+                made = Digest(
                     command.tenant,
                     command.dossier_id,
                     command.kind,
@@ -129,6 +181,7 @@ class Notifications(TrackedApplication):
                     follow_up,
                     quiet.send_moment(ends),
                 )
+                return unit.add(made)
             if not digest.closed or all(i.action_point_id in digest.items for i in command.items):
                 return digest
             follow_up += 1

@@ -7,16 +7,16 @@ and the platform's contacts (``platform.clients.v1``: whom); publishes ``Notific
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler, Rejected
+from servicekit.consumer import BatchHandler, Handler, Rejected
 from servicekit.outbox import Fact, Origin, OutboxMappings
-from services.notification_service.application import ChangeContact, Note, Notifications
+from services.notification_service.application import Change, ChangeContact, Note, Notifications
 from services.notification_service.domainmodel import Item, Kind
 from shared.events import contracts as c
 from shared.events import topics
@@ -89,46 +89,72 @@ def _dossier(event: c.CloudEvent) -> str:
 
 
 class Handlers:
-    """Inbound events -> application commands, each saved with its tracking record."""
+    """Inbound events -> the changes they make (``Change``), saved with their tracking record:
+    one record at a time, or a consumed batch in one transaction (``batch_handler``)."""
 
     def __init__(self, app: Notifications, now: Callable[[], datetime]) -> None:
         self.app = app
         self.now = now
 
-    def contact(self, event: c.CloudEvent, tracking: Tracking) -> None:
+    def change_for(self, event: c.CloudEvent) -> Change:
+        """What ``event`` changes (the consumer hands over only the types ``handlers`` name)."""
+        return {
+            "ClientContactChanged": self._contact,
+            "ActionPointOpened": self._opened,
+            "ActionPointReopened": self._reopened,
+            "ActionPointReminderDue": self._reminder,
+            "ActionPointCompleted": self._closed,
+            "ActionPointRemoved": self._closed,
+        }[event.type](event)
+
+    def handle(self, event: c.CloudEvent, tracking: Tracking) -> None:
+        self.app.apply([self.change_for(event)], tracking)
+
+    def handle_batch(self, events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
+        self.app.apply([self.change_for(event) for event in events], tracking)
+
+    def _contact(self, event: c.CloudEvent) -> Change:
         data = event.data
         command = ChangeContact(
             event.tenantid, _dossier(event), data.client_id, data.email, data.name, data.salutation
         )
-        self.app.change_contact(command, tracking)
+        return lambda unit: self.app.change_contact_in(unit, command)
 
-    def _note(self, event: c.CloudEvent, kind: Kind, at: datetime, **more: Any) -> Note:
+    def _note(self, event: c.CloudEvent, kind: Kind, at: datetime, **more: Any) -> Change:
         data = event.data
         item = Item(str(data.action_point_id), getattr(data, "title", ""), data.due_at)
-        return Note(event.tenantid, _dossier(event), kind, (item,), at, **more)
+        note = Note(event.tenantid, _dossier(event), kind, (item,), at, **more)
+        now = self.now()
+        return lambda unit: self.app.note_in(unit, note, now)
 
-    def opened(self, event: c.CloudEvent, tracking: Tracking) -> None:
-        note = self._note(event, Kind.NEW_ACTION_POINTS, event.data.opened_at)
-        self.app.note(note, self.now(), tracking)
+    def _opened(self, event: c.CloudEvent) -> Change:
+        return self._note(event, Kind.NEW_ACTION_POINTS, event.data.opened_at)
 
-    def reopened(self, event: c.CloudEvent, tracking: Tracking) -> None:
+    def _reopened(self, event: c.CloudEvent) -> Change:
         # The rejection's reason stays on the portal: a mail never carries it.
-        note = self._note(event, Kind.REDELIVER, event.data.reopened_at)
-        self.app.note(note, self.now(), tracking)
+        return self._note(event, Kind.REDELIVER, event.data.reopened_at)
 
-    def reminder(self, event: c.CloudEvent, tracking: Tracking) -> None:
+    def _reminder(self, event: c.CloudEvent) -> Change:
         open_items = tuple(
             Item(str(item.action_point_id), item.title, item.due_at)
             for item in event.data.open_items
         )
-        at = event.time or self.now()
-        note = self._note(event, Kind.REMINDER, at, open_items=open_items)
-        self.app.note(note, self.now(), tracking)
+        return self._note(event, Kind.REMINDER, event.time or self.now(), open_items=open_items)
 
-    def closed(self, event: c.CloudEvent, tracking: Tracking) -> None:
-        self.app.close_item(
-            event.tenantid, _dossier(event), str(event.data.action_point_id), tracking
-        )
+    def _closed(self, event: c.CloudEvent) -> Change:
+        tenant, dossier_id = event.tenantid, _dossier(event)
+        action_point_id = str(event.data.action_point_id)
+        return lambda unit: self.app.close_item_in(unit, tenant, dossier_id, action_point_id)
+
+
+HANDLED = (
+    "ClientContactChanged",
+    "ActionPointOpened",
+    "ActionPointReopened",
+    "ActionPointReminderDue",
+    "ActionPointCompleted",
+    "ActionPointRemoved",
+)
 
 
 def handlers(
@@ -136,11 +162,13 @@ def handlers(
 ) -> dict[str, Handler]:
     """The handler of each consumed event type (``Handlers``); others are skipped."""
     on = Handlers(app, now)
-    return {
-        "ClientContactChanged": on.contact,
-        "ActionPointOpened": on.opened,
-        "ActionPointReopened": on.reopened,
-        "ActionPointReminderDue": on.reminder,
-        "ActionPointCompleted": on.closed,
-        "ActionPointRemoved": on.closed,
-    }
+    return dict.fromkeys(HANDLED, on.handle)
+
+
+def batch_handler(
+    app: Notifications, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> BatchHandler:
+    """A consumed batch in one transaction, each dossier and digest loaded and saved once. A
+    record that fails the batch (a rejected one, a conflict) makes the consumer take the batch
+    one record at a time, where the single handler dead-letters or retries it."""
+    return Handlers(app, now).handle_batch

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Tracking
 from devtools.mail import SmtpSink
 from servicekit.mail import SmtpMailer, SmtpSettings, TemporaryFailure
 from services.notification_service.application import (
+    Change,
     ChangeContact,
     Note,
     Notifications,
@@ -240,3 +241,34 @@ def test_news_recorded_twice_is_one_item_and_tracked_once(app: Notifications) ->
     again = app.note(note, OPENED, Tracking("t:0", 2))
     assert first is not None and again is not None
     assert first.id == again.id and again.action_point_ids == [point]
+
+
+def test_a_consumed_batch_makes_the_same_digest_in_one_transaction(
+    app: Notifications, smtp: SmtpSink
+) -> None:
+    # The consumer's batch: a contact and two points of one window (the first delivered
+    # twice), applied together; a new digest made early in the batch takes the later points.
+    def opening(point: str, title: str, at: datetime) -> Change:
+        due = datetime(2026, 3, 18, 22, 59, 59, tzinfo=UTC)
+        note = Note(OFFICE, DOSSIER, Kind.NEW_ACTION_POINTS, (Item(point, title, due),), at)
+        return lambda unit: app.note_in(unit, note, at)
+
+    contact_of_jan = ChangeContact(OFFICE, DOSSIER, "klant-1", "jan@example.nl", "Jan", "formal")
+    first, second = str(uuid4()), str(uuid4())
+    before = app.recorder.max_notification_id() or 0
+    app.apply(
+        [
+            lambda unit: app.change_contact_in(unit, contact_of_jan),
+            opening(first, "Identiteitsbewijs", OPENED),
+            opening(first, "Identiteitsbewijs", OPENED),
+            opening(second, "Loonstrook", OPENED + timedelta(minutes=1)),
+        ],
+        Tracking("actiepunten.dossiercontrole.v1:0", 4),
+    )
+    # One transaction: the dossier and the digest, each with all the batch's events.
+    assert app.recorder.max_tracking_id("actiepunten.dossiercontrole.v1:0") == 4
+    assert (app.recorder.max_notification_id() or 0) > before
+    assert scheduler_for(app, smtp).run_due(OPENED + timedelta(minutes=5)) == 1
+    [mail] = smtp.messages()
+    text, _ = text_of(mail)
+    assert text.count("Identiteitsbewijs") == 1 and "Loonstrook" in text
