@@ -8,13 +8,12 @@ accepted, and a second delivery of the same batch after a rebalance.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
 from eventsourcing.persistence import Tracking
 
 from servicekit.consumer import DeadLetters, TrackingConsumer
@@ -29,13 +28,6 @@ from shared.events.codec import encode, new_event
 from tests.unit.kafka_edge import NOW, OFFICE, FakeDLQ
 
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 class Spy:

@@ -7,7 +7,6 @@ seed take the action point away with or without the document.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -59,13 +58,6 @@ PASSPORT = {
     "filename": "paspoort.pdf",
 }
 PASSPORT_BACK = {**PASSPORT, "sha256": "b" * 64, "filename": "paspoort-achterkant.pdf"}
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 def request(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -33,13 +32,6 @@ PASSPORT = {
     "content_type": "application/pdf",
     "filename": "paspoort.pdf",
 }
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 # --- dossiercontrole_service: translate ---------------------------------------------------------

@@ -7,7 +7,6 @@ log or running twice as two replicas would, does each step once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -168,13 +167,6 @@ def test_a_completed_point_is_not_overdue_nor_reminded() -> None:
 
 
 # --- the scheduler, as replicas and across a restart --------------------------------------------
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 def requested(app: DossierChecks, document_type: str, due_at: datetime | None = DUE) -> UUID:

@@ -7,7 +7,6 @@ one SQLite file shared by two application instances, as two processes would shar
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
@@ -54,13 +53,6 @@ LIFE = {"type": "product", "id": "lv-1", "scope": "levensverzekering"}
 ID_CARD = {"document_type": "identiteitsbewijs", "title": None, "action_point": None}
 EMPLOYER = {"document_type": "werkgeversverklaring", "title": None, "action_point": None}
 DISCHARGE = {"document_type": "finale_kwijting", "title": "Finale kwijting", "action_point": False}
-
-
-@pytest.fixture
-def scenarios() -> Iterator[Scenarios]:
-    app = Scenarios(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 def define(

@@ -13,7 +13,6 @@ the caller, and nothing is written into it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,20 +57,6 @@ MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 ID_CARD = {"document_type": "identiteitsbewijs", "title": None, "action_point": None}
 DOSSIERCONTROLE = uuid5(NAMESPACE_URL, "urn:actiepunten:dossiercontrole")
 SCENARIO = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def scenarios() -> Iterator[Scenarios]:
-    app = Scenarios(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 # --- the ids ----------------------------------------------------------------------------------

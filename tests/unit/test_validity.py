@@ -8,7 +8,6 @@ run on one SQLite store shared by two applications, as replicas share the databa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,13 +44,6 @@ NOW = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 OFFICE, DOSSIER = "kantoor-utrecht", "dossier-1"
 EMPLOYER = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 PAYSLIP = {"sha256": "a" * 64, "size": 1000, "content_type": "application/pdf", "filename": "l.pdf"}
-
-
-@pytest.fixture
-def checks() -> Iterator[DossierChecks]:
-    app = DossierChecks(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
 
 
 def sqlite_replica(path: Path) -> DossierChecks:
