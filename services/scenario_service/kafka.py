@@ -74,6 +74,9 @@ OUTBOX.silent(
     "Appointment.Rescheduled",
     "Appointment.Cancelled",
 )
+# A household is the scenario service's own input (SPEC section 9): its persons (names are
+# personal data) reach other services only as the person of each request they make.
+OUTBOX.silent("Household.Registered", "Household.Changed")
 
 
 @OUTBOX.on("ScenarioCatalogue.ScenarioDefined")
