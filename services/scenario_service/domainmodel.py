@@ -21,6 +21,7 @@ from servicekit.domain import (
     DomainError,
     Invalid,
     NotFound,
+    Person,
     Subject,
     office_name,
 )
@@ -339,7 +340,12 @@ class ScenarioRun(Aggregate):
         the dossier's ``household`` as it is now for the items that ask per person."""
         if not self.may_become(RunStatus.EXECUTED):
             raise RunAlreadyExecuted(f"run {self.id} is {self.status}")
-        persons = [dict(p) for p in household or ()] if asks_per_person(self.items) else None
+        # Whom it asked, without their names: the run keeps what its requests name.
+        persons = (
+            [person.as_dict() for person in map(Person.of, household or ()) if person]
+            if asks_per_person(self.items)
+            else None
+        )
         needs = needs_of(self.items, Subject.of(self.subject), persons)
         self._execute(now, [need.request_id(self.id) for need in needs], persons)
 

@@ -228,6 +228,8 @@ def test_a_household_of_two_gets_a_payslip_each_and_three_tax_returns(
     requested = _deliver(scenario_outbox.new(), checks, consumed)
 
     assert len(run.request_ids) == len(requested) == 5
+    # The run keeps whom it asked, not their names.
+    assert run.household == [{"role": "aanvrager"}, {"role": "partner"}]
     assert [(r.data.subject.person, r.data.period) for r in requested] == [
         (c.Person(role="aanvrager"), None),
         (c.Person(role="partner"), None),
