@@ -123,8 +123,9 @@ class DocumentOut(BaseModel):
     document_type: str
     title: str
     period: str | None = Field(
-        None, description="What it covers in time (`2024`); with subject, its person and type "
-        "it tells the document apart (SPEC section 9)."
+        None,
+        description="What it covers in time (`2024`); with subject, its person and type "
+        "it tells the document apart (SPEC section 9).",
     )
     instructions: str | None = Field(None, description="The adviser's note to the client.")
     status: DocumentStatus

@@ -116,7 +116,5 @@ def needs_of(
     for index, item in enumerate(items):
         whom = (persons or list(EMPTY_HOUSEHOLD)) if item.get("per_person") else [subject.person]
         periods = list(item.get("periods") or [item.get("period")])
-        needs.extend(
-            Need(index, item, person, period) for person in whom for period in periods
-        )
+        needs.extend(Need(index, item, person, period) for person in whom for period in periods)
     return needs

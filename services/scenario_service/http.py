@@ -248,9 +248,7 @@ class HouseholdOut(BaseModel):
     persons: list[HouseholdPerson]
 
 
-DossierId = Annotated[
-    str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")
-]
+DossierId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class DocumentListCreated(BaseModel):
