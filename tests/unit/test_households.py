@@ -8,6 +8,7 @@ handler, whose outbox feeds the portal's read model, as the topics would."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -186,7 +187,7 @@ def test_a_household_belongs_to_its_office_and_dossier(scenarios: Scenarios) -> 
 # --- the story: from the household to the client's action points ------------------------------
 
 
-def _flow(scenarios: Scenarios, checks: DossierChecks, view: PortalView) -> tuple[Outbox, Outbox]:
+def _flow(scenarios: Scenarios, checks: DossierChecks) -> tuple[Outbox, Outbox]:
     return (
         Outbox(scenarios, topics.SCENARIO, scenario_kafka.OUTBOX.translator(scenarios)),
         Outbox(checks, topics.DOSSIERCONTROLE, dossier_kafka.OUTBOX.translator(checks)),
@@ -213,7 +214,7 @@ def _project(published: list[c.CloudEvent], view: PortalView, position: list[int
 def test_a_household_of_two_gets_a_payslip_each_and_three_tax_returns(
     scenarios: Scenarios, checks: DossierChecks, view: PortalView
 ) -> None:
-    scenario_outbox, check_outbox = _flow(scenarios, checks, view)
+    scenario_outbox, check_outbox = _flow(scenarios, checks)
     consumed, projected = [0], [0]
     # The adviser names the household; the admin's scenario asks a payslip per person and the
     # IB-aangifte of three years.
@@ -372,3 +373,26 @@ def test_the_household_api_is_the_advisers_and_scoped_by_office(tmp_path: Path) 
     refused = http.put(path, json=twice, headers=adviser_of(OFFICE))
     assert refused.status_code == 422
     assert "give each person of one role its own id" in refused.text
+
+
+def test_a_document_requested_again_on_expiry_keeps_its_period_and_instructions() -> None:
+    check = DossierCheck(tenant=OFFICE, dossier_id=DOSSIER)
+    partner = {**MORTGAGE, "person": {"role": "partner"}}
+    added = check.request_document(
+        uuid4(), partner, "loonstrook", "Loonstrook", True, NOW, period="2025", instructions="Net"
+    )
+    assert added.document_id is not None
+    pdf = {"sha256": "a" * 64, "size": 10, "content_type": "application/pdf", "filename": "l.pdf"}
+    check.upload(added.document_id, pdf, "client:k", NOW, valid_for="P1D")
+
+    again = check.expire(
+        added.document_id, NOW + timedelta(days=2), rerequest=True, with_action_point=True
+    )
+
+    assert again is not None and again.document_id is not None
+    renewed = check.document(again.document_id)
+    assert (renewed.subject.person, renewed.period, renewed.instructions) == (
+        Person("partner"),
+        "2025",
+        "Net",
+    )
