@@ -25,6 +25,7 @@ from devtools.brokers import (
     wait_for_port,
     wait_ready,
 )
+from servicekit.kafkaclient import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +195,9 @@ class _ApacheKafka:
             str(self.libs / "*"),
         ]
 
-    def _write_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
+    def _settings(self) -> dict[str, str]:
+        """The broker's server.properties; a secured broker (devtools.secured) adds to them."""
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
@@ -219,6 +220,18 @@ class _ApacheKafka:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+
+    def _format_options(self) -> list[str]:
+        """More options of the storage format step (a secured broker's first SCRAM user)."""
+        return []
+
+    def connection(self) -> KafkaConnection | str:
+        """How the launcher itself reaches the broker (readiness, topics): PLAINTEXT here."""
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        settings = self._settings()
         self.properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         self.log4j.write_text(_LOG4J2.format(log_file=self.log_file))
 
@@ -227,7 +240,7 @@ class _ApacheKafka:
             return
         cmd = [
             *self._java(), "-Xmx256m", "-XX:+UseSerialGC", "kafka.tools.StorageTool",
-            "format", "-t", _kafka_uuid(), "-c", str(self.properties),
+            "format", "-t", _kafka_uuid(), "-c", str(self.properties), *self._format_options(),
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -248,7 +261,7 @@ class _ApacheKafka:
         self._process.start()
         try:
             wait_ready(
-                self.port,
+                self.connection(),
                 timeout=_READY_TIMEOUT_S,
                 alive=self._process.alive,
                 describe=lambda: tail(self.log_file) + "\n" + tail(self.console_file, 20),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from servicekit.kafkaclient import KafkaConnection, KafkaSecurity
 from servicekit.services import SERVICES
 
 DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
@@ -91,6 +92,13 @@ class Settings:
     consumer_group: str = ""
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """Where Kafka is and how every client of this service connects
+        (``servicekit.kafkaclient.client_options``)."""
+        return KafkaConnection(self.kafka_bootstrap_servers, self.kafka_security)
 
     @classmethod
     def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
@@ -126,6 +134,7 @@ class Settings:
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
+            kafka_security=KafkaSecurity.from_env(),
         )
 
     def postgres_params(self) -> dict[str, Any]:

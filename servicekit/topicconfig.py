@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import Gauge
 
+from servicekit.kafkaclient import KafkaConnection, client_options
 from shared.events.topics import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,10 @@ class TopicProblem:
 
 
 async def describe_topic_configs(
-    bootstrap_servers: str, names: Iterable[str], *, timeout_ms: int = 10000
+    kafka: KafkaConnection | str, names: Iterable[str], *, timeout_ms: int = 10000
 ) -> dict[str, dict[str, str] | None]:
     """Each topic's configuration as Kafka reports it; None for a topic that does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(**client_options(kafka), request_timeout_ms=timeout_ms)
     await admin.start()
     try:
         wanted = list(names)
@@ -104,10 +105,10 @@ def problems_in(configs: dict[str, dict[str, str] | None]) -> list[TopicProblem]
     return problems
 
 
-async def check_topics(bootstrap_servers: str, names: Iterable[str]) -> list[TopicProblem]:
+async def check_topics(kafka: KafkaConnection | str, names: Iterable[str]) -> list[TopicProblem]:
     """Check and report (log, gauge) the settings of ``names``; returns the problems found."""
     names = sorted(set(names))
-    problems = problems_in(await describe_topic_configs(bootstrap_servers, names))
+    problems = problems_in(await describe_topic_configs(kafka, names))
     wrong = {(p.topic, p.setting) for p in problems}
     for topic in names:
         for setting in REGISTRY[topic].config if topic in REGISTRY else ():
