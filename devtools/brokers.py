@@ -281,6 +281,13 @@ class ChildProcess:
                 self._signal(proc, signal.SIGKILL)
                 proc.wait()
 
+    def kill(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None and proc.poll() is None:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait()
+
     @staticmethod
     def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         # The process leads its own group; signal the group so helpers it forked stop too.

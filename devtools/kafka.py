@@ -168,6 +168,7 @@ class _ApacheKafka:
         self.log_file = self.data_dir / "kafka.log"
         self.console_file = self.data_dir / "kafka-console.log"
         self._process: ChildProcess | None = None
+        self.cluster_id = _kafka_uuid()  # the nodes of one cluster share it (devtools.cluster)
         atexit.register(self.stop)
 
     def _recorded_controller_port(self) -> int | None:
@@ -240,7 +241,7 @@ class _ApacheKafka:
             return
         cmd = [
             *self._java(), "-Xmx256m", "-XX:+UseSerialGC", "kafka.tools.StorageTool",
-            "format", "-t", _kafka_uuid(), "-c", str(self.properties), *self._format_options(),
+            "format", "-t", self.cluster_id, "-c", str(self.properties), *self._format_options(),
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -249,16 +250,28 @@ class _ApacheKafka:
             )
 
     def start(self) -> None:
+        self.launch()
+        self.await_ready()
+
+    def launch(self) -> None:
+        """Start the JVM (formatting the storage the first time), without waiting for it: the
+        nodes of a cluster answer only once a majority of their controllers runs."""
         wait_for_port(self.port)
         wait_for_port(self.controller_port, "Kafka controller")
         self._write_config()
         self._format_storage()
         argv = [
-            *self._java(), "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC",
+            *self._java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
             "kafka.Kafka", str(self.properties),
         ]  # fmt: skip
         self._process = ChildProcess(argv, self.console_file, self.data_dir)
         self._process.start()
+
+    heap = "768m"
+
+    def await_ready(self) -> None:
+        """Block until the broker answers metadata requests (stopping it if it never does)."""
+        assert self._process is not None
         try:
             wait_ready(
                 self.connection(),
@@ -276,6 +289,11 @@ class _ApacheKafka:
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed machine: nothing is flushed or handed over."""
+        if self._process is not None:
+            self._process.kill()
 
     def restart(self) -> None:
         self.stop()

@@ -12,7 +12,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from servicekit.kafkaclient import KafkaConnection, client_options
-from shared.events.topics import REGISTRY, TOPICS
+from shared.events.topics import REGISTRY, TOPICS, durability
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,17 @@ async def create_topics(
     """Create the topics that do not exist yet (name -> partitions), with their configuration
     from the registry (`TOPIC_CONFIGS`: our `.v1` topics keep every record). Idempotent.
 
+    ``replication_factor`` copies of each partition, acknowledged at the ``min.insync.replicas``
+    that ``shared.events.topics.durability`` gives them (2 of 3 on a three-broker cluster).
+
     Retries until the broker answers or `timeout` seconds pass; an existing topic is left as it
     is, even with fewer partitions (`align_topic_configs` fixes its configuration). Other
     per-topic errors are raised.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    _, min_insync = durability(replication_factor)
+    copies = {"min.insync.replicas": str(min_insync)} if replication_factor > 1 else {}
     while True:
         admin = AIOKafkaAdminClient(**client_options(kafka), request_timeout_ms=10000)
         try:
@@ -49,7 +54,7 @@ async def create_topics(
                     name,
                     num_partitions=partitions,
                     replication_factor=replication_factor,
-                    topic_configs=TOPIC_CONFIGS.get(name, {}),
+                    topic_configs={**TOPIC_CONFIGS.get(name, {}), **copies},
                 )
                 for name, partitions in topics.items()
                 if name not in existing

@@ -155,6 +155,11 @@ class KafkaConnection:
         )
 
     @property
+    def servers(self) -> list[str]:
+        """``KAFKA_BOOTSTRAP_SERVERS`` as a list (it is comma-separated)."""
+        return [server.strip() for server in self.bootstrap_servers.split(",") if server.strip()]
+
+    @property
     def principal(self) -> str:
         """Who the broker sees, for messages: ``User:<name>``, or ANONYMOUS without SASL."""
         return f"User:{self.security.sasl_username}" if self.security.uses_sasl else "ANONYMOUS"
@@ -170,7 +175,9 @@ def client_options(kafka: KafkaConnection | str) -> dict[str, Any]:
     connection = connection_of(kafka)
     security = connection.security
     options: dict[str, Any] = {
-        "bootstrap_servers": connection.bootstrap_servers,
+        # A list: FastStream takes a string as one address, so "a:9092,b:9092" (every
+        # production cluster) would be looked up as a single host name.
+        "bootstrap_servers": connection.servers,
         "security_protocol": security.protocol,
     }
     if security.uses_tls:

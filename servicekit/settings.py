@@ -93,6 +93,8 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    postgres_pool_size: int = 5
+    postgres_max_overflow: int = 10
 
     @property
     def kafka(self) -> KafkaConnection:
@@ -135,6 +137,8 @@ class Settings:
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
             kafka_security=KafkaSecurity.from_env(),
+            postgres_pool_size=whole("ACTIEPUNTEN_POSTGRES_POOL_SIZE", 5, low=1),
+            postgres_max_overflow=whole("ACTIEPUNTEN_POSTGRES_MAX_OVERFLOW", 10),
         )
 
     def postgres_params(self) -> dict[str, Any]:
@@ -168,6 +172,10 @@ class Settings:
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",
                 "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_PRE_PING": "y",
+                # Connections kept open, and opened beyond them under load (closed after):
+                # what max_connections must hold per process (deploy/README.md).
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(self.postgres_max_overflow),
             }
             env.update({f"POSTGRES_{k}": v for k, v in self.postgres.items()})
             env.setdefault("POSTGRES_DBNAME", "actiepunten")

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from database import pool_env  # noqa: E402
 from kafkausers import durable, kafka_env, kafka_users, kafka_volumes  # noqa: E402
 
 from servicekit.services import SERVICES  # noqa: E402
@@ -257,6 +258,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                 "valueFrom": {"secretKeyRef": {"name": "actiepunten-jwt", "key": "secret"}},
             },
             *_postgres_env(),
+            *pool_env(),
             {"name": "OTEL_SERVICE_NAME", "value": name},
             {"name": "ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "value": str(SHUTDOWN_GRACE_SECONDS)},
             {"name": "ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "value": str(SHUTDOWN_DRAIN_SECONDS)},

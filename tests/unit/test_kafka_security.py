@@ -56,9 +56,15 @@ def test_a_setting_kafka_cannot_use_stops_the_service_naming_the_variable(
 def test_plaintext_is_the_default_and_a_bootstrap_string_means_plaintext() -> None:
     assert KafkaConnection.from_env({}).security == KafkaSecurity()
     assert client_options("127.0.0.1:9092") == {
-        "bootstrap_servers": "127.0.0.1:9092",
+        "bootstrap_servers": ["127.0.0.1:9092"],
         "security_protocol": "PLAINTEXT",
     }
+    # Every client, FastStream's too, gets each broker of a cluster as an address of its own.
+    assert client_options(" a:9092, b:9092,c:9092")["bootstrap_servers"] == [
+        "a:9092",
+        "b:9092",
+        "c:9092",
+    ]
     assert faststream_security("127.0.0.1:9092") is None
 
 
