@@ -117,6 +117,13 @@ CHECKS = [
         "instance: 3",
     ),
     Check(
+        "cloudnative-pg ScheduledBackup: misspelt field",
+        "deploy/kubernetes/base/postgres-cluster.yaml",
+        _kubernetes_validate,
+        "backupOwnerReference: self",
+        "backupOwner: self",
+    ),
+    Check(
         "PrometheusRule: misspelt rule field",
         "deploy/kubernetes/base/alerts.yaml",
         _kubernetes_validate,
