@@ -19,7 +19,7 @@ from eventsourcing.persistence import Tracking
 from servicekit.consumer import RETRY_HEADER, DeadLetters
 from servicekit.eventstore import TrackedApplication
 from servicekit.gctuning import tune_for_throughput
-from servicekit.kafka import Publisher, TopicReader, make_broker
+from servicekit.kafka import Publisher, TopicReader, make_broker, write_refusals
 from servicekit.kafkaclient import client_options
 from servicekit.outbox import OutboxRelay
 from servicekit.services import SERVICES, STORES
@@ -315,7 +315,9 @@ async def dlq_retry(service: str, *, again: bool = False) -> int:
         await producer.start()
         try:
             for record in records:
-                retried += await _send_back(producer, record, again=again)
+                retried += await _send_back(
+                    producer, record, again=again, principal=settings.kafka.principal
+                )
         finally:
             await producer.stop()
         if records:
@@ -327,7 +329,9 @@ async def dlq_retry(service: str, *, again: bool = False) -> int:
     return retried
 
 
-async def _send_back(producer: AIOKafkaProducer, record: Any, *, again: bool) -> bool:
+async def _send_back(
+    producer: AIOKafkaProducer, record: Any, *, again: bool, principal: str = "ANONYMOUS"
+) -> bool:
     """Send a dead letter's record back to its origin topic; False for one to leave alone."""
     letter = json.loads(record.value)
     value = letter.get("value")
@@ -343,7 +347,12 @@ async def _send_back(producer: AIOKafkaProducer, record: Any, *, again: bool) ->
     )
     key = origin.get("key")
     marker = f"{record.topic}:{record.partition}:{record.offset}".encode()
-    await producer.send_and_wait(
-        origin["topic"], raw, key=key.encode() if key else None, headers=[(RETRY_HEADER, marker)]
-    )
+    # A service's own Kafka user may not write the origin topic: run this as an operator's.
+    with write_refusals(origin["topic"], principal):
+        await producer.send_and_wait(
+            origin["topic"],
+            raw,
+            key=key.encode() if key else None,
+            headers=[(RETRY_HEADER, marker)],
+        )
     return True

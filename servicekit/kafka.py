@@ -73,7 +73,7 @@ class KafkaRefused(PermissionError):
 
 
 @contextlib.contextmanager
-def _write_refusals(topic: str, principal: str) -> Iterator[None]:
+def write_refusals(topic: str, principal: str) -> Iterator[None]:
     """An ACL refusal of a write as `KafkaRefused`, logged once as an ERROR line: the caller
     (the relay, a dead-letter writer) retries as after any failure, and the service carries on."""
     try:
@@ -96,7 +96,7 @@ class Publisher:
         self._reset_lock = asyncio.Lock()
 
     async def publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        with _write_refusals(topic, self.principal):
+        with write_refusals(topic, self.principal):
             await self._publish_events(topic, events)
 
     async def _publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
@@ -120,7 +120,7 @@ class Publisher:
         self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
     ) -> None:
         try:
-            with _write_refusals(topic, self.principal):
+            with write_refusals(topic, self.principal):
                 await self.broker.publish(value, topic, key=key, headers=headers)
         except PRODUCER_STATE_ERRORS:
             await self.reset()

@@ -1,7 +1,7 @@
 """Story: the services work through a Kafka secured as a production cluster is (SPEC section
 10): SASL_SSL with SCRAM-SHA-512 over mutual TLS, the standard authorizer, a user per service
-with only the ACLs the registries give it; and a write the ACLs do not allow is refused with a
-message naming topic and operation, while the writer carries on.
+with only the ACLs the registries give it (its dead letters too); and a write the ACLs do not
+allow is refused with a message naming topic and operation, while the writer carries on.
 
 One secured broker for the module (``devtools.secured``), started beside the suite's broker.
 """
@@ -9,15 +9,19 @@ One secured broker for the module (``devtools.secured``), started beside the sui
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from devtools.mail import Mailpit, SmtpSink
 from devtools.secured import SecuredKafka, start_secured_kafka
 from devtools.topics import create_topics
-from servicekit.kafka import KafkaRefused, Publisher, make_broker
+from servicekit.kafka import KafkaRefused, Publisher, TopicReader, make_broker
+from servicekit.kafkaclient import client_options
 from servicekit.services import SERVICES
 from shared.events import topics
 from tests.conftest import smtp_env
@@ -110,3 +114,29 @@ async def test_a_service_writing_a_topic_it_does_not_own_is_refused_and_carries_
         )
     finally:
         await broker.stop()
+
+
+async def test_a_record_no_service_can_read_is_dead_lettered_on_each_readers_own_topic(
+    secured: SecuredKafka, secured_system: System
+) -> None:
+    # The platform sends something that is no event on platform.clients.v1.
+    key = f"kantoor-{uuid.uuid4().hex[:8]}:dossier-1".encode()
+    producer = AIOKafkaProducer(**client_options(secured.admin), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.CLIENTS, b"not an event", key=key)
+    finally:
+        await producer.stop()
+
+    # The portal and the notification service each write the dead letter to their own DLQ,
+    # which their users may write.
+    for dlq in (topics.PORTAL_DLQ, topics.NOTIFICATIONS_DLQ):
+        letters: list[dict[str, object]] = []
+        for _ in range(120):
+            async with TopicReader(secured.admin, dlq) as reader:
+                records = await reader.to_end()
+            letters = [json.loads(r.value) for r in records if r.key == key]
+            if letters:
+                break
+            await asyncio.sleep(0.5)
+        assert letters, f"no dead letter on {dlq}"
