@@ -7,6 +7,7 @@ The broker's side (a secured Apache Kafka) is tests/e2e/test_secured_kafka.py.
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,23 @@ def test_the_start_up_check_asks_as_many_copies_as_the_cluster_can_keep() -> Non
     assert problems[(platform, "min.insync.replicas")].owner == "platform"
     # One broker (make run, the tests): one copy is all it can keep.
     assert durability_problems(Replication(1, {ours: 1}), configs) == []
+
+
+CLIENT = re.compile(r"\b(AIOKafkaProducer|AIOKafkaConsumer|AIOKafkaAdminClient|AIOKafkaClient)\(")
+
+
+def test_every_kafka_client_takes_its_options_from_the_one_function() -> None:
+    # A client built with bootstrap_servers alone would connect in PLAINTEXT to a secured
+    # cluster; FastStream's brokers are made by servicekit.kafka.make_broker, which uses it too.
+    root = Path(__file__).resolve().parents[2]
+    unsecured = []
+    for package in ("servicekit", "services", "devtools", "actiepunten"):
+        for path in (root / package).rglob("*.py"):
+            text = path.read_text()
+            for match in CLIENT.finditer(text):
+                call = text[match.end() : match.end() + 200]
+                if "client_options(" not in call.split(")\n")[0] + ")":
+                    unsecured.append(f"{path.relative_to(root)}: {match.group(0)}")
+            if "KafkaBroker(" in text and path != root / "servicekit" / "kafka.py":
+                unsecured.append(f"{path.relative_to(root)}: KafkaBroker(")
+    assert unsecured == []
