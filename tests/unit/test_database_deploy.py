@@ -4,13 +4,21 @@ rolling update runs the old and the new pods side by side."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.unit.test_deploy_files import KUBERNETES, OVERLAYS, _container_env, _rendered
+from tests.unit.test_deploy_files import KUBERNETES, OVERLAYS, _container_env
+from tests.unit.test_deploy_files import _rendered as _render
+
+
+@functools.cache
+def _rendered(overlay: str) -> list[dict[str, Any]]:
+    """An overlay rendered once per module (kustomize takes a second or two)."""
+    return _render(overlay)
 
 
 def _database() -> ModuleType:

@@ -7,6 +7,7 @@ The broker's side (a secured Apache Kafka) is tests/e2e/test_secured_kafka.py.
 
 from __future__ import annotations
 
+import functools
 import re
 import ssl
 from pathlib import Path
@@ -25,13 +26,20 @@ from servicekit.kafkaclient import (
 from servicekit.services import SERVICES
 from servicekit.topicconfig import Replication, durability_problems
 from shared.events import topics
-from tests.unit.test_deploy_files import KUBERNETES, _container_env, _documents, _rendered
+from tests.unit.test_deploy_files import KUBERNETES, _container_env, _documents
+from tests.unit.test_deploy_files import _rendered as _render
 
 SASL = {
     "ACTIEPUNTEN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
     "ACTIEPUNTEN_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
     "ACTIEPUNTEN_KAFKA_SASL_USERNAME": "actiepunten-scenario",
 }
+
+
+@functools.cache
+def _rendered(overlay: str) -> list[dict[str, Any]]:
+    """An overlay rendered once per module (kustomize takes a second or two)."""
+    return _render(overlay)
 
 
 @pytest.mark.parametrize(
