@@ -24,12 +24,25 @@ def pytest_report_header() -> str:
     return f"actiepunten: Kafka broker for integration tests: {wanted}"
 
 
+_RAN_ON: list[str] = []  # what each broker was, from this process and from xdist's workers
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    ran_on = [f"'{broker.kind}' at {broker.bootstrap_servers}" for broker in _BROKERS]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints the summary
+        workeroutput["actiepunten_brokers"] = ran_on
+    else:
+        _RAN_ON.extend(ran_on)
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    _RAN_ON.extend(getattr(node, "workeroutput", {}).get("actiepunten_brokers", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for broker in _BROKERS:
-        terminalreporter.write_line(
-            f"actiepunten: integration tests ran on Kafka broker '{broker.kind}' "
-            f"at {broker.bootstrap_servers}"
-        )
+    for broker in _RAN_ON:
+        terminalreporter.write_line(f"actiepunten: integration tests ran on Kafka broker {broker}")
 
 
 def _provide(tmp: Path, prefer: str | None) -> Broker:
