@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from servicekit.auth import check_secret
+from servicekit.oidc import OidcSettings
 from servicekit.services import SERVICES
 
 DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
@@ -91,12 +93,16 @@ class Settings:
     consumer_group: str = ""
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
+    oidc: OidcSettings | None = None
+    """The office's OpenID provider (``ACTIEPUNTEN_OIDC_*``), or None: HS256 tokens only."""
 
     @classmethod
     def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
         secret = os.environ.get("ACTIEPUNTEN_JWT_SECRET", "")
         if not secret and require_secret:
             raise SystemExit("ACTIEPUNTEN_JWT_SECRET is not set; `make run` makes one for you")
+        if require_secret:
+            check_secret(secret)
         prefix = f"ACTIEPUNTEN_{service.upper()}_"
         persistence = os.environ.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")
         if persistence not in {"sqlite", "postgres"}:
@@ -126,6 +132,7 @@ class Settings:
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
+            oidc=OidcSettings.from_env(),
         )
 
     def postgres_params(self) -> dict[str, Any]:
