@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from servicekit.auth import check_secret
+from servicekit.datadir import private_dir
 from servicekit.oidc import OidcSettings
 from servicekit.services import SERVICES
 
@@ -170,7 +171,7 @@ class Settings:
             env.update({f"POSTGRES_{k}": v for k, v in self.postgres.items()})
             env.setdefault("POSTGRES_DBNAME", "actiepunten")
             return env
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.data_dir / f"{name}.sqlite"),
