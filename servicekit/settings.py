@@ -95,6 +95,9 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
     oidc: OidcSettings | None = None
+    api_docs: bool = True
+    """``/docs``, ``/redoc`` and ``/openapi.json`` served (``ACTIEPUNTEN_API_DOCS``; the
+    Kubernetes manifests turn them off)."""
     """The office's OpenID provider (``ACTIEPUNTEN_OIDC_*``), or None: HS256 tokens only."""
 
     @classmethod
@@ -134,6 +137,7 @@ class Settings:
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
             oidc=OidcSettings.from_env(),
+            api_docs=flag("ACTIEPUNTEN_API_DOCS", True),
         )
 
     def postgres_params(self) -> dict[str, Any]:
