@@ -59,4 +59,3 @@ def test_the_consumed_events_are_described_with_their_contracts(tmp_path: Path) 
     # The dossier check reads the scenario topic: its document requests are in the schemas.
     assert c.DocumentRequested.__name__ in document["components"]["schemas"]
     assert _addresses(document, "send") >= {topics.DOSSIERCONTROLE}
-
