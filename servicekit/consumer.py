@@ -39,6 +39,7 @@ from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, Refused, classify, describe, is_transient
 from servicekit.kafka import Publisher
+from servicekit.kafkaclient import KafkaConnection, client_options
 from servicekit.retry import Backoff, retry
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent
@@ -176,7 +177,7 @@ class TrackingConsumer:
         self,
         *,
         name: str,
-        bootstrap_servers: str,
+        kafka: KafkaConnection | str,
         group_id: str,
         topics: Sequence[str],
         handlers: Mapping[str, Handler],
@@ -186,7 +187,7 @@ class TrackingConsumer:
         batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.group_id = group_id
         self.topics = list(topics)
         self.handlers = dict(handlers)
@@ -260,7 +261,7 @@ class TrackingConsumer:
         """Consume until stopped or cancelled; reconnects when the broker goes away."""
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
+                **client_options(self.kafka),
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

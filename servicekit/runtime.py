@@ -73,12 +73,10 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         tracing.configure(settings.service)
-        self.broker = make_broker(
-            settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
-        )
-        self.publisher = Publisher(self.broker)
+        self.broker = make_broker(settings.kafka, idempotence=settings.kafka_idempotence)
+        self.publisher = Publisher(self.broker, principal=settings.kafka.principal)
         # Never started: it declares the consumed topics for /asyncapi.json (declare_consumed).
-        self.consumed = make_broker(settings.kafka_bootstrap_servers, idempotence=False)
+        self.consumed = make_broker(settings.kafka, idempotence=False)
         self.readiness = Readiness()
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -123,7 +121,7 @@ class Runtime:
         self.topics.update((*topics, dlq_topic))
         consumer = TrackingConsumer(
             name=name,
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            kafka=self.settings.kafka,
             group_id=self.settings.consumer_group,
             topics=topics,
             handlers=handlers,
@@ -239,9 +237,7 @@ class Runtime:
         stops the service."""
         for attempt in range(5):
             try:
-                self.topic_problems = await check_topics(
-                    self.settings.kafka_bootstrap_servers, self.topics
-                )
+                self.topic_problems = await check_topics(self.settings.kafka, self.topics)
                 return
             except asyncio.CancelledError:
                 raise

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from servicekit.kafkaclient import KafkaConnection, KafkaSecurity
 from servicekit.services import SERVICES
 
 if TYPE_CHECKING:
@@ -105,6 +106,15 @@ class Settings:
     consumer_group: str = ""
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    postgres_pool_size: int = 5
+    postgres_max_overflow: int = 10
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """Where Kafka is and how every client of this service connects
+        (``servicekit.kafkaclient.client_options``)."""
+        return KafkaConnection(self.kafka_bootstrap_servers, self.kafka_security)
 
     @classmethod
     def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
@@ -146,6 +156,9 @@ class Settings:
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
+            kafka_security=KafkaSecurity.from_env(),
+            postgres_pool_size=whole("ACTIEPUNTEN_POSTGRES_POOL_SIZE", 5, low=1),
+            postgres_max_overflow=whole("ACTIEPUNTEN_POSTGRES_MAX_OVERFLOW", 10),
         )
 
     def postgres_params(self) -> dict[str, Any]:
@@ -173,12 +186,19 @@ class Settings:
         SQLite: one file per store under the data dir. PostgreSQL: one schema per service.
         """
         if self.persistence == "postgres":
+            from servicekit.pgpool import cap_reconnect_delay
+
+            cap_reconnect_delay()
             self._create_schema(f"actiepunten_{self.service}")
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",
                 "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_PRE_PING": "y",
+                # Connections kept open, and opened beyond them under load (closed after):
+                # what max_connections must hold per process (deploy/README.md).
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(self.postgres_max_overflow),
             }
             env.update({f"POSTGRES_{k}": v for k, v in self.postgres.items()})
             env.setdefault("POSTGRES_DBNAME", "actiepunten")

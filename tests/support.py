@@ -93,7 +93,9 @@ class System:
         *,
         idempotence: bool = True,
         extra_env: dict[str, str] | None = None,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
+        """``service_env`` adds to one service's environment (its own Kafka user, say)."""
         self.bootstrap_servers = bootstrap_servers
         self.data_dir = data_dir
         self.secret = uuid.uuid4().hex + uuid.uuid4().hex
@@ -114,6 +116,7 @@ class System:
             },
             **(extra_env or {}),
         }
+        self.service_env = service_env or {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def signin_link(self, token: str, next_path: str = "/app/") -> str:
@@ -147,7 +150,7 @@ class System:
             log = (self.data_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "actiepunten", "serve", name],
-                env=self.env,
+                env={**self.env, **self.service_env.get(name, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,

@@ -70,7 +70,7 @@ async def rebuild(
     sources = (
         [source]
         if source is not None
-        else [TopicReader(settings.kafka_bootstrap_servers, topic) for topic in CONSUMES]
+        else [TopicReader(settings.kafka, topic) for topic in CONSUMES]
     )
     try:
         skipped = 0

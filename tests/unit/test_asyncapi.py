@@ -59,3 +59,17 @@ def test_the_consumed_events_are_described_with_their_contracts(tmp_path: Path) 
     # The dossier check reads the scenario topic: its document requests are in the schemas.
     assert c.DocumentRequested.__name__ in document["components"]["schemas"]
     assert _addresses(document, "send") >= {topics.DOSSIERCONTROLE}
+
+
+def test_the_household_fields_are_in_the_published_schemas(tmp_path: Path) -> None:
+    """SPEC section 9's fields, generated from the contracts like the rest (optional fields
+    within the current dataversions)."""
+    schemas = asyncapi_of("scenario", tmp_path)["components"]["schemas"]
+
+    assert set(schemas["Person"]["properties"]) == {"role", "id"}
+    assert "person" in schemas["Subject"]["properties"]
+    assert {"period", "instructions", "per_person", "periods"} <= set(
+        schemas["RequestedItem"]["properties"]
+    )
+    assert {"period", "instructions"} <= set(schemas["DocumentRequestedData"]["properties"])
+    assert "period" not in schemas["DocumentRequestedData"].get("required", [])

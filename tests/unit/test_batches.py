@@ -45,7 +45,7 @@ class Spy:
 def consumer_of(topic: str, handlers: Any, batch: Any, positions: Any, dlq: FakeDLQ) -> Any:
     return TrackingConsumer(
         name="actiepunten.test",
-        bootstrap_servers="unused:9092",  # process_batch() never talks to Kafka
+        kafka="unused:9092",  # process_batch() never talks to Kafka
         group_id="test",
         topics=[topic],
         handlers=handlers,

@@ -176,7 +176,11 @@ def test_each_service_starts_with_the_environment_its_pods_get(overlay: str) -> 
 
 
 def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -> None:
-    (cluster,) = _documents(KUBERNETES / "base" / "postgres-cluster.yaml")
+    (cluster,) = [
+        d
+        for d in _documents(KUBERNETES / "base" / "postgres-cluster.yaml")
+        if d["kind"] == "Cluster"
+    ]
     secret = f"{cluster['metadata']['name']}-app"
     deployments = [
         d for d in _documents(KUBERNETES / "base" / "services.yaml") if d["kind"] == "Deployment"

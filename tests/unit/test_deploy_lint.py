@@ -104,11 +104,32 @@ CHECKS = [
         "partitions: three",
     ),
     Check(
+        "strimzi KafkaUser: an operation Kafka does not have",
+        "deploy/kubernetes/users/users.yaml",
+        _kubernetes_validate,
+        "- DescribeConfigs",
+        "- DescribeConfig",
+    ),
+    Check(
+        "strimzi KafkaUser: misspelt ACL field",
+        "deploy/kubernetes/users/users.yaml",
+        _kubernetes_validate,
+        "patternType: literal",
+        "pattern: literal",
+    ),
+    Check(
         "cloudnative-pg Cluster: unknown field",
         "deploy/kubernetes/base/postgres-cluster.yaml",
         _kubernetes_validate,
         "instances: 3",
         "instance: 3",
+    ),
+    Check(
+        "cloudnative-pg ScheduledBackup: misspelt field",
+        "deploy/kubernetes/base/postgres-cluster.yaml",
+        _kubernetes_validate,
+        "backupOwnerReference: self",
+        "backupOwner: self",
     ),
     Check(
         "PrometheusRule: misspelt rule field",
