@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from database import pool_env  # noqa: E402
-from kafkausers import durable, kafka_env, kafka_users, kafka_volumes  # noqa: E402
 import network  # noqa: E402
 import observability  # noqa: E402
+from database import pool_env  # noqa: E402
+from kafkausers import durable, kafka_env, kafka_users, kafka_volumes  # noqa: E402
 
 from servicekit.services import SERVICES  # noqa: E402
 from shared.events import topics  # noqa: E402
