@@ -27,7 +27,7 @@ SERVICES = ("portal",)
 """The one with the most schemas and tables of its own (read model, its meta, sign-ins)."""
 
 
-def test_two_replicas_of_each_service_start_at_once_on_a_fresh_database(
+def test_two_portal_replicas_start_at_once_on_a_fresh_database(
     kafka: Broker, postgres: PostgresServer, tmp_path: Path
 ) -> None:
     fresh = postgres.create_database(f"fresh_{uuid.uuid4().hex[:12]}")
