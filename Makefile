@@ -61,6 +61,7 @@ lint-deploy: venv $(KUSTOMIZE)
 	$(BIN)/yamllint --strict .
 	$(BIN)/shellcheck deploy/*.sh .ci/run
 	$(BIN)/python deploy/kubernetes/generate.py --check
+	$(BIN)/python deploy/kubernetes/observability.py
 	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) $(K8S_OVERLAYS)
 
 ## rewrite the generated deploy files (Kubernetes topics and services, topics.sh) from the registries

@@ -23,6 +23,7 @@ nothing of it was stored: its records are processed again one at a time, as with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -150,12 +151,20 @@ class DeadLetters:
         metrics.EVENTS_DEAD_LETTERED.labels(record.topic).inc()
 
 
+def forget_lag(partitions: set[TopicPartition]) -> None:
+    """Drop the lag series of partitions this replica no longer owns: their new owner reports
+    them, and a series left at its last value would add a lag nobody has to every sum."""
+    for tp in partitions:
+        with contextlib.suppress(KeyError):
+            metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+
+
 class _SeekToTrackedPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: TrackingConsumer) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.owner.seek_to_tracked(assigned)

@@ -281,6 +281,7 @@ class OutboxRelay:
         lease: Lease | None = None,
         shared: bool = False,
         tracking_name: str | None = None,
+        backlog_interval: float = 5.0,
     ) -> None:
         """``shared``: replicas share the store, so take a lease (``lease_for`` the store)
         before publishing; ``lease`` gives one explicitly. ``tracking_name``: where progress is
@@ -293,6 +294,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.tracking_name = tracking_name or f"outbox:{topic}"
+        self.backlog_interval = backlog_interval
         if lease is None:
             lease = lease_for(app, self.tracking_name) if shared else NoLease()
         self.lease = lease
@@ -325,6 +327,7 @@ class OutboxRelay:
         skipped (when stopping, it is left to the next start or replica)."""
         self._loop = asyncio.get_running_loop()
         backoff = Backoff(0.2, 10.0)
+        watcher = asyncio.create_task(self._watch_backlog())
         try:
             while True:
                 try:
@@ -346,7 +349,21 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
+            watcher.cancel()
             self.lease.release()  # the next replica to ask takes over at once
+
+    async def _watch_backlog(self) -> None:
+        """Count the backlog every ``backlog_interval`` seconds from the store alone, whatever
+        the broker does: while Kafka is down the relay publishes nothing, and a gauge set only
+        after a publish would stay at its last value (usually 0) and never alert."""
+        while True:
+            try:
+                backlog = await asyncio.to_thread(self.backlog)
+            except Exception as error:  # the store is away: /readyz and the logs say so
+                log.debug("outbox %s: backlog not counted: %s", self.topic, error)
+            else:
+                metrics.RELAY_BACKLOG.labels(self.topic).set(backlog)
+            await asyncio.sleep(self.backlog_interval)
 
     async def relay_once(self) -> int:
         """Publish the next batch of notifications; returns how many notifications it covered

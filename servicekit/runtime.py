@@ -318,8 +318,18 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
 
     # FastAPI's own OpenTelemetry server span (FastAPI >= 0.16x) is not current while the
     # endpoint runs; ours is (TracingMiddleware), so that what a command stores carries it.
+    # In production the API's documents are not served (ACTIEPUNTEN_API_DOCS=false): they map
+    # every route and parameter for whoever reaches the port. The schema is still built in
+    # process (``_allowed_methods`` reads it).
+    docs = runtime.settings.api_docs
     app = FastAPI(
-        title=title, description=description, lifespan=lifespan, telemetry={"tracing": False}
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        telemetry={"tracing": False},
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = runtime.settings
     app.state.runtime = runtime

@@ -11,6 +11,9 @@
 - ``base/services.yaml``: per service of ``servicekit/services.py`` (name
   and port) a Deployment, a Service, a PodDisruptionBudget and a
   ServiceMonitor, all from one template.
+- ``base/network-policies.yaml``: the services' NetworkPolicies (``network.py``).
+- ``base/alerts.yaml`` and ``base/dashboards/actiepunten.json``: the alert rules and the
+  Grafana dashboard (``observability.py``, which also checks them in ``make lint``).
 
 Run ``make manifests`` after changing a registry; ``--check`` (in ``make lint``, and
 tests/unit/test_deploy_files.py) fails when the committed files differ from what this writes.
@@ -29,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import network  # noqa: E402
+import observability  # noqa: E402
 from database import pool_env  # noqa: E402
 from kafkausers import durable, kafka_env, kafka_users, kafka_volumes  # noqa: E402
 
@@ -389,6 +394,13 @@ def generated() -> dict[Path, str]:
             [r for service in SERVICES for r in service_resources(service)],
             "servicekit/services.py",
         ),
+        BASE / "network-policies.yaml": render(
+            network.network_policies(), "deploy/kubernetes/network.py"
+        ),
+        BASE / "alerts.yaml": observability.alerts_yaml(
+            HEADER.format(source="deploy/kubernetes/observability.py")
+        ),
+        observability.DASHBOARD: observability.dashboard_json(),
     }
 
 
@@ -402,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists() or path.read_text() != text:
                 stale.append(path.relative_to(ROOT))
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     if stale:
         print(f"out of date, run `make manifests`: {', '.join(map(str, stale))}", file=sys.stderr)

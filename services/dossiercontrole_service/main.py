@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.pgsetup import assembled
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
@@ -47,4 +48,4 @@ def blob_store(config: Settings) -> Blobs:
 
 def main() -> None:
     config = settings.load()
-    serve(create_app(config), config)
+    serve(assembled(create_app, config), config)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from eventsourcing.persistence import Tracking
 
 from servicekit.consumer import tracking_name
+from servicekit.datadir import private_dir
 from servicekit.kafka import TopicReader
 from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
 from servicekit.settings import Settings
@@ -123,7 +124,7 @@ def rebuild_lease(settings: Settings) -> Lease:
             return psycopg.connect(**settings.postgres_params(), autocommit=True)
 
         return PostgresAdvisoryLease(connect, "actiepunten_portal.rebuild")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return FileLease(settings.data_dir / "portal-rebuild.lock")
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from servicekit.datadir import private_dir
 from servicekit.settings import Settings
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class SQLiteStore:
     never activated, and the replay starts again in a new one)."""
 
     def __init__(self, path: Path, *, rebuilding: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self.name = path.name
         self.path = path
         self._lock = threading.Lock()

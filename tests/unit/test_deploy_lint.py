@@ -33,6 +33,14 @@ def _kubernetes_validate(path: Path) -> list[str]:
     return [sys.executable, str(KUBERNETES / "validate.py"), str(path)]
 
 
+def _alerts_check(path: Path) -> list[str]:
+    return [sys.executable, str(KUBERNETES / "observability.py"), "--alerts", str(path)]
+
+
+def _dashboard_check(path: Path) -> list[str]:
+    return [sys.executable, str(KUBERNETES / "observability.py"), "--dashboard", str(path)]
+
+
 CHECKS = [
     # A shell-form entrypoint runs under /bin/sh, which does not pass SIGTERM on to Python.
     Check(
@@ -129,6 +137,34 @@ CHECKS = [
         _kubernetes_validate,
         "for: 5m",
         "fore: 5m",
+    ),
+    Check(
+        "NetworkPolicy: misspelt field",
+        "deploy/kubernetes/base/network-policies.yaml",
+        _kubernetes_validate,
+        "policyTypes:",
+        "policyType:",
+    ),
+    Check(
+        "alert rules: PromQL that does not parse",
+        "deploy/kubernetes/base/alerts.yaml",
+        _alerts_check,
+        "(actiepunten_consumer_lag)\n",
+        "(actiepunten_consumer_lag) >\n",
+    ),
+    Check(
+        "alert rules: a metric no service exports",
+        "deploy/kubernetes/base/alerts.yaml",
+        _alerts_check,
+        "(actiepunten_relay_backlog)",
+        "(actiepunten_relay_backlogs)",
+    ),
+    Check(
+        "dashboard: a panel wider than the grid",
+        "deploy/kubernetes/base/dashboards/actiepunten.json",
+        _dashboard_check,
+        '"w": 12',
+        '"w": 36',
     ),
     Check(
         "ServiceMonitor: misspelt endpoint path",
