@@ -21,7 +21,7 @@ import logging
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import jwt
@@ -151,7 +151,9 @@ async def _id_token(oidc: OidcSettings, code: str, verifier: str) -> str:
     if secret is None:
         form["client_id"] = oidc.client_id  # a public client: PKCE alone binds the code
     else:
-        auth = httpx.BasicAuth(oidc.client_id, secret)
+        # RFC 6749 2.3.1: both form-encoded before they are joined and base64-encoded, so a
+        # secret holding ':' or '%' arrives as it is.
+        auth = httpx.BasicAuth(quote(oidc.client_id, safe=""), quote(secret, safe=""))
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(
