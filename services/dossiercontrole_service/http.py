@@ -43,9 +43,10 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentStatus,
     DossierCheck,
     ProgressCounts,
+    StoredFile,
 )
 from services.dossiercontrole_service.domainmodel.claims import MAX_NOTE
-from services.dossiercontrole_service.files import MAX_VERSION
+from services.dossiercontrole_service.files import MAX_VERSION, FilePartOut
 from services.dossiercontrole_service.uploads import read_files
 from shared.events.contracts import DocumentSource, Name, Subject
 from shared.events.durations import Duration, IsoDuration
@@ -107,6 +108,9 @@ class FileOut(BaseModel):
     uploaded_at: datetime
     uploaded_by: str
     copied_from: UUID | None = None
+    files: list[FilePartOut] = Field(
+        default_factory=list, description="Every file of the version, part 1 first."
+    )
 
 
 class DocumentOut(BaseModel):
@@ -245,7 +249,7 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
             else None
         ),
         created_at=document.created_at,
-        file=FileOut.model_validate(files[-1], from_attributes=True) if files else None,
+        file=_file_out(files[-1]) if files else None,
         versions=len(files),
         rejection_reason=document.rejection_reason,
         valid_until=document.valid_until,
@@ -255,6 +259,11 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         due_at=point.due_at if point and point.due_at else document.due_at,
         overdue=bool(point and point.overdue),
     )
+
+
+def _file_out(stored: StoredFile) -> FileOut:
+    parts = [FilePartOut(**part.metadata()) for part in stored.parts]
+    return FileOut.model_validate(stored, from_attributes=True).model_copy(update={"files": parts})
 
 
 def _action_point_out(document: Document, point: ActionPoint) -> ActionPointOut:
