@@ -122,8 +122,8 @@ class DocumentOut(BaseModel):
     status: DocumentStatus
     actions: list[DocumentCommand] = Field(
         description="What the document's status allows now: `upload` (an upload or a copy), "
-        "`remove` (the document and its action point), `approve` and `reject` (the review); "
-        "other moves are refused with 409."
+        "`remove` (the document and its action point), `approve` and `reject` (the review), "
+        "`waive` (a \"not applicable\" claim accepted); other moves are refused with 409."
     )
     action_point: ActionPointRef | None
     created_at: datetime

@@ -229,10 +229,14 @@ def test_not_applicable_claims_one_waived_one_refused_and_the_progress_follows(
     assert refused.json()["status"] == "rejected"
     assert refused.json()["rejection_reason"] == reason
 
-    # The portal: the waived one done, the refused one open again with the reason.
-    portal = portal_when(
-        system, office, lambda p: p["progress"] == {"open": 1, "completed": 1, "percent": 50}
-    )
+    # The portal: the waived one done, the refused one open again with the reason (the list
+    # and the progress are two reads: wait for both).
+    def decided(portal: dict[str, Any]) -> bool:
+        statuses = {p["document_id"]: p["status"] for p in portal["action_points"]}
+        progress = {"open": 1, "completed": 1, "percent": 50}
+        return bool(portal["progress"] == progress and statuses[pension] == "open")
+
+    portal = portal_when(system, office, decided)
     by_document = {p["document_id"]: p for p in portal["action_points"]}
     assert by_document[divorce]["document_status"] == "waived"
     assert by_document[divorce]["status"] == "completed"

@@ -42,6 +42,10 @@ class DocumentCommand(StrEnum):
 BY_THE_CLOCK = frozenset({DocumentCommand.EXPIRE})
 """Commands that time gives, not a user: never offered as a document's ``actions``."""
 
+ON_THE_ACTION_POINT = frozenset({DocumentCommand.CLAIM_NOT_APPLICABLE})
+"""Commands given through the document's action point (``/action-points/{id}/...``): not
+offered as a document's ``actions`` either."""
+
 
 class ActionPointCommand(StrEnum):
     COMPLETE = "complete"

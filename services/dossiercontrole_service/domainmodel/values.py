@@ -18,6 +18,7 @@ from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     BY_THE_CLOCK,
     DOCUMENT_MOVES,
+    ON_THE_ACTION_POINT,
     ActionPointCommand,
     ActionPointStatus,
     DocumentCommand,
@@ -212,7 +213,8 @@ class Document(Value):
         return [
             command
             for command in DocumentCommand
-            if (self.status, command) in DOCUMENT_MOVES and command not in BY_THE_CLOCK
+            if (self.status, command) in DOCUMENT_MOVES
+            and command not in BY_THE_CLOCK | ON_THE_ACTION_POINT
         ]
 
     def file_of(self, version: int | None = None) -> StoredFile:
