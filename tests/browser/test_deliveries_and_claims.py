@@ -69,7 +69,7 @@ def test_client_sends_both_sides_of_an_id_at_once_and_says_a_document_does_not_a
     screenshot(client, "client-protected-pdf")
 
     # The client was never married: "niet van toepassing", with a note.
-    divorce.get_by_text("Niet van toepassing?").click()
+    divorce.get_by_text("Niet van toepassing?", exact=True).click()
     divorce.get_by_label("Toelichting niet van toepassing").fill("Ik ben nooit getrouwd geweest.")
     divorce.get_by_role("button", name="Niet van toepassing melden").click()
     expect(divorce).to_have_attribute("data-document-status", "not_applicable_claimed")
