@@ -71,6 +71,26 @@ class SubjectKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Whom of a household a document is asked of (SPEC section 9): a role (the contracts'
+    ``PersonRole``) and an optional id that tells two persons of one role apart."""
+
+    role: str
+    id: str | None = None
+
+    @classmethod
+    def of(cls, data: Any) -> Person | None:
+        """From its wire form (a dict; a snapshot's decoder may give it made), or None."""
+        if not data or isinstance(data, Person):
+            return data or None
+        found = data.get("id")
+        return cls(str(data["role"]), None if found is None else str(found))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role} if self.id is None else {"role": self.role, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
 class Subject:
     """What documents are requested for: a product or an appointment (afspraak) of a dossier,
     and its scope. The domain's value; ``shared.events.contracts.Subject`` is its form on the
@@ -79,14 +99,28 @@ class Subject:
     type: SubjectKind
     id: str
     scope: str
+    person: Person | None = None  # whose document; None: the dossier's (as before households)
 
     @classmethod
     def of(cls, data: Any) -> Subject:
         """From its wire form (a dict, as events and snapshots keep it)."""
-        return cls(SubjectKind(data["type"]), str(data["id"]), str(data["scope"]))
+        return cls(
+            SubjectKind(data["type"]),
+            str(data["id"]),
+            str(data["scope"]),
+            Person.of(data.get("person")),
+        )
 
-    def as_dict(self) -> dict[str, str]:
-        return {"type": self.type.value, "id": self.id, "scope": self.scope}
+    def as_dict(self) -> dict[str, Any]:
+        """Its wire form; without a person exactly as before households existed."""
+        found: dict[str, Any] = {"type": self.type.value, "id": self.id, "scope": self.scope}
+        if self.person is not None:
+            found["person"] = self.person.as_dict()
+        return found
+
+    def for_person(self, person: Person | None) -> Subject:
+        """The same product or appointment, for ``person`` (None: the dossier's)."""
+        return Subject(self.type, self.id, self.scope, person)
 
     def __copy__(self) -> Subject:
         return self  # immutable: a copy of an aggregate shares it

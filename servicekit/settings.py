@@ -153,6 +153,9 @@ class Settings:
         SQLite: one file per store under the data dir. PostgreSQL: one schema per service.
         """
         if self.persistence == "postgres":
+            from servicekit.pgpool import cap_reconnect_delay
+
+            cap_reconnect_delay()
             self._create_schema(f"actiepunten_{self.service}")
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",

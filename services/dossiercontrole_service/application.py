@@ -65,6 +65,8 @@ class AddRequestedDocument:
     traceparent: str | None = None  # of the record that asked: its effects continue that trace
     source: str | None = None  # scenario, manual or document_list
     due_at: datetime | None = None  # else the document type's ``due_in`` from ``at``, if any
+    period: str | None = None  # with the subject (its person) and type: which document
+    instructions: str | None = None  # the adviser's note to the client
 
 
 def _everyone(_dossier_id: str) -> bool:
@@ -334,6 +336,8 @@ class DossierChecks(TrackedApplication):
             at,
             request.source,
             due_at=policy.due_at(at, request.due_at),
+            period=request.period,
+            instructions=request.instructions,
         )
         stamp_trace(request.traceparent, check)
         # The API addresses documents and action points by id: place them in the dossier.

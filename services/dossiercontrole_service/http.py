@@ -119,11 +119,17 @@ class DocumentOut(BaseModel):
     subject: Subject
     document_type: str
     title: str
+    period: str | None = Field(
+        None,
+        description="What it covers in time (`2024`); with subject, its person and type "
+        "it tells the document apart (SPEC section 9).",
+    )
+    instructions: str | None = Field(None, description="The adviser's note to the client.")
     status: DocumentStatus
     actions: list[DocumentCommand] = Field(
         description="What the document's status allows now: `upload` (an upload or a copy), "
         "`remove` (the document and its action point), `approve` and `reject` (the review), "
-        "`waive` (a \"not applicable\" claim accepted); other moves are refused with 409."
+        '`waive` (a "not applicable" claim accepted); other moves are refused with 409.'
     )
     action_point: ActionPointRef | None
     created_at: datetime
@@ -168,6 +174,8 @@ class ActionPointOut(BaseModel):
     document_id: UUID
     document_type: str
     title: str
+    period: str | None = None
+    instructions: str | None = None
     subject: Subject
     status: ShownActionPointStatus
     created_at: datetime
@@ -241,6 +249,8 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
         subject=Subject.model_validate(document.subject.as_dict()),
         document_type=document.document_type,
         title=document.title,
+        period=document.period,
+        instructions=document.instructions,
         status=document.status,
         actions=document.allowed_commands(),
         action_point=(
@@ -272,6 +282,8 @@ def _action_point_out(document: Document, point: ActionPoint) -> ActionPointOut:
         document_id=document.document_id,
         document_type=document.document_type,
         title=document.title,
+        period=document.period,
+        instructions=document.instructions,
         subject=Subject.model_validate(document.subject.as_dict()),
         status=_shown(point),
         created_at=point.created_at,

@@ -74,9 +74,12 @@ def _configured(event: Any, _: Origin) -> Fact:
     )
 
 
-def _opened(event: Any, origin: Origin, subject: dict[str, Any], type_: str, title: str) -> Fact:
+def _opened(
+    event: Any, origin: Origin, subject: dict[str, Any], type_: str, title: str, **need: Any
+) -> Fact:
     """ActionPointOpened for ``event``'s action point on a document of ``subject``, ``type_`` and
-    ``title``; only a document requested again (on expiry) replaces one."""
+    ``title`` (and ``need``: its period and instructions); only a document requested again (on
+    expiry) replaces one."""
     return Fact(
         c.ActionPointOpened,
         {
@@ -87,6 +90,7 @@ def _opened(event: Any, origin: Origin, subject: dict[str, Any], type_: str, tit
             "opened_at": event.at,
             "replaces_document_id": getattr(event, "replaces_document_id", None),
             "due_at": getattr(event, "due_at", None),
+            **need,
         },
     )
 
@@ -95,12 +99,11 @@ def _opened(event: Any, origin: Origin, subject: dict[str, Any], type_: str, tit
 def _document_added(event: Any, origin: Origin) -> list[Fact]:
     names = ("document_id", "request_id", "subject", "document_type", "title", "source")
     data = _data(event, origin, *names, "replaces_document_id")
-    added = Fact(c.DocumentAdded, {**data, "due_at": getattr(event, "due_at", None)})
-    return (
-        [added]
-        if event.action_point_id is None
-        else [added, _opened(event, origin, event.subject, event.document_type, event.title)]
-    )
+    need = {"period": event.period, "instructions": event.instructions}
+    added = Fact(c.DocumentAdded, {**data, "due_at": getattr(event, "due_at", None), **need})
+    if event.action_point_id is None:
+        return [added]
+    return [added, _opened(event, origin, event.subject, event.document_type, event.title, **need)]
 
 
 @OUTBOX.on("DossierCheck.ActionPointOpened")
@@ -108,7 +111,8 @@ def _point_opened(event: Any, origin: Origin) -> Fact:
     # A later request asked for the task that the open document did not have.
     document = _document_after(event, origin)
     subject = document.subject.as_dict()
-    return _opened(event, origin, subject, document.document_type, document.title)
+    need = {"period": document.period, "instructions": document.instructions}
+    return _opened(event, origin, subject, document.document_type, document.title, **need)
 
 
 @OUTBOX.on("DossierCheck.DocumentUploaded")
@@ -325,6 +329,8 @@ def _request(event: c.CloudEvent, at: datetime) -> AddRequestedDocument:
         event.traceparent,
         data.source,
         data.due_at,
+        data.period,
+        data.instructions,
     )
 
 

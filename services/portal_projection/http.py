@@ -44,6 +44,10 @@ class PortalActionPoint(BaseModel):
     document_id: UUID
     document_type: str
     title: str
+    period: str | None = None
+    """What the document covers in time ("2024"; SPEC section 9); the person is the subject's."""
+    instructions: str | None = None
+    """The adviser's note to the client with this action point."""
     subject: Subject
     status: Literal["open", "completed"]
     created_at: datetime

@@ -132,6 +132,9 @@ ADDED_COLUMNS = (
     ("document_status", "TEXT"),
     ("replaces_document_id", "TEXT"),
     ("overdue_since", "TEXT"),
+    # SPEC section 9: what the document covers in time, and the adviser's note to the client.
+    ("period", "TEXT"),
+    ("instructions", "TEXT"),
 )
 
 DEFAULT_NAME = "portal.sqlite"

@@ -172,6 +172,8 @@ class PortalView:
                 "reason": row["reason"],
                 "document_status": row["document_status"] or _legacy_status(row["status"]),
                 "replaces_document_id": row["replaces_document_id"],
+                "period": row["period"],
+                "instructions": row["instructions"],
             }
             for row in rows
         ]
@@ -253,7 +255,8 @@ def _opened(event: c.CloudEvent) -> Statement:
     return (
         "INSERT INTO action_points (tenant, action_point_id, dossier_id, document_id, "
         "document_type, title, subject, status, created_at, due_at, document_status, "
-        "replaces_document_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 'requested', ?) "
+        "replaces_document_id, period, instructions) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 'requested', ?, ?, ?) "
         "ON CONFLICT (tenant, action_point_id) DO NOTHING",
         (
             tenant,
@@ -266,6 +269,8 @@ def _opened(event: c.CloudEvent) -> Statement:
             data.opened_at.isoformat(),
             _moment(data.due_at),
             _text(data.replaces_document_id),
+            data.period,
+            data.instructions,
         ),
     )
 

@@ -19,6 +19,7 @@ from services.scenario_service.domainmodel import (
     Appointment,
     DocumentList,
     DocumentRequest,
+    Household,
     RunNotFound,
     RunStatus,
     ScenarioCatalogue,
@@ -91,6 +92,18 @@ class RequestDocument:
     action_point: bool | None
     requested_by: str
     due_at: datetime | None = None  # when the client should have delivered it
+    period: str | None = None  # what it covers in time: with subject and type, which document
+    instructions: str | None = None  # a note to the client, shown with the action point
+
+
+@dataclass(frozen=True)
+class SetHousehold:
+    """The adviser's list of the persons of a dossier (SPEC section 9)."""
+
+    tenant: str
+    dossier_id: str
+    persons: list[dict[str, Any]]  # {"role", "id"?, "name"}
+    by: str
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,39 @@ class Scenarios(TrackedApplication):
         self.save(*runs)
         return runs
 
+    # --- households (adviser) ------------------------------------------------------------------
+
+    @retried_on_conflict()
+    def set_household(self, command: SetHousehold) -> list[dict[str, Any]]:
+        """Record the dossier's persons; refused (``InvalidHousehold``) when two of them cannot
+        be told apart. Runs executed from now on ask their per-person items of them."""
+        Household.check(command.persons)
+        tenant, dossier_id = command.tenant, command.dossier_id
+        household = self._household(tenant, dossier_id)
+        if household is None:
+            household = Household(
+                tenant=tenant, dossier_id=dossier_id, persons=command.persons, by=command.by
+            )
+        else:
+            household.change(command.persons, command.by)
+        self.save(household)
+        return list(household.persons)
+
+    def get_household(self, tenant: str, dossier_id: str) -> list[dict[str, Any]]:
+        """The dossier's persons; none when the adviser named nobody (a per-person item then
+        asks the applicant)."""
+        household = self._household(tenant, dossier_id)
+        return [] if household is None else copy.deepcopy(household.persons)
+
+    def _household(self, tenant: str, dossier_id: str) -> Household | None:
+        try:
+            household: Household = self.get_owned(
+                Household.create_id(tenant, dossier_id), tenant=tenant, dossier_id=dossier_id
+            )
+        except AggregateNotFoundError:
+            return None
+        return household
+
     @staticmethod
     def _new_run(
         run_id: UUID,
@@ -246,10 +292,9 @@ class Scenarios(TrackedApplication):
             offset_days=offset_days,
         )
 
-    @staticmethod
-    def _executed_if_due(run: ScenarioRun, now: datetime) -> ScenarioRun:
+    def _executed_if_due(self, run: ScenarioRun, now: datetime) -> ScenarioRun:
         if run.due(now):
-            run.execute(now)
+            run.execute(now, self.get_household(run.tenant, run.dossier_id))
         return run
 
     def get_run(self, tenant: str, run_id: UUID) -> ScenarioRun:
@@ -276,7 +321,7 @@ class Scenarios(TrackedApplication):
         run: ScenarioRun = self.repository.get(run_id)
         if not run.due(now):
             return False
-        run.execute(now)
+        run.execute(now, self.get_household(run.tenant, run.dossier_id))
         self.save(run)
         return True
 
@@ -292,6 +337,8 @@ class Scenarios(TrackedApplication):
             action_point=command.action_point,
             requested_by=command.requested_by,
             due_at=command.due_at,
+            period=command.period,
+            instructions=command.instructions,
         )
         self.save(request)
         return request.id

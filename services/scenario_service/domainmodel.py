@@ -21,9 +21,11 @@ from servicekit.domain import (
     DomainError,
     Invalid,
     NotFound,
+    Person,
     Subject,
     office_name,
 )
+from services.scenario_service.household import asks_per_person, household_problem, needs_of
 from shared.events.contracts import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 
 _NS = uuid5(NAMESPACE_URL, "urn:actiepunten:scenario")
@@ -65,6 +67,10 @@ class InvalidMoment(ScenarioError, Invalid):
 
 class InvalidTrigger(ScenarioError, Invalid):
     """A trigger that could never start its scenario."""
+
+
+class InvalidHousehold(ScenarioError, Invalid):
+    """A household whose persons cannot be told apart, or too many of them."""
 
 
 # --- typed state -----------------------------------------------------------------------------
@@ -317,6 +323,7 @@ class ScenarioRun(Aggregate):
         self.cancel_reason: str | None = None
         self.executed_at: datetime | None = None
         self.request_ids: list[UUID] = []
+        self.household: list[dict[str, Any]] | None = None
 
     # Events stored before events carried only what happened also hold ``run`` (the run's facts
     # repeated for the outbox): an event method receives only what it names, so it is unread.
@@ -328,16 +335,43 @@ class ScenarioRun(Aggregate):
         """Whether the run may execute at ``now``."""
         return self.may_become(RunStatus.EXECUTED) and self.execute_at <= now
 
-    def execute(self, now: datetime) -> None:
+    def execute(self, now: datetime, household: list[dict[str, Any]] | None = None) -> None:
+        """Execute the run: one request per document its items ask for (``needs_of``), with
+        the dossier's ``household`` as it is now for the items that ask per person."""
         if not self.may_become(RunStatus.EXECUTED):
             raise RunAlreadyExecuted(f"run {self.id} is {self.status}")
-        self._execute(now, request_ids_for(self.id, len(self.items)))
+        # Whom it asked, without their names: the run keeps what its requests name.
+        persons = (
+            [person.as_dict() for person in map(Person.of, household or ()) if person]
+            if asks_per_person(self.items)
+            else None
+        )
+        needs = needs_of(self.items, Subject.of(self.subject), persons)
+        self._execute(now, [need.request_id(self.id) for need in needs], persons)
 
-    @event("Executed")
-    def _execute(self, executed_at: datetime, request_ids: list[UUID]) -> None:
+    class Executed(Aggregate.Event):
+        # Class version 2 added the household the per-person items were asked of (SPEC
+        # section 9): None for a run without such items, as for every run executed before.
+        class_version = 2
+        executed_at: datetime
+        request_ids: list[UUID]
+        household: list[dict[str, Any]] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["household"] = None
+
+    @event(Executed)
+    def _execute(
+        self,
+        executed_at: datetime,
+        request_ids: list[UUID],
+        household: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.status = RunStatus.EXECUTED
         self.executed_at = executed_at
         self.request_ids = request_ids
+        self.household = household
 
     def cancel(self, reason: str) -> None:
         """Cancel the run; a cancelled one stays so (a repeat changes nothing)."""
@@ -364,7 +398,27 @@ class ScenarioRun(Aggregate):
 class DocumentRequest(Aggregate):
     """A manual request of one document (the adviser's "request document")."""
 
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        # Class version 2 added the period and the instructions (SPEC section 9); requests
+        # stored before due dates have no ``due_at`` either.
+        class_version = 2
+        tenant: str
+        dossier_id: str
+        subject: dict[str, Any]
+        document_type: str
+        title: str | None
+        action_point: bool | None
+        requested_by: str
+        due_at: datetime | None
+        period: str | None
+        instructions: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("due_at", None)
+            state.update(period=None, instructions=None)
+
+    @event(Requested)
     def __init__(
         self,
         tenant: str,
@@ -374,7 +428,9 @@ class DocumentRequest(Aggregate):
         title: str | None,
         action_point: bool | None,
         requested_by: str,
-        due_at: datetime | None = None,  # absent from requests stored before due dates
+        due_at: datetime | None = None,
+        period: str | None = None,
+        instructions: str | None = None,
     ) -> None:
         self.tenant = tenant
         self.dossier_id = dossier_id
@@ -384,6 +440,43 @@ class DocumentRequest(Aggregate):
         self.action_point = action_point
         self.requested_by = requested_by
         self.due_at = due_at
+        self.period = period
+        self.instructions = instructions
+
+
+class Household(Aggregate):
+    """Who of a dossier documents are asked of (SPEC section 9): its persons, each a role, an
+    optional id and a name. Per-person scenario items ask each of them when their run
+    executes."""
+
+    @staticmethod
+    def create_id(tenant: str, dossier_id: str, **_: Any) -> UUID:
+        return uuid5(_NS, office_name("household", tenant, dossier_id))
+
+    @event("Registered")
+    def __init__(
+        self, tenant: str, dossier_id: str, persons: list[dict[str, Any]], by: str
+    ) -> None:
+        self.tenant = tenant
+        self.dossier_id = dossier_id
+        self.persons = persons
+
+    @staticmethod
+    def check(persons: list[dict[str, Any]]) -> None:
+        """Refuses (``InvalidHousehold``) persons that cannot be told apart, or too many."""
+        problem = household_problem(persons)
+        if problem:
+            raise InvalidHousehold(problem)
+
+    def change(self, persons: list[dict[str, Any]], by: str) -> None:
+        """The adviser's new list; the same list again changes nothing."""
+        self.check(persons)
+        if persons != self.persons:
+            self._change(persons, by)
+
+    @event("Changed")
+    def _change(self, persons: list[dict[str, Any]], by: str) -> None:
+        self.persons = persons
 
 
 class DocumentList(Aggregate):

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -27,6 +27,7 @@ from services.scenario_service.application import (
     ReceiveDocumentList,
     RequestDocument,
     Scenarios,
+    SetHousehold,
     StartScenarios,
 )
 from services.scenario_service.domainmodel import (
@@ -37,9 +38,22 @@ from services.scenario_service.domainmodel import (
     end_of_day,
 )
 from services.scenario_service.domainmodel import Subject as DomainSubject
+from services.scenario_service.household import MAX_PERSONS, expansion_problem, household_problem
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events.codec import MAX_SCENARIO_ITEMS_BYTES, scenario_items_bytes
-from shared.events.contracts import Identifier, Name, RequestedItem, Scope, Subject, Title, Trigger
+from shared.events.contracts import (
+    Identifier,
+    Instructions,
+    Name,
+    Period,
+    PersonRole,
+    RequestedItem,
+    Scope,
+    Subject,
+    Title,
+    Trigger,
+    refuse_expanding_items,
+)
 
 router = APIRouter(responses=AUTHENTICATED)
 Admin = Annotated[Identity, Depends(require("admin"))]
@@ -82,6 +96,14 @@ class ScenarioIn(_Body):
                 f"the items take {size} bytes as JSON, more than the "
                 f"{MAX_SCENARIO_ITEMS_BYTES} bytes a scenario may: fewer items or shorter titles"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _items_ask_a_bounded_number(self) -> ScenarioIn:
+        """Per-person and per-period items ask many documents: bound a run's requests."""
+        problem = expansion_problem([item.model_dump() for item in self.items])
+        if problem:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")
@@ -158,6 +180,14 @@ class DocumentRequestIn(_Body):
         default=None,
         description="Or a date: the end of that day (23:59:59) in Europe/Amsterdam.",
     )
+    period: Period | None = Field(
+        default=None,
+        description='What the document covers in time ("2024", "januari 2026"): with the '
+        "subject (and its person) and the type, which document it is (SPEC section 9).",
+    )
+    instructions: Instructions | None = Field(
+        default=None, description="A note to the client, shown with the action point."
+    )
 
     @model_validator(mode="after")
     def _one_due_date(self) -> DocumentRequestIn:
@@ -177,7 +207,48 @@ class DocumentListIn(_Body):
     dossier_id: Identifier
     subject: Subject
     reference: Identifier
-    items: list[RequestedItem] = Field(min_length=1, max_length=500)
+    items: list[RequestedItem] = Field(
+        min_length=1,
+        max_length=500,
+        description="Each item one document (with its `period`, if any): `per_person` and "
+        "`periods` belong to scenario items.",
+    )
+
+    @model_validator(mode="after")
+    def _named_documents(self) -> DocumentListIn:
+        refuse_expanding_items(self.items)
+        return self
+
+
+class HouseholdPerson(_Body):
+    role: PersonRole
+    id: Identifier | None = Field(
+        default=None, description="Tells two persons of one role apart (two `other`s)."
+    )
+    name: Name
+
+
+class HouseholdIn(_Body):
+    persons: list[HouseholdPerson] = Field(
+        max_length=MAX_PERSONS,
+        description="Each person told apart by role and id; empty: a per-person item asks "
+        "the applicant (aanvrager) alone.",
+    )
+
+    @model_validator(mode="after")
+    def _persons_told_apart(self) -> HouseholdIn:
+        problem = household_problem([p.model_dump(exclude_none=True) for p in self.persons])
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class HouseholdOut(BaseModel):
+    dossier_id: str
+    persons: list[HouseholdPerson]
+
+
+DossierId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class DocumentListCreated(BaseModel):
@@ -325,6 +396,8 @@ async def request_document(
         body.action_point,
         who.actor,
         body.due(),
+        body.period,
+        body.instructions,
     )
     request_id = await asyncio.to_thread(_app(request).request_document, command)
     return DocumentRequestCreated(request_id=request_id)
@@ -361,3 +434,31 @@ async def receive_document_list(
         request_ids=document_list.request_ids,
         created=created,
     )
+
+
+@router.put(
+    "/dossiers/{dossier_id}/household",
+    response_model=HouseholdOut,
+    tags=["households"],
+    responses=errors(400, 413),
+)
+async def set_household(
+    dossier_id: DossierId, body: HouseholdIn, who: Adviser, request: Request
+) -> HouseholdOut:
+    """The dossier's persons (SPEC section 9): scenario items with `per_person` ask each of
+    them when their run executes (runs executed before keep whom they asked)."""
+    persons = [person.model_dump(exclude_none=True) for person in body.persons]
+    command = SetHousehold(who.tenant, dossier_id, persons, who.actor)
+    stored = await asyncio.to_thread(_app(request).set_household, command)
+    return HouseholdOut(dossier_id=dossier_id, persons=stored)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/dossiers/{dossier_id}/household",
+    response_model=HouseholdOut,
+    tags=["households"],
+)
+async def get_household(dossier_id: DossierId, who: Adviser, request: Request) -> HouseholdOut:
+    """The dossier's persons; none while the adviser named nobody."""
+    persons = await asyncio.to_thread(_app(request).get_household, who.tenant, dossier_id)
+    return HouseholdOut(dossier_id=dossier_id, persons=persons)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from services.scenario_service.application import (
     StartTriggered,
 )
 from services.scenario_service.domainmodel import RunStatus, TriggerEvent, request_ids_for
+from services.scenario_service.household import needs_of
 from services.scenario_service.scheduler import RUNS_EXECUTED
 from shared.events import contracts as c
 from shared.events import durations, topics
@@ -57,6 +58,8 @@ def _item(raw: dict[str, Any], since: datetime) -> dict[str, Any]:
         "title": raw.get("title"),
         "action_point": action_point_rule(raw.get("action_point")),
         "due_at": durations.after(since, due_in) if due_in else None,
+        "period": raw.get("period"),
+        "instructions": raw.get("instructions"),
     }
 
 
@@ -71,6 +74,9 @@ OUTBOX.silent(
     "Appointment.Rescheduled",
     "Appointment.Cancelled",
 )
+# A household is the scenario service's own input (SPEC section 9): its persons (names are
+# personal data) reach other services only as the person of each request they make.
+OUTBOX.silent("Household.Registered", "Household.Changed")
 
 
 @OUTBOX.on("ScenarioCatalogue.ScenarioDefined")
@@ -122,7 +128,8 @@ def _cancelled(event: Any, origin: Origin) -> Fact:
 
 @OUTBOX.on("ScenarioRun.Executed")
 def _executed(event: Any, origin: Origin) -> list[Fact]:
-    """The execution, then one DocumentRequested per item the run kept."""
+    """The execution, then one DocumentRequested per document the run's items ask for: one per
+    item, or per person of the household it was executed with and per period (``needs_of``)."""
     run, named = _run(event, origin)
     executed = {
         **named,
@@ -130,14 +137,21 @@ def _executed(event: Any, origin: Origin) -> list[Fact]:
         "executed_at": event.executed_at,
         "request_ids": event.request_ids,
     }
-    requested = {**named, "subject": run.subject, "source": "scenario"}
-    requested["requested_by"] = run.started_by
+    requested = {**named, "source": "scenario", "requested_by": run.started_by}
+    subject = Subject.of(run.subject)
+    needs = needs_of(run.items, subject, event.household)
     return [Fact(c.ScenarioExecuted, executed)] + [
         Fact(
             c.DocumentRequested,
-            {"request_id": request_id, **_item(item, event.executed_at), **requested},
+            {
+                "request_id": request_id,
+                **_item(need.item, event.executed_at),
+                "period": need.period,
+                **requested,
+                "subject": need.subject(subject).as_dict(),
+            },
         )
-        for request_id, item in zip(event.request_ids, run.items, strict=True)
+        for request_id, need in zip(event.request_ids, needs, strict=True)
     ]
 
 
@@ -154,7 +168,9 @@ def _requested(event: Any, _: Origin) -> Fact:
             "action_point": action_point_rule(event.action_point),
             "source": "manual",
             "requested_by": event.requested_by,
-            "due_at": getattr(event, "due_at", None),
+            "due_at": event.due_at,
+            "period": event.period,
+            "instructions": event.instructions,
         },
     )
 

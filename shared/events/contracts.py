@@ -20,6 +20,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     field_validator,
+    model_validator,
 )
 
 from shared.events.durations import IsoDuration
@@ -121,6 +122,37 @@ TenantId = Annotated[
 ]
 
 
+PersonRole = Literal["aanvrager", "partner", "other"]
+"""Who in a household a document is asked of (SPEC section 9): the applicant (aanvrager), the
+partner, or another person (a co-applicant, a child); the household's ``PersonRole`` in the
+scenario service has the same members (a test ties them)."""
+
+MAX_PERIOD_LENGTH = 40
+MAX_PERIODS = 12
+"""Periods one scenario item may ask for (twelve months, or years): each a request of its own."""
+MAX_INSTRUCTIONS_LENGTH = 1000
+
+Period = Annotated[str, _text(min_length=1, max_length=MAX_PERIOD_LENGTH), NoControlCharacters]
+"""What a document covers in time, as the adviser writes it ("2024", "januari 2026"): a
+request for the 2023 and the 2024 IB-aangifte asks two documents."""
+Instructions = Annotated[str, _text(max_length=MAX_INSTRUCTIONS_LENGTH), NoControlCharacters]
+"""A note to the client with the action point ("alle pagina's, ook de lege"): one paragraph."""
+
+
+def _absent(value: Any) -> bool:
+    """Fields added within a dataversion are left out when unset: a record without them is
+    written byte for byte as before they existed."""
+    return value is None
+
+
+class Person(_Data):
+    """Whom of the dossier's household a document is asked of: a role and, to tell two persons
+    of one role apart (two ``other``s), an id of the platform's choosing."""
+
+    role: PersonRole
+    id: Identifier | None = Field(default=None, exclude_if=_absent)
+
+
 SubjectType = Literal["product", "appointment"]
 """What a subject is; the scenario domain's ``SubjectKind`` has the same members (a test ties
 them)."""
@@ -133,6 +165,8 @@ class Subject(_Data):
     type: SubjectType
     id: Identifier
     scope: Scope
+    # Added within its dataversion (SPEC section 9): whose document it is; absent, the dossier's.
+    person: Person | None = Field(default=None, exclude_if=_absent)
 
 
 APPOINTMENT_SCOPE = "afspraak"
@@ -156,6 +190,40 @@ class RequestedItem(_Data):
     # the run's execution (a scenario item) or the list's receipt (a document list).
     # An item without one is written as before due dates existed (no ``due_in: null``).
     due_in: IsoDuration | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Added within its dataversion (SPEC section 9), each left out when unset: the period the
+    # document covers, a note to the client, and for a scenario item the expansion at the
+    # run's execution: one request per person of the household (``per_person``) and/or per
+    # period (``periods``; both: every person for every period).
+    period: Period | None = Field(default=None, exclude_if=_absent)
+    instructions: Instructions | None = Field(default=None, exclude_if=_absent)
+    per_person: StrictBool | None = Field(default=None, exclude_if=_absent)
+    periods: tuple[Period, ...] | None = Field(
+        default=None, min_length=1, max_length=MAX_PERIODS, exclude_if=_absent
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_periods(self) -> RequestedItem:
+        if self.period is not None and self.periods is not None:
+            raise ValueError("give period (one) or periods (one request each), not both")
+        if self.periods is not None and len(set(self.periods)) != len(self.periods):
+            raise ValueError("periods must differ from each other")
+        return self
+
+    @property
+    def expands(self) -> bool:
+        """Whether the item asks more than one document when a run executes."""
+        return bool(self.per_person) or self.periods is not None
+
+
+def refuse_expanding_items(items: tuple[RequestedItem, ...] | list[RequestedItem]) -> None:
+    """A document list (stukkenlijst) names each document it asks for: ``per_person`` and
+    ``periods`` belong to scenario items, which a household expands when the run executes."""
+    for index, item in enumerate(items):
+        if item.expands:
+            raise ValueError(
+                f"item {index}: per_person and periods belong to scenario items; a document "
+                "list names each document (give each its own item with its period)"
+            )
 
 
 TriggerName = Literal["product_created", "application_submitted", "appointment_scheduled"]
@@ -257,6 +325,10 @@ class DocumentRequestedData(_Data):
     # client should have delivered it (a scenario item's ``due_in`` from the run's execution,
     # or a manual request's ``due_at``/``due_on``).
     due_at: AwareDatetime | None = None
+    # Added within dataversion 2 (SPEC section 9; absent when unset): the period it covers and
+    # a note to the client. The person is the subject's.
+    period: Period | None = None
+    instructions: Instructions | None = None
 
 
 # --- actiepunten.dossiercontrole.v1 ------------------------------------------------------------
@@ -289,6 +361,9 @@ class DocumentAddedData(_Data):
     due_at: AwareDatetime | None = None
     source: DocumentSource | None = None
     replaces_document_id: UUID | None = None
+    # Added within dataversion 1 (SPEC section 9): as on DocumentRequested.
+    period: Period | None = None
+    instructions: Instructions | None = None
 
 
 class ActionPointOpenedData(_Data):
@@ -302,6 +377,8 @@ class ActionPointOpenedData(_Data):
     # Added within dataversion 1 (optional): as on DocumentAdded.
     due_at: AwareDatetime | None = None
     replaces_document_id: UUID | None = None
+    period: Period | None = None
+    instructions: Instructions | None = None
 
 
 class DocumentUploadedData(_Data):
@@ -488,6 +565,12 @@ class DocumentListReceivedData(_Data):
     subject: Subject
     reference: Identifier
     items: tuple[RequestedItem, ...] = Field(min_length=1, max_length=500)
+
+    @field_validator("items")
+    @classmethod
+    def _named_documents(cls, items: tuple[RequestedItem, ...]) -> tuple[RequestedItem, ...]:
+        refuse_expanding_items(items)
+        return items
 
 
 # --- the envelope ------------------------------------------------------------------------------

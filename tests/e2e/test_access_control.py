@@ -100,6 +100,10 @@ def list_body(world: World) -> dict[str, Any]:
     }
 
 
+def household_body(world: World) -> dict[str, Any]:
+    return {"persons": [{"role": "aanvrager", "name": "Jan"}, {"role": "partner", "name": "Els"}]}
+
+
 def copy_body(world: World) -> dict[str, Any]:
     return {"source_document_id": world.documents["identiteitsbewijs"]}
 
@@ -165,6 +169,24 @@ ENDPOINTS = [
     _e("scenario", "DELETE", "/scenario-runs/{run_id}", "adviser", 204, "id"),
     _e("scenario", "POST", "/document-requests", "adviser", 201, "none", body=request_body),
     _e("scenario", "POST", "/document-lists", "admin adviser", 201, "none", body=list_body),
+    _e(
+        "scenario",
+        "PUT",
+        "/dossiers/{dossier_id}/household",
+        "adviser",
+        200,
+        "none",
+        body=household_body,
+    ),
+    _e(
+        "scenario",
+        "GET",
+        "/dossiers/{dossier_id}/household",
+        "adviser",
+        200,
+        "dossier",
+        listing=lambda body: body["persons"],
+    ),
     _e("scenario", "DELETE", "/scenarios/{scenario_id}", "admin", 204, "id"),
     _e("dossiercontrole", "PUT", "/document-types/{code}", "admin", 200, "none", body=type_body),
     _e(

@@ -72,6 +72,10 @@ BEYOND_THE_SCHEMA = {
     # a digest window of PT1S..P1D without months; quiet days each once; quiet hours not empty
     "PUT /notification-settings": ["422"],
     "POST /document-requests": ["422"],
+    # each person of a household told apart by role and id; a document list's items name each
+    # document (no per_person or periods); periods each once, not with period (SPEC section 9)
+    "PUT /dossiers/{dossier_id}/household": ["422"],
+    "POST /document-lists": ["422"],
     # a `cursor` must be the `next_cursor` of a page of the same list
     "GET /scenarios": ["422"],
     "GET /document-types": ["422"],

@@ -68,3 +68,17 @@ def test_the_published_events_of_real_needs_lists_are_described(tmp_path: Path) 
     for event in (c.NotApplicableClaimed, c.DocumentWaived, c.NotApplicableRefused):
         assert event.__name__ in schemas
     assert "files" in schemas["DocumentUploadedData"]["properties"]
+
+
+def test_the_household_fields_are_in_the_published_schemas(tmp_path: Path) -> None:
+    """SPEC section 9's fields, generated from the contracts like the rest (optional fields
+    within the current dataversions)."""
+    schemas = asyncapi_of("scenario", tmp_path)["components"]["schemas"]
+
+    assert set(schemas["Person"]["properties"]) == {"role", "id"}
+    assert "person" in schemas["Subject"]["properties"]
+    assert {"period", "instructions", "per_person", "periods"} <= set(
+        schemas["RequestedItem"]["properties"]
+    )
+    assert {"period", "instructions"} <= set(schemas["DocumentRequestedData"]["properties"])
+    assert "period" not in schemas["DocumentRequestedData"].get("required", [])

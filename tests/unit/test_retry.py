@@ -73,3 +73,19 @@ async def test_a_pause_ends_early_when_the_service_stops(waited: list[float]) ->
     await Backoff(0.5, 5.0).sleep(unless=stopping.is_set)
 
     assert waited == []  # nothing waited: the service is stopping
+
+
+def test_the_database_pool_tries_again_every_few_seconds_however_long_it_was_away() -> None:
+    import psycopg_pool.pool
+
+    from servicekit.pgpool import MOST_DELAY, cap_reconnect_delay
+
+    cap_reconnect_delay()
+    attempt = psycopg_pool.pool.AttemptWithBackoff(timeout=300.0)
+    delays = []
+    for second in range(0, 120, 5):  # an outage of two minutes
+        attempt.update_delay(float(second))
+        delays.append(attempt.delay)
+
+    assert max(delays) == MOST_DELAY  # uncapped: 1, 2, 4, ... 64 s and more
+    assert delays[0] < 1.2  # the first retry still comes quickly

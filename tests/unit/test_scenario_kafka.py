@@ -356,11 +356,19 @@ def test_every_stored_event_of_the_scenario_service_is_mapped_or_silent_on_purpo
         Appointment,
         DocumentList,
         DocumentRequest,
+        Household,
         ScenarioCatalogue,
         ScenarioRun,
     )
 
-    aggregates = (ScenarioCatalogue, ScenarioRun, DocumentRequest, DocumentList, Appointment)
+    aggregates = (
+        ScenarioCatalogue,
+        ScenarioRun,
+        DocumentRequest,
+        DocumentList,
+        Appointment,
+        Household,
+    )
     assert scenario_kafka.OUTBOX.unmapped(*aggregates) == []
 
 

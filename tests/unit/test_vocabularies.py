@@ -20,7 +20,9 @@ from services.dossiercontrole_service.domainmodel import (
 from services.portal_projection import stores
 from services.portal_projection.http import PortalActionPoint, WorkItem
 from services.portal_projection.views import DONE_WHEN
+from services.portal_projection.web.labels import PERSON_LABELS
 from services.scenario_service.domainmodel import TriggerEvent
+from services.scenario_service.household import PersonRole
 from shared.events import contracts as c
 
 
@@ -31,6 +33,10 @@ def _literal(annotation: Any) -> set[str]:
 def test_the_scenario_domain_and_the_contracts_name_the_same_triggers_and_subjects() -> None:
     assert {t.value for t in TriggerEvent} == _literal(c.TriggerName)
     assert {k.value for k in SubjectKind} == _literal(c.SubjectType)
+
+
+def test_a_household_names_its_persons_alike_in_the_contracts_the_domain_and_the_pages() -> None:
+    assert {r.value for r in PersonRole} == _literal(c.PersonRole) == set(PERSON_LABELS)
 
 
 def test_what_progress_counts_is_one_vocabulary_in_the_contracts_the_domain_and_the_portal() -> (

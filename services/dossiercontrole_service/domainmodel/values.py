@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from servicekit.domain import Subject
+from servicekit.domain import Person, Subject
 from services.dossiercontrole_service.domainmodel.errors import (
     NewerVersionArrived,
     NoSuchVersion,
@@ -178,6 +178,8 @@ class Document(Value):
     source: str | None = None  # scenario, manual, document_list, expired; None: stored before
     replaces_document_id: UUID | None = None  # the expired document this one requests again
     due_at: datetime | None = None  # when the client should have delivered it
+    period: str | None = None  # what it covers in time ("2024"): part of what it is (SPEC 9)
+    instructions: str | None = None  # the adviser's note to the client
     note: str | None = None  # while claimed "not applicable" (or waived): the client's note
 
     @classmethod
@@ -201,6 +203,18 @@ class Document(Value):
             replaces_document_id=_uuid_or_none(data.get("replaces_document_id")),
             due_at=data.get("due_at"),
             note=data.get("note"),
+            period=data.get("period"),
+            instructions=data.get("instructions"),
+        )
+
+    def is_need(self, subject: Subject, document_type: str, period: str | None) -> bool:
+        """Whether this is the document a request of ``document_type`` for ``subject`` (its
+        product or appointment and person) and ``period`` asks for: only all four together make
+        one document (SPEC section 9)."""
+        return (
+            self.subject == subject
+            and self.document_type == document_type
+            and self.period == period
         )
 
     @property
@@ -270,5 +284,5 @@ def validity_end(delivered_at: datetime, valid_for: str | None) -> datetime | No
     return Duration.parse(valid_for).after(delivered_at) if valid_for else None
 
 
-VALUE_OBJECTS: tuple[type, ...] = (Subject, FilePart, StoredFile, ActionPoint, Document)
+VALUE_OBJECTS: tuple[type, ...] = (Person, Subject, FilePart, StoredFile, ActionPoint, Document)
 """The value objects a snapshot of a ``DossierCheck`` holds (``application`` transcodes them)."""

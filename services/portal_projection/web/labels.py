@@ -34,6 +34,13 @@ DOCUMENT_LABELS = {
 }
 """The documents of the dossier check (HDN's words; README "The document cycle")."""
 
+PERSON_LABELS = {
+    "aanvrager": "aanvrager",
+    "partner": "partner",
+    "other": "overige",
+}
+"""The persons of a household a document is asked of (SPEC section 9)."""
+
 RUN_LABELS = {
     "scheduled": "Gepland",
     "executed": "Uitgevoerd",
@@ -55,6 +62,19 @@ def moment(value: Any) -> str:
     return when.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
 
 
+def described(item: Mapping[str, Any]) -> str:
+    """A document or action point as both pages name it: its title, then whose it is and the
+    period it covers, where the request said so ("Loonstrook, partner, januari 2026")."""
+    parts = [str(item.get("title") or item.get("document_type") or "")]
+    person = (item.get("subject") or {}).get("person")
+    if person:
+        role = PERSON_LABELS.get(str(person.get("role")), str(person.get("role")))
+        parts.append(f"{role} ({person['id']})" if person.get("id") else role)
+    if item.get("period"):
+        parts.append(str(item["period"]))
+    return ", ".join(parts)
+
+
 def _labelled(labels: Mapping[str, str]) -> Callable[[Any], str]:
     """A status's label in ``labels``; a status the table does not know shows as it is."""
     return lambda value: labels.get(str(value), str(value))
@@ -65,5 +85,6 @@ FILTERS: dict[str, Callable[[Any], str]] = {
     "action_point_status": _labelled(ACTION_POINT_LABELS),
     "document_status": _labelled(DOCUMENT_LABELS),
     "run_status": _labelled(RUN_LABELS),
+    "described": described,
 }
 """The templates' filters: ``{{ d.status | document_status }}``."""
