@@ -205,6 +205,7 @@ def _summary(event: Any) -> str:
         "scenario_name",
         "execute_at",
         "reason",
+        "note",
         "reference",
         "version",
         "document_id",

@@ -246,7 +246,26 @@ class OutboxMappings:
 
 
 def domain_events_of(aggregate: type[Aggregate]) -> Iterable[type]:
-    """The event classes an aggregate class defines (``@event`` makes them at class creation)."""
+    """The event classes an aggregate class stores (``@event`` makes them at class creation),
+    those of the aggregate classes it is made of included (a ``DossierCheck`` is also its
+    ``Claims``): a command of such a part stores the part's own class, of which the library
+    makes a copy on the aggregate that is never stored."""
+    parts = [
+        base
+        for base in aggregate.__mro__[1:]
+        if issubclass(base, Aggregate) and vars(base).get("__module__") != Aggregate.__module__
+    ]
+    from_parts = {
+        cls.__name__: cls
+        for part in parts
+        for cls in _events_defined_by(part)
+        if not issubclass(cls, CanInitAggregate)  # a part has no creation of its own
+    }
+    yield from (c for c in _events_defined_by(aggregate) if c.__name__ not in from_parts)
+    yield from from_parts.values()
+
+
+def _events_defined_by(aggregate: type[Aggregate]) -> Iterable[type]:
     classes = [
         value
         for value in vars(aggregate).values()

@@ -10,6 +10,7 @@ from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
+from services.dossiercontrole_service.files import router as files_router
 from services.dossiercontrole_service.http import router
 from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
@@ -35,6 +36,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
+    app.include_router(files_router, max_body_size=MULTIPART_ALLOWANCE)
     return app
 
 

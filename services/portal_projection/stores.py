@@ -92,8 +92,8 @@ def among(statuses: Sequence[str]) -> str:
 
 # The work queue's document statuses, as the dossier check's moves have them (a unit test ties
 # them to DOCUMENT_MOVES): what a delivery moves, what is reviewed, what can expire.
-DELIVERABLE = ("requested", "uploaded", "rejected")
-REVIEWABLE = ("uploaded",)
+DELIVERABLE = ("requested", "uploaded", "rejected", "not_applicable_claimed")
+REVIEWABLE = ("uploaded", "not_applicable_claimed")  # a delivery, or a "not applicable" claim
 EXPIRABLE = ("uploaded", "approved")
 
 # What each list of the work queue holds, in the words of its partial index: its query says the
@@ -107,7 +107,8 @@ EXPIRING = f"{among(EXPIRABLE)} AND valid_until IS NOT NULL"
 # list reads only its index.
 INDEXES = f"""
 CREATE INDEX IF NOT EXISTS action_points_by_document ON action_points (tenant, document_id);
-CREATE INDEX IF NOT EXISTS work_queue_to_review ON documents (tenant, waiting_since, document_id)
+DROP INDEX IF EXISTS work_queue_to_review;
+CREATE INDEX IF NOT EXISTS work_queue_review ON documents (tenant, waiting_since, document_id)
     WHERE {TO_REVIEW};
 CREATE INDEX IF NOT EXISTS work_queue_overdue
     ON action_points (tenant, overdue_since, action_point_id) WHERE {OVERDUE};

@@ -5,7 +5,8 @@
 - ``values``: the typed state (``Subject``, ``StoredFile``, ``ActionPoint``, ``Document``);
 - ``identity``: how ids derive from requests;
 - ``contents`` and ``dossier_check``: the ``DossierCheck`` aggregate, one per dossier (its
-  questions, then its commands and their events);
+  questions, then its commands and their events), with ``deliveries`` (files added to a
+  delivered version) and ``claims`` ("not applicable" claims and the adviser's decision);
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
@@ -18,22 +19,27 @@ resolve through these re-exports, so the aggregate classes must stay exported by
 """
 
 from services.dossiercontrole_service.domainmodel.access_log import AccessLog
+from services.dossiercontrole_service.domainmodel.claims import MAX_NOTE, Claims
+from services.dossiercontrole_service.domainmodel.deliveries import MAX_PARTS, Deliveries
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
 from services.dossiercontrole_service.domainmodel.errors import (
     ActionPointNotFound,
     AlreadyDone,
+    AlreadyReviewed,
     DocumentHasUpload,
     DocumentNotFound,
     DossierCheckError,
     MoveRefused,
     NewerVersionArrived,
     NoSuchVersion,
+    NoteRequired,
     NothingUploaded,
     NotOpen,
     ReasonRequired,
     RequestIdInUse,
     SourceDocumentNotFound,
     UploadQuotaExceeded,
+    VersionFull,
     VersionNotFound,
 )
 from services.dossiercontrole_service.domainmodel.identity import (
@@ -66,6 +72,7 @@ from services.dossiercontrole_service.domainmodel.values import (
     VALUE_OBJECTS,
     ActionPoint,
     Document,
+    FilePart,
     StoredFile,
     Subject,
     validity_end,
@@ -77,6 +84,8 @@ __all__ = [
     "AWAITING_DELIVERY",
     "BY_THE_CLOCK",
     "DOCUMENT_MOVES",
+    "MAX_NOTE",
+    "MAX_PARTS",
     "VALUE_OBJECTS",
     "AccessLog",
     "ActionPoint",
@@ -84,6 +93,9 @@ __all__ = [
     "ActionPointNotFound",
     "ActionPointStatus",
     "AlreadyDone",
+    "AlreadyReviewed",
+    "Claims",
+    "Deliveries",
     "Document",
     "DocumentCommand",
     "DocumentHasUpload",
@@ -93,12 +105,14 @@ __all__ = [
     "DocumentTypes",
     "DossierCheck",
     "DossierCheckError",
+    "FilePart",
     "Locator",
     "Move",
     "MoveRefused",
     "NewerVersionArrived",
     "NoSuchVersion",
     "NotOpen",
+    "NoteRequired",
     "NothingUploaded",
     "PortalSettings",
     "ProgressCounts",
@@ -111,6 +125,7 @@ __all__ = [
     "StoredFile",
     "Subject",
     "UploadQuotaExceeded",
+    "VersionFull",
     "VersionNotFound",
     "action_point_id_for",
     "document_id_for",
