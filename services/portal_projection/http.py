@@ -127,6 +127,8 @@ class WorkItem(BaseModel):
     document_type: str
     title: str
     subject: Subject
+    period: str | None = None
+    """The period the request named (SPEC section 9): which of a type's documents it is."""
     status: DocumentStatusName
     """The document's status (for an overdue action point: requested, or rejected)."""
     since: datetime

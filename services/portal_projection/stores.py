@@ -138,6 +138,17 @@ ADDED_COLUMNS = (
     ("instructions", "TEXT"),
 )
 
+# The same for the work queue's ``documents``: the period names which of a type's documents it is.
+ADDED_DOCUMENT_COLUMNS = (("period", "TEXT"),)
+
+
+def added_columns() -> Iterator[tuple[str, str, str]]:
+    """Each column added since the first release: its table, name and definition."""
+    for column, definition in ADDED_COLUMNS:
+        yield "action_points", column, definition
+    for column, definition in ADDED_DOCUMENT_COLUMNS:
+        yield "documents", column, definition
+
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
 POINTER = "portal.current"
@@ -206,10 +217,10 @@ class SQLiteStore:
     def _prepare(self) -> None:
         """The read model's tables, the columns added since, its indexes and its version."""
         self._db.executescript(SCHEMA)
-        present = {row["name"] for row in self._db.execute("PRAGMA table_info(action_points)")}
-        for column, definition in ADDED_COLUMNS:
+        for table, column, definition in added_columns():
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in present:
-                self._db.execute(f"ALTER TABLE action_points ADD COLUMN {column} {definition}")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._db.executescript(INDEXES)
         with self.transaction() as db:
             self.version = built_with(db)
@@ -280,10 +291,8 @@ class PostgresStore:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 cursor.execute(statement)
-        for column, definition in ADDED_COLUMNS:
-            cursor.execute(
-                f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
-            )
+        for table, column, definition in added_columns():
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
         for statement in INDEXES.split(";"):
             if statement.strip():
                 cursor.execute(statement)

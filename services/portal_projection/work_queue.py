@@ -70,7 +70,7 @@ def _added(event: c.CloudEvent) -> Statement:
     data = event.data
     return (
         "INSERT INTO documents (tenant, document_id, dossier_id, document_type, title, subject, "
-        "status, due_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?) "
+        "status, due_at, period) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?, ?) "
         "ON CONFLICT (tenant, document_id) DO NOTHING",
         (
             event.tenantid,
@@ -80,6 +80,7 @@ def _added(event: c.CloudEvent) -> Statement:
             data.title,
             data.subject.model_dump_json(),
             _instant_or_none(data.due_at),
+            data.period,
         ),
     )
 
@@ -230,7 +231,7 @@ def items(
     chosen = _LISTS[kind]
     where, params = chosen.where(tenant, horizon or datetime.now(UTC))
     sql = (
-        f"SELECT tenant, dossier_id, document_id, document_type, title, subject, "
+        f"SELECT tenant, dossier_id, document_id, document_type, title, subject, period, "
         f"{chosen.since} AS since, {chosen.columns} FROM {chosen.table} WHERE {where}"
     )
     if after is not None:

@@ -71,11 +71,12 @@ class Document:
         due_at: datetime | None = None,
         dossier_id: str = "dossier-1",
         document_id: UUID | None = None,
+        period: str | None = None,
     ) -> None:
         self.topic, self.dossier_id = topic, dossier_id
         self.id, self.point, self.version = document_id or uuid4(), uuid4(), 0
         code = title.lower().replace(" ", "_")
-        request = {"subject": MORTGAGE, "document_type": code, "title": title}
+        request = {"subject": MORTGAGE, "document_type": code, "title": title, "period": period}
         self._publish(c.DocumentAdded, at, request_id=uuid4(), due_at=due_at, **request)
         self._publish(c.ActionPointOpened, at, action_point_id=self.point, opened_at=at, **request)
 
@@ -143,6 +144,21 @@ def listed(
 
 
 # --- to review ----------------------------------------------------------------------------------
+
+
+def test_each_period_of_a_type_is_its_own_item_and_names_its_period(view: PortalView) -> None:
+    topic = Topic(view)
+    years = {year: Document(topic, "Aangifte", period=year) for year in ("2023", "2024")}
+    for year, document in years.items():
+        document.upload(T0 + DAY * int(year[-1]))
+        document.falls_due(T0 + 10 * DAY)  # (delivered: not overdue)
+    untyped = Document(topic, "Loonstrook")
+    untyped.falls_due(T0 + 10 * DAY)
+
+    to_review = [(item["title"], item["period"]) for item in page(view, "to_review")]
+    assert to_review == [("Aangifte", "2023"), ("Aangifte", "2024")]
+    [overdue] = page(view, "overdue")
+    assert (overdue["title"], overdue["period"]) == ("Loonstrook", None)
 
 
 def test_a_delivery_waits_for_review_since_its_first_upload_until_the_adviser_reviews_it(
