@@ -149,6 +149,7 @@ def added_columns() -> Iterator[tuple[str, str, str]]:
     for column, definition in ADDED_DOCUMENT_COLUMNS:
         yield "documents", column, definition
 
+
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
 POINTER = "portal.current"
