@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench import downloads, kafka_path
+from bench import downloads, kafka_path, profiles
 from devtools import Broker, create_topics, provide_broker
 from devtools.postgres import PostgresServer, start_throwaway
 from devtools.postgres import available as postgres_available
@@ -525,8 +525,9 @@ def p3_to_p5(system: System, office: Office, scale: Scale, results: Results) -> 
     raw_read = raw_consume_all(system.bootstrap_servers, topics.DOSSIERCONTROLE)
     total, raw_seconds = asyncio.run(raw_read)
     started = time.perf_counter()
+    store = system.env.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")
     subprocess.run(
-        [sys.executable, "-m", "actiepunten", "replay", "portal"],
+        profiles.spied([sys.executable, "-m", "actiepunten", "replay", "portal"], "p3", store),
         env=system.env,
         cwd=ROOT,
         check=True,

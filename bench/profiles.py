@@ -48,6 +48,18 @@ def profiled(system: System, part: str) -> Iterator[None]:
             spy_process.wait(timeout=60)
 
 
+def spied(command: list[str], part: str, store: str) -> list[str]:
+    """``command`` run under py-spy when ``BENCH_PYSPY`` is set (its samples to
+    ``<dir>/<part>-<store>.txt``; without ``--gil``: the process's own threads)."""
+    where = os.environ.get("BENCH_PYSPY")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not where or not Path(spy).exists():
+        return command
+    Path(where).mkdir(parents=True, exist_ok=True)
+    out = str(Path(where) / f"{part}-{store}.txt")
+    return [spy, "record", "-r", "100", "-f", "raw", "-o", out, "--", *command]
+
+
 def summary(path: Path, top: int = 25) -> str:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
