@@ -405,7 +405,8 @@ class TrackingConsumer:
         return event
 
     async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent | None]]) -> bool:
-        """True when the batch was stored as one transaction (False: none, or one at a time)."""
+        """True when the handler stored the batch as one transaction, at a position higher
+        than the one stored before (False: nothing to apply, or one record at a time)."""
         if not pending:
             return False
         assert self.batch_handler is not None
@@ -452,7 +453,9 @@ class TrackingConsumer:
                 metrics.EVENTS_SKIPPED.labels(record.topic, "not_handled").inc()
             else:
                 metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
-        return True
+        # Only the handler's transaction refuses a position that is not higher than the stored
+        # one; ``record_tracking`` lets one through that another replica recorded already.
+        return bool(events)
 
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""

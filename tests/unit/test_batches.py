@@ -393,3 +393,33 @@ async def test_a_record_of_a_type_outside_the_batched_ones_is_handled_alone() ->
     assert await consumer.process_batch(batch) == 2
     assert spy.sizes == []
     assert handled == [("DocumentListReceived", 1), ("DocumentListReceived", 2)]
+
+
+async def test_a_portal_batch_whose_position_another_replica_stored_is_not_applied_again(
+    tmp_path: Path,
+) -> None:
+    view = PortalView(tmp_path / "portal.sqlite")
+    try:
+        spy = Spy(portal_kafka.batch_handler(view))
+        consumer = consumer_of(
+            topics.DOSSIERCONTROLE, portal_kafka.handlers(view), spy, view, FakeDLQ()
+        )
+        events = [opened("dossier-1"), opened("dossier-1"), opened("dossier-1")]
+        batch = [
+            record(topics.DOSSIERCONTROLE, offset, encode(event), event.key)
+            for offset, event in enumerate(events)
+        ]
+        assert await consumer.process_batch(batch[:1]) == 1
+        # Another replica applied the next two records; this one still knows position 1.
+        view.process_many(events[1:], Tracking(f"{topics.DOSSIERCONTROLE}:0", 3))
+
+        assert await consumer.process_batch(batch[1:2]) == 2
+
+        # Refused by the stored position: nothing applied twice, and the position read again.
+        assert spy.sizes == [1, 1]
+        assert len(view.action_points(OFFICE, "dossier-1")) == 3
+        assert view.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 3
+        assert await consumer.process_batch(batch[2:]) == 3
+        assert spy.sizes == [1, 1]
+    finally:
+        view.close()
