@@ -21,7 +21,7 @@ import re
 import types
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
@@ -68,8 +68,26 @@ class Unsupported(Exception):
 class NativeData(msgspec.Struct, frozen=True, kw_only=True):
     """A data model (or a part of one) decoded natively."""
 
+    _excluded_if: ClassVar[dict[str, Callable[[Any], bool]]] = {}
+    """The fields pydantic leaves out of its JSON when their ``exclude_if`` says so."""
+
     def model_dump_json(self) -> str:
-        return msgspec.json.encode(self).decode()
+        """The JSON pydantic's ``model_dump_json`` writes of the same data."""
+        return msgspec.json.encode(_as_pydantic_writes(self)).decode()
+
+
+def _as_pydantic_writes(value: Any) -> Any:
+    if isinstance(value, NativeData):
+        written = {}
+        for name in value.__struct_fields__:
+            field = getattr(value, name)
+            exclude = value._excluded_if.get(name)
+            if exclude is None or not exclude(field):
+                written[name] = _as_pydantic_writes(field)
+        return written
+    if isinstance(value, tuple):
+        return [_as_pydantic_writes(item) for item in value]
+    return value
 
 
 class NativeEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -192,7 +210,7 @@ def _fields(model: type[BaseModel], structs: dict[type, type], skip: set[str]) -
 
 def data_struct(model: type[BaseModel], structs: dict[type, type]) -> type:
     if model not in structs:
-        structs[model] = msgspec.defstruct(
+        struct: Any = msgspec.defstruct(
             model.__name__,
             _fields(model, structs, set()),
             bases=(NativeData,),
@@ -200,6 +218,12 @@ def data_struct(model: type[BaseModel], structs: dict[type, type]) -> type:
             frozen=True,
             kw_only=True,
         )
+        struct._excluded_if = {
+            name: info.exclude_if
+            for name, info in model.model_fields.items()
+            if getattr(info, "exclude_if", None) is not None
+        }
+        structs[model] = struct
     return structs[model]
 
 
