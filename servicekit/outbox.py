@@ -320,6 +320,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._known_position: int | None = None  # recorded by this relay, while it holds the lease
         app.add_save_listener(self.wake)
 
     def stop(self) -> None:
@@ -420,8 +421,11 @@ class OutboxRelay:
         and the fence. None when there is nothing to send (no lease, nothing new, or the batch
         outlived its lease or was published by another relay meanwhile)."""
         if not self.lease.acquire():
+            self._known_position = None
             return None
-        start = self.position()
+        start = self._known_position
+        if start is None:
+            start = self.position()
         notifications = self.app.recorder.select_notifications(
             start, self.batch_size, inclusive_of_start=False
         )
@@ -443,7 +447,9 @@ class OutboxRelay:
         Progress is recorded only if it is higher than what is recorded (single-row tracking
         refuses a lower or equal position): a relay that was overtaken learns so.
         """
+        self._known_position = None
         self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, last))
+        self._known_position = last
         return self.backlog()
 
     def _translate(
@@ -468,7 +474,14 @@ class OutboxRelay:
         return events, unpublishable
 
     def _still_ours(self, start: int) -> bool:
-        return self.lease.held() and self.position() == start
+        """The fence: the lease is held and nobody recorded a position since ``start`` (one
+        query on PostgreSQL). Until the lease is lost, the relay knows its position from then
+        on: another relay publishes only while it holds the lease."""
+        held, position = self.lease.fence(self.tracking_name)
+        if position is None and held:
+            position = self.position()
+        self._known_position = start if held and position == start else None
+        return self._known_position is not None
 
 
 def _traced(events: Sequence[CloudEvent], traceparent: str | None) -> list[CloudEvent]:

@@ -7,7 +7,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any, Literal, Protocol
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 class KafkaSide(Protocol):
     """A service's ``kafka`` module: what it publishes (its outbox table) and consumes; an
-    optional ``batch_handler(app)`` takes a consumed batch in one transaction."""
+    optional ``batch_handler(app)`` takes a consumed batch in one transaction (of the types in
+    an optional ``BATCHED``; default all)."""
 
     @property
     def PUBLISHES(self) -> str: ...  # read-only: module constants
@@ -116,6 +117,7 @@ class Runtime:
         positions: PositionStore,
         dlq_topic: str,
         batch_handler: BatchHandler | None = None,
+        batch_types: Collection[str] | None = None,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
@@ -128,6 +130,7 @@ class Runtime:
             positions=positions,
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
             batch_handler=batch_handler,
+            batch_types=batch_types,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:
@@ -154,6 +157,7 @@ class Runtime:
             positions=app,
             dlq_topic=kafka.DLQ,
             batch_handler=batch(app) if batch is not None else None,
+            batch_types=getattr(kafka, "BATCHED", None),
         )
         self.on_close(app.close)
 

@@ -316,6 +316,9 @@ class LostLease:
         self.checks += 1
         return False
 
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        return self.held(), None
+
     def release(self) -> None:
         pass
 
