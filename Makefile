@@ -39,12 +39,12 @@ venv: $(STAMP)
 run: venv $(MAILPIT)
 	$(BIN)/actiepunten run
 
-## the whole test suite, integration and end-to-end tests on a real Kafka broker (not the
-## three-broker run: `make chaos-cluster`)
+## the whole test suite, integration and end-to-end tests on a real Kafka broker (not the crash
+## runs: `make chaos`, `make chaos-cluster`; CI runs both after it)
 ## (two workers: each runs whole modules with brokers of its own; TEST_WORKERS=0 runs one process)
 TEST_WORKERS ?= 2
 test: venv $(MAILPIT)
-	$(BIN)/pytest -ra -m "not cluster" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
+	$(BIN)/pytest -ra -m "not cluster and not chaos" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 
 ## unit tests only (no broker)
 test-fast: venv
