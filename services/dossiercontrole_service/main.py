@@ -10,10 +10,13 @@ from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
+from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
 from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
+# A dossier's closing, retention and erasure take small JSON bodies only.
+MAX_LIFECYCLE_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -34,6 +37,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
+    app.include_router(lifecycle_router, max_body_size=MAX_LIFECYCLE_BODY_BYTES)
     return app
 
 

@@ -304,6 +304,20 @@ def _reopened(event: c.CloudEvent) -> Statement:
     )
 
 
+def _restored(event: c.CloudEvent) -> Statement:
+    # The dossier was reopened: the points its closing removed are open again, as they were.
+    # One statement for any number of them, read alike by both stores: the ids (UUIDs) in one
+    # text, and the pattern's wildcards as parameters (psycopg reads a literal % as its own).
+    tenant, data = event.tenantid, event.data
+    ids = " ".join(str(point_id) for point_id in data.restored_action_point_ids)
+    return (
+        "UPDATE action_points SET status = 'open', removed_at = NULL "
+        "WHERE tenant = ? AND dossier_id = ? AND status = 'removed' "
+        "AND ? LIKE ? || action_point_id || ?",
+        (tenant, data.dossier_id, ids, "%", "%"),
+    )
+
+
 def _overdue(event: c.CloudEvent) -> Statement:
     # Overdue since its due date (sortable text, for the work queue), which it gets here if its
     # opening did not carry one.
@@ -364,6 +378,7 @@ PROJECTIONS: dict[str, Projection] = {
     "ActionPointRemoved": _removed,
     "ActionPointReopened": _reopened,
     "ActionPointOverdue": _overdue,
+    "DossierReopened": _restored,
     "DocumentUploaded": _document_status("uploaded"),
     "DocumentApproved": _document_status("approved"),
     "DocumentRejected": _document_status("rejected"),
@@ -379,7 +394,8 @@ PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
 the dossier-check topic's other events change nothing here (``IGNORED``; a unit test fails on an
 event type in neither)."""
 
-IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue"})
+IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue", "DossierClosed"})
+# DossierClosed: its open points leave the portal by their own ActionPointRemoved.
 
 
 def _moment(value: Any) -> str | None:

@@ -9,6 +9,7 @@
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
+- ``closing``: a dossier's closing with an outcome, and its reopening (part of ``DossierCheck``);
 - ``access_log``: who downloaded which version of a dossier's files (``AccessLog``);
 - ``errors``: the refusals.
 
@@ -18,6 +19,11 @@ resolve through these re-exports, so the aggregate classes must stay exported by
 """
 
 from services.dossiercontrole_service.domainmodel.access_log import AccessLog
+from services.dossiercontrole_service.domainmodel.closing import (
+    DossierIsClosed,
+    DossierIsOpen,
+    Outcome,
+)
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
 from services.dossiercontrole_service.domainmodel.errors import (
     ActionPointNotFound,
@@ -93,6 +99,8 @@ __all__ = [
     "DocumentTypes",
     "DossierCheck",
     "DossierCheckError",
+    "DossierIsClosed",
+    "DossierIsOpen",
     "Locator",
     "Move",
     "MoveRefused",
@@ -100,6 +108,7 @@ __all__ = [
     "NoSuchVersion",
     "NotOpen",
     "NothingUploaded",
+    "Outcome",
     "PortalSettings",
     "ProgressCounts",
     "ReasonRequired",
