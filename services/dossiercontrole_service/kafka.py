@@ -55,6 +55,11 @@ OUTBOX.silent(
 OUTBOX.silent("ReminderSchedule.Opened", "ReminderSchedule.Changed")
 # Who downloaded which file is the dossier's own history, for nobody else (SPEC section 7).
 OUTBOX.silent("AccessLog.Opened", "AccessLog.DocumentViewed")
+# The office's retention periods, who uses a stored file, and that an erased dossier's files
+# are deleted, are the dossier check's own bookkeeping (SPEC section 11).
+OUTBOX.silent("RetentionPolicy.Opened", "RetentionPolicy.Changed")
+OUTBOX.silent("FileUsers.Opened", "FileUsers.UserAdded", "FileUsers.UserLeft")
+OUTBOX.silent("DossierCheck.ErasedFilesDeleted")
 
 
 def _data(event: Any, origin: Origin | None, *names: str, **renamed: str) -> dict[str, Any]:
@@ -242,6 +247,12 @@ def _dossier_reopened(event: Any, origin: Origin) -> Fact:
     reopened = _data(event, origin, reopened_by="by", reopened_at="at")
     reopened["restored_action_point_ids"] = list(event.restores_action_points)
     return Fact(c.DossierReopened, reopened, subject=origin.dossier_id)
+
+
+@OUTBOX.on("DossierCheck.DossierErased")
+def _dossier_erased(event: Any, origin: Origin) -> Fact:
+    erased = _data(event, origin, erased_by="by", erased_at="at")
+    return Fact(c.DossierErased, erased, subject=origin.dossier_id)
 
 
 @OUTBOX.on("DossierCheck.DocumentExpired")

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
 from servicekit.domain import NotFound
 from servicekit.eventstore import TrackedApplication, retried_on_conflict
-from services.dossiercontrole_service.domainmodel import DossierCheck, DossierCheckError, Outcome
+from services.dossiercontrole_service.domainmodel import (
+    DossierCheck,
+    DossierCheckError,
+    FileUsers,
+    Outcome,
+    RetentionPolicy,
+    user_of,
+)
 
 
 @dataclass(frozen=True)
@@ -36,12 +44,59 @@ class ReopenDossier:
     at: datetime
 
 
+@dataclass(frozen=True)
+class EraseDossier:
+    """Erase a closed dossier: an admin now, or the retention policy when its period passed."""
+
+    tenant: str
+    dossier_id: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SetRetentionPolicy:
+    """The office's retention periods per outcome (ISO 8601 durations), replaced whole."""
+
+    tenant: str
+    periods: dict[str, str]
+    by: str
+
+
 class DossierNotFound(DossierCheckError, NotFound):
     """No dossier check of that id in the caller's office: nothing to close or reopen."""
 
 
 class DossierLifecycle(TrackedApplication):
-    """Closing and reopening, as commands of ``DossierChecks`` (its subclass)."""
+    """Closing, reopening and erasing, and the office's retention policy, as commands of
+    ``DossierChecks`` (its subclass)."""
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Saves, recording with each new upload that its dossier uses the file (``FileUsers``,
+        in the same transaction): erasure deletes a file only once no dossier uses it."""
+        return super().save(*objs, *self._new_file_users(objs), **kwargs)
+
+    def _new_file_users(self, objs: tuple[Any, ...]) -> list[FileUsers]:
+        users: dict[str, FileUsers] = {}
+        for check in objs:
+            if not isinstance(check, DossierCheck):
+                continue
+            for pending in check.pending_events:
+                if type(pending).__qualname__ != "DossierCheck.DocumentUploaded":
+                    continue
+                sha256 = str(pending.file["sha256"])  # type: ignore[attr-defined]
+                if sha256 not in users:
+                    users[sha256] = self._known_file_users(sha256) or FileUsers(sha256)
+                users[sha256].add(user_of(check.tenant, check.dossier_id))
+        return [u for u in users.values() if u.pending_events]
+
+    def _known_file_users(self, sha256: str) -> FileUsers | None:
+        """Who uses the file; None for a file uploaded before users were recorded (unknown)."""
+        try:
+            found: FileUsers = self.repository.get(FileUsers.create_id(sha256))
+        except AggregateNotFoundError:
+            return None
+        return found
 
     def _existing_check(self, tenant: str, dossier_id: str) -> DossierCheck:
         """The office's dossier check, which must exist (a dossier nothing was requested for
@@ -69,3 +124,49 @@ class DossierLifecycle(TrackedApplication):
         check.reopen(command.by, command.at)
         self.save(check)
         return check
+
+    # --- erasure and the retention policy (admin; the retention scheduler) ---------------------
+
+    @retried_on_conflict()
+    def erase_dossier(self, command: EraseDossier) -> DossierCheck:
+        """Record the erasure of a closed dossier (409 when open or erased already); the dossier
+        leaves the users of each of its files. Its files are deleted after (``Erasure``)."""
+        check = self._existing_check(command.tenant, command.dossier_id)
+        check.erase(command.by, command.at)
+        user = user_of(check.tenant, check.dossier_id)
+        known = [self._known_file_users(sha256) for sha256 in check.files_to_delete]
+        users = [file_users for file_users in known if file_users is not None]
+        for file_users in users:
+            file_users.leave(user)
+        self.save(check, *users)
+        return check
+
+    def unused_files(self, check: DossierCheck) -> list[str]:
+        """Of the erased dossier's files, those no dossier uses any more: to delete. A file
+        uploaded before users were recorded may be another dossier's too: it is kept."""
+        unused = []
+        for sha256 in check.files_to_delete:
+            file_users = self._known_file_users(sha256)
+            if file_users is not None and not file_users.users:
+                unused.append(sha256)
+        return unused
+
+    @retried_on_conflict()
+    def record_files_deleted(self, check_id: Any, at: datetime) -> None:
+        check: DossierCheck = self.repository.get(check_id)
+        check.record_files_deleted(at)
+        self.save(check)
+
+    def _retention_policy(self, tenant: str) -> RetentionPolicy:
+        policy: RetentionPolicy = self.office_aggregate(RetentionPolicy, tenant)
+        return policy
+
+    def get_retention_policy(self, tenant: str) -> RetentionPolicy:
+        return self._retention_policy(tenant)
+
+    @retried_on_conflict()
+    def set_retention_policy(self, command: SetRetentionPolicy) -> RetentionPolicy:
+        policy = self._retention_policy(command.tenant)
+        policy.change(dict(command.periods), command.by)
+        self.save(policy)
+        return policy

@@ -1,23 +1,32 @@
-"""The dossier-check service's HTTP API for a dossier's lifetime (SPEC section 11): closing and
-reopening a dossier. The rest of the API is ``http.py``; both routers are the same service."""
+"""The dossier-check service's HTTP API for a dossier's lifetime (SPEC section 11): closing,
+reopening and erasing a dossier, and the office's retention policy. The rest of the API is
+``http.py``; both routers are the same service."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from services.dossiercontrole_service.application import DossierChecks
-from services.dossiercontrole_service.domainmodel import DossierCheck, Outcome
-from services.dossiercontrole_service.lifecycle import CloseDossier, ReopenDossier
+from services.dossiercontrole_service.domainmodel import DossierCheck, Outcome, RetentionPolicy
+from services.dossiercontrole_service.lifecycle import (
+    CloseDossier,
+    EraseDossier,
+    ReopenDossier,
+    SetRetentionPolicy,
+)
+from services.dossiercontrole_service.retention import Erasure
+from shared.events.durations import Duration, IsoDuration
 
 router = APIRouter(responses=AUTHENTICATED, tags=["dossier lifetime"])
 Adviser = Annotated[Identity, Depends(require("adviser"))]
+Admin = Annotated[Identity, Depends(require("admin"))]
 
 
 class CloseIn(BaseModel):
@@ -32,18 +41,45 @@ class DossierOut(BaseModel):
     """Whether a dossier is open or closed, and how it ended."""
 
     dossier_id: str
-    status: Literal["open", "closed"]
+    status: Literal["open", "closed", "erased"]
     outcome: Outcome | None
     closed_at: AwareDatetime | None
+    erased_at: AwareDatetime | None = None
 
     @classmethod
     def of(cls, check: DossierCheck) -> DossierOut:
+        status: Literal["open", "closed", "erased"] = "closed" if check.closed else "open"
         return cls(
             dossier_id=check.dossier_id,
-            status="closed" if check.closed else "open",
+            status="erased" if check.erased_at else status,
             outcome=Outcome(check.outcome) if check.outcome else None,
             closed_at=check.closed_at,
+            erased_at=check.erased_at,
         )
+
+
+def _positive(text: str) -> str:
+    duration = Duration.parse(text)
+    if duration.months <= 0 and duration.span <= timedelta(0):
+        raise ValueError("a retention period must be longer than zero")
+    return text
+
+
+Period = Annotated[IsoDuration, AfterValidator(_positive)]
+
+
+class RetentionPolicyBody(BaseModel):
+    """How long a closed dossier is kept, by its outcome, counted from its closing; then it is
+    erased. Defaults: `{"completed": "P5Y", "withdrawn": "P1Y", "declined": "P30D"}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    completed: Period
+    withdrawn: Period
+    declined: Period
+
+    @classmethod
+    def of(cls, policy: RetentionPolicy) -> RetentionPolicyBody:
+        return cls.model_validate(policy.periods)
 
 
 def _app(request: Request) -> DossierChecks:
@@ -77,3 +113,38 @@ async def reopen_dossier(dossier_id: str, who: Adviser, request: Request) -> Dos
     command = ReopenDossier(who.tenant, dossier_id, who.actor, datetime.now(UTC))
     check = await asyncio.to_thread(_app(request).reopen_dossier, command)
     return DossierOut.of(check)
+
+
+@router.post(
+    "/dossiers/{dossier_id}/erase",
+    response_model=DossierOut,
+    responses=errors(404, 409),
+)
+async def erase_dossier(dossier_id: str, who: Admin, request: Request) -> DossierOut:
+    """Erase a closed dossier now (admin): its documents leave the dossier check, its files
+    that no other dossier uses are deleted, `DossierErased` is published and the portal, the
+    work queue and the contacts drop it. 409 when it is open or was erased already."""
+    command = EraseDossier(who.tenant, dossier_id, who.actor, datetime.now(UTC))
+    erasure: Erasure = request.app.state.erasure
+    check = await asyncio.to_thread(erasure.erase, command)
+    return DossierOut.of(check)
+
+
+@router.get("/retention-policy", response_model=RetentionPolicyBody)
+async def get_retention_policy(who: Admin, request: Request) -> RetentionPolicyBody:
+    """The office's retention periods per outcome."""
+    policy = await asyncio.to_thread(_app(request).get_retention_policy, who.tenant)
+    return RetentionPolicyBody.of(policy)
+
+
+@router.put(
+    "/retention-policy", response_model=RetentionPolicyBody, responses=errors(400, 409, 413)
+)
+async def set_retention_policy(
+    body: RetentionPolicyBody, who: Admin, request: Request
+) -> RetentionPolicyBody:
+    """Set the office's retention periods (admin), replaced whole; they apply to every closed
+    dossier, counted from its closing (one whose new period has passed is erased at once)."""
+    command = SetRetentionPolicy(who.tenant, body.model_dump(), who.actor)
+    policy = await asyncio.to_thread(_app(request).set_retention_policy, command)
+    return RetentionPolicyBody.of(policy)

@@ -11,6 +11,7 @@ from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.http import router
 from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
+from services.dossiercontrole_service.retention import Erasure, RetentionScheduler
 from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
@@ -26,13 +27,17 @@ def create_app(config: Settings | None = None) -> FastAPI:
     runtime.event_sourced(application, kafka)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.add_job("due-dates", DueScheduler(application).run)
+    blobs = blob_store(config)
+    erasure = Erasure(application, blobs)
+    runtime.add_job("retention", RetentionScheduler(application, erasure).run)
     app = http_app(
         runtime,
         title="Actiepunten dossier-check service",
         description="Dossier check (dossiercontrole), uploads, action points, document types.",
     )
     app.state.application = application
-    app.state.blobs = blob_store(config)
+    app.state.blobs = blobs
+    app.state.erasure = erasure
     # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.

@@ -133,6 +133,19 @@ class Dossier(Aggregate):
     def _closing_noted(self, closed: bool) -> None:
         self.closed = closed
 
+    def forget(self) -> None:
+        """The dossier was erased (SPEC section 11): its contacts and items are forgotten, and
+        nothing is mailed for it again."""
+        if self.contacts or self.open_items or self.titles or not self.closed:
+            self._forgotten()
+
+    @event("Forgotten")
+    def _forgotten(self) -> None:
+        self.contacts = {}
+        self.open_items = {}
+        self.titles = {}
+        self.closed = True
+
 
 class DigestClosed(Conflict):
     """The digest's mail is going out: what arrives now goes to the next digest."""

@@ -531,6 +531,16 @@ class DossierReopenedData(_Data):
     restored_action_point_ids: list[UUID] = Field(default_factory=list)
 
 
+class DossierErasedData(_Data):
+    """The closed dossier was erased (SPEC section 11), by an admin or because the office's
+    retention period passed (``erased_by``: ``retention-policy``): its personal data is to be
+    erased everywhere. Consumers drop the dossier; its earlier events stay on the topic."""
+
+    dossier_id: Identifier
+    erased_by: str
+    erased_at: AwareDatetime
+
+
 # --- platform topics (inbound) -----------------------------------------------------------------
 
 
@@ -767,6 +777,11 @@ class DossierReopened(CloudEvent):
     data: DossierReopenedData
 
 
+class DossierErased(CloudEvent):
+    type: Literal["DossierErased"] = "DossierErased"
+    data: DossierErasedData
+
+
 class PortalSettingsChanged(CloudEvent):
     type: Literal["PortalSettingsChanged"] = "PortalSettingsChanged"
     data: PortalSettingsChangedData
@@ -843,7 +858,8 @@ DossiercontroleTopicEvent = Annotated[
     | DocumentExpired
     | PortalSettingsChanged
     | DossierClosed
-    | DossierReopened,
+    | DossierReopened
+    | DossierErased,
     Field(discriminator="type"),
 ]
 ProductsTopicEvent = Annotated[ProductCreated | ApplicationSubmitted, Field(discriminator="type")]

@@ -1,7 +1,9 @@
-"""Story of a dossier's lifetime (SPEC section 11, issue 22): the client withdraws, the adviser
+"""Stories of a dossier's lifetime (SPEC section 11, issue 22): the client withdraws, the adviser
 closes the dossier, its open action points leave the portal, and a request that arrives for it
 afterwards is dead-lettered with the reason; the client returns, the adviser reopens it, and the
-tasks are back.
+tasks are back. A declined dossier is erased everywhere when the office's retention period has
+passed (also after a republish and a replay of the portal); an admin erases a closed one at
+once, and a file another dossier also holds stays.
 
 Through the running services on each store: HTTP for what the adviser and the client do and
 see, the real broker in between.
@@ -9,6 +11,8 @@ see, the real broker in between.
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -16,6 +20,7 @@ import pytest
 
 from devtools import Broker
 from shared.events import topics
+from tests.e2e.test_operations import actiepunten
 from tests.support import (
     Office,
     System,
@@ -26,6 +31,7 @@ from tests.support import (
     read_dead_letters,
     read_events,
     start_runs,
+    stored_blob,
     unique_events,
     wait_until_caught_up,
 )
@@ -139,6 +145,7 @@ def test_a_withdrawn_client_s_dossier_is_closed_and_reopened(system: System, kaf
         "status": "open",
         "outcome": None,
         "closed_at": None,
+        "erased_at": None,
     }
     _portal(
         system,
@@ -178,3 +185,140 @@ def _request_on_the_topic(kafka: Broker, office: Office) -> tuple[str, int, int]
     event["dataversion"] = 2
     key = f"{office.tenant}:{DOSSIER}"
     return (topics.SCENARIO, *publish(kafka.bootstrap_servers, topics.SCENARIO, event, key))
+
+
+# --- erasure: by the retention policy, and by an admin at once ----------------------------------
+
+
+def _delivered(system: System, office: Office, dossier: str, content: bytes) -> str:
+    """A scenario of two documents on ``dossier``; the client delivers ``content`` for the
+    first. Its SHA-256."""
+    scenario_id = system.define_scenario(office, "hypotheek", "identiteitsbewijs", "loonstrook")
+    assert start_runs(system, office, dossier, product(), scenario_id).status_code == 201
+
+    def two() -> list[dict[str, Any]]:
+        documents = system.documents(office, dossier)
+        assert len(documents) == 2, documents
+        return documents
+
+    first = eventually(two, timeout=30)[0]
+    upload = system.post(
+        "dossiercontrole",
+        f"/documents/{first['document_id']}/upload",
+        office.client(dossier),
+        files={"file": ("scan.pdf", content, "application/pdf")},
+    )
+    assert upload.status_code == 200, upload.text
+    return hashlib.sha256(content).hexdigest()
+
+
+def _work_queue_dossiers(system: System, office: Office) -> set[str]:
+    items = system.get("portal", "/work-queue", office.adviser, params={"kind": "to_review"})
+    assert items.status_code == 200, items.text
+    return {item["dossier_id"] for item in items.json()["items"]}
+
+
+def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
+    system: System,
+) -> None:
+    office = system.office()
+    dossier = "dossier-afgewezen"
+    # The admin keeps a declined application three seconds (SPEC: durations, so tests use
+    # seconds); a period of zero, or the adviser, is refused.
+    fast = {"completed": "P5Y", "withdrawn": "P1Y", "declined": "PT3S"}
+    default = system.get("dossiercontrole", "/retention-policy", office.admin)
+    assert default.json() == {"completed": "P5Y", "withdrawn": "P1Y", "declined": "P30D"}
+    zero = system.put(
+        "dossiercontrole", "/retention-policy", office.admin, json={**fast, "declined": "PT0S"}
+    )
+    assert zero.status_code == 422 and "longer than zero" in zero.text
+    assert (
+        system.put("dossiercontrole", "/retention-policy", office.adviser, json=fast).status_code
+        == 403
+    )
+    assert (
+        system.put("dossiercontrole", "/retention-policy", office.admin, json=fast).json() == fast
+    )
+
+    # A delivered payslip waits for review; the contact is known; then the lender declines.
+    sha256 = _delivered(system, office, dossier, PDF + b"% declined payslip\n")
+    contact = {"dossier_id": dossier, "client_id": "klant-9", "name": "Jan", "salutation": "formal"}
+    contact["email"] = "jan@example.org"
+    event = cloud_event("ClientContactChanged", office.tenant, dossier, contact)
+    publish(system.bootstrap_servers, topics.CLIENTS, event, f"{office.tenant}:{dossier}")
+    eventually(lambda: _has(_work_queue_dossiers(system, office), dossier), timeout=30)
+    closed = system.post(
+        "dossiercontrole",
+        f"/dossiers/{dossier}/close",
+        office.adviser,
+        json={"outcome": "declined"},
+    )
+    assert closed.status_code == 200, closed.text
+
+    # Seconds later the scheduler has erased it: the dossier check, its file, the portal and
+    # the work queue no longer hold it; DossierErased says who and when.
+    def erased() -> None:
+        assert system.documents(office, dossier) == []
+        assert stored_blob(system, sha256) is None
+        assert system.portal_all(office, dossier) == []
+        assert dossier not in _work_queue_dossiers(system, office)
+
+    eventually(erased, timeout=60, interval=0.5)
+    events = read_events(
+        system.bootstrap_servers,
+        topics.DOSSIERCONTROLE,
+        office.tenant,
+        until=lambda found: "DossierErased" in [e["type"] for e in found],
+    )
+    [erasure] = [e for e in unique_events(events) if e["type"] == "DossierErased"]
+    assert erasure["dossierid"] == dossier and erasure["data"]["erased_by"] == "retention-policy"
+    reopen = system.post("dossiercontrole", f"/dossiers/{dossier}/reopen", office.adviser)
+    assert reopen.status_code == 409 and "was erased at" in reopen.json()["detail"]
+
+    # Republishing the dossier check's log and rebuilding the portal from the topic bring
+    # nothing of it back: its events are followed by its erasure there too.
+    assert "republished" in actiepunten(system, "republish", "dossiercontrole")
+    assert "portal read model rebuilt in" in actiepunten(system, "replay", "portal", timeout=300)
+    time.sleep(2.5)  # the portal looks for a new model every second
+    assert system.portal_all(office, dossier) == []
+    assert dossier not in _work_queue_dossiers(system, office)
+
+
+def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System) -> None:
+    office = system.office()
+    shared = PDF + b"% a bank statement both partners' dossiers hold\n"
+    sha256 = _delivered(system, office, "dossier-partner-1", shared)
+    _delivered(system, office, "dossier-partner-2", shared)
+
+    early = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.admin)
+    assert early.status_code == 409 and "is not closed" in early.json()["detail"]
+    closed = system.post(
+        "dossiercontrole",
+        "/dossiers/dossier-partner-1/close",
+        office.adviser,
+        json={"outcome": "completed"},
+    )
+    assert closed.status_code == 200, closed.text
+    by_adviser = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.adviser)
+    assert by_adviser.status_code == 403
+
+    erased = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["status"] == "erased" and erased.json()["erased_at"]
+    again = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.admin)
+    assert again.status_code == 409 and "was erased at" in again.json()["detail"]
+
+    # The other dossier still has the statement: its file stays, and its client can open it.
+    assert system.documents(office, "dossier-partner-1") == []
+    assert stored_blob(system, sha256) == shared
+    document = next(d for d in system.documents(office, "dossier-partner-2") if d["versions"])
+    download = system.get(
+        "dossiercontrole",
+        f"/documents/{document['document_id']}/file",
+        office.client("dossier-partner-2"),
+    )
+    assert download.status_code == 200 and download.content == shared
+
+
+def _has(found: set[str], dossier: str) -> None:
+    assert dossier in found, found

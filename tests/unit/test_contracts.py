@@ -216,6 +216,11 @@ DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
         "reopened_at": MOMENT,
         "restored_action_point_ids": [uuid4()],
     },
+    c.DossierErased: {
+        "dossier_id": "dossier-1",
+        "erased_by": "retention-policy",
+        "erased_at": MOMENT,
+    },
     c.ProductCreated: {"product_id": "hyp-1", "product_type": "hypotheek"},
     c.ApplicationSubmitted: {"product_id": "lv-7", "product_type": "levensverzekering"},
     c.AppointmentScheduled: {
@@ -281,6 +286,7 @@ TOPIC_OF: dict[type[c.CloudEvent], str] = {
     c.PortalSettingsChanged: topics.DOSSIERCONTROLE,
     c.DossierClosed: topics.DOSSIERCONTROLE,
     c.DossierReopened: topics.DOSSIERCONTROLE,
+    c.DossierErased: topics.DOSSIERCONTROLE,
     c.ProductCreated: topics.PRODUCTS,
     c.ApplicationSubmitted: topics.PRODUCTS,
     c.AppointmentScheduled: topics.APPOINTMENTS,

@@ -9,7 +9,9 @@
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
-- ``closing``: a dossier's closing with an outcome, and its reopening (part of ``DossierCheck``);
+- ``closing``: a dossier's closing with an outcome, its reopening and its erasure (part of
+  ``DossierCheck``); ``retention``: the office's retention policy; ``file_users``: which
+  dossiers use a stored file;
 - ``access_log``: who downloaded which version of a dossier's files (``AccessLog``);
 - ``errors``: the refusals.
 
@@ -22,6 +24,7 @@ from services.dossiercontrole_service.domainmodel.access_log import AccessLog
 from services.dossiercontrole_service.domainmodel.closing import (
     DossierIsClosed,
     DossierIsOpen,
+    DossierWasErased,
     Outcome,
 )
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
@@ -42,6 +45,7 @@ from services.dossiercontrole_service.domainmodel.errors import (
     UploadQuotaExceeded,
     VersionNotFound,
 )
+from services.dossiercontrole_service.domainmodel.file_users import FileUsers, user_of
 from services.dossiercontrole_service.domainmodel.identity import (
     action_point_id_for,
     document_id_for,
@@ -56,6 +60,10 @@ from services.dossiercontrole_service.domainmodel.office import (
     ReminderSchedule,
 )
 from services.dossiercontrole_service.domainmodel.reminders import ReminderPlan
+from services.dossiercontrole_service.domainmodel.retention import (
+    DEFAULT_RETENTION,
+    RetentionPolicy,
+)
 from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     AWAITING_CLIENT,
@@ -82,6 +90,7 @@ __all__ = [
     "AWAITING_CLIENT",
     "AWAITING_DELIVERY",
     "BY_THE_CLOCK",
+    "DEFAULT_RETENTION",
     "DOCUMENT_MOVES",
     "VALUE_OBJECTS",
     "AccessLog",
@@ -101,6 +110,8 @@ __all__ = [
     "DossierCheckError",
     "DossierIsClosed",
     "DossierIsOpen",
+    "DossierWasErased",
+    "FileUsers",
     "Locator",
     "Move",
     "MoveRefused",
@@ -116,6 +127,7 @@ __all__ = [
     "ReminderSchedule",
     "RequestIdInUse",
     "Requested",
+    "RetentionPolicy",
     "SourceDocumentNotFound",
     "StoredFile",
     "Subject",
@@ -124,5 +136,6 @@ __all__ = [
     "action_point_id_for",
     "document_id_for",
     "rerequest_id_for",
+    "user_of",
     "validity_end",
 ]

@@ -1,11 +1,12 @@
-"""A dossier's lifetime (SPEC section 11): closing it with an outcome, and reopening it.
+"""A dossier's lifetime (SPEC section 11): closing it with an outcome, reopening it, erasing it.
 
 ``Closing`` is a part of the ``DossierCheck`` aggregate (a mixin whose events the aggregate
 class redefines as its own, ``DossierCheck.DossierClosed`` and ``DossierCheck.DossierReopened``):
 a closed dossier refuses the commands that would change it (``ensure_open``), so the rule is
 atomic with the dossier's documents. Closing removes the open action points (the client has
 nothing left to do: the portal drops them with ``reason: "dossier_closed"``, reminders stop);
-reopening, while nothing was erased, opens exactly those again.
+reopening, while nothing was erased, opens exactly those again. Erasing a closed dossier drops
+its documents from the dossier check and names the files to delete.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class DossierIsOpen(DossierCheckError, Conflict):
     """Reopening (or erasing) a dossier that is not closed."""
 
 
+class DossierWasErased(DossierIsClosed):
+    """Reopening or erasing a dossier that was erased: nothing of it is left to work on."""
+
+
 class Closing:
     """The closing and reopening of a dossier check (mixed into ``DossierCheck``)."""
 
@@ -50,6 +55,8 @@ class Closing:
     outcome: str | None = None  # an ``Outcome``'s value
     closed_at: datetime | None = None
     closed_points: Sequence[str] = ()  # the action points its closing removed
+    erased_at: datetime | None = None
+    files_to_delete: Sequence[str] = ()  # its files' SHA-256, until they are deleted
 
     documents: dict[str, Document]
     dossier_id: str
@@ -66,6 +73,10 @@ class Closing:
 
     def ensure_open(self) -> None:
         """Refuses a change to a closed dossier (409 on HTTP, a dead letter on Kafka)."""
+        if self.erased_at is not None:
+            raise DossierWasErased(
+                f"dossier {self.dossier_id} was erased at {self.erased_at.isoformat()}"
+            )
         if self.closed_at is not None:
             raise DossierIsClosed(f"dossier {self.dossier_id} is closed ({self.outcome})")
 
@@ -79,11 +90,31 @@ class Closing:
 
     def reopen(self, by: str, at: datetime) -> None:
         """Reopen a closed dossier: the action points its closing removed are open again."""
-        if self.closed_at is None:
-            raise DossierIsOpen(f"dossier {self.dossier_id} is not closed")
+        self._ensure_closed_and_kept()
         self.trigger_event(
             self.DossierReopened, by=by, at=at, restores_action_points=list(self.closed_points)
         )
+
+    def _ensure_closed_and_kept(self) -> None:
+        if self.erased_at is not None:
+            self.ensure_open()  # says when it was erased
+        if self.closed_at is None:
+            raise DossierIsOpen(f"dossier {self.dossier_id} is not closed")
+
+    def erase(self, by: str, at: datetime) -> None:
+        """Erase the closed dossier: its documents are gone from the dossier check, and its
+        files are to be deleted (``files_to_delete``, until ``record_files_deleted``). The
+        stored events stay (the log is append-only)."""
+        self._ensure_closed_and_kept()
+        files = sorted(
+            {file.sha256 for document in self.documents.values() for file in document.files}
+        )
+        self.trigger_event(self.DossierErased, by=by, at=at, files=files)
+
+    def record_files_deleted(self, at: datetime) -> None:
+        """The files of the erased dossier were deleted (those no other dossier uses)."""
+        if self.erased_at is not None and self.files_to_delete:
+            self.trigger_event(self.ErasedFilesDeleted, at=at)
 
     def _move_points(self, ids: list[str], command: ActionPointCommand, at: datetime) -> None:
         wanted = set(ids)
@@ -115,3 +146,19 @@ class Closing:
             aggregate.outcome = None
             aggregate.closed_at = None
             aggregate.closed_points = ()
+
+    class DossierErased(Aggregate.Event):
+        by: str  # the admin's actor, or ``retention-policy`` for the scheduler
+        at: datetime
+        files: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.documents = {}
+            aggregate.erased_at = self.at
+            aggregate.files_to_delete = list(self.files)
+
+    class ErasedFilesDeleted(Aggregate.Event):
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.files_to_delete = []
