@@ -11,8 +11,9 @@ from fastapi import HTTPException, Request
 
 from shared.events.contracts import has_control_character, tenant_problem
 
-Role = Literal["admin", "adviser", "client"]
-ROLES: tuple[Role, ...] = ("admin", "adviser", "client")
+# ``service``: another platform service (SPEC section 11), e.g. to read a dossier's data key.
+Role = Literal["admin", "adviser", "client", "service"]
+ROLES: tuple[Role, ...] = ("admin", "adviser", "client", "service")
 
 
 @dataclass(frozen=True)

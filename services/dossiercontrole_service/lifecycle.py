@@ -98,7 +98,7 @@ class DossierLifecycle(TrackedApplication):
             return None
         return found
 
-    def _existing_check(self, tenant: str, dossier_id: str) -> DossierCheck:
+    def existing_check(self, tenant: str, dossier_id: str) -> DossierCheck:
         """The office's dossier check, which must exist (a dossier nothing was requested for
         has nothing to close: 404)."""
         try:
@@ -112,7 +112,7 @@ class DossierLifecycle(TrackedApplication):
     @retried_on_conflict()
     def close_dossier(self, command: CloseDossier) -> DossierCheck:
         """Close the dossier (409 when it is closed already); its open action points go."""
-        check = self._existing_check(command.tenant, command.dossier_id)
+        check = self.existing_check(command.tenant, command.dossier_id)
         check.close(command.outcome, command.by, command.at)
         self.save(check)
         return check
@@ -120,7 +120,7 @@ class DossierLifecycle(TrackedApplication):
     @retried_on_conflict()
     def reopen_dossier(self, command: ReopenDossier) -> DossierCheck:
         """Reopen the dossier (409 when it is open); what its closing removed is open again."""
-        check = self._existing_check(command.tenant, command.dossier_id)
+        check = self.existing_check(command.tenant, command.dossier_id)
         check.reopen(command.by, command.at)
         self.save(check)
         return check
@@ -131,7 +131,7 @@ class DossierLifecycle(TrackedApplication):
     def erase_dossier(self, command: EraseDossier) -> DossierCheck:
         """Record the erasure of a closed dossier (409 when open or erased already); the dossier
         leaves the users of each of its files. Its files are deleted after (``Erasure``)."""
-        check = self._existing_check(command.tenant, command.dossier_id)
+        check = self.existing_check(command.tenant, command.dossier_id)
         check.erase(command.by, command.at)
         user = user_of(check.tenant, check.dossier_id)
         known = [self._known_file_users(sha256) for sha256 in check.files_to_delete]

@@ -5,6 +5,7 @@ reopening and erasing a dossier, and the office's retention policy. The rest of 
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -14,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from servicekit.auth import Identity, require
 from servicekit.errors import AUTHENTICATED, errors
 from services.dossiercontrole_service.application import DossierChecks
+from services.dossiercontrole_service.data_keys import DataKeys
 from services.dossiercontrole_service.domainmodel import DossierCheck, Outcome, RetentionPolicy
 from services.dossiercontrole_service.lifecycle import (
     CloseDossier,
@@ -27,6 +29,7 @@ from shared.events.durations import Duration, IsoDuration
 router = APIRouter(responses=AUTHENTICATED, tags=["dossier lifetime"])
 Adviser = Annotated[Identity, Depends(require("adviser"))]
 Admin = Annotated[Identity, Depends(require("admin"))]
+Service = Annotated[Identity, Depends(require("service"))]
 
 
 class CloseIn(BaseModel):
@@ -148,3 +151,33 @@ async def set_retention_policy(
     command = SetRetentionPolicy(who.tenant, body.model_dump(), who.actor)
     policy = await asyncio.to_thread(_app(request).set_retention_policy, command)
     return RetentionPolicyBody.of(policy)
+
+
+class DataKeyOut(BaseModel):
+    """A dossier's data key, for a platform service that reads our topics' sealed fields."""
+
+    dossier_id: str
+    algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+    key: str = Field(description="The 32-byte key, base64.")
+
+
+@router.get(
+    "/dossiers/{dossier_id}/data-key", response_model=DataKeyOut, responses=errors(404, 410)
+)
+async def data_key(dossier_id: str, who: Service, request: Request) -> DataKeyOut:
+    """The dossier's data key (`service` tokens only): a sealed personal field
+    (`enc:v1:<base64 of nonce and ciphertext>`) opens with it, AES-GCM with `<tenant>:<dossier>`
+    as associated data. 410 once the dossier was erased (forget any copy then); 404 when it has
+    no dossier check (the key is made on first use). Cache it; forget it on `DossierErased`."""
+    keys: DataKeys = request.app.state.data_keys
+    app = _app(request)
+
+    def key_of_dossier() -> bytes:
+        key = keys.get(who.tenant, dossier_id)  # 410 once erased
+        if key is None:
+            app.existing_check(who.tenant, dossier_id)  # 404 for a dossier it does not know
+            key = keys.key_for(who.tenant, dossier_id)
+        return key
+
+    key = await asyncio.to_thread(key_of_dossier)
+    return DataKeyOut(dossier_id=dossier_id, key=base64.b64encode(key).decode())

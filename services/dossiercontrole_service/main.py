@@ -9,6 +9,7 @@ from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
+from services.dossiercontrole_service.data_keys import data_keys
 from services.dossiercontrole_service.http import router
 from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
 from services.dossiercontrole_service.retention import Erasure, RetentionScheduler
@@ -28,7 +29,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.add_job("due-dates", DueScheduler(application).run)
     blobs = blob_store(config)
-    erasure = Erasure(application, blobs)
+    keys = data_keys(config)
+    erasure = Erasure(application, blobs, keys)
     runtime.add_job("retention", RetentionScheduler(application, erasure).run)
     app = http_app(
         runtime,
@@ -38,6 +40,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.application = application
     app.state.blobs = blobs
     app.state.erasure = erasure
+    app.state.data_keys = keys
     # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.

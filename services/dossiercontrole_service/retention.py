@@ -29,6 +29,7 @@ from servicekit import scheduler
 from servicekit.scheduler import Due
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs
+from services.dossiercontrole_service.data_keys import DataKeys
 from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     DossierIsClosed,
@@ -43,7 +44,7 @@ RETENTION_ACTOR = "retention-policy"
 """Who erased a dossier whose retention period passed (``DossierErased.data.erased_by``)."""
 
 ERASE = "erase"
-DELETE_FILES = "delete-files"
+DELETE_FILES = "carry-out"  # destroy the key, delete the files
 
 DOSSIERS_ERASED = Counter(
     "actiepunten_dossiers_erased", "Dossiers this process erased (by an admin or by retention)"
@@ -57,25 +58,29 @@ RETENTION_WAITING = Gauge(
 
 
 class Erasure:
-    """Erases a closed dossier: records it, deletes its unused files, records that."""
+    """Erases a closed dossier: records it, destroys its data key, deletes its unused files,
+    records that."""
 
-    def __init__(self, app: DossierChecks, blobs: Blobs) -> None:
+    def __init__(self, app: DossierChecks, blobs: Blobs, keys: DataKeys) -> None:
         self.app = app
         self.blobs = blobs
+        self.keys = keys
 
     def erase(self, command: EraseDossier) -> DossierCheck:
         """Erase now (an admin, or the scheduler); 409 when open or erased already."""
         check = self.app.erase_dossier(command)
         DOSSIERS_ERASED.inc()
-        self.delete_files(check.id, command.at)
+        self.keys.erase(check.tenant, check.dossier_id, command.at)
+        self.carry_out(check.id, command.at)
         return check
 
-    def delete_files(self, check_id: UUID, at: datetime) -> bool:
-        """Delete the erased dossier's files that no dossier uses, then record it; False when
-        there was nothing left to do."""
+    def carry_out(self, check_id: UUID, at: datetime) -> bool:
+        """Destroy the erased dossier's key and delete its files that no dossier uses, then
+        record it; False when there was nothing left to do."""
         check: DossierCheck = self.app.repository.get(check_id)
-        if check.erased_at is None or not check.files_to_delete:
+        if check.erased_at is None or check.erasure_carried_out:
             return False
+        self.keys.erase(check.tenant, check.dossier_id, check.erased_at)
         for sha256 in self.app.unused_files(check):
             self.blobs.delete(sha256)
             FILES_DELETED.inc()
@@ -127,7 +132,7 @@ class RetentionTimetable:
             return
         self.closed.pop(check_id, None)
         self.pending.pop((ERASE, check_id), None)
-        if name == "DossierCheck.DossierErased" and event.files:
+        if name == "DossierCheck.DossierErased":
             self.pending[(DELETE_FILES, check_id)] = Due((DELETE_FILES, check_id), event.at)
         elif name == "DossierCheck.ErasedFilesDeleted":
             self.pending.pop((DELETE_FILES, check_id), None)
@@ -171,7 +176,7 @@ class RetentionScheduler(scheduler.Scheduler):
     def _act(self, due: Due, now: datetime) -> bool:
         step, check_id = cast(tuple[str, UUID], due.key)
         if step == DELETE_FILES:
-            return self.erasure.delete_files(check_id, now)
+            return self.erasure.carry_out(check_id, now)
         check: DossierCheck = self.app.repository.get(check_id)
         if check.erased_at is not None or check.closed_at is None:
             return False  # erased by an admin or another replica, or reopened meanwhile

@@ -11,6 +11,7 @@ see, the real broker in between.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 import uuid
@@ -301,12 +302,23 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System
     assert closed.status_code == 200, closed.text
     by_adviser = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.adviser)
     assert by_adviser.status_code == 403
+    # A platform service reads the dossier's data key; no other role may.
+    key_path = "/dossiers/dossier-partner-1/data-key"
+    key = system.get("dossiercontrole", key_path, office.headers("service"))
+    assert key.status_code == 200 and len(base64.b64decode(key.json()["key"])) == 32
+    for role in ("adviser", "admin", "client"):
+        refused = system.get("dossiercontrole", key_path, office.headers(role))
+        assert refused.status_code == 403, role
+    unknown = system.get("dossiercontrole", "/dossiers/nobody/data-key", office.headers("service"))
+    assert unknown.status_code == 404
 
     erased = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.admin)
     assert erased.status_code == 200, erased.text
     assert erased.json()["status"] == "erased" and erased.json()["erased_at"]
     again = system.post("dossiercontrole", "/dossiers/dossier-partner-1/erase", office.admin)
     assert again.status_code == 409 and "was erased at" in again.json()["detail"]
+    gone = system.get("dossiercontrole", key_path, office.headers("service"))
+    assert gone.status_code == 410 and "its key is gone" in gone.json()["detail"]
 
     # The other dossier still has the statement: its file stays, and its client can open it.
     assert system.documents(office, "dossier-partner-1") == []

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from servicekit.crypto import KeyEncryptionKeys
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
 from services.dossiercontrole_service.application import (
     AddRequestedDocument,
@@ -19,6 +20,7 @@ from services.dossiercontrole_service.application import (
     UploadDocument,
 )
 from services.dossiercontrole_service.blobstore import BlobStore
+from services.dossiercontrole_service.data_keys import DataKeys, KeyErased, SqliteKeys
 from services.dossiercontrole_service.domainmodel import (
     DEFAULT_RETENTION,
     DocumentNotFound,
@@ -64,6 +66,14 @@ def close(checks: DossierChecks, dossier: str, outcome: Outcome, at: datetime = 
     checks.close_dossier(CloseDossier(OFFICE, dossier, outcome, ADVISER, at))
 
 
+def erasure_of(checks: DossierChecks, tmp_path: Path) -> Erasure:
+    """The erasure over a real blob folder and a real key file."""
+    keks = KeyEncryptionKeys({"kek-1": b"k" * 32})
+    return Erasure(
+        checks, BlobStore(tmp_path / "blobs"), DataKeys(keks, SqliteKeys(tmp_path / "k"))
+    )
+
+
 def stored(blobs: BlobStore, content: bytes) -> bool:
     return blobs.path_of(hashlib.sha256(content).hexdigest()).exists()
 
@@ -71,8 +81,9 @@ def stored(blobs: BlobStore, content: bytes) -> bool:
 def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays_for_its_other_user(
     checks: DossierChecks, tmp_path: Path
 ) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    erasure = Erasure(checks, blobs)
+    erasure = erasure_of(checks, tmp_path)
+    blobs = erasure.blobs
+    assert isinstance(blobs, BlobStore)
     outbox = Outbox(checks, topics.DOSSIERCONTROLE, dossiercontrole_kafka.OUTBOX.translator(checks))
     # Two dossiers hold the same payslip; the first also holds an ID card.
     first = deliver(checks, blobs, "dossier-a", SHARED)
@@ -86,12 +97,17 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays_for_its_other_
 
     # The application was declined: the adviser closes it, the admin erases it at once.
     close(checks, "dossier-a", Outcome.DECLINED)
+    key = erasure.keys.key_for(OFFICE, "dossier-a")
+    assert erasure.keys.get(OFFICE, "dossier-a") == key
     erased = erasure.erase(EraseDossier(OFFICE, "dossier-a", ADMIN, NOW))
     assert erased.erased_at == NOW
     published = [e for e in outbox.new() if e.type == "DossierErased"]
     assert [(e.dossierid, e.data.erased_by) for e in published] == [("dossier-a", ADMIN)]
 
-    # Its own file is gone; the payslip stays, since dossier B still uses it.
+    # Its key is gone for good (410 on HTTP) ...
+    with pytest.raises(KeyErased):
+        erasure.keys.get(OFFICE, "dossier-a")
+    # ... and its own file; the payslip stays, since dossier B still uses it.
     assert not stored(blobs, OWN) and stored(blobs, SHARED)
     with pytest.raises(DocumentNotFound):
         checks.get_document(OFFICE, first)
@@ -112,8 +128,9 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays_for_its_other_
 def test_the_retention_scheduler_erases_once_when_the_period_has_passed(
     checks: DossierChecks, tmp_path: Path
 ) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    erasure = Erasure(checks, blobs)
+    erasure = erasure_of(checks, tmp_path)
+    blobs = erasure.blobs
+    assert isinstance(blobs, BlobStore)
     # The office keeps a declined dossier ten seconds, a withdrawn one a day.
     periods = {"completed": "P5Y", "withdrawn": "P1D", "declined": "PT10S"}
     checks.set_retention_policy(SetRetentionPolicy(OFFICE, periods, ADMIN))
@@ -144,8 +161,9 @@ def test_the_retention_scheduler_erases_once_when_the_period_has_passed(
 def test_a_policy_change_moves_the_erasure_of_closed_dossiers(
     checks: DossierChecks, tmp_path: Path
 ) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    erasure = Erasure(checks, blobs)
+    erasure = erasure_of(checks, tmp_path)
+    blobs = erasure.blobs
+    assert isinstance(blobs, BlobStore)
     deliver(checks, blobs, "completed-1", OWN)
     close(checks, "completed-1", Outcome.COMPLETED)
     scheduler = RetentionScheduler(checks, erasure)

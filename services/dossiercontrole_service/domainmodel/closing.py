@@ -57,6 +57,7 @@ class Closing:
     closed_points: Sequence[str] = ()  # the action points its closing removed
     erased_at: datetime | None = None
     files_to_delete: Sequence[str] = ()  # its files' SHA-256, until they are deleted
+    erasure_carried_out = False  # its key destroyed and its unused files deleted
 
     documents: dict[str, Document]
     dossier_id: str
@@ -112,8 +113,9 @@ class Closing:
         self.trigger_event(self.DossierErased, by=by, at=at, files=files)
 
     def record_files_deleted(self, at: datetime) -> None:
-        """The files of the erased dossier were deleted (those no other dossier uses)."""
-        if self.erased_at is not None and self.files_to_delete:
+        """The erased dossier's key was destroyed and its files deleted (those no other dossier
+        uses): what the erasure does outside the event store is done."""
+        if self.erased_at is not None and not self.erasure_carried_out:
             self.trigger_event(self.ErasedFilesDeleted, at=at)
 
     def _move_points(self, ids: list[str], command: ActionPointCommand, at: datetime) -> None:
@@ -162,3 +164,4 @@ class Closing:
 
         def apply(self, aggregate: Any) -> None:
             aggregate.files_to_delete = []
+            aggregate.erasure_carried_out = True
