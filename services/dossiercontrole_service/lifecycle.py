@@ -67,6 +67,17 @@ class DossierNotFound(DossierCheckError, NotFound):
     """No dossier check of that id in the caller's office: nothing to close or reopen."""
 
 
+# Stored events name their class's module: the package's before it was split into rooms.
+_UPLOADED_TOPICS = [
+    f"{module}:DossierCheck.DocumentUploaded"
+    for module in (
+        "services.dossiercontrole_service.domainmodel",
+        "services.dossiercontrole_service.domainmodel.dossier_check",
+    )
+]
+_FILE_USERS_TOPICS = ["services.dossiercontrole_service.domainmodel.file_users:FileUsers.Opened"]
+
+
 class DossierLifecycle(TrackedApplication):
     """Closing, reopening and erasing, and the office's retention policy, as commands of
     ``DossierChecks`` (its subclass)."""
@@ -74,7 +85,22 @@ class DossierLifecycle(TrackedApplication):
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Saves, recording with each new upload that its dossier uses the file (``FileUsers``,
         in the same transaction): erasure deletes a file only once no dossier uses it."""
-        return super().save(*objs, *self._new_file_users(objs), **kwargs)
+        # The users first: a fresh store's first upload then follows its file's first users.
+        return super().save(*self._new_file_users(objs), *objs, **kwargs)
+
+    _unindexed_uploads: bool | None = None
+
+    def has_unindexed_uploads(self) -> bool:
+        """Whether the store holds uploads from before ``FileUsers`` were recorded: then a file
+        may have users nobody recorded (the same bytes uploaded into a dossier back then), and
+        an erasure deletes no file until those are indexed (README, "old data")."""
+        if self._unindexed_uploads is None:
+            uploaded = self.recorder.select_notifications(0, 1, topics=_UPLOADED_TOPICS)
+            indexed = self.recorder.select_notifications(0, 1, topics=_FILE_USERS_TOPICS)
+            self._unindexed_uploads = bool(uploaded) and (
+                not indexed or uploaded[0].id < indexed[0].id
+            )
+        return self._unindexed_uploads
 
     def _new_file_users(self, objs: tuple[Any, ...]) -> list[FileUsers]:
         users: dict[str, FileUsers] = {}
@@ -144,7 +170,9 @@ class DossierLifecycle(TrackedApplication):
     def unused_files(self, check: DossierCheck) -> list[str]:
         """Of the erased dossier's files, those no dossier uses any more: to delete. A file
         uploaded before users were recorded may be another dossier's too: it is kept."""
-        unused = []
+        unused: list[str] = []
+        if self.has_unindexed_uploads():
+            return unused
         for sha256 in check.files_to_delete:
             file_users = self._known_file_users(sha256)
             if file_users is not None and not file_users.users:

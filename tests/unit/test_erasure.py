@@ -180,3 +180,37 @@ def test_a_policy_change_moves_the_erasure_of_closed_dossiers(
     assert scheduler.run_due(NOW + timedelta(days=30)) == 0
     assert checks.get_dossier_check(OFFICE, "reopened-1").erased_at is None
     assert RETENTION_ACTOR == "retention-policy"
+
+
+def test_a_store_with_uploads_from_before_file_users_deletes_no_file_at_erasure(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_old_dossier_check_stores import DOSSIER as OLD_DOSSIER
+    from tests.unit.test_old_dossier_check_stores import OFFICE as OLD_OFFICE
+    from tests.unit.test_old_dossier_check_stores import STORE_V2, restored
+
+    # A store written by an earlier main: its uploads recorded no users of their files, so a
+    # file's other users are unknown.
+    checks = restored(tmp_path / "old.sqlite", with_snapshot=False, store=STORE_V2)
+    try:
+        erasure = erasure_of(checks, tmp_path)
+        blobs = erasure.blobs
+        assert isinstance(blobs, BlobStore)
+        # A new upload of the same bytes into a new dossier, then that dossier is erased.
+        sha256 = blobs.put(SHARED)
+        deliver(checks, blobs, "dossier-nieuw", SHARED)
+        close(checks, "dossier-nieuw", Outcome.DECLINED)
+        erasure.erase(EraseDossier(OFFICE, "dossier-nieuw", ADMIN, NOW))
+        # The file stays (an old dossier might hold it too); the old dossier is untouched.
+        assert checks.has_unindexed_uploads() and blobs.path_of(sha256).exists()
+        assert checks.get_dossier_check(OLD_OFFICE, OLD_DOSSIER).current_documents()
+    finally:
+        checks.close()
+
+
+def test_a_fresh_store_knows_every_user_of_its_files(checks: DossierChecks, tmp_path: Path) -> None:
+    erasure = erasure_of(checks, tmp_path)
+    blobs = erasure.blobs
+    assert isinstance(blobs, BlobStore)
+    deliver(checks, blobs, "dossier-1", OWN)
+    assert not checks.has_unindexed_uploads()
