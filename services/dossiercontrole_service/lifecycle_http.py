@@ -61,10 +61,15 @@ class DossierOut(BaseModel):
         )
 
 
+MAX_RETENTION_MONTHS = 100 * 12
+
+
 def _positive(text: str) -> str:
     duration = Duration.parse(text)
     if duration.months <= 0 and duration.span <= timedelta(0):
         raise ValueError("a retention period must be longer than zero")
+    if duration.months + duration.span.days // 28 > MAX_RETENTION_MONTHS:
+        raise ValueError("a retention period is at most a hundred years")
     return text
 
 

@@ -3,7 +3,7 @@ ended, counted from its closing. When that passes, the dossier is erased."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -41,5 +41,9 @@ class RetentionPolicy(Aggregate):
         self.periods = {outcome.value: periods[outcome.value] for outcome in Outcome}
 
     def erase_at(self, outcome: str, closed_at: datetime) -> datetime:
-        """When a dossier closed at ``closed_at`` with ``outcome`` is to be erased."""
-        return Duration.parse(self.periods[outcome]).after(closed_at)
+        """When a dossier closed at ``closed_at`` with ``outcome`` is to be erased (past the
+        calendar's end: never, rather than stopping the scheduler)."""
+        try:
+            return Duration.parse(self.periods[outcome]).after(closed_at)
+        except (OverflowError, ValueError):
+            return datetime.max.replace(tzinfo=UTC)
