@@ -18,7 +18,8 @@ MAILPIT := .cache/mailpit-$(MAILPIT_VERSION)/mailpit
 K8S_OVERLAYS := $(sort $(dir $(wildcard deploy/kubernetes/overlays/*/kustomization.yaml \
 	deploy/kubernetes/overlays/*/*/kustomization.yaml)))
 
-.PHONY: venv run test test-fast lint lint-deploy manifests format chaos fuzz bench broker clean
+.PHONY: venv run test test-fast lint lint-deploy manifests format chaos chaos-cluster fuzz bench \
+	broker clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,9 +39,12 @@ venv: $(STAMP)
 run: venv $(MAILPIT)
 	$(BIN)/actiepunten run
 
-## the whole test suite, integration and end-to-end tests on a real Kafka broker
+## the whole test suite, integration and end-to-end tests on a real Kafka broker (not the
+## three-broker run: `make chaos-cluster`)
+## (two workers: each runs whole modules with brokers of its own; TEST_WORKERS=0 runs one process)
+TEST_WORKERS ?= 2
 test: venv $(MAILPIT)
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra -m "not cluster" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 
 ## unit tests only (no broker)
 test-fast: venv
@@ -57,6 +61,7 @@ lint-deploy: venv $(KUSTOMIZE)
 	$(BIN)/yamllint --strict .
 	$(BIN)/shellcheck deploy/*.sh .ci/run
 	$(BIN)/python deploy/kubernetes/generate.py --check
+	$(BIN)/python deploy/kubernetes/observability.py
 	$(BIN)/python deploy/kubernetes/validate.py --kustomize $(KUSTOMIZE) $(K8S_OVERLAYS)
 
 ## rewrite the generated deploy files (Kubernetes topics and services, topics.sh) from the registries
@@ -77,6 +82,10 @@ format: venv
 chaos: venv $(MAILPIT)
 	ACTIEPUNTEN_CHAOS_REQUESTS=$(if $(FULL),20000,2000) ACTIEPUNTEN_CHAOS_STORES=sqlite,postgres \
 		$(BIN)/pytest -ra -s tests/chaos
+
+## three brokers (KRaft, three JVMs) whose partition leaders are killed under load (CI runs it)
+chaos-cluster: venv
+	$(BIN)/pytest -ra -s -m cluster tests/cluster
 
 ## the API fuzzer, longer than in `make test`: 100 cases per operation and role (EXAMPLES=N)
 ## and the coverage phase (boundary values of every parameter)

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
+from servicekit.datadir import private_dir
 from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
 
@@ -44,7 +45,7 @@ def jwt_secret(data_dir: Path) -> str:
         return secret
     path = data_dir / "jwt-secret"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         made = secrets.token_urlsafe(32)
         descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".jwt-secret-")  # 0600
         try:
@@ -69,7 +70,7 @@ def serve(service: str) -> None:
 
 
 def start_service(service: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
-    log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(log_dir)
     log = (log_dir / f"{service}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "actiepunten", "serve", service],

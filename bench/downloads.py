@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.support import Office, System, eventually
+from tests.support import Office, System, eventually, pdf_file
 
 if TYPE_CHECKING:
     from bench.e2e import Results
@@ -72,7 +72,7 @@ def a_delivered_file(system: System, office: Office) -> tuple[str, str]:
     response = system.post("scenario", "/document-requests", office.adviser, json=body)
     response.raise_for_status()
     [document] = eventually(lambda: _one(system.documents(office, "downloads")), timeout=120)
-    content = b"%PDF-1.4\n" + os.urandom(FILE_BYTES - 9)
+    content = pdf_file(size=FILE_BYTES, fill=os.urandom(1024 * 1024))
     response = httpx.post(
         system.url("dossiercontrole") + f"/documents/{document['document_id']}/upload",
         headers=office.adviser,

@@ -3,7 +3,9 @@
 # Do not edit: change the registry and run `make manifests`.
 #
 # Creates the topics of SPEC section 3 with the registry's settings, and puts the settings right
-# on topics that exist already. Usage: topics.sh <bootstrap> [replication]
+# on topics that exist already. Usage: topics.sh <bootstrap> [replication], 3 copies unless
+# told (1 for a single broker); a record is acknowledged once 2 copies (1 with fewer
+# than three) have it: min.insync.replicas.
 #
 # Our own topics (actiepunten.*) keep every record: a replay or a new read model rebuilds from
 # their beginning. The platform.* topics belong to the platform teams; the lines at the end
@@ -11,12 +13,17 @@
 # them, delete those lines; each service reports a finite retention there as a warning.
 set -eu
 bootstrap=${1:-127.0.0.1:9092}
-replication=${2:-1}
+replication=${2:-3}
+min_insync=1
+if [ "$replication" -ge 3 ]; then
+    min_insync=2
+fi
 
 # create <topic> [setting=value...]: created with the settings, which are also put right.
 create() {
     topic=$1
     shift
+    set -- "$@" "min.insync.replicas=$min_insync"
     settings=$(IFS=,; echo "$*")
     for setting in "$@"; do
         set -- "$@" --config "$setting"

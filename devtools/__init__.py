@@ -1,6 +1,7 @@
 """Development and test tooling, not shipped in the image: a real Kafka broker for `make run`,
 the tests and the `actiepunten broker` command (one module per kind), and a throwaway
-PostgreSQL (`devtools.postgres`).
+PostgreSQL (`devtools.postgres`). For the tests of SPEC section 10 also an Apache Kafka secured
+as production is (`devtools.secured`) and a three-broker cluster (`devtools.cluster`).
 
 SPEC section 5 fixes the order in which a broker is found, unless `ACTIEPUNTEN_KAFKA` (or the
 `prefer` argument) names one:

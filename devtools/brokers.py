@@ -21,6 +21,8 @@ from typing import Protocol, TypeVar
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
+from servicekit.kafkaclient import KafkaConnection, client_options, connection_of
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9092
@@ -185,8 +187,8 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
-async def metadata_has_broker(bootstrap_servers: str) -> bool:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+async def metadata_has_broker(kafka: KafkaConnection | str) -> bool:
+    client = AIOKafkaClient(**client_options(kafka), request_timeout_ms=5000)
     try:
         await client.bootstrap()
         return bool(client.cluster.brokers())
@@ -197,11 +199,17 @@ async def metadata_has_broker(bootstrap_servers: str) -> bool:
 
 
 def wait_ready(
-    port: int, *, timeout: float, alive: Callable[[], bool], describe: Callable[[], str]
+    kafka: int | KafkaConnection | str,
+    *,
+    timeout: float,
+    alive: Callable[[], bool],
+    describe: Callable[[], str],
 ) -> None:
-    """Block until the broker on `port` returns metadata with itself in it."""
+    """Block until the broker (a loopback port, or how to connect to it) returns metadata with
+    itself in it."""
     deadline = time.monotonic() + timeout
-    bootstrap = f"127.0.0.1:{port}"
+    bootstrap = f"127.0.0.1:{kafka}" if isinstance(kafka, int) else kafka
+    port = int(connection_of(bootstrap).bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
     while True:
         if not alive():
             raise BrokerError(f"the broker exited during start-up\n{describe()}")
@@ -270,6 +278,13 @@ class ChildProcess:
             try:
                 proc.wait(timeout=_STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait()
+
+    def kill(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None and proc.poll() is None:
                 self._signal(proc, signal.SIGKILL)
                 proc.wait()
 

@@ -25,6 +25,7 @@ from devtools.brokers import (
     wait_for_port,
     wait_ready,
 )
+from servicekit.kafkaclient import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class _ApacheKafka:
         self.log_file = self.data_dir / "kafka.log"
         self.console_file = self.data_dir / "kafka-console.log"
         self._process: ChildProcess | None = None
+        self.cluster_id = _kafka_uuid()  # the nodes of one cluster share it (devtools.cluster)
         atexit.register(self.stop)
 
     def _recorded_controller_port(self) -> int | None:
@@ -194,9 +196,9 @@ class _ApacheKafka:
             str(self.libs / "*"),
         ]
 
-    def _write_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
+    def _settings(self) -> dict[str, str]:
+        """The broker's server.properties; a secured broker (devtools.secured) adds to them."""
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
@@ -219,6 +221,18 @@ class _ApacheKafka:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+
+    def _format_options(self) -> list[str]:
+        """More options of the storage format step (a secured broker's first SCRAM user)."""
+        return []
+
+    def connection(self) -> KafkaConnection | str:
+        """How the launcher itself reaches the broker (readiness, topics): PLAINTEXT here."""
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        settings = self._settings()
         self.properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         self.log4j.write_text(_LOG4J2.format(log_file=self.log_file))
 
@@ -227,7 +241,7 @@ class _ApacheKafka:
             return
         cmd = [
             *self._java(), "-Xmx256m", "-XX:+UseSerialGC", "kafka.tools.StorageTool",
-            "format", "-t", _kafka_uuid(), "-c", str(self.properties),
+            "format", "-t", self.cluster_id, "-c", str(self.properties), *self._format_options(),
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -236,19 +250,31 @@ class _ApacheKafka:
             )
 
     def start(self) -> None:
+        self.launch()
+        self.await_ready()
+
+    def launch(self) -> None:
+        """Start the JVM (formatting the storage the first time), without waiting for it: the
+        nodes of a cluster answer only once a majority of their controllers runs."""
         wait_for_port(self.port)
         wait_for_port(self.controller_port, "Kafka controller")
         self._write_config()
         self._format_storage()
         argv = [
-            *self._java(), "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC",
+            *self._java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
             "kafka.Kafka", str(self.properties),
         ]  # fmt: skip
         self._process = ChildProcess(argv, self.console_file, self.data_dir)
         self._process.start()
+
+    heap = "768m"
+
+    def await_ready(self) -> None:
+        """Block until the broker answers metadata requests (stopping it if it never does)."""
+        assert self._process is not None
         try:
             wait_ready(
-                self.port,
+                self.connection(),
                 timeout=_READY_TIMEOUT_S,
                 alive=self._process.alive,
                 describe=lambda: tail(self.log_file) + "\n" + tail(self.console_file, 20),
@@ -263,6 +289,11 @@ class _ApacheKafka:
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed machine: nothing is flushed or handed over."""
+        if self._process is not None:
+            self._process.kill()
 
     def restart(self) -> None:
         self.stop()

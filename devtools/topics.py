@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from shared.events.topics import REGISTRY, TOPICS
+from servicekit.kafkaclient import KafkaConnection, client_options
+from shared.events.topics import REGISTRY, TOPICS, durability
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ aligned with it."""
 
 
 async def create_topics(
-    bootstrap_servers: str,
+    kafka: KafkaConnection | str,
     topics: dict[str, int] = TOPICS,
     *,
     replication_factor: int = 1,
@@ -32,14 +33,19 @@ async def create_topics(
     """Create the topics that do not exist yet (name -> partitions), with their configuration
     from the registry (`TOPIC_CONFIGS`: our `.v1` topics keep every record). Idempotent.
 
+    ``replication_factor`` copies of each partition, acknowledged at the ``min.insync.replicas``
+    that ``shared.events.topics.durability`` gives them (2 of 3 on a three-broker cluster).
+
     Retries until the broker answers or `timeout` seconds pass; an existing topic is left as it
     is, even with fewer partitions (`align_topic_configs` fixes its configuration). Other
     per-topic errors are raised.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    _, min_insync = durability(replication_factor)
+    copies = {"min.insync.replicas": str(min_insync)} if replication_factor > 1 else {}
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(**client_options(kafka), request_timeout_ms=10000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -48,7 +54,7 @@ async def create_topics(
                     name,
                     num_partitions=partitions,
                     replication_factor=replication_factor,
-                    topic_configs=TOPIC_CONFIGS.get(name, {}),
+                    topic_configs={**TOPIC_CONFIGS.get(name, {}), **copies},
                 )
                 for name, partitions in topics.items()
                 if name not in existing
@@ -60,14 +66,14 @@ async def create_topics(
         except (TimeoutError, KafkaError, OSError) as exc:
             if isinstance(exc, _TopicCreationError) or loop.time() > deadline:
                 raise
-            log.debug("broker %s not ready for topics yet: %s", bootstrap_servers, exc)
+            log.debug("broker %s not ready for topics yet: %s", kafka, exc)
         finally:
             with contextlib.suppress(Exception):
                 await admin.close()
         await asyncio.sleep(0.5)
 
 
-async def align_topic_configs(bootstrap_servers: str) -> list[str]:
+async def align_topic_configs(kafka: KafkaConnection | str) -> list[str]:
     """Give existing topics of the registry the configuration it names (a data dir from before
     the retention settings, say); returns the topics changed. For brokers we run ourselves:
     on a shared cluster the topics' owners decide, and the services only report. A broker that
@@ -75,11 +81,11 @@ async def align_topic_configs(bootstrap_servers: str) -> list[str]:
     from servicekit.topicconfig import describe_topic_configs, problems_in
 
     try:
-        configs = await describe_topic_configs(bootstrap_servers, TOPIC_CONFIGS)
+        configs = await describe_topic_configs(kafka, TOPIC_CONFIGS)
         wrong = sorted({p.topic for p in problems_in(configs) if p.found is not None})
         if not wrong:
             return []
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(**client_options(kafka), request_timeout_ms=10000)
         await admin.start()
         try:
             # AlterConfigs replaces a topic's dynamic configuration with what it is given: fine

@@ -18,15 +18,21 @@ covered by the batch's position): the prefix before it is applied as one
 transaction, the record is dead-lettered or skipped with its own position, and the rest goes on.
 When a batch fails in its handler (a record it rejects, a concurrency conflict, the store away),
 nothing of it was stored: its records are processed again one at a time, as without a batch.
+A service's ``BATCHED`` may name the types its batch handler takes; a record of another type is
+handled alone. Between its own batches of a partition the consumer keeps the position it
+stored (read from the store again on assignment and after anything but a whole batch): a batch
+that another replica stored meanwhile is still refused by the tracking row, which takes only a
+higher position, and one record at a time then finds each record done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,6 +44,7 @@ from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, Refused, classify, describe, is_transient
 from servicekit.kafka import Publisher
+from servicekit.kafkaclient import KafkaConnection, client_options
 from servicekit.retry import Backoff, retry
 from shared.events.codec import CodecError, UnknownEventType, decode
 from shared.events.contracts import CloudEvent
@@ -149,12 +156,20 @@ class DeadLetters:
         metrics.EVENTS_DEAD_LETTERED.labels(record.topic).inc()
 
 
+def forget_lag(partitions: set[TopicPartition]) -> None:
+    """Drop the lag series of partitions this replica no longer owns: their new owner reports
+    them, and a series left at its last value would add a lag nobody has to every sum."""
+    for tp in partitions:
+        with contextlib.suppress(KeyError):
+            metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+
+
 class _SeekToTrackedPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: TrackingConsumer) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.owner.seek_to_tracked(assigned)
@@ -167,7 +182,7 @@ class TrackingConsumer:
         self,
         *,
         name: str,
-        bootstrap_servers: str,
+        kafka: KafkaConnection | str,
         group_id: str,
         topics: Sequence[str],
         handlers: Mapping[str, Handler],
@@ -175,9 +190,12 @@ class TrackingConsumer:
         dead_letters: DeadLetters,
         max_retry_delay: float = 5.0,
         batch_handler: BatchHandler | None = None,
+        batch_types: Collection[str] | None = None,
     ) -> None:
+        """``batch_types``: the event types ``batch_handler`` takes (default: every handled
+        type); a record of another type is handled alone, with its own position."""
         self.name = name
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.group_id = group_id
         self.topics = list(topics)
         self.handlers = dict(handlers)
@@ -185,6 +203,11 @@ class TrackingConsumer:
         self.dead_letters = dead_letters
         self.max_retry_delay = max_retry_delay
         self.batch_handler = batch_handler
+        self.batch_types = frozenset(batch_types) if batch_types is not None else None
+        # The position each partition's tracking row has after our own last batch: read from
+        # the store once per assignment, not once per batch. A batch another replica stored
+        # meanwhile (a rebalance we have not heard of yet) is still refused by the row itself.
+        self._known_positions: dict[str, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._changes: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
@@ -238,9 +261,9 @@ class TrackingConsumer:
 
     async def _seek(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
-            position = await self._retrying(
-                self.positions.max_tracking_id, tracking_name(tp.topic, tp.partition)
-            )
+            name = tracking_name(tp.topic, tp.partition)
+            self._known_positions.pop(name, None)
+            position = await self._retrying(self.positions.max_tracking_id, name)
             if position:
                 consumer.seek(tp, position)
             else:
@@ -251,7 +274,7 @@ class TrackingConsumer:
         """Consume until stopped or cancelled; reconnects when the broker goes away."""
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
+                **client_options(self.kafka),
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -282,16 +305,25 @@ class TrackingConsumer:
             batch = await consumer.getmany(timeout_ms=500)
             if self._changes:
                 continue  # fetched for the positions of a store about to be replaced
+            offsets = {}
             for tp, records in batch.items():
                 # Revoked mid-batch, or stopping: the rest resumes from our tracking.
                 owned = functools.partial(self._owns, consumer, tp)
                 done = await self.process_batch(records, owned)
-                if done is not None and tp in consumer.assignment():
-                    try:
-                        await consumer.commit({tp: done})
-                    except (CommitFailedError, KafkaError) as error:
-                        log.info("%s: commit of %s skipped: %s", self.name, tp, error)
+                if done is not None:
+                    offsets[tp] = done
+            await self._commit(consumer, offsets)
             await self._update_lag(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Kafka's offsets, for the lag metrics only: one request for the fetched batch."""
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as error:
+            log.info("%s: commit of %s skipped: %s", self.name, sorted(offsets), error)
 
     def _owns(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
         return tp in consumer.assignment() and not self._stopping
@@ -334,7 +366,9 @@ class TrackingConsumer:
         if not records:
             return None
         name = tracking_name(records[0].topic, records[0].partition)
-        position = await self._retrying(self.positions.max_tracking_id, name) or 0
+        position = self._known_positions.pop(name, None)
+        if position is None:
+            position = await self._retrying(self.positions.max_tracking_id, name) or 0
         # Records to apply in one transaction: their events, None for one skipped (a type this
         # service does not handle); the batch's position covers those too.
         pending: list[tuple[Any, CloudEvent | None]] = []
@@ -357,8 +391,12 @@ class TrackingConsumer:
             await self.process(record)
             done = record.offset + 1
         if pending and owned():
-            await self._apply_batch(pending)
+            stored_whole = await self._apply_batch(pending)
             done = pending[-1][0].offset + 1
+            if stored_whole:
+                # Only a batch stored whole leaves the position known; after anything else (a
+                # record alone, one found done already) the next batch reads it again.
+                self._known_positions[name] = done
         return done
 
     def _batchable(self, record: Any) -> CloudEvent | None:
@@ -372,11 +410,15 @@ class TrackingConsumer:
             return None
         if event.type not in self.handlers:
             return _SKIP
+        if self.batch_types is not None and event.type not in self.batch_types:
+            return None
         return event
 
-    async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent | None]]) -> None:
+    async def _apply_batch(self, pending: Sequence[tuple[Any, CloudEvent | None]]) -> bool:
+        """True when the handler stored the batch as one transaction, at a position higher
+        than the one stored before (False: nothing to apply, or one record at a time)."""
         if not pending:
-            return
+            return False
         assert self.batch_handler is not None
         last = pending[-1][0]
         tracking = Tracking(tracking_name(last.topic, last.partition), last.offset + 1)
@@ -415,12 +457,15 @@ class TrackingConsumer:
                     metrics.EVENTS_SKIPPED.labels(record.topic, "already_processed").inc()
                     continue
                 await self._handle(record, event, self.handlers[event.type], one)
-            return
+            return False
         for record, event in pending:
             if event is None:
                 metrics.EVENTS_SKIPPED.labels(record.topic, "not_handled").inc()
             else:
                 metrics.EVENTS_PROCESSED.labels(record.topic, event.type).inc()
+        # Only the handler's transaction refuses a position that is not higher than the stored
+        # one; ``record_tracking`` lets one through that another replica recorded already.
+        return bool(events)
 
     async def process(self, record: Any) -> None:
         """Apply one record at most once in effect; never raises for a bad record."""

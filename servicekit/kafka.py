@@ -4,8 +4,9 @@ topic to its end (``TopicReader``, for operations and tests)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -15,10 +16,12 @@ from aiokafka.errors import (
     InvalidProducerIdMapping,
     OutOfOrderSequenceNumber,
     ProducerFenced,
+    TopicAuthorizationFailedError,
     UnknownProducerId,
 )
 from faststream.kafka import KafkaBroker
 
+from servicekit.kafkaclient import KafkaConnection, client_options, faststream_security
 from shared.events.codec import encode, events_of
 from shared.events.contracts import CloudEvent
 
@@ -27,10 +30,12 @@ log = logging.getLogger(__name__)
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 
-def make_broker(bootstrap_servers: str, *, idempotence: bool) -> KafkaBroker:
-    """A FastStream broker that waits for all in-sync replicas (idempotent where supported)."""
+def make_broker(kafka: KafkaConnection | str, *, idempotence: bool) -> KafkaBroker:
+    """A FastStream broker that waits for all in-sync replicas (idempotent where supported),
+    connected as ``servicekit.kafkaclient`` says."""
     return KafkaBroker(
-        bootstrap_servers,
+        client_options(kafka)["bootstrap_servers"],
+        security=faststream_security(kafka),
         enable_idempotence=idempotence,
         acks="all",
         logger=None,
@@ -55,14 +60,46 @@ def _headers(event: CloudEvent) -> dict[str, str]:
     return headers
 
 
-class Publisher:
-    """Sends integration events and dead letters; returns only once Kafka acknowledged them."""
+class KafkaRefused(PermissionError):
+    """The broker's ACLs refused an operation on a topic; the message names both."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, principal: str, operation: str, topic: str) -> None:
+        super().__init__(
+            f"Kafka refused {operation} on topic {topic} for {principal}: the ACLs do not allow "
+            f"it (a service writes only its own topics and dead letters; see the KafkaUsers)"
+        )
+        self.operation = operation
+        self.topic = topic
+
+
+@contextlib.contextmanager
+def write_refusals(topic: str, principal: str) -> Iterator[None]:
+    """An ACL refusal of a write as `KafkaRefused`, logged once as an ERROR line: the caller
+    (the relay, a dead-letter writer) retries as after any failure, and the service carries on."""
+    try:
+        yield
+    except TopicAuthorizationFailedError:
+        refused = KafkaRefused(principal, "WRITE", topic)
+        log.error("%s", refused)
+        raise refused from None
+
+
+class Publisher:
+    """Sends integration events and dead letters; returns only once Kafka acknowledged them.
+
+    ``principal`` (``KafkaConnection.principal``) names who writes in the message of a refusal.
+    """
+
+    def __init__(self, broker: KafkaBroker, *, principal: str = "ANONYMOUS") -> None:
         self.broker = broker
+        self.principal = principal
         self._reset_lock = asyncio.Lock()
 
     async def publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        with write_refusals(topic, self.principal):
+            await self._publish_events(topic, events)
+
+    async def _publish_events(self, topic: str, events: Sequence[CloudEvent]) -> None:
         futures = [
             await self.broker.publish(
                 encode(event),
@@ -83,7 +120,8 @@ class Publisher:
         self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
     ) -> None:
         try:
-            await self.broker.publish(value, topic, key=key, headers=headers)
+            with write_refusals(topic, self.principal):
+                await self.broker.publish(value, topic, key=key, headers=headers)
         except PRODUCER_STATE_ERRORS:
             await self.reset()
             raise
@@ -136,11 +174,13 @@ class TopicReader:
     reader.batches(): ...``; ``fetch`` polls once, for a reader waiting for something to arrive.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, group_id: str | None = None) -> None:
+    def __init__(
+        self, kafka: KafkaConnection | str, topic: str, *, group_id: str | None = None
+    ) -> None:
         self.topic = topic
         self.group_id = group_id
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **client_options(kafka),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -39,6 +39,10 @@ class Lease(Protocol):
     def release(self) -> None:
         """Give the lease up (the next relay to ask takes it)."""
 
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        """``held()``, and the position recorded under ``tracking_name`` where the lease reads
+        it in the same query (None: the caller asks the store)."""
+
 
 class NoLease:
     """A single relay: always held."""
@@ -51,6 +55,9 @@ class NoLease:
 
     def release(self) -> None:
         pass
+
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        return True, None
 
 
 class FileLease:
@@ -76,6 +83,9 @@ class FileLease:
         # A flock cannot be taken away from a living process that holds the descriptor.
         return self._fd is not None
 
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        return self.held(), None
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
@@ -89,20 +99,24 @@ def advisory_key(name: str) -> int:
 
 class PostgresAdvisoryLease:
     """A session advisory lock on a dedicated connection (``connect`` makes one). A relay that
-    waits for the lease keeps its connection and asks again on it, rather than reconnecting."""
+    waits for the lease keeps its connection and asks again on it, rather than reconnecting.
 
-    def __init__(self, connect: Any, name: str) -> None:
+    Once taken, ``acquire`` asks the database nothing: the relay's fence (``held`` or ``fence``,
+    just before it sends) finds a lock lost with its session, and gives the lease up so that
+    the next ``acquire`` asks for it again. ``tracking``: the schema and table of the store's
+    tracking positions, so that ``fence`` reads the relay's position in the same query."""
+
+    def __init__(self, connect: Any, name: str, tracking: tuple[str, str] | None = None) -> None:
         self._connect = connect
         self.name = name
         self.key = advisory_key(name)
+        self.tracking = tracking
         self._conn: Any = None
         self._holding = False
 
     def acquire(self) -> bool:
         if self._holding:
-            if self.held():
-                return True
-            self.release()  # the connection, and with it the lock, was lost
+            return True
         if self._conn is None or self._conn.closed:
             self._conn = self._connect()
         try:
@@ -115,21 +129,42 @@ class PostgresAdvisoryLease:
             log.info("lease %s taken", self.name)
         return self._holding
 
+    _HELD = (
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
+        "AND classid::bigint = %s AND objid::bigint = %s)"
+    )
+
     def held(self) -> bool:
+        return self._ask(self._HELD, ())[0]
+
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        if self.tracking is None:
+            return self.held(), None
+        from psycopg import sql
+
+        position = sql.SQL(
+            ", (SELECT MAX(notification_id) FROM {}.{} WHERE application_name = %s)"
+        ).format(sql.Identifier(self.tracking[0]), sql.Identifier(self.tracking[1]))
+        held, recorded = self._ask(sql.SQL(self._HELD) + position, (tracking_name,))
+        return held, recorded or 0
+
+    def _ask(self, query: Any, params: tuple[Any, ...]) -> tuple[bool, Any]:
+        """Whether the lock is held (and what else ``query`` selects) on the lease's session; a
+        lock found lost is given up, for the next ``acquire`` to ask for again."""
         conn = self._conn
         if not self._holding or conn is None:
-            return False
+            return False, None
+        key = ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF)
         try:
-            row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
-                "AND classid::bigint = %s AND objid::bigint = %s)",
-                ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
-            ).fetchone()
+            row = conn.execute(query, (*key, *params)).fetchone()
         except Exception as error:
             log.warning("lease %s lost with its connection: %s", self.name, error)
-            return False
-        return bool(row and row[0])
+            row = None
+        if not (row and row[0]):
+            self.release()
+            return False, None
+        return True, row[1] if len(row) > 1 else None
 
     def release(self) -> None:
         conn, self._conn, self._holding = self._conn, None, False
@@ -151,7 +186,12 @@ def lease_for(app: Any, name: str) -> Lease:
         def connect() -> Any:
             return psycopg.connect(**params, autocommit=True, connect_timeout=5)
 
-        return PostgresAdvisoryLease(connect, f"{params.get('dbname')}.{schema}.{name}")
+        tracking = getattr(app.recorder, "tracking_table_name", None)
+        return PostgresAdvisoryLease(
+            connect,
+            f"{params.get('dbname')}.{schema}.{name}",
+            tracking=(schema, tracking) if tracking else None,
+        )
     db_name = getattr(pool, "db_name", None)
     if isinstance(db_name, str) and db_name and not getattr(pool, "is_sqlite_memory_mode", True):
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)

@@ -246,7 +246,26 @@ class OutboxMappings:
 
 
 def domain_events_of(aggregate: type[Aggregate]) -> Iterable[type]:
-    """The event classes an aggregate class defines (``@event`` makes them at class creation)."""
+    """The event classes an aggregate class stores (``@event`` makes them at class creation),
+    those of the aggregate classes it is made of included (a ``DossierCheck`` is also its
+    ``Claims``): a command of such a part stores the part's own class, of which the library
+    makes a copy on the aggregate that is never stored."""
+    parts = [
+        base
+        for base in aggregate.__mro__[1:]
+        if issubclass(base, Aggregate) and vars(base).get("__module__") != Aggregate.__module__
+    ]
+    from_parts = {
+        cls.__name__: cls
+        for part in parts
+        for cls in _events_defined_by(part)
+        if not issubclass(cls, CanInitAggregate)  # a part has no creation of its own
+    }
+    yield from (c for c in _events_defined_by(aggregate) if c.__name__ not in from_parts)
+    yield from from_parts.values()
+
+
+def _events_defined_by(aggregate: type[Aggregate]) -> Iterable[type]:
     classes = [
         value
         for value in vars(aggregate).values()
@@ -281,6 +300,7 @@ class OutboxRelay:
         lease: Lease | None = None,
         shared: bool = False,
         tracking_name: str | None = None,
+        backlog_interval: float = 5.0,
     ) -> None:
         """``shared``: replicas share the store, so take a lease (``lease_for`` the store)
         before publishing; ``lease`` gives one explicitly. ``tracking_name``: where progress is
@@ -293,12 +313,14 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.tracking_name = tracking_name or f"outbox:{topic}"
+        self.backlog_interval = backlog_interval
         if lease is None:
             lease = lease_for(app, self.tracking_name) if shared else NoLease()
         self.lease = lease
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._known_position: int | None = None  # recorded by this relay, while it holds the lease
         app.add_save_listener(self.wake)
 
     def stop(self) -> None:
@@ -325,6 +347,7 @@ class OutboxRelay:
         skipped (when stopping, it is left to the next start or replica)."""
         self._loop = asyncio.get_running_loop()
         backoff = Backoff(0.2, 10.0)
+        watcher = asyncio.create_task(self._watch_backlog())
         try:
             while True:
                 try:
@@ -346,7 +369,21 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
+            watcher.cancel()
             self.lease.release()  # the next replica to ask takes over at once
+
+    async def _watch_backlog(self) -> None:
+        """Count the backlog every ``backlog_interval`` seconds from the store alone, whatever
+        the broker does: while Kafka is down the relay publishes nothing, and a gauge set only
+        after a publish would stay at its last value (usually 0) and never alert."""
+        while True:
+            try:
+                backlog = await asyncio.to_thread(self.backlog)
+            except Exception as error:  # the store is away: /readyz and the logs say so
+                log.debug("outbox %s: backlog not counted: %s", self.topic, error)
+            else:
+                metrics.RELAY_BACKLOG.labels(self.topic).set(backlog)
+            await asyncio.sleep(self.backlog_interval)
 
     async def relay_once(self) -> int:
         """Publish the next batch of notifications; returns how many notifications it covered
@@ -384,8 +421,11 @@ class OutboxRelay:
         and the fence. None when there is nothing to send (no lease, nothing new, or the batch
         outlived its lease or was published by another relay meanwhile)."""
         if not self.lease.acquire():
+            self._known_position = None
             return None
-        start = self.position()
+        start = self._known_position
+        if start is None:
+            start = self.position()
         notifications = self.app.recorder.select_notifications(
             start, self.batch_size, inclusive_of_start=False
         )
@@ -407,7 +447,9 @@ class OutboxRelay:
         Progress is recorded only if it is higher than what is recorded (single-row tracking
         refuses a lower or equal position): a relay that was overtaken learns so.
         """
+        self._known_position = None
         self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, last))
+        self._known_position = last
         return self.backlog()
 
     def _translate(
@@ -432,7 +474,14 @@ class OutboxRelay:
         return events, unpublishable
 
     def _still_ours(self, start: int) -> bool:
-        return self.lease.held() and self.position() == start
+        """The fence: the lease is held and nobody recorded a position since ``start`` (one
+        query on PostgreSQL). Until the lease is lost, the relay knows its position from then
+        on: another relay publishes only while it holds the lease."""
+        held, position = self.lease.fence(self.tracking_name)
+        if position is None and held:
+            position = self.position()
+        self._known_position = start if held and position == start else None
+        return self._known_position is not None
 
 
 def _traced(events: Sequence[CloudEvent], traceparent: str | None) -> list[CloudEvent]:

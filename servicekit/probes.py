@@ -9,6 +9,7 @@ them when the broker is back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -19,6 +20,8 @@ class ConsumerState(Protocol):
     @property
     def state(self) -> str: ...
 
+
+log = logging.getLogger(__name__)
 
 READY_CONSUMER_STATES = frozenset({"assigned", "joining"})
 
@@ -70,4 +73,9 @@ class Readiness:
             return f"no answer within {self.store_timeout:g} s"
         del self._pings[name]
         error = task.exception()
-        return f"{type(error).__name__}: {error}" if error else None
+        if error is None:
+            return None
+        # The driver's own text may name hosts, users or SQL: it goes to the log, and the
+        # probe's answer (seen by anyone who reaches the port) names only the kind of failure.
+        log.warning("readiness: store %s failed: %s: %s", name, type(error).__name__, error)
+        return f"unavailable ({type(error).__name__})"

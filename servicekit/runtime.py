@@ -7,7 +7,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any, Literal, Protocol
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 class KafkaSide(Protocol):
     """A service's ``kafka`` module: what it publishes (its outbox table) and consumes; an
-    optional ``batch_handler(app)`` takes a consumed batch in one transaction."""
+    optional ``batch_handler(app)`` takes a consumed batch in one transaction (of the types in
+    an optional ``BATCHED``; default all)."""
 
     @property
     def PUBLISHES(self) -> str: ...  # read-only: module constants
@@ -73,12 +74,10 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         tracing.configure(settings.service)
-        self.broker = make_broker(
-            settings.kafka_bootstrap_servers, idempotence=settings.kafka_idempotence
-        )
-        self.publisher = Publisher(self.broker)
+        self.broker = make_broker(settings.kafka, idempotence=settings.kafka_idempotence)
+        self.publisher = Publisher(self.broker, principal=settings.kafka.principal)
         # Never started: it declares the consumed topics for /asyncapi.json (declare_consumed).
-        self.consumed = make_broker(settings.kafka_bootstrap_servers, idempotence=False)
+        self.consumed = make_broker(settings.kafka, idempotence=False)
         self.readiness = Readiness()
         self._jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -118,18 +117,20 @@ class Runtime:
         positions: PositionStore,
         dlq_topic: str,
         batch_handler: BatchHandler | None = None,
+        batch_types: Collection[str] | None = None,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
         consumer = TrackingConsumer(
             name=name,
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            kafka=self.settings.kafka,
             group_id=self.settings.consumer_group,
             topics=topics,
             handlers=handlers,
             positions=positions,
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
             batch_handler=batch_handler,
+            batch_types=batch_types,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:
@@ -156,6 +157,7 @@ class Runtime:
             positions=app,
             dlq_topic=kafka.DLQ,
             batch_handler=batch(app) if batch is not None else None,
+            batch_types=getattr(kafka, "BATCHED", None),
         )
         self.on_close(app.close)
 
@@ -239,9 +241,7 @@ class Runtime:
         stops the service."""
         for attempt in range(5):
             try:
-                self.topic_problems = await check_topics(
-                    self.settings.kafka_bootstrap_servers, self.topics
-                )
+                self.topic_problems = await check_topics(self.settings.kafka, self.topics)
                 return
             except asyncio.CancelledError:
                 raise
@@ -322,8 +322,18 @@ def http_app(runtime: Runtime, *, title: str, description: str) -> FastAPI:
 
     # FastAPI's own OpenTelemetry server span (FastAPI >= 0.16x) is not current while the
     # endpoint runs; ours is (TracingMiddleware), so that what a command stores carries it.
+    # In production the API's documents are not served (ACTIEPUNTEN_API_DOCS=false): they map
+    # every route and parameter for whoever reaches the port. The schema is still built in
+    # process (``_allowed_methods`` reads it).
+    docs = runtime.settings.api_docs
     app = FastAPI(
-        title=title, description=description, lifespan=lifespan, telemetry={"tracing": False}
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        telemetry={"tracing": False},
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = runtime.settings
     app.state.runtime = runtime

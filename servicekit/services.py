@@ -55,7 +55,8 @@ SERVICES: dict[str, Service] = {
             topics.DOSSIERCONTROLE_DLQ,
             "DossierChecks",
         ),
-        Service("portal", "services.portal_projection", 8003, topics.PORTAL_DLQ),
+        # The portal mails sign-in links (SPEC section 8).
+        Service("portal", "services.portal_projection", 8003, topics.PORTAL_DLQ, mails=True),
         Service(
             "notification",
             "services.notification_service",

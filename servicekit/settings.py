@@ -6,9 +6,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from servicekit.kafkaclient import KafkaConnection, KafkaSecurity
 from servicekit.services import SERVICES
+
+if TYPE_CHECKING:
+    from servicekit.oidc import OidcSettings
 
 DEFAULT_PORTS = {name: service.port for name, service in SERVICES.items()}
 """Each service's port when ``ACTIEPUNTEN_<SERVICE>_PORT`` is unset (``servicekit.services``)."""
@@ -68,6 +72,12 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
+def _oidc_from_env() -> OidcSettings | None:
+    from servicekit.oidc import OidcSettings
+
+    return OidcSettings.from_env()
+
+
 def port_number(name: str, default: int) -> int:
     """A TCP port from the environment (0: any free one)."""
     return whole(name, default, high=65535)
@@ -88,15 +98,33 @@ class Settings:
     postgres: dict[str, str] = field(default_factory=dict)
     max_upload_bytes: int = 20 * 1024 * 1024
     max_dossier_upload_bytes: int = 1024 * 1024 * 1024
+    oidc: OidcSettings | None = None
+    """The office's OpenID provider (``ACTIEPUNTEN_OIDC_*``), or None: HS256 tokens only."""
+    api_docs: bool = True
+    """``/docs``, ``/redoc`` and ``/openapi.json`` served (``ACTIEPUNTEN_API_DOCS``; the
+    Kubernetes manifests turn them off)."""
     consumer_group: str = ""
     shutdown_grace_seconds: float = 20.0
     shutdown_drain_seconds: float = 0.0
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    postgres_pool_size: int = 5
+    postgres_max_overflow: int = 10
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """Where Kafka is and how every client of this service connects
+        (``servicekit.kafkaclient.client_options``)."""
+        return KafkaConnection(self.kafka_bootstrap_servers, self.kafka_security)
 
     @classmethod
     def from_env(cls, service: str, *, require_secret: bool = True) -> Settings:
         secret = os.environ.get("ACTIEPUNTEN_JWT_SECRET", "")
         if not secret and require_secret:
             raise SystemExit("ACTIEPUNTEN_JWT_SECRET is not set; `make run` makes one for you")
+        if require_secret:
+            from servicekit.auth import check_secret
+
+            check_secret(secret)
         prefix = f"ACTIEPUNTEN_{service.upper()}_"
         persistence = os.environ.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")
         if persistence not in {"sqlite", "postgres"}:
@@ -123,9 +151,14 @@ class Settings:
             max_dossier_upload_bytes=whole(
                 "ACTIEPUNTEN_MAX_DOSSIER_UPLOAD_BYTES", 1024 * 1024 * 1024, low=1
             ),
+            oidc=_oidc_from_env(),
+            api_docs=flag("ACTIEPUNTEN_API_DOCS", True),
             consumer_group=os.environ.get(prefix + "GROUP", f"actiepunten.{service}"),
             shutdown_grace_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", 20.0),
             shutdown_drain_seconds=_seconds("ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", 0.0),
+            kafka_security=KafkaSecurity.from_env(),
+            postgres_pool_size=whole("ACTIEPUNTEN_POSTGRES_POOL_SIZE", 5, low=1),
+            postgres_max_overflow=whole("ACTIEPUNTEN_POSTGRES_MAX_OVERFLOW", 10),
         )
 
     def postgres_params(self) -> dict[str, Any]:
@@ -162,11 +195,17 @@ class Settings:
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",
                 "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_PRE_PING": "y",
+                # Connections kept open, and opened beyond them under load (closed after):
+                # what max_connections must hold per process (deploy/README.md).
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(self.postgres_max_overflow),
             }
             env.update({f"POSTGRES_{k}": v for k, v in self.postgres.items()})
             env.setdefault("POSTGRES_DBNAME", "actiepunten")
             return env
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from servicekit.datadir import private_dir
+
+        private_dir(self.data_dir)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.data_dir / f"{name}.sqlite"),

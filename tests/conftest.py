@@ -24,12 +24,25 @@ def pytest_report_header() -> str:
     return f"actiepunten: Kafka broker for integration tests: {wanted}"
 
 
+_RAN_ON: list[str] = []  # what each broker was, from this process and from xdist's workers
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    ran_on = [f"'{broker.kind}' at {broker.bootstrap_servers}" for broker in _BROKERS]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints the summary
+        workeroutput["actiepunten_brokers"] = ran_on
+    else:
+        _RAN_ON.extend(ran_on)
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    _RAN_ON.extend(getattr(node, "workeroutput", {}).get("actiepunten_brokers", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for broker in _BROKERS:
-        terminalreporter.write_line(
-            f"actiepunten: integration tests ran on Kafka broker '{broker.kind}' "
-            f"at {broker.bootstrap_servers}"
-        )
+    for broker in _RAN_ON:
+        terminalreporter.write_line(f"actiepunten: integration tests ran on Kafka broker {broker}")
 
 
 def _provide(tmp: Path, prefer: str | None) -> Broker:
@@ -109,10 +122,34 @@ def smtp_env(server: Mailpit | SmtpSink) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """The offices' OpenID Connect provider (``tests/oidc.py``): its issuer URL."""
+    from tests.oidc import provider
+
+    with provider() as issuer:
+        yield issuer
+
+
+OIDC_CLIENT_ID = "actiepunten-portal"
+
+
+def oidc_env(issuer: str, data_dir: Path) -> dict[str, str]:
+    """Settings that make ``issuer`` the office's provider, the portal its client."""
+    secret_file = data_dir / "oidc-client-secret"
+    secret_file.write_text("the-portals-client-secret\n")
+    return {
+        "ACTIEPUNTEN_OIDC_ISSUER": issuer,
+        "ACTIEPUNTEN_OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+        "ACTIEPUNTEN_OIDC_CLIENT_SECRET_FILE": str(secret_file),
+    }
+
+
+@pytest.fixture(scope="session")
 def system(
     kafka: Broker,
     store_env: dict[str, str],
     mail_server: Mailpit | SmtpSink,
+    oidc_issuer: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     """The three services as processes, one system per store for the whole run: a fresh
@@ -128,6 +165,7 @@ def system(
         extra_env={
             **store_env,
             **smtp_env(mail_server),
+            **oidc_env(oidc_issuer, data_dir),
             "ACTIEPUNTEN_TRACE_FILE": str(data_dir / "spans.jsonl"),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pypdf import PdfWriter
 
 from servicekit.auth import issue_token
 from servicekit.kafka import TopicReader
@@ -93,7 +95,9 @@ class System:
         *,
         idempotence: bool = True,
         extra_env: dict[str, str] | None = None,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
+        """``service_env`` adds to one service's environment (its own Kafka user, say)."""
         self.bootstrap_servers = bootstrap_servers
         self.data_dir = data_dir
         self.secret = uuid.uuid4().hex + uuid.uuid4().hex
@@ -114,6 +118,7 @@ class System:
             },
             **(extra_env or {}),
         }
+        self.service_env = service_env or {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def signin_link(self, token: str, next_path: str = "/app/") -> str:
@@ -147,7 +152,7 @@ class System:
             log = (self.data_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "actiepunten", "serve", name],
-                env=self.env,
+                env={**self.env, **self.service_env.get(name, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
@@ -704,3 +709,24 @@ def count_by_subject(
         for point in system.portal_all(office, dossier_id):
             points[point["subject"]["id"]] += 1
     return documents, points
+
+
+def pdf_file(note: str = "", size: int | None = None, fill: bytes = b"\0") -> bytes:
+    """A real PDF of one blank page (the dossier check opens every PDF it is sent, and refuses
+    one it cannot read): ``note`` in its metadata makes it unique, and ``size`` pads it to
+    exactly that many bytes with an attachment of ``fill``."""
+    padding = 0
+    for _ in range(8):
+        writer = PdfWriter()
+        writer.add_blank_page(595, 842)
+        if note:
+            writer.add_metadata({"/Subject": note})
+        if size is not None:
+            writer.add_attachment("opvulling.bin", (fill * (padding // len(fill) + 1))[:padding])
+        out = io.BytesIO()
+        writer.write(out)
+        content = out.getvalue()
+        if size is None or len(content) == size:
+            return content
+        padding = max(0, padding + size - len(content))
+    raise ValueError(f"no PDF of exactly {size} bytes")

@@ -2,11 +2,11 @@
 
 Its commands are small dataclasses named as imperatives, which the HTTP API, the Kafka consumer
 and the benchmarks build alike: ``AddRequestedDocument`` (from the scenario topic),
-``UploadDocument``, ``CopyDocument``, ``ReviewDocument``, ``RemoveDocument``,
-``RemoveActionPoint``, ``RemindNow`` (the adviser), ``ViewDocument`` (a download, recorded),
-``ConfigureDocumentType``,
-``ChooseProgressCounts``, ``SetReminderSchedule`` (the admin). The schedulers call
-``expire_document``, ``mark_overdue`` and ``send_scheduled_reminder``. Refusals are the
+``UploadDocument``, ``CopyDocument``, ``ReviewDocument``, ``ClaimNotApplicable``,
+``RemoveDocument``, ``RemoveActionPoint``, ``RemindNow`` (the adviser), ``ViewDocument`` (a
+download, recorded), ``ConfigureDocumentType``, ``ChooseProgressCounts``,
+``SetReminderSchedule`` (the admin). The schedulers call ``expire_document``, ``mark_overdue``
+and ``send_scheduled_reminder``. Refusals are the
 domain's errors; a command that loads, changes and saves is ``@retried_on_conflict``.
 """
 
@@ -89,6 +89,26 @@ class UploadDocument:
     visible: Callable[[str], bool] = _everyone
     quota: int | None = None
     by_client: bool = False
+    more_files: tuple[dict[str, Any], ...] = ()  # a version of several files (SPEC section 9)
+    append: bool = False  # add the files to the latest version, not yet reviewed
+    most: int | None = None  # the bytes one version may hold in all its files
+
+    @property
+    def size(self) -> int:
+        return sum(int(file["size"]) for file in (self.file, *self.more_files))
+
+
+@dataclass(frozen=True)
+class ClaimNotApplicable:
+    """The client (or adviser) answers an open action point: "niet van toepassing", with a
+    note for the adviser (SPEC section 9)."""
+
+    tenant: str
+    action_point_id: UUID
+    note: str
+    by: str
+    at: datetime
+    visible: Callable[[str], bool] = _everyone
 
 
 @dataclass(frozen=True)
@@ -125,12 +145,13 @@ class RemoveActionPoint:
 @dataclass(frozen=True)
 class ReviewDocument:
     """The adviser's review of a delivered document: ``approve``, or ``reject`` with a reason
-    that the client sees on the reopened action point. ``version``: the one the adviser saw,
-    which must still be the latest (None: whichever is)."""
+    that the client sees on the reopened action point; of a "not applicable" claim: ``waive``,
+    or ``reject``. ``version``: the one the adviser saw, which must still be the latest (None:
+    whichever is)."""
 
     tenant: str
     document_id: UUID
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "waive"]
     reason: str | None
     by: str
     at: datetime
@@ -147,6 +168,8 @@ class ViewDocument:
     version: int
     by: str
     at: datetime
+    part: int | None = None  # one file of a version of several; None: the version's first
+    merged: bool = False  # the version as one PDF
 
 
 @dataclass(frozen=True)
@@ -385,7 +408,14 @@ class DossierChecks(DossierLifecycle):
         """A download, in the dossier's access log (its history); never published."""
         tenant, dossier_id = command.tenant, command.dossier_id
         log: AccessLog = self.office_aggregate(AccessLog, tenant, dossier_id=dossier_id)
-        log.record_view(command.document_id, command.version, command.by, command.at)
+        log.record_view(
+            command.document_id,
+            command.version,
+            command.by,
+            command.at,
+            part=command.part,
+            merged=command.merged,
+        )
         self.save(log)
 
     # --- adviser and client commands -------------------------------------------------------------
@@ -398,23 +428,52 @@ class DossierChecks(DossierLifecycle):
         check = self._locate_document(command.tenant, command.document_id, command.visible)
         check.ensure_open()
         check.deliverable(command.document_id, by_client=command.by_client)
-        check.ensure_room_for(int(command.file["size"]), command.quota)
+        version = None
+        if command.append:
+            version = check.appends_to(command.document_id, by_client=command.by_client)
+        sizes = [int(file["size"]) for file in (command.file, *command.more_files)]
+        check.ensure_version_room(command.document_id, version, sizes, command.most)
+        check.ensure_room_for(command.size, command.quota)
 
     def upload(self, command: UploadDocument) -> DossierCheck:
-        return self._change_document(
-            command.tenant,
-            command.document_id,
-            lambda check: check.upload(
-                command.document_id,
+        def deliver(check: DossierCheck) -> None:
+            document_id, by_client = command.document_id, command.by_client
+            if command.append and check.appends_to(document_id, by_client=by_client):
+                files = (command.file, *command.more_files)
+                check.append_files(
+                    document_id,
+                    files,
+                    command.by,
+                    command.at,
+                    quota=command.quota,
+                    most=command.most,
+                    by_client=by_client,
+                )
+                return
+            sizes = [int(file["size"]) for file in (command.file, *command.more_files)]
+            check.ensure_version_room(document_id, None, sizes, command.most)
+            check.upload(
+                document_id,
                 command.file,
                 command.by,
                 command.at,
                 quota=command.quota,
-                valid_for=self._valid_for(command.tenant, check, command.document_id),
-                by_client=command.by_client,
-            ),
-            command.visible,
-        )
+                valid_for=self._valid_for(command.tenant, check, document_id),
+                by_client=by_client,
+                more_files=command.more_files,
+            )
+
+        return self._change_document(command.tenant, command.document_id, deliver, command.visible)
+
+    @retried_on_conflict()
+    def claim_not_applicable(self, command: ClaimNotApplicable) -> DossierCheck:
+        check = self.locate(command.tenant, command.action_point_id)
+        if check is None or not command.visible(check.dossier_id):
+            raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        check.ensure_open()
+        check.claim_not_applicable(command.action_point_id, command.note, command.by, command.at)
+        self.save(check)
+        return check
 
     def copy(self, command: CopyDocument) -> DossierCheck:
         return self._change_document(
@@ -433,6 +492,8 @@ class DossierChecks(DossierLifecycle):
         def decide(check: DossierCheck) -> None:
             if command.decision == "approve":
                 check.approve(command.document_id, command.by, command.at, command.version)
+            elif command.decision == "waive":
+                check.waive(command.document_id, command.by, command.at)
             else:
                 reason = command.reason or ""
                 check.reject(command.document_id, reason, command.by, command.at, command.version)

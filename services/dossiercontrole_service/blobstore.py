@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import psycopg
 
+from servicekit.datadir import private_dir
 from servicekit.domain import Invalid, TooLarge, UnsupportedType
 
 # Magic numbers of the accepted types; the declared content type and the filename are not trusted.
@@ -98,7 +99,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
 
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -110,7 +111,7 @@ class BlobStore:
         if target.exists():
             return digest
         new_folder = not target.parent.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         if new_folder:
             _fsync_folder(self.root)  # the new folder's entry in the root
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")

@@ -1,26 +1,34 @@
-"""A document's files as the API shows them (SPEC section 7): its versions (``VersionOut``),
-and a version's bytes (``stream_file``), streamed from the blob store a chunk at a time (never
-held whole), with headers that keep a browser from running, sniffing or caching them: the
-stored type, ``nosniff``, a sandbox, ``no-store``, and the content's SHA-256 as its ETag."""
+"""A document's files as the API shows them (SPEC sections 7 and 9): its versions
+(``VersionOut``, each with its ``files``), and a version's bytes (``stream_file``), streamed
+from the blob store a chunk at a time (never held whole), with headers that keep a browser from
+running, sniffing or caching them: the stored type, ``nosniff``, a sandbox, ``no-store``, and
+the content's SHA-256 as its ETag. A version of several files answers one part (``part=K``) or
+all of them as one PDF (``merged=1``, made in memory: a version holds at most the upload limit).
+Its routes (``router``: the versions and a file) are here, beside what they answer."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from servicekit.auth import actor_of
-from servicekit.domain import NotFound
-from services.dossiercontrole_service.blobstore import ACCEPTED_TYPES, Blobs
-from services.dossiercontrole_service.domainmodel import StoredFile
+from servicekit.auth import Identity, actor_of, require
+from servicekit.domain import Invalid, NotFound
+from servicekit.errors import AUTHENTICATED, errors
+from services.dossiercontrole_service.application import DossierChecks, ViewDocument
+from services.dossiercontrole_service.blobstore import ACCEPTED_TYPES, CHUNK, Blobs
+from services.dossiercontrole_service.domainmodel import Document, FilePart, StoredFile
+from services.dossiercontrole_service.pdfs import merged_pdf
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,13 @@ class PersonOut(BaseModel):
     sub: str
 
 
+class FilePartOut(BaseModel):
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+
+
 class VersionOut(BaseModel):
     version: int
     sha256: str
@@ -56,6 +71,11 @@ class VersionOut(BaseModel):
     copied_from: UUID | None = Field(
         None, description="A copy: the document whose file it took (the copy icon)."
     )
+    files: list[FilePartOut] = Field(
+        default_factory=list,
+        description="Every file of the version, part 1 first (`file?version=N&part=K`); the "
+        "fields above describe part 1, as they did when a version was always one file.",
+    )
 
     @classmethod
     def of(cls, stored: StoredFile) -> VersionOut:
@@ -66,6 +86,7 @@ class VersionOut(BaseModel):
             uploaded_at=stored.uploaded_at,
             uploaded_by=PersonOut(role=role, sub=sub),
             copied_from=stored.copied_from,
+            files=[FilePartOut(**part.metadata()) for part in stored.parts],
         )
 
 
@@ -114,7 +135,7 @@ def content_disposition(filename: str, *, inline: bool) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def file_headers(stored: StoredFile, *, inline: bool) -> dict[str, str]:
+def file_headers(stored: FilePart | StoredFile, *, inline: bool) -> dict[str, str]:
     """The headers of a file's answer; ``inline`` only for a type a browser may show (PDF,
     JPEG, PNG: every type an upload can have)."""
     return {
@@ -129,20 +150,24 @@ def file_headers(stored: StoredFile, *, inline: bool) -> dict[str, str]:
 
 async def stream_file(
     blobs: Blobs,
-    stored: StoredFile,
+    stored: FilePart | StoredFile,
     *,
     inline: bool,
     on_start: Callable[[], Awaitable[None]],
+    label: str | None = None,
 ) -> StreamingResponse:
-    """The answer that streams ``stored``'s bytes. Its first chunk is read before the answer
-    starts, so that a file missing from the store is a 404 rather than a broken answer; then
-    ``on_start`` runs (the download is recorded), and a failure there sends nothing."""
+    """The answer that streams ``stored``'s bytes (``label`` names it in a refusal). Its
+    first chunk is read before the answer starts, so that a file missing from the store is a
+    404 rather than a broken answer; then ``on_start`` runs (the download is recorded), and a
+    failure there sends nothing."""
+    if label is None:
+        label = f"the file of version {getattr(stored, 'version', '?')}"
     chunks = blobs.open_chunks(stored.sha256)
     try:
         first = await asyncio.to_thread(next, chunks, b"")
     except KeyError:
-        log.warning("version %d's file %s is not in the blob store", stored.version, stored.sha256)
-        raise StoredFileMissing(f"the file of version {stored.version} is missing") from None
+        log.warning("%s (%s) is not in the blob store", label, stored.sha256)
+        raise StoredFileMissing(f"{label} is missing") from None
     try:
         await on_start()
     except BaseException:
@@ -154,3 +179,139 @@ async def stream_file(
         media_type=stored.content_type,
         headers=file_headers(stored, inline=inline),
     )
+
+
+async def stream_merged(
+    blobs: Blobs,
+    document: Document,
+    stored: StoredFile,
+    *,
+    inline: bool,
+    on_start: Callable[[], Awaitable[None]],
+) -> StreamingResponse:
+    """Version ``stored`` as one PDF (``merged_pdf``), sent in chunks with a file's headers;
+    its ETag is the merged PDF's SHA-256 (the same parts always merge alike)."""
+
+    def merge() -> bytes:
+        try:
+            parts = [(part.content_type, blobs.get(part.sha256)) for part in stored.parts]
+        except KeyError:
+            log.warning("a file of version %d is not in the blob store", stored.version)
+            raise StoredFileMissing(f"a file of version {stored.version} is missing") from None
+        return merged_pdf(parts)
+
+    content = await asyncio.to_thread(merge)
+    await on_start()
+    merged = FilePart(
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        content_type="application/pdf",
+        filename=f"{document.document_type}-versie-{stored.version}.pdf",
+    )
+    return StreamingResponse(
+        _chunks(content),
+        media_type=merged.content_type,
+        headers=file_headers(merged, inline=inline),
+    )
+
+
+def _chunks(content: bytes) -> Iterator[bytes]:
+    view = memoryview(content)
+    for start in range(0, len(content), CHUNK):
+        yield bytes(view[start : start + CHUNK])
+
+
+# --- the routes: a document's versions and their files ---------------------------------------
+
+router = APIRouter(responses=AUTHENTICATED)
+AdviserOrClient = Annotated[Identity, Depends(require("adviser", "client"))]
+
+
+def _app(request: Request) -> DossierChecks:
+    return request.app.state.application  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/documents/{document_id}/versions",
+    response_model=VersionList,
+    tags=["files"],
+    responses=errors(404),
+)
+async def versions(document_id: UUID, who: AdviserOrClient, request: Request) -> VersionList:
+    """Every version of the document's file, oldest first; a copy is a version too (the
+    adviser, or the dossier's client)."""
+    _, document = await asyncio.to_thread(
+        _app(request).get_document, who.tenant, document_id, who.may_see_dossier
+    )
+    return VersionList(document_id=document_id, versions=[VersionOut.of(f) for f in document.files])
+
+
+Number = Annotated[int | None, BeforeValidator(in_digits)]
+
+
+@router.get(
+    "/documents/{document_id}/file",
+    response_class=StreamingResponse,
+    tags=["files"],
+    responses={**errors(404), 200: FILE_ANSWER},
+)
+async def download(
+    document_id: UUID,
+    who: AdviserOrClient,
+    request: Request,
+    version: Annotated[
+        Number, Query(ge=1, le=MAX_VERSION, description="Which version (default: the latest).")
+    ] = None,
+    part: Annotated[
+        Number,
+        Query(ge=1, le=MAX_VERSION, description="Which file of the version (default: the first)."),
+    ] = None,
+    merged: Annotated[
+        Literal["0", "1"],
+        Query(description="`1`: every file of the version as one PDF (images as pages)."),
+    ] = "0",
+    inline: Annotated[
+        Literal["0", "1"], Query(description="`1`: for the browser to show, not to save.")
+    ] = "0",
+) -> StreamingResponse:
+    """A version's file (the adviser, or the dossier's client): one part, or the version as
+    one PDF; each download is recorded in the dossier's history (``DocumentViewed``) as it
+    starts. A part the version does not have is a 404; ``part`` with ``merged=1`` a 422."""
+    if merged == "1" and part is not None:
+        raise PartAndMerged("ask for one part, or for the merged PDF (merged=1), not both")
+    app = _app(request)
+    dossier_id, document = await asyncio.to_thread(
+        app.get_document, who.tenant, document_id, who.may_see_dossier
+    )
+    stored = document.file_of(version)
+    view = ViewDocument(
+        who.tenant,
+        dossier_id,
+        document_id,
+        stored.version,
+        who.actor,
+        datetime.now(UTC),
+        part=part,
+        merged=merged == "1",
+    )
+
+    def record() -> Awaitable[None]:
+        return asyncio.to_thread(app.record_view, view)
+
+    if merged == "1":
+        return await stream_merged(
+            request.app.state.blobs, document, stored, inline=inline == "1", on_start=record
+        )
+    number = part or 1
+    return await stream_file(
+        request.app.state.blobs,
+        stored.part(number) if part is not None else stored,
+        inline=inline == "1",
+        on_start=record,
+        label=f"the file of version {stored.version}"
+        + (f", part {number}" if part is not None else ""),
+    )
+
+
+class PartAndMerged(Invalid):
+    pass

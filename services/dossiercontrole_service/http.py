@@ -9,11 +9,9 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -25,6 +23,7 @@ from servicekit.errors import AUTHENTICATED, errors
 from servicekit.pages import Page, moment, paginate, paging
 from services.dossiercontrole_service.application import (
     ChooseProgressCounts,
+    ClaimNotApplicable,
     ConfigureDocumentType,
     CopyDocument,
     DossierChecks,
@@ -34,9 +33,8 @@ from services.dossiercontrole_service.application import (
     ReviewDocument,
     SetReminderSchedule,
     UploadDocument,
-    ViewDocument,
 )
-from services.dossiercontrole_service.blobstore import Blobs, inspect_upload, safe_filename
+from services.dossiercontrole_service.blobstore import Blobs
 from services.dossiercontrole_service.domainmodel import (
     ActionPoint,
     ActionPointStatus,
@@ -45,15 +43,11 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentStatus,
     DossierCheck,
     ProgressCounts,
+    StoredFile,
 )
-from services.dossiercontrole_service.files import (
-    FILE_ANSWER,
-    MAX_VERSION,
-    VersionList,
-    VersionOut,
-    in_digits,
-    stream_file,
-)
+from services.dossiercontrole_service.domainmodel.claims import MAX_NOTE
+from services.dossiercontrole_service.files import MAX_VERSION, FilePartOut
+from services.dossiercontrole_service.uploads import read_files
 from shared.events.contracts import DocumentSource, Name, Subject
 from shared.events.durations import Duration, IsoDuration
 
@@ -114,6 +108,9 @@ class FileOut(BaseModel):
     uploaded_at: datetime
     uploaded_by: str
     copied_from: UUID | None = None
+    files: list[FilePartOut] = Field(
+        default_factory=list, description="Every file of the version, part 1 first."
+    )
 
 
 class DocumentOut(BaseModel):
@@ -131,8 +128,8 @@ class DocumentOut(BaseModel):
     status: DocumentStatus
     actions: list[DocumentCommand] = Field(
         description="What the document's status allows now: `upload` (an upload or a copy), "
-        "`remove` (the document and its action point), `approve` and `reject` (the review); "
-        "other moves are refused with 409."
+        "`remove` (the document and its action point), `approve` and `reject` (the review), "
+        '`waive` (a "not applicable" claim accepted); other moves are refused with 409.'
     )
     action_point: ActionPointRef | None
     created_at: datetime
@@ -160,6 +157,9 @@ class DocumentOut(BaseModel):
     )
     replaces_document_id: UUID | None = Field(
         None, description="The expired document this one requests again."
+    )
+    note: str | None = Field(
+        None, description='While claimed "not applicable", and once waived: the note why.'
     )
 
 
@@ -192,7 +192,10 @@ class ActionPointList(BaseModel):
 
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "waive"] = Field(
+        description="`approve` or `reject` a delivery; of a `not_applicable_claimed` document: "
+        "`waive` (accept the claim) or `reject` (refuse it, with a reason)."
+    )
     reason: str | None = Field(
         None,
         max_length=2000,
@@ -256,15 +259,21 @@ def _document_out(check: DossierCheck, document: Document) -> DocumentOut:
             else None
         ),
         created_at=document.created_at,
-        file=FileOut.model_validate(files[-1], from_attributes=True) if files else None,
+        file=_file_out(files[-1]) if files else None,
         versions=len(files),
         rejection_reason=document.rejection_reason,
         valid_until=document.valid_until,
         source=document.source,  # type: ignore[arg-type]
         replaces_document_id=document.replaces_document_id,
+        note=document.note,
         due_at=point.due_at if point and point.due_at else document.due_at,
         overdue=bool(point and point.overdue),
     )
+
+
+def _file_out(stored: StoredFile) -> FileOut:
+    parts = [FilePartOut(**part.metadata()) for part in stored.parts]
+    return FileOut.model_validate(stored, from_attributes=True).model_copy(update={"files": parts})
 
 
 def _action_point_out(document: Document, point: ActionPoint) -> ActionPointOut:
@@ -367,34 +376,79 @@ async def action_points(
     responses=errors(400, 404, 409, 413, 415),
 )
 async def upload(
-    document_id: UUID, file: UploadFile, who: AdviserOrClient, request: Request
+    document_id: UUID,
+    file: list[UploadFile],
+    who: AdviserOrClient,
+    request: Request,
+    append: Annotated[
+        Literal["true", "false"],
+        Query(
+            description="`true`: add the files to the latest version while it is not reviewed "
+            "(409 once it is); a document without a version gets its first."
+        ),
+    ] = "false",
 ) -> DocumentOut:
-    """Upload a file (the adviser; the dossier's client only where an action point asks for it,
-    else 404); completes the open action point."""
-    content = await file.read(request.app.state.settings.max_upload_bytes + 1)
-    content_type = inspect_upload(content, request.app.state.settings.max_upload_bytes)
+    """Upload one file, or several as one version (several `file` parts: both sides of an ID
+    card); the adviser, or the dossier's client only where an action point asks for it (else
+    404). Completes the open action point. A password-protected or unreadable PDF is a 422."""
+    settings = request.app.state.settings
+    files = await read_files(file, settings.max_upload_bytes)
     app = _app(request)
+    first, *more = [metadata for metadata, _ in files]
     command = UploadDocument(
         who.tenant,
         document_id,
-        {
-            "size": len(content),
-            "content_type": content_type,
-            "filename": safe_filename(file.filename),
-        },
+        first,
         who.actor,
         datetime.now(UTC),
         who.may_see_dossier,
-        request.app.state.settings.max_dossier_upload_bytes,
+        settings.max_dossier_upload_bytes,
         by_client=who.role == "client",
+        more_files=tuple(more),
+        append=append == "true",
+        most=settings.max_upload_bytes,
     )
     # Check existence (a removed document too), access and room before writing bytes to disk.
     await asyncio.to_thread(app.check_upload, command)
     blobs: Blobs = request.app.state.blobs
-    sha256 = await asyncio.to_thread(blobs.put, content)
-    command = replace(command, file={"sha256": sha256, **command.file})
+    stored = [
+        {"sha256": await asyncio.to_thread(blobs.put, content), **metadata}
+        for metadata, content in files
+    ]
+    command = replace(command, file=stored[0], more_files=tuple(stored[1:]))
     check = await asyncio.to_thread(app.upload, command)
     return _document_out(check, check.document(document_id))
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(
+        min_length=1,
+        max_length=MAX_NOTE,
+        description="Why the document does not apply (required, not blank): the adviser reads "
+        "it before waiving the document or refusing the claim.",
+    )
+
+
+@router.post(
+    "/action-points/{action_point_id}/not-applicable",
+    response_model=DocumentOut,
+    tags=["action points"],
+    responses=errors(400, 404, 409, 413),
+)
+async def claim_not_applicable(
+    action_point_id: UUID, body: ClaimIn, who: AdviserOrClient, request: Request
+) -> DocumentOut:
+    """ "Niet van toepassing": the client (or the adviser) answers an open action point with a
+    note instead of a file; the document becomes `not_applicable_claimed` (its action point
+    completed, no more reminders) until the adviser waives it or refuses the claim through
+    the review. 409 when the action point is not open."""
+    command = ClaimNotApplicable(
+        who.tenant, action_point_id, body.note, who.actor, datetime.now(UTC), who.may_see_dossier
+    )
+    check = await asyncio.to_thread(_app(request).claim_not_applicable, command)
+    document = check.document_of_action_point(action_point_id)
+    return _document_out(check, document)
 
 
 @router.post(
@@ -456,61 +510,6 @@ async def review(document_id: UUID, body: ReviewIn, who: Adviser, request: Reque
     )
     check = await asyncio.to_thread(_app(request).review, command)
     return _document_out(check, check.document(document_id))
-
-
-# --- checking what was delivered: versions and files (SPEC section 7) ------------------------
-
-
-@router.get(
-    "/documents/{document_id}/versions",
-    response_model=VersionList,
-    tags=["files"],
-    responses=errors(404),
-)
-async def versions(document_id: UUID, who: AdviserOrClient, request: Request) -> VersionList:
-    """Every version of the document's file, oldest first; a copy is a version too (the
-    adviser, or the dossier's client)."""
-    _, document = await asyncio.to_thread(
-        _app(request).get_document, who.tenant, document_id, who.may_see_dossier
-    )
-    return VersionList(document_id=document_id, versions=[VersionOut.of(f) for f in document.files])
-
-
-@router.get(
-    "/documents/{document_id}/file",
-    response_class=StreamingResponse,
-    tags=["files"],
-    responses={**errors(404), 200: FILE_ANSWER},
-)
-async def download(
-    document_id: UUID,
-    who: AdviserOrClient,
-    request: Request,
-    version: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_VERSION, description="Which version (default: the latest)."),
-        BeforeValidator(in_digits),
-    ] = None,
-    inline: Annotated[
-        Literal["0", "1"], Query(description="`1`: for the browser to show, not to save.")
-    ] = "0",
-) -> StreamingResponse:
-    """A version of the document's file (the adviser, or the dossier's client); each download
-    is recorded in the dossier's history (``DocumentViewed``) as it starts."""
-    app = _app(request)
-    dossier_id, document = await asyncio.to_thread(
-        app.get_document, who.tenant, document_id, who.may_see_dossier
-    )
-    stored = document.file_of(version)
-    view = ViewDocument(
-        who.tenant, dossier_id, document_id, stored.version, who.actor, datetime.now(UTC)
-    )
-    return await stream_file(
-        request.app.state.blobs,
-        stored,
-        inline=inline == "1",
-        on_start=lambda: asyncio.to_thread(app.record_view, view),
-    )
 
 
 @router.get("/portal-settings", response_model=PortalSettingsOut, tags=["portal settings"])

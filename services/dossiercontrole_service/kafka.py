@@ -126,6 +126,9 @@ def _uploaded(event: Any, origin: Origin) -> list[Fact]:
         event, origin, "document_id", "version", "file", "copied_from", uploaded_by="by"
     )
     uploaded["valid_until"] = getattr(event, "valid_until", None)
+    more = getattr(event, "more_files", None)
+    if more:
+        uploaded["files"] = [event.file, *more]
     facts = [Fact(c.DocumentUploaded, uploaded)]
     if event.completes_action_point:
         completed = _data(
@@ -136,6 +139,57 @@ def _uploaded(event: Any, origin: Origin) -> list[Fact]:
             completed_at="at",
         )
         facts.append(Fact(c.ActionPointCompleted, completed))
+    return facts
+
+
+@OUTBOX.on("Deliveries.FilesAppended")
+def _files_appended(event: Any, origin: Origin) -> Fact:
+    # The version again, with all its files now: an upsert by (document, version).
+    document = _document_after(event, origin)
+    stored = document.files[event.version - 1]
+    uploaded = _data(event, origin, "document_id", "version", uploaded_by="by")
+    uploaded.update(
+        file=stored.metadata(),
+        files=[part.metadata() for part in stored.parts],
+        copied_from=stored.copied_from,
+        valid_until=document.valid_until,
+    )
+    return Fact(c.DocumentUploaded, uploaded)
+
+
+# --- "not applicable" (SPEC section 9) -------------------------------------------------------
+
+
+@OUTBOX.on("Claims.NotApplicableClaimed")
+def _claimed(event: Any, origin: Origin) -> list[Fact]:
+    names = ("document_id", "action_point_id", "note")
+    claimed = _data(event, origin, *names, claimed_by="by", claimed_at="at")
+    completed = _data(event, origin, "document_id", "action_point_id", completed_at="at")
+    return [Fact(c.NotApplicableClaimed, claimed), Fact(c.ActionPointCompleted, completed)]
+
+
+@OUTBOX.on("Claims.DocumentWaived")
+def _waived(event: Any, origin: Origin) -> Fact:
+    return Fact(
+        c.DocumentWaived, _data(event, origin, "document_id", waived_by="by", waived_at="at")
+    )
+
+
+@OUTBOX.on("Claims.NotApplicableRefused")
+def _claim_refused(event: Any, origin: Origin) -> list[Fact]:
+    refused = _data(event, origin, "document_id", "reason", refused_by="by", refused_at="at")
+    facts = [Fact(c.NotApplicableRefused, refused)]
+    if event.reopens_action_point:
+        reopened = _data(
+            event,
+            origin,
+            "document_id",
+            "reason",
+            action_point_id="reopens_action_point",
+            reopened_at="at",
+        )
+        reopened["due_at"] = _due_at_after(event, origin)
+        facts.append(Fact(c.ActionPointReopened, reopened))
     return facts
 
 

@@ -78,6 +78,19 @@ _UPLOADED_TOPICS = [
 _FILE_USERS_TOPICS = ["services.dossiercontrole_service.domainmodel.file_users:FileUsers.Opened"]
 
 
+def _uploaded_files(event: Any) -> list[str]:
+    """The SHA-256 of the files a stored event adds to a dossier: an upload's (with the other
+    files of its version), or the files appended to a version."""
+    name = type(event).__qualname__  # FilesAppended is its part's: Deliveries.FilesAppended
+    if name == "DossierCheck.DocumentUploaded":
+        files = [event.file, *(getattr(event, "more_files", None) or ())]
+    elif name.endswith(".FilesAppended"):
+        files = list(event.files)
+    else:
+        return []
+    return [str(file["sha256"]) for file in files]
+
+
 class DossierLifecycle(TrackedApplication):
     """Closing, reopening and erasing, and the office's retention policy, as commands of
     ``DossierChecks`` (its subclass)."""
@@ -108,12 +121,10 @@ class DossierLifecycle(TrackedApplication):
             if not isinstance(check, DossierCheck):
                 continue
             for pending in check.pending_events:
-                if type(pending).__qualname__ != "DossierCheck.DocumentUploaded":
-                    continue
-                sha256 = str(pending.file["sha256"])  # type: ignore[attr-defined]
-                if sha256 not in users:
-                    users[sha256] = self._known_file_users(sha256) or FileUsers(sha256)
-                users[sha256].add(user_of(check.tenant, check.dossier_id))
+                for sha256 in _uploaded_files(pending):
+                    if sha256 not in users:
+                        users[sha256] = self._known_file_users(sha256) or FileUsers(sha256)
+                    users[sha256].add(user_of(check.tenant, check.dossier_id))
         return [u for u in users.values() if u.pending_events]
 
     def _known_file_users(self, sha256: str) -> FileUsers | None:

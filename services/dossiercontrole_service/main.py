@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.pgsetup import assembled
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.data_keys import data_keys
+from services.dossiercontrole_service.files import router as files_router
 from services.dossiercontrole_service.http import router
 from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
 from services.dossiercontrole_service.retention import Erasure, RetentionScheduler
@@ -46,6 +48,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
     app.include_router(lifecycle_router, max_body_size=MAX_LIFECYCLE_BODY_BYTES)
+    app.include_router(files_router, max_body_size=MULTIPART_ALLOWANCE)
     return app
 
 
@@ -59,4 +62,4 @@ def blob_store(config: Settings) -> Blobs:
 
 def main() -> None:
     config = settings.load()
-    serve(create_app(config), config)
+    serve(assembled(create_app, config), config)

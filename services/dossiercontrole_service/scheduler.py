@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from prometheus_client import Counter, Gauge
 
 from servicekit import scheduler
@@ -91,6 +92,14 @@ REMINDER = "reminder"
 # check already watched reloads it (an upload, a removal, a reopening, a reminder sent).
 _MAY_ADD_DUE = (".DocumentAdded", ".ActionPointOpened")
 
+# A dossier check's events are stored under its class and the classes of its parts (a claim
+# is ``Claims.NotApplicableClaimed``): a refused claim reopens a point, which is due again.
+_OF_A_DOSSIER_CHECK = tuple(
+    f":{part.__name__}."
+    for part in DossierCheck.__mro__
+    if issubclass(part, Aggregate) and part is not Aggregate
+)
+
 
 class DueTimetable:
     """What waits in the dossier checks, read from the application's notification log."""
@@ -116,7 +125,7 @@ class DueTimetable:
         topic: str = notification.topic
         if ":ReminderSchedule." in topic:
             self._schedule_changed(notification.originator_id, changed)
-        elif ":DossierCheck." not in topic:
+        elif not any(part in topic for part in _OF_A_DOSSIER_CHECK):
             return
         elif notification.originator_id in self.watched or topic.endswith(".DossierReopened"):
             # A reopened dossier's restored action points may have due dates again.

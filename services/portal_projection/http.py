@@ -27,7 +27,15 @@ Reader = Annotated[Identity, Depends(require("client", "adviser"))]
 DossierId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-DocumentStatusName = Literal["requested", "uploaded", "approved", "rejected", "expired"]
+DocumentStatusName = Literal[
+    "requested",
+    "uploaded",
+    "approved",
+    "rejected",
+    "expired",
+    "not_applicable_claimed",
+    "waived",
+]
 """A document's status, as the dossier check names it (a unit test ties the two)."""
 
 
@@ -119,6 +127,8 @@ class WorkItem(BaseModel):
     document_type: str
     title: str
     subject: Subject
+    period: str | None = None
+    """The period the request named (SPEC section 9): which of a type's documents it is."""
     status: DocumentStatusName
     """The document's status (for an overdue action point: requested, or rejected)."""
     since: datetime

@@ -28,10 +28,19 @@ def handlers(view: PortalView) -> dict[str, Handler]:
     return dict.fromkeys(PROJECTED, project)
 
 
+class PositionTaken(Exception):
+    """The batch's position was stored before (by another replica): nothing was applied."""
+
+
 def batch_handler(view: PortalView) -> BatchHandler:
-    """A consumed batch's facts in one store transaction."""
+    """A consumed batch's facts in one store transaction. A batch whose position was stored
+    before fails (as an event store's tracking does): the consumer then takes its records one
+    at a time, finds each done, and reads its position from the store again."""
 
     def project(events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
-        view.process_many(events, tracking)
+        if not view.process_many(events, tracking):
+            raise PositionTaken(
+                f"{tracking.application_name} is at or past {tracking.notification_id}"
+            )
 
     return project

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from servicekit.consumer import TrackingConsumer
 from servicekit.mail import SmtpMailer, smtp_settings
+from servicekit.pgsetup import assembled
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.portal_projection import kafka, settings, web
@@ -80,4 +81,4 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
 def main() -> None:
     config = settings.load()
-    serve(create_app(config), config)
+    serve(assembled(create_app, config), config)

@@ -21,14 +21,15 @@ from typing import Any, Protocol
 from eventsourcing.persistence import Tracking
 
 from servicekit.consumer import tracking_name
+from servicekit.datadir import private_dir
 from servicekit.kafka import TopicReader
 from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
 from servicekit.settings import Settings
 from services.portal_projection.kafka import CONSUMES
 from services.portal_projection.stores import VERSION, activate, current_name, new_name, open_store
 from services.portal_projection.views import PortalView
-from shared.events.codec import CodecError, decode
-from shared.events.contracts import CloudEvent
+from shared.events.codec import CodecError
+from shared.events.native import decode_fast
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def rebuild(
     sources = (
         [source]
         if source is not None
-        else [TopicReader(settings.kafka_bootstrap_servers, topic) for topic in CONSUMES]
+        else [TopicReader(settings.kafka, topic) for topic in CONSUMES]
     )
     try:
         skipped = 0
@@ -84,31 +85,52 @@ async def rebuild(
 
 
 async def _read(view: PortalView, source: Source | TopicReader, progress: Progress | None) -> int:
-    """One topic into the new model to its end as of now; how many records were no event."""
+    """One topic into the new model to its end as of now; how many records were no event.
+
+    A pipeline of two steps beside the event loop (a portal rebuilding itself serves on): a
+    batch is decoded while the one before it is written (SQLite and PostgreSQL do most of a
+    write without holding the GIL). Batches are written one after the other, in order.
+    """
     skipped = 0
+    writing: asyncio.Future[None] | None = None
     async with source as reader:
         if progress is not None:
             progress.total = (progress.total or 0) + await reader.remaining()
-        async for _, records in reader.batches():
-            # Decoded and applied beside the event loop: a portal rebuilding itself serves on.
-            skipped += await asyncio.to_thread(_apply, view, records)
-            if progress is not None:
-                progress.advance(len(records))
+        try:
+            async for _, records in reader.batches():
+                events = await asyncio.to_thread(_decoded, records)
+                skipped += events.count(None)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(_write, view, records, events))
+                if progress is not None:
+                    progress.advance(len(records))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                # Failing elsewhere: the write in hand ends before the model is closed.
+                await asyncio.wait([writing])
     return skipped
 
 
-def _apply(view: PortalView, records: Sequence[Any]) -> int:
-    """One fetched batch of one partition in one transaction, with the position after its last
-    record; how many records were no event."""
-    events: list[CloudEvent | None] = []
+def _decoded(records: Sequence[Any]) -> list[Any]:
+    """The events of one fetched batch (None for a record that is no event), decoded natively
+    where the record allows (``native.decode_fast``: the projections read both kinds alike)."""
+    events: list[Any] = []
     for record in records:
         try:
-            events.append(decode(record.topic, record.value))
+            events.append(decode_fast(record.topic, record.value))
         except CodecError:
             events.append(None)
+    return events
+
+
+def _write(view: PortalView, records: Sequence[Any], events: Sequence[Any]) -> None:
+    """One fetched batch of one partition in one transaction, with the position after its last
+    record."""
     last = records[-1]
     view.process_many(events, Tracking(tracking_name(last.topic, last.partition), last.offset + 1))
-    return events.count(None)
 
 
 # --- a portal that serves an older model rebuilds it ---------------------------------------------
@@ -123,7 +145,7 @@ def rebuild_lease(settings: Settings) -> Lease:
             return psycopg.connect(**settings.postgres_params(), autocommit=True)
 
         return PostgresAdvisoryLease(connect, "actiepunten_portal.rebuild")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return FileLease(settings.data_dir / "portal-rebuild.lock")
 
 

@@ -163,6 +163,15 @@ class Redeemed:
     next: str
 
 
+def _insert_session(db: Executor, person: str, at: int) -> str:
+    session_id = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO sessions (id_hash, person, started_at, seen_at) VALUES (?, ?, ?, ?)",
+        (digest(session_id), person, at, at),
+    )
+    return session_id
+
+
 class SignIns:
     """Codes, sessions and request counts over one store (SQLite or PostgreSQL)."""
 
@@ -208,16 +217,18 @@ class SignIns:
             person, next_path = db.execute(
                 "SELECT person, next FROM signin_codes WHERE code_hash = ?", (digest(code),)
             ).fetchone()
-            session_id = secrets.token_urlsafe(32)
-            db.execute(
-                "INSERT INTO sessions (id_hash, person, started_at, seen_at) VALUES (?, ?, ?, ?)",
-                (digest(session_id), person, at, at),
-            )
+            session_id = _insert_session(db, person, at)
             # Codes that can no longer be used are of no use to anyone.
             db.execute("DELETE FROM signin_codes WHERE expires_at <= ?", (at - CODE_SECONDS,))
         return Redeemed(session_id, Person.loads(person), next_path)
 
     # --- sessions ---------------------------------------------------------------------------
+
+    def start_session(self, person: Person, at: int | None = None) -> str:
+        """A session for ``person`` whom somebody else vouched for (the office's OpenID
+        provider, ``web/staff_signin.py``): the same session a redeemed code starts."""
+        with self.store.transaction() as db:
+            return _insert_session(db, person.dumps(), at or now())
 
     def session(self, session_id: str, at: int | None = None) -> Person | None:
         """The person of a live session: used within ``IDLE_SECONDS`` and started less than

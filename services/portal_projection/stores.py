@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from servicekit.datadir import private_dir
 from servicekit.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,8 +92,8 @@ def among(statuses: Sequence[str]) -> str:
 
 # The work queue's document statuses, as the dossier check's moves have them (a unit test ties
 # them to DOCUMENT_MOVES): what a delivery moves, what is reviewed, what can expire.
-DELIVERABLE = ("requested", "uploaded", "rejected")
-REVIEWABLE = ("uploaded",)
+DELIVERABLE = ("requested", "uploaded", "rejected", "not_applicable_claimed")
+REVIEWABLE = ("uploaded", "not_applicable_claimed")  # a delivery, or a "not applicable" claim
 EXPIRABLE = ("uploaded", "approved")
 
 # What each list of the work queue holds, in the words of its partial index: its query says the
@@ -106,7 +107,8 @@ EXPIRING = f"{among(EXPIRABLE)} AND valid_until IS NOT NULL"
 # list reads only its index.
 INDEXES = f"""
 CREATE INDEX IF NOT EXISTS action_points_by_document ON action_points (tenant, document_id);
-CREATE INDEX IF NOT EXISTS work_queue_to_review ON documents (tenant, waiting_since, document_id)
+DROP INDEX IF EXISTS work_queue_to_review;
+CREATE INDEX IF NOT EXISTS work_queue_review ON documents (tenant, waiting_since, document_id)
     WHERE {TO_REVIEW};
 CREATE INDEX IF NOT EXISTS work_queue_overdue
     ON action_points (tenant, overdue_since, action_point_id) WHERE {OVERDUE};
@@ -135,6 +137,18 @@ ADDED_COLUMNS = (
     ("period", "TEXT"),
     ("instructions", "TEXT"),
 )
+
+# The same for the work queue's ``documents``: the period names which of a type's documents it is.
+ADDED_DOCUMENT_COLUMNS = (("period", "TEXT"),)
+
+
+def added_columns() -> Iterator[tuple[str, str, str]]:
+    """Each column added since the first release: its table, name and definition."""
+    for column, definition in ADDED_COLUMNS:
+        yield "action_points", column, definition
+    for column, definition in ADDED_DOCUMENT_COLUMNS:
+        yield "documents", column, definition
+
 
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
@@ -189,7 +203,7 @@ class SQLiteStore:
     never activated, and the replay starts again in a new one)."""
 
     def __init__(self, path: Path, *, rebuilding: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self.name = path.name
         self.path = path
         self._lock = threading.Lock()
@@ -205,10 +219,10 @@ class SQLiteStore:
     def _prepare(self) -> None:
         """The read model's tables, the columns added since, its indexes and its version."""
         self._db.executescript(SCHEMA)
-        present = {row["name"] for row in self._db.execute("PRAGMA table_info(action_points)")}
-        for column, definition in ADDED_COLUMNS:
+        for table, column, definition in added_columns():
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in present:
-                self._db.execute(f"ALTER TABLE action_points ADD COLUMN {column} {definition}")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._db.executescript(INDEXES)
         with self.transaction() as db:
             self.version = built_with(db)
@@ -279,10 +293,8 @@ class PostgresStore:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 cursor.execute(statement)
-        for column, definition in ADDED_COLUMNS:
-            cursor.execute(
-                f"ALTER TABLE action_points ADD COLUMN IF NOT EXISTS {column} {definition}"
-            )
+        for table, column, definition in added_columns():
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
         for statement in INDEXES.split(";"):
             if statement.strip():
                 cursor.execute(statement)

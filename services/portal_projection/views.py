@@ -395,6 +395,9 @@ PROJECTIONS: dict[str, Projection] = {
     "DocumentApproved": _document_status("approved"),
     "DocumentRejected": _document_status("rejected"),
     "DocumentExpired": _document_status("expired"),
+    "NotApplicableClaimed": _document_status("not_applicable_claimed"),
+    "DocumentWaived": _document_status("waived"),
+    "NotApplicableRefused": _document_status("rejected"),
     "PortalSettingsChanged": _settings,
     "ClientContactChanged": _contact,
 }
@@ -436,23 +439,27 @@ def progress_of(total: int, completed: int) -> dict[str, int]:
     }
 
 
-DONE_WHEN: dict[str, dict[str, str]] = {
-    "received": {"status": "completed"},
-    "approved": {"status": "completed", "document_status": "approved"},
+DONE_WHEN: dict[str, dict[str, tuple[str, ...]]] = {
+    "received": {"status": ("completed",)},
+    # A waived document (not applicable, SPEC section 9) is as done as an approved one.
+    "approved": {"status": ("completed",), "document_status": ("approved", "waived")},
 }
 """When an action point counts as done in the client's progress, per office choice
-(``progress_counts``): the values its row must have. Written once, read as SQL (``_DONE``) and
+(``progress_counts``): the values its row may have. Written once, read as SQL (``_DONE``) and
 in Python (``is_done``); a unit test ties the words to the contracts' and the dossier check's."""
 
 _DONE = {
-    counts: " AND ".join(f"{column} = '{value}'" for column, value in row.items())
+    counts: " AND ".join(
+        f"{column} IN ({', '.join(repr(value) for value in values)})"
+        for column, values in row.items()
+    )
     for counts, row in DONE_WHEN.items()
 }
 
 
 def is_done(point: dict[str, Any], counts: str = "received") -> bool:
     """The rule of ``DONE_WHEN`` over a row of ``PortalView.action_points``."""
-    return all(point[column] == value for column, value in DONE_WHEN[counts].items())
+    return all(point[column] in values for column, values in DONE_WHEN[counts].items())
 
 
 def progress(points: list[dict[str, Any]], counts: str = "received") -> dict[str, int]:

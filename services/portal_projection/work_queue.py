@@ -1,8 +1,9 @@
 """The adviser's work queue (SPEC section 7): what waits for the office, in three lists.
 
-- ``to_review``: documents delivered (``uploaded``) and not yet reviewed. ``since``: the first
-  delivery still waiting for review (a second upload before the review does not reset it: the
-  document has waited since the first).
+- ``to_review``: documents delivered (``uploaded``) and not yet reviewed, and documents the
+  client claimed "not applicable" (SPEC section 9) until the adviser decides. ``since``: the
+  first delivery (or the claim) still waiting for review (a second upload before the review
+  does not reset it: the document has waited since the first).
 - ``overdue``: open action points past their due date (``ActionPointOverdue``). ``since``: that
   due date. A point leaves when it is completed or removed (with its document or alone) and comes
   back with the next ``ActionPointOverdue`` when it is reopened past its due date.
@@ -69,7 +70,7 @@ def _added(event: c.CloudEvent) -> Statement:
     data = event.data
     return (
         "INSERT INTO documents (tenant, document_id, dossier_id, document_type, title, subject, "
-        "status, due_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?) "
+        "status, due_at, period) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?, ?) "
         "ON CONFLICT (tenant, document_id) DO NOTHING",
         (
             event.tenantid,
@@ -79,6 +80,7 @@ def _added(event: c.CloudEvent) -> Statement:
             data.title,
             data.subject.model_dump_json(),
             _instant_or_none(data.due_at),
+            data.period,
         ),
     )
 
@@ -116,6 +118,29 @@ def _reviewed(becomes: str, *, keeps_window: bool) -> Projection:
     return project
 
 
+def _claimed(event: c.CloudEvent) -> Statement:
+    # "Not applicable" (SPEC section 9): to review since the claim, like a delivery.
+    return (
+        "UPDATE documents SET status = 'not_applicable_claimed', "
+        "waiting_since = COALESCE(waiting_since, ?) "
+        "WHERE tenant = ? AND document_id = ? AND status IN ('requested', 'rejected')",
+        (instant(event.time or _EPOCH), event.tenantid, str(event.data.document_id)),
+    )
+
+
+def _claim_decided(becomes: str) -> Projection:
+    """The adviser's decision on a claim: it leaves the list to review."""
+
+    def project(event: c.CloudEvent) -> Statement:
+        return (
+            f"UPDATE documents SET status = '{becomes}', waiting_since = NULL "
+            "WHERE tenant = ? AND document_id = ? AND status = 'not_applicable_claimed'",
+            (event.tenantid, str(event.data.document_id)),
+        )
+
+    return project
+
+
 def _expired(event: c.CloudEvent) -> Statement:
     return (
         "UPDATE documents SET status = 'expired', waiting_since = NULL "
@@ -148,6 +173,9 @@ DOCUMENTS: dict[str, Projection] = {
     "DocumentExpired": _expired,
     "DocumentRemoved": _removed,
     "DossierErased": _erased,
+    "NotApplicableClaimed": _claimed,
+    "DocumentWaived": _claim_decided("waived"),
+    "NotApplicableRefused": _claim_decided("rejected"),
 }
 """The work queue's projection of the document facts into ``documents``, by event type."""
 
@@ -212,7 +240,7 @@ def items(
     chosen = _LISTS[kind]
     where, params = chosen.where(tenant, horizon or datetime.now(UTC))
     sql = (
-        f"SELECT tenant, dossier_id, document_id, document_type, title, subject, "
+        f"SELECT tenant, dossier_id, document_id, document_type, title, subject, period, "
         f"{chosen.since} AS since, {chosen.columns} FROM {chosen.table} WHERE {where}"
     )
     if after is not None:

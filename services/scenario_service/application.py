@@ -13,7 +13,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from servicekit.eventstore import TrackedApplication, retried_on_conflict
+from servicekit.eventstore import TrackedApplication, retried_on_conflict, stamp_trace
 from services.scenario_service.domainmodel import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 from services.scenario_service.domainmodel import (
     Appointment,
@@ -116,6 +116,7 @@ class ReceiveDocumentList:
     reference: str
     items: list[dict[str, Any]]
     received_from: str
+    traceparent: str | None = None  # of its record, when several are saved at once
 
 
 @dataclass(frozen=True)
@@ -379,6 +380,38 @@ class Scenarios(TrackedApplication):
             made.check_same(command.dossier_id, command.subject.as_dict(), command.items)
             return made, False
         return document_list, True
+
+    def receive_document_lists(
+        self, commands: Sequence[ReceiveDocumentList], tracking: Tracking
+    ) -> None:
+        """Several document lists (a consumed batch) saved with ``tracking`` in one transaction,
+        each as ``receive_document_list`` would; a list it would refuse fails them all."""
+        new: dict[UUID, DocumentList] = {}
+        for command in commands:
+            list_id = DocumentList.create_id(command.tenant, command.reference)
+            known = new.get(list_id) or self._stored_list(list_id, command)
+            if known is not None:
+                known.check_same(command.dossier_id, command.subject.as_dict(), command.items)
+                continue
+            new[list_id] = DocumentList(
+                tenant=command.tenant,
+                reference=command.reference,
+                dossier_id=command.dossier_id,
+                subject=command.subject.as_dict(),
+                items=command.items,
+                received_from=command.received_from,
+            )
+            stamp_trace(command.traceparent, new[list_id])
+        self.save_tracked(tracking, *new.values())
+
+    def _stored_list(self, list_id: UUID, command: ReceiveDocumentList) -> DocumentList | None:
+        try:
+            stored: DocumentList = self.get_owned(
+                list_id, copy=False, tenant=command.tenant, reference=command.reference
+            )
+        except AggregateNotFoundError:
+            return None
+        return stored
 
     # --- platform triggers ---------------------------------------------------------------------
 

@@ -7,14 +7,14 @@ start scenarios by themselves and deliver document lists (stukkenlijsten).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import Handler, Rejected
+from servicekit.consumer import BatchHandler, Handler, Rejected
 from servicekit.domain import Subject, SubjectKind
 from servicekit.outbox import Fact, Origin, OutboxMappings
 from services.scenario_service.application import (
@@ -246,19 +246,37 @@ class PlatformHandlers:
         self.app.cancel_appointment(event.tenantid, event.data.appointment_id, tracking)
 
     def document_list(self, event: c.CloudEvent, tracking: Tracking) -> None:
-        data = event.data
-        if len(event.source) > MAX_SOURCE_LENGTH:
-            # Every requested document names it (requested_by): keep those records small.
-            raise Rejected(f"source longer than {MAX_SOURCE_LENGTH} characters")
-        command = ReceiveDocumentList(
-            event.tenantid,
-            _dossier(event),
-            Subject.of(data.subject.model_dump()),
-            data.reference,
-            [item.model_dump() for item in data.items],
-            received_from=event.source,
-        )
-        self.app.receive_document_list(command, tracking)
+        self.app.receive_document_list(_document_list(event), tracking)
+
+    def document_lists(self, events: Sequence[c.CloudEvent], tracking: Tracking) -> None:
+        """A consumed batch of document lists in one transaction (``BATCHED``). A list refused
+        fails the batch; the consumer then takes its records one at a time."""
+        self.app.receive_document_lists([_document_list(event) for event in events], tracking)
+
+
+def _document_list(event: c.CloudEvent) -> ReceiveDocumentList:
+    data = event.data
+    if len(event.source) > MAX_SOURCE_LENGTH:
+        # Every requested document names it (requested_by): keep those records small.
+        raise Rejected(f"source longer than {MAX_SOURCE_LENGTH} characters")
+    return ReceiveDocumentList(
+        event.tenantid,
+        _dossier(event),
+        Subject.of(data.subject.model_dump()),
+        data.reference,
+        [item.model_dump() for item in data.items],
+        received_from=event.source,
+        traceparent=event.traceparent,
+    )
+
+
+BATCHED = frozenset({"DocumentListReceived"})
+"""The types ``batch_handler`` takes (a consumed batch of them in one transaction); the others,
+triggers that start runs, are handled one record at a time."""
+
+
+def batch_handler(app: Scenarios) -> BatchHandler:
+    return PlatformHandlers(app, lambda: datetime.now(UTC)).document_lists
 
 
 def handlers(

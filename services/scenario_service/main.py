@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.pgsetup import assembled
 from servicekit.runtime import Runtime, http_app, serve
 from servicekit.settings import Settings
 from services.scenario_service import kafka, settings
@@ -34,4 +35,4 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
 def main() -> None:
     config = settings.load()
-    serve(create_app(config), config)
+    serve(assembled(create_app, config), config)

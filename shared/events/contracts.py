@@ -392,6 +392,12 @@ class DocumentUploadedData(_Data):
     # (its document type's ``valid_for``), for the adviser's "expiring" list. A delivery without
     # a window is written as before (no ``valid_until: null``).
     valid_until: AwareDatetime | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Added within its dataversion (SPEC section 9): every file of a version of several, part
+    # 1 (``file``) first. Files appended to a version publish this event again for the same
+    # version with all its files: an upsert. A single-file version is written as before.
+    files: tuple[FileMetadata, ...] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
 
 
 class ActionPointCompletedData(_Data):
@@ -494,6 +500,39 @@ class DocumentExpiredData(_Data):
     rerequested_document_id: UUID | None = None
 
 
+class NotApplicableClaimedData(_Data):
+    """The client (or adviser) answered an open action point "niet van toepassing", with a
+    note; the action point is completed (ActionPointCompleted follows) until the adviser
+    decides (SPEC section 9)."""
+
+    document_id: UUID
+    action_point_id: UUID
+    dossier_id: Identifier
+    note: str = Field(min_length=1, max_length=2000)
+    claimed_by: str
+    claimed_at: AwareDatetime
+
+
+class DocumentWaivedData(_Data):
+    """The adviser accepted a "not applicable" claim: the document is not needed (waived)."""
+
+    document_id: UUID
+    dossier_id: Identifier
+    waived_by: str
+    waived_at: AwareDatetime
+
+
+class NotApplicableRefusedData(_Data):
+    """The adviser refused a "not applicable" claim with a reason: the document is rejected
+    and its action point open again (ActionPointReopened follows)."""
+
+    document_id: UUID
+    dossier_id: Identifier
+    reason: str = Field(min_length=1, max_length=2000)
+    refused_by: str
+    refused_at: AwareDatetime
+
+
 ProgressCountsName = Literal["received", "approved"]
 """What an office's client progress counts as done; the dossier check's ``ProgressCounts`` and the
 portal's ``DONE_WHEN`` have the same members (a test ties them)."""
@@ -528,7 +567,7 @@ class DossierReopenedData(_Data):
     dossier_id: Identifier
     reopened_by: str
     reopened_at: AwareDatetime
-    restored_action_point_ids: list[UUID] = Field(default_factory=list)
+    restored_action_point_ids: tuple[UUID, ...] = ()
 
 
 class DossierErasedData(_Data):
@@ -782,6 +821,21 @@ class DossierErased(CloudEvent):
     data: DossierErasedData
 
 
+class NotApplicableClaimed(CloudEvent):
+    type: Literal["NotApplicableClaimed"] = "NotApplicableClaimed"
+    data: NotApplicableClaimedData
+
+
+class DocumentWaived(CloudEvent):
+    type: Literal["DocumentWaived"] = "DocumentWaived"
+    data: DocumentWaivedData
+
+
+class NotApplicableRefused(CloudEvent):
+    type: Literal["NotApplicableRefused"] = "NotApplicableRefused"
+    data: NotApplicableRefusedData
+
+
 class PortalSettingsChanged(CloudEvent):
     type: Literal["PortalSettingsChanged"] = "PortalSettingsChanged"
     data: PortalSettingsChangedData
@@ -856,6 +910,9 @@ DossiercontroleTopicEvent = Annotated[
     | ActionPointOverdue
     | ActionPointReminderDue
     | DocumentExpired
+    | NotApplicableClaimed
+    | DocumentWaived
+    | NotApplicableRefused
     | PortalSettingsChanged
     | DossierClosed
     | DossierReopened

@@ -25,10 +25,13 @@ PERSONAL: dict[str, frozenset[str]] = {
     "ActionPointOpened": frozenset({"title", "instructions"}),
     "ActionPointReminderDue": frozenset({"title", "open_items[].title"}),
     # The client's filename often names the client ("paspoort-jan-de-vries.pdf").
-    "DocumentUploaded": frozenset({"file.filename"}),
+    "DocumentUploaded": frozenset({"file.filename", "files[].filename"}),
     # The adviser's reasons speak about the client's documents.
     "DocumentRejected": frozenset({"reason"}),
     "ActionPointReopened": frozenset({"reason"}),
+    # The client's note why a document does not apply, and the adviser's refusal of it.
+    "NotApplicableClaimed": frozenset({"note"}),
+    "NotApplicableRefused": frozenset({"reason"}),
     # A lender's list is about one client.
     "DocumentListReceived": frozenset({"items[].title", "items[].instructions"}),
     # Contact names and addresses; an SMTP refusal quotes the address.
@@ -55,6 +58,7 @@ NOT_PERSONAL = frozenset(
         "open_items[].document_type",
         "reference",
         "file.sha256",
+        "files[].sha256",
         "message_id",
         "portal_path",
         # who did it: `<role>:<sub>` or a system
@@ -66,6 +70,9 @@ NOT_PERSONAL = frozenset(
         "closed_by",
         "reopened_by",
         "erased_by",
+        "claimed_by",
+        "refused_by",
+        "waived_by",
         "started_by",
         # a period ("2024", "januari 2026") and durations
         "period",

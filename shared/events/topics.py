@@ -60,6 +60,21 @@ KEEP_FOREVER: Mapping[str, str] = {"retention.ms": "-1", "retention.bytes": "-1"
 """Kafka topic configuration of a topic that never deletes records by age or size."""
 
 
+REPLICAS = 3
+"""Copies of each partition on a production cluster (three brokers): one broker may be lost,
+and another restarted, without losing an acknowledged record."""
+MIN_INSYNC_REPLICAS = 2
+"""Copies that must have a record before it is acknowledged (producers send ``acks=all``)."""
+
+
+def durability(brokers: int) -> tuple[int, int]:
+    """(replicas, ``min.insync.replicas``) a topic needs on a cluster of ``brokers``: 3 and 2 on
+    three brokers or more; on a smaller cluster (local, a test cluster) as many replicas as
+    there are brokers, and one fewer in sync, at least one, so that a broker may restart."""
+    replicas = max(1, min(REPLICAS, brokers))
+    return replicas, max(1, min(MIN_INSYNC_REPLICAS, replicas - 1))
+
+
 @dataclass(frozen=True)
 class TopicSettings:
     name: str

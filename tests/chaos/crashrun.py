@@ -80,7 +80,7 @@ def _envelope(tenant: str, index: int) -> tuple[bytes, bytes]:
     return json.dumps(event).encode(), f"{tenant}:{dossier}".encode()
 
 
-async def _produce(bootstrap: str, tenant: str, count: int, spread: float) -> None:
+async def produce_requests(bootstrap: str, tenant: str, count: int, spread: float) -> None:
     """Send every request once acknowledged; a send that fails (broker restart) is resent,
     which the scenario service absorbs (document lists are idempotent on their reference)."""
     pause = spread / max(1, count // 100)
@@ -142,7 +142,7 @@ def crash_run(
         target=_killer, args=(system, broker, report, stop, kill_interval), daemon=True
     )
     killer.start()
-    asyncio.run(_produce(broker.bootstrap_servers, office.tenant, requests, spread))
+    asyncio.run(produce_requests(broker.bootstrap_servers, office.tenant, requests, spread))
     # Keep killing a little after the last request, so that the tail of the work is hit too.
     time.sleep(kill_interval * 2)
     stop.set()

@@ -28,7 +28,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import Office, System, eventually, product, wait_until_caught_up
+from tests.support import Office, System, eventually, pdf_file, product, wait_until_caught_up
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def caught_up(system: System) -> None:
     print(f"system caught up with the topics in {wait_until_caught_up(system):.1f}s")
 
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_file()
 ROLES = ("admin", "adviser", "client")
 
 

@@ -31,7 +31,7 @@ from tests.e2e.test_dossier_check import (
     upload,
 )
 from tests.e2e.test_operations import actiepunten
-from tests.support import Office, System, stored_blob, types_of, wait_until_caught_up
+from tests.support import Office, System, pdf_file, stored_blob, types_of, wait_until_caught_up
 
 pytestmark = pytest.mark.e2e
 
@@ -327,7 +327,7 @@ def a_dossier_more(system: System, office: Office, kind: str, **request: Any) ->
 def test_a_file_of_the_largest_size_comes_back_whole(system: System) -> None:
     office = system.office()
     [passport] = a_dossier(system, office, "identiteitsbewijs")
-    content = b"%PDF-1.4\n" + os.urandom(DEFAULT_LIMIT - 9)
+    content = pdf_file(size=DEFAULT_LIMIT, fill=os.urandom(1024 * 1024))
     delivered(system, office.adviser, passport, content, "scan.pdf")
 
     # Streamed as it is read: the bytes arrive in pieces, and all of them.

@@ -22,6 +22,7 @@ from tests.support import (
     Office,
     System,
     eventually,
+    pdf_file,
     product,
     read_events,
     stored_blob,
@@ -47,7 +48,7 @@ DEFAULT_LIMIT = 20 * MiB
 
 
 def pdf(nonce: str = "") -> bytes:
-    return b"%PDF-1.4\n%" + nonce.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    return pdf_file(nonce)
 
 
 def jpeg(nonce: str = "") -> bytes:
@@ -304,7 +305,7 @@ def test_only_pdf_jpeg_and_png_within_the_size_limit_are_accepted(system: System
     assert statement["action_point"]["status"] == "open"
 
     # A file of exactly the limit is accepted.
-    at_limit = pdf() + b"\0" * (DEFAULT_LIMIT - len(pdf()))
+    at_limit = pdf_file(size=DEFAULT_LIMIT)
     response = upload(system, office.adviser, document_id, at_limit)
     assert response.status_code == 200, response.text
     assert response.json()["file"]["size"] == DEFAULT_LIMIT

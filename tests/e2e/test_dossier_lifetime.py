@@ -27,6 +27,7 @@ from tests.support import (
     System,
     cloud_event,
     eventually,
+    pdf_file,
     product,
     publish,
     read_dead_letters,
@@ -40,7 +41,7 @@ from tests.support import (
 pytestmark = pytest.mark.e2e
 
 DOSSIER = "dossier-levensloop"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_file()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -242,7 +243,7 @@ def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
     )
 
     # A delivered payslip waits for review; the contact is known; then the lender declines.
-    sha256 = _delivered(system, office, dossier, PDF + b"% declined payslip\n")
+    sha256 = _delivered(system, office, dossier, pdf_file("declined payslip"))
     contact = {"dossier_id": dossier, "client_id": "klant-9", "name": "Jan", "salutation": "formal"}
     contact["email"] = "jan@example.org"
     event = cloud_event("ClientContactChanged", office.tenant, dossier, contact)
@@ -287,7 +288,7 @@ def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
 
 def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System) -> None:
     office = system.office()
-    shared = PDF + b"% a bank statement both partners' dossiers hold\n"
+    shared = pdf_file("a bank statement both partners' dossiers hold")
     sha256 = _delivered(system, office, "dossier-partner-1", shared)
     _delivered(system, office, "dossier-partner-2", shared)
 

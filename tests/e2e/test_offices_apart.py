@@ -23,6 +23,7 @@ from tests.support import (
     Office,
     System,
     eventually,
+    pdf_file,
     product,
     publish_raw_batch,
     read_dead_letters,
@@ -31,7 +32,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.e2e
 
-PDF = b"%PDF-1.4\n%offices-apart\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf_file()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -23,6 +23,7 @@ from tests.support import (
     cloud_event,
     dossiers_on_every_partition,
     eventually,
+    pdf_file,
     product,
     publish,
     read_records,
@@ -38,7 +39,7 @@ def caught_up(system: System) -> None:
     print(f"system caught up with the topics in {wait_until_caught_up(system):.1f}s")
 
 
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PDF = pdf_file()
 
 
 def actiepunten(system: System, *args: str, timeout: float = 120) -> str:

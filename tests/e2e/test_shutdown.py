@@ -23,6 +23,7 @@ from tests.support import (
     System,
     eventually,
     free_port,
+    pdf_file,
     product,
     wait_until_caught_up,
 )
@@ -106,7 +107,7 @@ def test_an_upload_under_way_at_sigterm_finishes_while_readyz_turns_new_traffic_
     document_id = eventually(requested, timeout=30)
 
     # The client's upload is half-way through its body when the pod is told to stop.
-    content = b"%PDF-1.4\n%" + b"x" * 200_000 + b"\n%%EOF\n"
+    content = pdf_file(size=200_000, fill=b"x")
     content_type, body = multipart(content, "loonstrook.pdf")
     headers = (
         f"POST /documents/{document_id}/upload HTTP/1.1\r\n"

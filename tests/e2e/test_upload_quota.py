@@ -21,7 +21,9 @@ QUOTA = 1000
 
 
 def pdf(size: int, fill: bytes = b"a") -> bytes:
-    head = b"%PDF-1.4\n"
+    # An image of exactly ``size`` bytes: a PDF that small cannot be a real one (the dossier
+    # check opens PDFs and refuses unreadable ones), and images are judged by their signature.
+    head = b"\x89PNG\r\n\x1a\n"
     return head + fill * (size - len(head))
 
 
@@ -66,7 +68,7 @@ def upload(
         "dossiercontrole",
         f"/documents/{document_id}/upload",
         office.client(dossier_id),
-        files={"file": ("scan.pdf", content, "application/pdf")},
+        files={"file": ("scan.png", content, "image/png")},
     )
 
 

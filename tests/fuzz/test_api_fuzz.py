@@ -57,12 +57,16 @@ BEYOND_THE_SCHEMA = {
     "POST /scenarios": ["422"],
     "PUT /scenarios/{scenario_id}": ["422"],
     "POST /scenario-runs": ["422"],
-    # a non-empty PDF, JPEG or PNG
+    # a non-empty PDF, JPEG or PNG; a PDF without a password that can be read
     "POST /documents/{document_id}/upload": ["415", "422"],
     # the source must be an uploaded document of the same dossier
     "POST /documents/{document_id}/copy": ["422"],
     # a rejection needs a reason that is not blank
     "POST /documents/{document_id}/review": ["422"],
+    # a "not applicable" claim needs a note that is not blank
+    "POST /action-points/{action_point_id}/not-applicable": ["422"],
+    # one part, or the merged PDF, not both; every part must make PDF pages
+    "GET /documents/{document_id}/file": ["422"],
     # a repeat of reminders longer than zero; a due date as `due_at` or `due_on`, not both
     "PUT /reminder-schedule": ["422"],
     # a retention period longer than zero and at most a hundred years (SPEC section 11)

@@ -65,7 +65,9 @@ def test_a_service_whose_database_is_down_is_alive_but_not_ready(
             assert _probe(system, service, "/livez").status_code == 200
             response = _probe(system, service, "/readyz")
             assert response.status_code == 503, response.text
-            assert f"store:{service}" in response.json()["problems"], response.text
+            problem = response.json()["problems"][f"store:{service}"]
+            # What failed, without the driver's text (hosts, ports, users).
+            assert problem.startswith(("unavailable (", "no answer within")), problem
 
         # It is back: every service is ready again.
         own_postgres.start()

@@ -19,7 +19,7 @@ from devtools.postgres import PostgresServer
 from servicekit.settings import Settings
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.main import blob_store
-from tests.support import System, eventually, product, start_replica, stored_blob
+from tests.support import System, eventually, pdf_file, product, start_replica, stored_blob
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +76,7 @@ def test_an_upload_through_one_replica_is_copied_and_listed_through_the_other(
     documents = eventually(lambda: requested("dossiercontrole"), timeout=180, interval=0.5)
 
     # The client uploads its passport through replica A (machine A).
-    content = b"%PDF-1.4\n%" + uuid.uuid4().hex.encode() + b"\n%%EOF\n"
+    content = pdf_file(uuid.uuid4().hex)
     digest = hashlib.sha256(content).hexdigest()
     response = system.post(
         "dossiercontrole",

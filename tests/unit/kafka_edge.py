@@ -99,7 +99,7 @@ class FakeDLQ:
 def consumer_with(handlers: dict[str, Any], positions: PositionStore, dlq: Any) -> TrackingConsumer:
     return TrackingConsumer(
         name="actiepunten.scenario",
-        bootstrap_servers="unused:9092",  # process() never talks to Kafka
+        kafka="unused:9092",  # process() never talks to Kafka
         group_id="test",
         topics=[topics.PRODUCTS],
         handlers=handlers,

@@ -61,6 +61,15 @@ def test_the_consumed_events_are_described_with_their_contracts(tmp_path: Path) 
     assert _addresses(document, "send") >= {topics.DOSSIERCONTROLE}
 
 
+def test_the_published_events_of_real_needs_lists_are_described(tmp_path: Path) -> None:
+    # SPEC section 9: a "not applicable" claim and its decisions are new facts on the topic.
+    schemas = asyncapi_of("dossiercontrole", tmp_path)["components"]["schemas"]
+
+    for event in (c.NotApplicableClaimed, c.DocumentWaived, c.NotApplicableRefused):
+        assert event.__name__ in schemas
+    assert "files" in schemas["DocumentUploadedData"]["properties"]
+
+
 def test_the_household_fields_are_in_the_published_schemas(tmp_path: Path) -> None:
     """SPEC section 9's fields, generated from the contracts like the rest (optional fields
     within the current dataversions)."""

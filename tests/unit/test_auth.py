@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
 from actiepunten.cli import jwt_secret
-from servicekit.auth import Identity, decode_token, issue_token, require
+from servicekit.auth import Identity, check_secret, decode_token, issue_token, require
 
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes!"
 AdminOnly = Annotated[Identity, Depends(require("admin"))]
@@ -93,12 +93,21 @@ def test_a_token_missing_a_required_claim_is_refused(claim: str) -> None:
 
 def test_a_token_with_an_unknown_role_is_refused() -> None:
     error = refused(token(role="superuser"))
-    assert error.detail == "invalid token: unknown role or malformed dossiers claim"
+    assert error.detail == (
+        "invalid token: role claim names no role of ('admin', 'adviser', 'client', 'service')"
+    )
 
 
-def test_a_token_with_a_dossiers_claim_that_is_not_a_list_is_refused() -> None:
-    error = refused(token(role="client", dossiers="dossier-1"))
-    assert error.detail == "invalid token: unknown role or malformed dossiers claim"
+@pytest.mark.parametrize(
+    "dossiers",
+    ["dossier-1", [1, 2], ["dossier-1", None], {"dossier-1": True}, [["dossier-1"]]],
+    ids=["a string", "numbers", "a null among them", "an object", "nested lists"],
+)
+def test_a_token_whose_dossiers_claim_is_not_a_list_of_strings_is_refused(
+    dossiers: object,
+) -> None:
+    error = refused(token(role="client", dossiers=dossiers))
+    assert error.detail == "invalid token: dossiers claim must be a list of strings"
 
 
 def test_a_token_with_an_empty_office_is_refused() -> None:
@@ -244,3 +253,53 @@ def test_a_secret_file_left_readable_by_an_older_version_is_closed(tmp_path: Pat
 
     assert jwt_secret(tmp_path) == "an-older-secret-" + "y" * 32
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+# --- the HS256 secret: long enough, and not one of our examples --------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example_secrets() -> set[str]:
+    """Every value our own files give ``ACTIEPUNTEN_JWT_SECRET`` literally (not from a command
+    or another variable): the deploy files, compose and the READMEs."""
+    import re
+
+    files = [ROOT / "compose.yaml", ROOT / "README.md", *sorted((ROOT / "deploy").rglob("*"))]
+    found: set[str] = set()
+    for path in files:
+        if not path.is_file() or path.suffix in {".py", ".json"}:
+            continue
+        for value in re.findall(
+            r"ACTIEPUNTEN_JWT_SECRET[=:]\s*['\"]?([^\s'\"]+)", path.read_text()
+        ):
+            if not value.startswith(("$", "`")):
+                found.add(value)
+    return found
+
+
+def test_every_example_secret_in_our_files_stops_the_service() -> None:
+    examples = example_secrets()
+    assert "change-me-to-a-long-random-secret" in examples  # the scan finds what is there
+    for example in examples:
+        with pytest.raises(SystemExit, match=r"example from our files|bytes: at least 32"):
+            check_secret(example)
+
+
+@pytest.mark.parametrize("secret", ["", "secret", "x" * 31, "é" * 15])
+def test_a_secret_under_32_bytes_stops_the_service(secret: str) -> None:
+    with pytest.raises(SystemExit, match=r"ACTIEPUNTEN_JWT_SECRET is \d+ bytes: at least 32"):
+        check_secret(secret)
+
+
+def test_a_long_random_secret_is_taken() -> None:
+    check_secret(secrets.token_urlsafe(32))
+    check_secret("é" * 16)  # 32 bytes in UTF-8
+
+
+def test_settings_refuse_a_placeholder_secret_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from servicekit.settings import Settings
+
+    monkeypatch.setenv("ACTIEPUNTEN_JWT_SECRET", "CHANGE-ME-to-a-long-random-secret-please")
+    with pytest.raises(SystemExit, match="example from our files"):
+        Settings.from_env("scenario")

@@ -22,10 +22,13 @@ from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.domainmodel import document_id_for
 from services.portal_projection import kafka as portal_kafka
 from services.portal_projection.views import PortalView
+from services.scenario_service import kafka as scenario_kafka
+from services.scenario_service.application import Scenarios
+from services.scenario_service.domainmodel import DocumentList
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event
-from tests.unit.kafka_edge import NOW, OFFICE, FakeDLQ
+from tests.unit.kafka_edge import NOW, OFFICE, FakeDLQ, Positions
 
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
 
@@ -45,7 +48,7 @@ class Spy:
 def consumer_of(topic: str, handlers: Any, batch: Any, positions: Any, dlq: FakeDLQ) -> Any:
     return TrackingConsumer(
         name="actiepunten.test",
-        bootstrap_servers="unused:9092",  # process_batch() never talks to Kafka
+        kafka="unused:9092",  # process_batch() never talks to Kafka
         group_id="test",
         topics=[topic],
         handlers=handlers,
@@ -251,5 +254,172 @@ async def test_the_portal_applies_a_batch_once_and_dead_letters_a_record_filed_u
         assert view.action_points(OFFICE, "dossier-3") == []
         assert view.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 5
         assert letter["body"]["origin"]["offset"] == 3
+    finally:
+        view.close()
+
+
+def document_list(reference: str, dossier: str, *document_types: str) -> SimpleNamespace:
+    event = new_event(
+        c.DocumentListReceived,
+        {
+            "subject": MORTGAGE,
+            "reference": reference,
+            "items": [{"document_type": document_type} for document_type in document_types],
+        },
+        source="platform/lender",
+        tenant=OFFICE,
+        dossier=dossier,
+    )
+    return SimpleNamespace(value=encode(event), key=event.key)
+
+
+def list_records(values: Sequence[SimpleNamespace], first: int = 0) -> list[SimpleNamespace]:
+    return [
+        record(topics.DOCUMENT_LISTS, offset, value.value, value.key)
+        for offset, value in enumerate(values, start=first)
+    ]
+
+
+class CountingPositions:
+    """The application as a position store, counting how often the consumer asks it."""
+
+    def __init__(self, app: Scenarios) -> None:
+        self.app = app
+        self.reads = 0
+
+    def max_tracking_id(self, name: str) -> int | None:
+        self.reads += 1
+        return self.app.max_tracking_id(name)
+
+    def has_tracked(self, tracking: Tracking) -> bool:
+        return self.app.has_tracked(tracking)
+
+    def record_tracking(self, tracking: Tracking) -> None:
+        self.app.record_tracking(tracking)
+
+
+def list_consumer(scenarios: Scenarios, spy: Spy, positions: Any, dlq: FakeDLQ) -> Any:
+    consumer = consumer_of(
+        topics.DOCUMENT_LISTS, scenario_kafka.handlers(scenarios), spy, positions, dlq
+    )
+    consumer.batch_types = scenario_kafka.BATCHED
+    return consumer
+
+
+async def test_document_lists_are_received_a_batch_at_a_time_and_a_conflicting_one_dead_lettered(
+    scenarios: Scenarios,
+) -> None:
+    dlq = FakeDLQ()
+    spy = Spy(scenario_kafka.batch_handler(scenarios))
+    consumer = list_consumer(scenarios, spy, scenarios, dlq)
+    # A list, another, the first again (a repeat), and another list under the first's reference.
+    batch = list_records(
+        [
+            document_list("lender-1", "dossier-1", "taxatierapport", "koopakte"),
+            document_list("lender-2", "dossier-2", "loonstrook"),
+            document_list("lender-1", "dossier-1", "taxatierapport", "koopakte"),
+            document_list("lender-1", "dossier-1", "jaaropgave"),
+        ]
+    )
+
+    assert await consumer.process_batch(batch) == 4
+
+    # The conflict failed the batch; one at a time stored both lists once and dead-lettered it.
+    assert spy.sizes == [4]
+    (letter,) = dlq.letters
+    assert letter["body"]["origin"]["offset"] == 3
+    assert "lender-1" in letter["body"]["reason"]
+    first = scenarios.repository.get(DocumentList.create_id(OFFICE, "lender-1"))
+    assert [item["document_type"] for item in first.items] == ["taxatierapport", "koopakte"]
+    assert scenarios.repository.get(DocumentList.create_id(OFFICE, "lender-2")).version == 1
+    assert scenarios.max_tracking_id(f"{topics.DOCUMENT_LISTS}:0") == 4
+
+    # The next batch, with a list and its repeat, is one transaction.
+    head = scenarios.recorder.max_notification_id()
+    more = list_records([document_list("lender-3", "dossier-3", "paspoort")] * 2, first=4)
+    assert await consumer.process_batch(more) == 6
+    assert spy.sizes == [4, 2]
+    assert scenarios.recorder.max_notification_id() == (head or 0) + 1
+
+
+async def test_the_position_is_kept_between_batches_and_a_batch_another_replica_stored_is_refused(
+    scenarios: Scenarios,
+) -> None:
+    dlq = FakeDLQ()
+    spy = Spy(scenario_kafka.batch_handler(scenarios))
+    positions = CountingPositions(scenarios)
+    consumer = list_consumer(scenarios, spy, positions, dlq)
+    lists = [document_list(f"lender-{i}", f"dossier-{i}", "paspoort") for i in range(6)]
+
+    assert await consumer.process_batch(list_records(lists[:2])) == 2
+    assert await consumer.process_batch(list_records(lists[2:4], first=2)) == 4
+    # The store was asked for the position once: the second batch started where the first ended.
+    assert positions.reads == 1
+    assert spy.sizes == [2, 2]
+
+    # Another replica (a rebalance this one has not heard of yet) stored the next two records.
+    other = Spy(scenario_kafka.batch_handler(scenarios))
+    assert (
+        await list_consumer(scenarios, other, scenarios, dlq).process_batch(
+            list_records(lists[4:], first=4)
+        )
+        == 6
+    )
+    head = scenarios.recorder.max_notification_id()
+
+    # The same records reach this one too: its batch is refused by the tracking row, and one
+    # at a time finds each of them done already.
+    assert await consumer.process_batch(list_records(lists[4:], first=4)) == 6
+    assert spy.sizes == [2, 2, 2]
+    assert scenarios.recorder.max_notification_id() == head
+    assert scenarios.max_tracking_id(f"{topics.DOCUMENT_LISTS}:0") == 6
+    assert dlq.letters == []
+
+
+async def test_a_record_of_a_type_outside_the_batched_ones_is_handled_alone() -> None:
+    handled: list[tuple[str, int]] = []
+
+    def one(event: c.CloudEvent, tracking: Tracking) -> None:
+        handled.append((event.type, tracking.notification_id))
+
+    spy = Spy(lambda events, tracking: handled.append(("batch", tracking.notification_id)))
+    positions = Positions()
+    consumer = consumer_of(
+        topics.DOCUMENT_LISTS, {"DocumentListReceived": one}, spy, positions, FakeDLQ()
+    )
+    consumer.batch_types = frozenset({"SomethingElse"})
+    batch = list_records([document_list(f"l-{i}", "dossier-1", "paspoort") for i in range(2)])
+
+    assert await consumer.process_batch(batch) == 2
+    assert spy.sizes == []
+    assert handled == [("DocumentListReceived", 1), ("DocumentListReceived", 2)]
+
+
+async def test_a_portal_batch_whose_position_another_replica_stored_is_not_applied_again(
+    tmp_path: Path,
+) -> None:
+    view = PortalView(tmp_path / "portal.sqlite")
+    try:
+        spy = Spy(portal_kafka.batch_handler(view))
+        consumer = consumer_of(
+            topics.DOSSIERCONTROLE, portal_kafka.handlers(view), spy, view, FakeDLQ()
+        )
+        events = [opened("dossier-1"), opened("dossier-1"), opened("dossier-1")]
+        batch = [
+            record(topics.DOSSIERCONTROLE, offset, encode(event), event.key)
+            for offset, event in enumerate(events)
+        ]
+        assert await consumer.process_batch(batch[:1]) == 1
+        # Another replica applied the next two records; this one still knows position 1.
+        view.process_many(events[1:], Tracking(f"{topics.DOSSIERCONTROLE}:0", 3))
+
+        assert await consumer.process_batch(batch[1:2]) == 2
+
+        # Refused by the stored position: nothing applied twice, and the position read again.
+        assert spy.sizes == [1, 1]
+        assert len(view.action_points(OFFICE, "dossier-1")) == 3
+        assert view.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 3
+        assert await consumer.process_batch(batch[2:]) == 3
+        assert spy.sizes == [1, 1]
     finally:
         view.close()

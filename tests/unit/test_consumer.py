@@ -118,3 +118,26 @@ async def test_a_poison_record_goes_to_the_dlq_instead_of_crashing_the_consumer(
     (letter,) = dlq.letters
     assert letter["body"]["reason"].startswith(reason)
     assert positions.max_tracking_id("platform.products.v1:0") == 42
+
+
+def test_the_lag_series_of_revoked_partitions_are_removed() -> None:
+    from aiokafka import TopicPartition
+    from prometheus_client import REGISTRY
+
+    from servicekit import metrics
+    from servicekit.consumer import forget_lag
+
+    topic = "actiepunten.lagtest.v1"
+    for partition in (0, 1):
+        metrics.CONSUMER_LAG.labels(topic, str(partition)).set(40)
+
+    # A rebalance takes partition 1 to another replica, which reports its lag from now on.
+    forget_lag({TopicPartition(topic, 1)})
+
+    def lag(partition: int) -> float | None:
+        return REGISTRY.get_sample_value(
+            "actiepunten_consumer_lag", {"topic": topic, "partition": str(partition)}
+        )
+
+    assert (lag(0), lag(1)) == (40, None)
+    forget_lag({TopicPartition(topic, 1)})  # a partition with no series: nothing to do

@@ -31,12 +31,17 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate", KUBERNETES / "generate.py")
+def _module(name: str) -> ModuleType:
+    """One of the deploy scripts of ``deploy/kubernetes`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, KUBERNETES / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _generator() -> ModuleType:
+    return _module("generate")
 
 
 def _kustomize() -> str | None:
@@ -94,7 +99,7 @@ def test_no_overlay_runs_more_consumers_than_the_topics_have_partitions(overlay:
     assert all(1 <= count <= topics.PARTITIONS for count in replicas.values()), replicas
 
 
-SECRET_VALUES = {"port": "5432"}
+SECRET_VALUES = {"port": "5432", "secret": "a-random-secret-of-at-least-32-bytes!"}
 """What a secretKeyRef stands for in the test (CloudNativePG's `-app` secret has these)."""
 
 
@@ -171,7 +176,11 @@ def test_each_service_starts_with_the_environment_its_pods_get(overlay: str) -> 
 
 
 def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -> None:
-    (cluster,) = _documents(KUBERNETES / "base" / "postgres-cluster.yaml")
+    (cluster,) = [
+        d
+        for d in _documents(KUBERNETES / "base" / "postgres-cluster.yaml")
+        if d["kind"] == "Cluster"
+    ]
     secret = f"{cluster['metadata']['name']}-app"
     deployments = [
         d for d in _documents(KUBERNETES / "base" / "services.yaml") if d["kind"] == "Deployment"
@@ -289,16 +298,42 @@ def test_compose_points_the_portals_pages_at_the_services_the_kubernetes_portal_
 
 
 def test_the_alerts_watch_metrics_the_services_export() -> None:
-    from prometheus_client import REGISTRY
-
-    import servicekit.metrics  # noqa: F401  (registers the metrics the plumbing exports)
-
-    exported = {
-        family.name + ("_total" if family.type == "counter" else "")
-        for family in REGISTRY.collect()
-    }
+    observability = _module("observability")
+    exported = observability.exported_series()
     (rule,) = _documents(KUBERNETES / "base" / "alerts.yaml")
     expressions = [r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]]
     watched = {name for e in expressions for name in re.findall(r"\bactiepunten_\w+", e)}
     assert watched, "the alerts name no metric"
     assert watched <= exported, watched - exported
+
+
+def test_the_network_policies_let_the_portal_reach_the_apis_its_pages_call() -> None:
+    network = _module("network")
+    calls = {
+        e["name"].removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
+        for e in _generator()._web_pages_env("portal")
+    }
+    assert set(network.CALLS["portal"]) == calls
+    policies = {
+        p["metadata"]["name"]: p["spec"]
+        for p in _documents(KUBERNETES / "base" / "network-policies.yaml")
+    }
+    # Our pods deny what is not allowed, in and out.
+    default = policies["actiepunten-default-deny"]
+    assert default["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in default
+    for service in SERVICES:
+        spec = policies[f"actiepunten-{service}"]
+        sources = [peer for rule in spec["ingress"] for peer in rule["from"]]
+        from_ingress = any(
+            p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+            == network.INGRESS_NAMESPACE
+            for p in sources
+        )
+        # Only the portal is reached from the ingress controller.
+        assert from_ingress == (service == "portal"), service
+        ports = {port["port"] for rule in spec["egress"] for port in rule["ports"]}
+        assert {5432, 9092, 9093} <= ports, service  # PostgreSQL and Kafka
+        assert (587 in ports) == SERVICES[service].mails, service  # the mail relay
+    called = policies["actiepunten-scenario"]["ingress"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "actiepunten",
+            "app.kubernetes.io/component": "portal"}}} in called[-1]["from"]  # fmt: skip

@@ -33,6 +33,14 @@ def _kubernetes_validate(path: Path) -> list[str]:
     return [sys.executable, str(KUBERNETES / "validate.py"), str(path)]
 
 
+def _alerts_check(path: Path) -> list[str]:
+    return [sys.executable, str(KUBERNETES / "observability.py"), "--alerts", str(path)]
+
+
+def _dashboard_check(path: Path) -> list[str]:
+    return [sys.executable, str(KUBERNETES / "observability.py"), "--dashboard", str(path)]
+
+
 CHECKS = [
     # A shell-form entrypoint runs under /bin/sh, which does not pass SIGTERM on to Python.
     Check(
@@ -96,6 +104,20 @@ CHECKS = [
         "partitions: three",
     ),
     Check(
+        "strimzi KafkaUser: an operation Kafka does not have",
+        "deploy/kubernetes/users/users.yaml",
+        _kubernetes_validate,
+        "- DescribeConfigs",
+        "- DescribeConfig",
+    ),
+    Check(
+        "strimzi KafkaUser: misspelt ACL field",
+        "deploy/kubernetes/users/users.yaml",
+        _kubernetes_validate,
+        "patternType: literal",
+        "pattern: literal",
+    ),
+    Check(
         "cloudnative-pg Cluster: unknown field",
         "deploy/kubernetes/base/postgres-cluster.yaml",
         _kubernetes_validate,
@@ -103,11 +125,46 @@ CHECKS = [
         "instance: 3",
     ),
     Check(
+        "cloudnative-pg ScheduledBackup: misspelt field",
+        "deploy/kubernetes/base/postgres-cluster.yaml",
+        _kubernetes_validate,
+        "backupOwnerReference: self",
+        "backupOwner: self",
+    ),
+    Check(
         "PrometheusRule: misspelt rule field",
         "deploy/kubernetes/base/alerts.yaml",
         _kubernetes_validate,
         "for: 5m",
         "fore: 5m",
+    ),
+    Check(
+        "NetworkPolicy: misspelt field",
+        "deploy/kubernetes/base/network-policies.yaml",
+        _kubernetes_validate,
+        "policyTypes:",
+        "policyType:",
+    ),
+    Check(
+        "alert rules: PromQL that does not parse",
+        "deploy/kubernetes/base/alerts.yaml",
+        _alerts_check,
+        "(actiepunten_consumer_lag)\n",
+        "(actiepunten_consumer_lag) >\n",
+    ),
+    Check(
+        "alert rules: a metric no service exports",
+        "deploy/kubernetes/base/alerts.yaml",
+        _alerts_check,
+        "(actiepunten_relay_backlog)",
+        "(actiepunten_relay_backlogs)",
+    ),
+    Check(
+        "dashboard: a panel wider than the grid",
+        "deploy/kubernetes/base/dashboards/actiepunten.json",
+        _dashboard_check,
+        '"w": 12',
+        '"w": 36',
     ),
     Check(
         "ServiceMonitor: misspelt endpoint path",

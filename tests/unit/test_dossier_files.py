@@ -291,7 +291,13 @@ def test_the_client_is_asked_while_its_action_point_stands_and_a_delivery_is_pos
     status: DocumentStatus, point: ActionPointStatus | None
 ) -> None:
     # SPEC section 7: an action point that is open, or completed and not yet approved.
-    deliverable = {DocumentStatus.REQUESTED, DocumentStatus.UPLOADED, DocumentStatus.REJECTED}
+    # A "not applicable" claim the adviser has not decided yet may still be answered by a file.
+    deliverable = {
+        DocumentStatus.REQUESTED,
+        DocumentStatus.UPLOADED,
+        DocumentStatus.REJECTED,
+        DocumentStatus.NOT_APPLICABLE_CLAIMED,
+    }
     standing = {ActionPointStatus.OPEN, ActionPointStatus.COMPLETED}
     expected = status in deliverable and point in standing
     assert document_in(status, point).asks_the_client is expected

@@ -16,6 +16,7 @@ import pytest
 from services.dossiercontrole_service import kafka as dossier_kafka
 from services.dossiercontrole_service.application import (
     AddRequestedDocument,
+    ClaimNotApplicable,
     ConfigureDocumentType,
     DossierChecks,
     RemindNow,
@@ -274,3 +275,26 @@ def test_a_point_reopened_past_its_due_date_becomes_overdue_again(checks: Dossie
     assert scheduler.run_due(DUE + 2 * DAY) == 1  # overdue again, by the scheduler
     assert scheduler.run_due(DUE + 3 * DAY) == 0
     assert len(steps(checks, ".ActionPointOverdue")) == 2
+
+
+def test_a_claim_stops_the_reminders_and_a_refused_one_brings_them_back(
+    checks: DossierChecks,
+) -> None:
+    # SPEC section 9: "not applicable" answers the point for now; refused, it is open again.
+    divorce = requested(checks, "echtscheidingsconvenant")
+    scheduler = DueScheduler(checks)
+    checks.set_reminder_schedule(SetReminderSchedule(OFFICE, [], True, "P1D", 10, "admin"))
+    point = action_point_id_for(divorce)
+    checks.claim_not_applicable(
+        ClaimNotApplicable(OFFICE, point, "Nooit getrouwd", "client:c", NOW)
+    )
+
+    assert scheduler.run_due(DUE + DAY) == 0  # neither overdue nor reminded
+
+    checks.review(
+        ReviewDocument(
+            OFFICE, document_id_for(divorce), "reject", "Wel getrouwd", "adviser:anna", DUE + DAY
+        )
+    )
+    assert scheduler.run_due(DUE + 2 * DAY) == 2  # overdue, and reminded again
+    assert [r.action_point_id for r in steps(checks, ".ActionPointReminderDue")] == [point]

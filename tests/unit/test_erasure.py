@@ -214,3 +214,35 @@ def test_a_fresh_store_knows_every_user_of_its_files(checks: DossierChecks, tmp_
     assert isinstance(blobs, BlobStore)
     deliver(checks, blobs, "dossier-1", OWN)
     assert not checks.has_unindexed_uploads()
+
+
+def test_every_file_of_a_version_of_several_is_erased(
+    checks: DossierChecks, tmp_path: Path
+) -> None:
+    erasure = erasure_of(checks, tmp_path)
+    blobs = erasure.blobs
+    assert isinstance(blobs, BlobStore)
+    front, back, later = (b"%PDF-1.4 front\n", b"%PDF-1.4 back\n", b"%PDF-1.4 appended\n")
+    document_id = deliver(checks, blobs, "dossier-id", OWN)
+
+    def part(content: bytes) -> dict[str, object]:
+        sha256 = blobs.put(content)
+        return {"sha256": sha256, "size": len(content), "content_type": "application/pdf"}
+
+    # Both sides of an ID card as one version, then a third file appended to it.
+    both = UploadDocument(
+        OFFICE,
+        document_id,
+        {**part(front), "filename": "voor.pdf"},
+        ADVISER,
+        NOW,
+        more_files=({**part(back), "filename": "achter.pdf"},),
+    )
+    checks.upload(both)
+    appended = UploadDocument(
+        OFFICE, document_id, {**part(later), "filename": "bijlage.pdf"}, ADVISER, NOW, append=True
+    )
+    checks.upload(appended)
+    close(checks, "dossier-id", Outcome.WITHDRAWN)
+    erasure.erase(EraseDossier(OFFICE, "dossier-id", ADMIN, NOW))
+    assert not any(stored(blobs, content) for content in (OWN, front, back, later))

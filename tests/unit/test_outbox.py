@@ -7,6 +7,7 @@ acknowledged batch (and can be told to fail, as a broker that is down does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -315,6 +316,9 @@ class LostLease:
         self.checks += 1
         return False
 
+    def fence(self, tracking_name: str) -> tuple[bool, int | None]:
+        return self.held(), None
+
     def release(self) -> None:
         pass
 
@@ -512,3 +516,39 @@ async def test_a_relay_told_to_stop_finishes_its_batch_and_returns(checks: Dossi
     assert len(broker.batches) == 1
     assert relay.position() == 2
     assert head is not None and relay.backlog() == head - 2 > 0
+
+
+async def test_the_backlog_gauge_keeps_counting_while_kafka_is_down(
+    checks: DossierChecks,
+) -> None:
+    from servicekit import metrics
+
+    broker = FakeKafka()
+    broker.down = True
+    relay = relay_for(checks, broker, backlog_interval=0.01)
+    gauge = metrics.RELAY_BACKLOG.labels(kafka.PUBLISHES)
+    gauge.set(0)  # what a relay that published last time left
+    running = asyncio.create_task(relay.run())
+
+    async def gauge_shows(expected: int) -> None:
+        for _ in range(500):
+            if gauge._value.get() == expected:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"gauge {gauge._value.get()}, not {expected}")
+
+    try:
+        # Requests are stored while every publish fails: the gauge counts them as they come.
+        request(checks)
+        await gauge_shows(checks.recorder.max_notification_id())
+        request(checks, "werkgeversverklaring")
+        await gauge_shows(checks.recorder.max_notification_id())
+        assert broker.batches == []
+        # Kafka is back: the relay catches up and the gauge falls to 0.
+        broker.down = False
+        await gauge_shows(0)
+    finally:
+        relay.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

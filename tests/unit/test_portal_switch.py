@@ -164,7 +164,7 @@ async def test_a_replay_that_finishes_mid_batch_loses_no_event(
     source = OnePartition(records)
     consumer = TrackingConsumer(
         name="portal-test",
-        bootstrap_servers="unused",
+        kafka="unused",
         group_id="portal-test",
         topics=[TP.topic],
         handlers={"ActionPointOpened": handle},

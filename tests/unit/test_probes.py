@@ -67,8 +67,9 @@ async def test_a_store_that_fails_makes_the_service_unready_until_it_answers_aga
     readiness.add_store("portal", store.ping)
     readiness.producer_started = True
 
-    store.error = ConnectionError("connection refused")
-    assert await readiness.problems() == {"store:portal": "ConnectionError: connection refused"}
+    store.error = ConnectionError('connection to "db.internal" (10.0.0.7), user "app" refused')
+    # What failed is named; the driver's text (hosts, users) stays in the log.
+    assert await readiness.problems() == {"store:portal": "unavailable (ConnectionError)"}
 
     store.error = None
     assert await readiness.problems() == {}

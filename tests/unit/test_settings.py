@@ -55,7 +55,7 @@ def test_well_formed_settings_are_read_and_unset_or_empty_ones_are_the_defaults(
 def test_serve_exits_with_the_message_not_a_traceback() -> None:
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "ACTIEPUNTEN_JWT_SECRET": "secret",
+        "ACTIEPUNTEN_JWT_SECRET": "s" * 32,
         "ACTIEPUNTEN_PORTAL_PORT": "tcp://10.0.0.3:8003",
     }
     result = subprocess.run(

@@ -20,6 +20,7 @@ from services.dossiercontrole_service.domainmodel import (
     DocumentStatus,
     DossierCheck,
     MoveRefused,
+    NotOpen,
     document_id_for,
 )
 
@@ -87,6 +88,51 @@ DOCUMENT_EXPECTED: dict[
     # A rejected document is to be delivered again: its old window no longer counts.
     (DocumentStatus.REJECTED, DocumentCommand.EXPIRE): REFUSED,
     (DocumentStatus.EXPIRED, DocumentCommand.EXPIRE): REFUSED,
+    # "Not applicable" (SPEC section 9): only a document whose task is open may be claimed;
+    # the claim completes the task for now.
+    (DocumentStatus.REQUESTED, DocumentCommand.CLAIM_NOT_APPLICABLE): (
+        DocumentStatus.NOT_APPLICABLE_CLAIMED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.REJECTED, DocumentCommand.CLAIM_NOT_APPLICABLE): (
+        DocumentStatus.NOT_APPLICABLE_CLAIMED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.UPLOADED, DocumentCommand.CLAIM_NOT_APPLICABLE): REFUSED,
+    (DocumentStatus.APPROVED, DocumentCommand.CLAIM_NOT_APPLICABLE): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.CLAIM_NOT_APPLICABLE): REFUSED,
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.CLAIM_NOT_APPLICABLE): REFUSED,
+    (DocumentStatus.WAIVED, DocumentCommand.CLAIM_NOT_APPLICABLE): REFUSED,
+    # Waiving decides a claim, and nothing else.
+    (DocumentStatus.REQUESTED, DocumentCommand.WAIVE): REFUSED,
+    (DocumentStatus.UPLOADED, DocumentCommand.WAIVE): REFUSED,
+    (DocumentStatus.APPROVED, DocumentCommand.WAIVE): REFUSED,
+    (DocumentStatus.REJECTED, DocumentCommand.WAIVE): REFUSED,
+    (DocumentStatus.EXPIRED, DocumentCommand.WAIVE): REFUSED,
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.WAIVE): (
+        DocumentStatus.WAIVED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.WAIVED, DocumentCommand.WAIVE): REFUSED,
+    # A claim waits for the adviser: refused (a rejection) the task opens again; a file
+    # delivered meanwhile delivers the document.
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.UPLOAD): (
+        DocumentStatus.UPLOADED,
+        ActionPointStatus.COMPLETED,
+    ),
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.REJECT): (
+        DocumentStatus.REJECTED,
+        ActionPointStatus.OPEN,
+    ),
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.REMOVE): REFUSED,
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.EXPIRE): REFUSED,
+    # A waived document is final.
+    (DocumentStatus.WAIVED, DocumentCommand.UPLOAD): REFUSED,
+    (DocumentStatus.WAIVED, DocumentCommand.REMOVE): REFUSED,
+    (DocumentStatus.WAIVED, DocumentCommand.APPROVE): REFUSED,
+    (DocumentStatus.WAIVED, DocumentCommand.REJECT): REFUSED,
+    (DocumentStatus.WAIVED, DocumentCommand.EXPIRE): REFUSED,
 }
 
 # (action point status, command) -> what it becomes; None: it stays as it is.
@@ -143,6 +189,23 @@ def rejected() -> DossierCheck:
     return check
 
 
+def claimed() -> DossierCheck:
+    check = requested()
+    (document,) = check.current_documents()
+    assert document.action_point is not None
+    check.claim_not_applicable(
+        document.action_point.action_point_id, "Nooit gehad", "client:klant-1", NOW
+    )
+    return check
+
+
+def waived() -> DossierCheck:
+    check = claimed()
+    (document,) = check.current_documents()
+    check.waive(document.document_id, "adviser:a-1", NOW)
+    return check
+
+
 # How a dossier check with one document in each status comes about.
 IN_STATUS: dict[DocumentStatus, Callable[[], DossierCheck]] = {
     DocumentStatus.REQUESTED: requested,
@@ -150,6 +213,8 @@ IN_STATUS: dict[DocumentStatus, Callable[[], DossierCheck]] = {
     DocumentStatus.APPROVED: approved,
     DocumentStatus.REJECTED: rejected,
     DocumentStatus.EXPIRED: expired,
+    DocumentStatus.NOT_APPLICABLE_CLAIMED: claimed,
+    DocumentStatus.WAIVED: waived,
 }
 
 
@@ -170,6 +235,15 @@ def run(check: DossierCheck, command: DocumentCommand) -> None:
             is None
         ):
             raise MoveRefused("nothing to expire")
+    elif command is DocumentCommand.CLAIM_NOT_APPLICABLE:
+        assert document.action_point is not None
+        point = document.action_point.action_point_id
+        try:
+            check.claim_not_applicable(point, "Niet van toepassing", "client:klant-1", LATER)
+        except NotOpen as refused:  # a task that is not open takes no claim: a 409 as well
+            raise MoveRefused(str(refused)) from None
+    elif command is DocumentCommand.WAIVE:
+        check.waive(document.document_id, "adviser:a-1", LATER)
     else:  # pragma: no cover - a new command needs its way here
         raise AssertionError(f"no way to run {command}")
 

@@ -56,16 +56,24 @@ def test_the_portal_spells_statuses_as_the_dossier_check_does() -> None:
     assert _literal(WorkItem.model_fields["status"].annotation) == {s.value for s in DocumentStatus}
     shown = {s.value for s in ActionPointStatus if s is not ActionPointStatus.REMOVED}
     assert _literal(fields["status"].annotation) == shown
-    # What counts as done is a completed action point, and for ``approved`` an approved document.
+    # What counts as done is a completed action point, and for ``approved`` an approved (or a
+    # waived: not applicable) document.
     for row in DONE_WHEN.values():
-        assert row["status"] == ActionPointStatus.COMPLETED
-        assert row.get("document_status", DocumentStatus.APPROVED) == DocumentStatus.APPROVED
+        assert row["status"] == (ActionPointStatus.COMPLETED,)
+        assert set(row.get("document_status", ())) <= {
+            DocumentStatus.APPROVED,
+            DocumentStatus.WAIVED,
+        }
 
 
 def test_the_status_sets_are_read_from_the_move_tables() -> None:
-    # Awaiting delivery: a delivery moves the document on (requested, rejected), not an
-    # uploaded one, which only gets another version.
-    assert {DocumentStatus.REQUESTED, DocumentStatus.REJECTED} == AWAITING_DELIVERY
+    # Awaiting delivery: a delivery moves the document on (requested, rejected, claimed "not
+    # applicable" and not yet decided), not an uploaded one, which only gets another version.
+    assert {
+        DocumentStatus.REQUESTED,
+        DocumentStatus.REJECTED,
+        DocumentStatus.NOT_APPLICABLE_CLAIMED,
+    } == AWAITING_DELIVERY
     for status in AWAITING_DELIVERY:
         move = DOCUMENT_MOVES[(status, DocumentCommand.UPLOAD)]
         assert move.becomes is DocumentStatus.UPLOADED
@@ -83,8 +91,8 @@ def test_the_work_queue_reads_its_statuses_as_the_dossier_check_moves_documents(
 
     # A delivery moves these (any other is refused); a review, those; an expiry, those.
     assert set(stores.DELIVERABLE) == moved_by(DocumentCommand.UPLOAD)
-    assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.APPROVE)
-    assert set(stores.REVIEWABLE) == moved_by(DocumentCommand.REJECT)
+    reviewed = moved_by(DocumentCommand.APPROVE) | moved_by(DocumentCommand.WAIVE)
+    assert set(stores.REVIEWABLE) == reviewed == moved_by(DocumentCommand.REJECT)
     assert set(stores.EXPIRABLE) == moved_by(DocumentCommand.EXPIRE)
 
 

@@ -93,6 +93,7 @@ def test_a_list_comes_in_pages_oldest_first_and_items_added_meanwhile_shift_no_p
         "document_type",
         "title",
         "subject",
+        "period",
         "status",
         "since",
         "due_at",

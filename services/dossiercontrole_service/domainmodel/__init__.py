@@ -5,7 +5,8 @@
 - ``values``: the typed state (``Subject``, ``StoredFile``, ``ActionPoint``, ``Document``);
 - ``identity``: how ids derive from requests;
 - ``contents`` and ``dossier_check``: the ``DossierCheck`` aggregate, one per dossier (its
-  questions, then its commands and their events);
+  questions, then its commands and their events), with ``deliveries`` (files added to a
+  delivered version) and ``claims`` ("not applicable" claims and the adviser's decision);
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
@@ -21,28 +22,33 @@ resolve through these re-exports, so the aggregate classes must stay exported by
 """
 
 from services.dossiercontrole_service.domainmodel.access_log import AccessLog
+from services.dossiercontrole_service.domainmodel.claims import MAX_NOTE, Claims
 from services.dossiercontrole_service.domainmodel.closing import (
     DossierIsClosed,
     DossierIsOpen,
     DossierWasErased,
     Outcome,
 )
+from services.dossiercontrole_service.domainmodel.deliveries import MAX_PARTS, Deliveries
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
 from services.dossiercontrole_service.domainmodel.errors import (
     ActionPointNotFound,
     AlreadyDone,
+    AlreadyReviewed,
     DocumentHasUpload,
     DocumentNotFound,
     DossierCheckError,
     MoveRefused,
     NewerVersionArrived,
     NoSuchVersion,
+    NoteRequired,
     NothingUploaded,
     NotOpen,
     ReasonRequired,
     RequestIdInUse,
     SourceDocumentNotFound,
     UploadQuotaExceeded,
+    VersionFull,
     VersionNotFound,
 )
 from services.dossiercontrole_service.domainmodel.file_users import FileUsers, user_of
@@ -80,6 +86,7 @@ from services.dossiercontrole_service.domainmodel.values import (
     VALUE_OBJECTS,
     ActionPoint,
     Document,
+    FilePart,
     StoredFile,
     Subject,
     validity_end,
@@ -92,6 +99,8 @@ __all__ = [
     "BY_THE_CLOCK",
     "DEFAULT_RETENTION",
     "DOCUMENT_MOVES",
+    "MAX_NOTE",
+    "MAX_PARTS",
     "VALUE_OBJECTS",
     "AccessLog",
     "ActionPoint",
@@ -99,6 +108,9 @@ __all__ = [
     "ActionPointNotFound",
     "ActionPointStatus",
     "AlreadyDone",
+    "AlreadyReviewed",
+    "Claims",
+    "Deliveries",
     "Document",
     "DocumentCommand",
     "DocumentHasUpload",
@@ -111,6 +123,7 @@ __all__ = [
     "DossierIsClosed",
     "DossierIsOpen",
     "DossierWasErased",
+    "FilePart",
     "FileUsers",
     "Locator",
     "Move",
@@ -118,6 +131,7 @@ __all__ = [
     "NewerVersionArrived",
     "NoSuchVersion",
     "NotOpen",
+    "NoteRequired",
     "NothingUploaded",
     "Outcome",
     "PortalSettings",
@@ -132,6 +146,7 @@ __all__ = [
     "StoredFile",
     "Subject",
     "UploadQuotaExceeded",
+    "VersionFull",
     "VersionNotFound",
     "action_point_id_for",
     "document_id_for",

@@ -36,6 +36,15 @@ class AccessLog(Aggregate):
         self.views = 0
 
     @event("DocumentViewed")
-    def record_view(self, document_id: UUID, version: int, by: str, at: datetime) -> None:
-        """``by`` (``<role>:<sub>``) downloaded ``version`` of the document at ``at``."""
+    def record_view(
+        self,
+        document_id: UUID,
+        version: int,
+        by: str,
+        at: datetime,
+        part: int | None = None,
+        merged: bool = False,
+    ) -> None:
+        """``by`` (``<role>:<sub>``) downloaded ``version`` of the document at ``at``: one
+        ``part`` of it, or it ``merged`` into one PDF (SPEC section 9; older views lack both)."""
         self.views += 1

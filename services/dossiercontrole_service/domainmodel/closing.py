@@ -108,7 +108,12 @@ class Closing:
         stored events stay (the log is append-only)."""
         self._ensure_closed_and_kept()
         files = sorted(
-            {file.sha256 for document in self.documents.values() for file in document.files}
+            {
+                sha256
+                for document in self.documents.values()
+                for version in document.files
+                for sha256 in (version.sha256, *(part.sha256 for part in version.more))
+            }
         )
         self.trigger_event(self.DossierErased, by=by, at=at, files=files)
 

@@ -80,7 +80,7 @@ class DossierContents:
     def uploaded_bytes(self) -> int:
         """The bytes uploaded into this dossier; a copy reuses a stored file and adds none."""
         return sum(
-            file.size
+            file.size_of_parts
             for document in self.documents.values()
             for file in document.files
             if not file.copied_from

@@ -8,6 +8,7 @@ deletion once a file was uploaded. Its commands consult the move tables of ``sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -16,14 +17,13 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from servicekit.domain import office_name
+from services.dossiercontrole_service.domainmodel.claims import Claims
 from services.dossiercontrole_service.domainmodel.closing import Closing
-from services.dossiercontrole_service.domainmodel.contents import DossierContents
+from services.dossiercontrole_service.domainmodel.deliveries import Deliveries
 from services.dossiercontrole_service.domainmodel.errors import (
     AlreadyDone,
     DocumentHasUpload,
     MoveRefused,
-    NewerVersionArrived,
-    NoSuchVersion,
     NothingUploaded,
     NotOpen,
     ReasonRequired,
@@ -61,7 +61,7 @@ class Requested(NamedTuple):
     action_point_id: UUID | None = None
 
 
-class DossierCheck(DossierContents, Closing, Aggregate):
+class DossierCheck(Closing, Claims, Deliveries):
     """All requested documents of one client's dossier, in one office."""
 
     # Snapshots of class version 1 kept documents as dicts (``upcast_v1_v2``).
@@ -266,8 +266,10 @@ class DossierCheck(DossierContents, Closing, Aggregate):
         quota: int | None = None,
         valid_for: str | None = None,
         by_client: bool = False,
+        more_files: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """A new version of the document's file; completes its open action point.
+        """A new version of the document's file (``file``, and ``more_files`` for a version of
+        several); completes its open action point.
 
         ``quota``: the most bytes the dossier's uploads may hold together; ``valid_for``: the
         document type's validity window now (ISO 8601), which each upload restarts;
@@ -276,7 +278,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
         document = self.deliverable(document_id, by_client=by_client)
         move = self._move(document, DocumentCommand.UPLOAD)
         if copied_from is None:
-            self.ensure_room_for(int(file["size"]), quota)
+            self.ensure_room_for(sum(int(f["size"]) for f in (file, *more_files)), quota)
         completes = document.action_point_would(move.action_point) if move.action_point else None
         self._upload(
             document_id,
@@ -287,6 +289,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
             copied_from,
             str(completes) if completes else None,
             validity_end(at, valid_for),
+            [dict(f) for f in more_files] or None,
         )
 
     def copy_from(
@@ -304,13 +307,15 @@ class DossierCheck(DossierContents, Closing, Aggregate):
             raise SourceDocumentNotFound(f"source document {source_document_id} not found")
         if not source.files:
             raise NothingUploaded(f"document {source_document_id} has no uploaded file to copy")
+        latest = source.files[-1]
         self.upload(
             document_id,
-            source.files[-1].metadata(),
+            latest.metadata(),
             by,
             at,
             copied_from=source_document_id,
             valid_for=valid_for,
+            more_files=[part.metadata() for part in latest.more],
         )
 
     class DocumentUploaded(Event):
@@ -324,6 +329,9 @@ class DossierCheck(DossierContents, Closing, Aggregate):
         copied_from: UUID | None
         completes_action_point: str | None
         valid_until: datetime | None
+        # A version of several files (SPEC section 9): the files after ``file``. Older events
+        # lack it and read this default (a single file): no new class version.
+        more_files: list[dict[str, Any]] | None = None
 
         @staticmethod
         def upcast_v2_v3(state: dict[str, Any]) -> None:
@@ -340,6 +348,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
         copied_from: UUID | None,
         completes_action_point: str | None,
         valid_until: datetime | None = None,
+        more_files: list[dict[str, Any]] | None = None,  # a version of several files
     ) -> None:
         document = self.documents[str(document_id)]
         move = DOCUMENT_MOVES[(document.status, DocumentCommand.UPLOAD)]
@@ -350,6 +359,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
                 "uploaded_at": at,
                 "uploaded_by": by,
                 "copied_from": copied_from,
+                "more": more_files,
             }
         )
         point = document.action_point
@@ -362,6 +372,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
                 files=(*document.files, stored),
                 action_point=point,
                 rejection_reason=None,
+                note=None,
                 valid_until=valid_until,
             )
         )
@@ -373,7 +384,7 @@ class DossierCheck(DossierContents, Closing, Aggregate):
         ``version`` the adviser saw, when given); its task stays done."""
         document = self.document(document_id)
         self._move(document, DocumentCommand.APPROVE)
-        self._approve(document_id, self._reviewed(document, version), by, at)
+        self._approve(document_id, document.reviewed(version), by, at)
 
     @event("DocumentApproved")
     def _approve(self, document_id: UUID, version: int, by: str, at: datetime) -> None:
@@ -386,26 +397,18 @@ class DossierCheck(DossierContents, Closing, Aggregate):
     ) -> None:
         """The adviser refuses the delivered file (its latest version, which must be the
         ``version`` the adviser saw, when given) with a reason for the client: the client's
-        action point opens again with it, and the file stays as a version (audit trail)."""
+        action point opens again with it, and the file stays as a version (audit trail). A
+        "not applicable" claim is refused the same way (``Claims.refuse_claim``)."""
+        if self.document(document_id).status is DocumentStatus.NOT_APPLICABLE_CLAIMED:
+            return self.refuse_claim(document_id, reason, by, at)
         reason = reason.strip()
         if not reason:
             raise ReasonRequired("a rejection needs a reason for the client")
         document = self.document(document_id)
         move = self._move(document, DocumentCommand.REJECT)
-        reviewed = self._reviewed(document, version)
+        reviewed = document.reviewed(version)
         reopens = document.action_point_would(move.action_point) if move.action_point else None
         self._reject(document_id, reviewed, reason, by, at, str(reopens) if reopens else None)
-
-    @staticmethod
-    def _reviewed(document: Document, version: int | None) -> int:
-        """The version a review decides on: the latest. One that is no longer the latest (the
-        client delivered again since the adviser looked) is refused, and nothing changes."""
-        latest = len(document.files)
-        if version is None or version == latest:
-            return latest
-        if version > latest:
-            raise NoSuchVersion(f"document {document.document_id} has no version {version}")
-        raise NewerVersionArrived("a newer version arrived")
 
     @event("DocumentRejected")
     def _reject(

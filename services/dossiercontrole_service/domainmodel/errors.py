@@ -67,3 +67,15 @@ class AlreadyDone(DossierCheckError, Conflict):
 class RequestIdInUse(DossierCheckError, Conflict):
     """A request id that already added a document or an action point to another dossier (or
     office): a faulty producer. Accepting it would give two dossiers one id."""
+
+
+class AlreadyReviewed(DossierCheckError, Conflict):
+    """Files appended to a version that the adviser reviewed already (SPEC section 9: 409)."""
+
+
+class NoteRequired(DossierCheckError, Invalid):
+    """A "not applicable" claim without a note: the adviser must know why."""
+
+
+class VersionFull(DossierCheckError, TooLarge):
+    """Files that would make one version hold too many files or bytes (SPEC section 9)."""

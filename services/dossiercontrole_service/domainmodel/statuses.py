@@ -18,6 +18,9 @@ class DocumentStatus(StrEnum):
     APPROVED = "approved"  # HDN: goedgekeurd
     REJECTED = "rejected"  # HDN: afgekeurd, opnieuw aan te leveren
     EXPIRED = "expired"  # HDN: vervallen; its validity window passed (no moves out of it)
+    # SPEC section 9: the client (or adviser) says it does not apply; the adviser decides.
+    NOT_APPLICABLE_CLAIMED = "not_applicable_claimed"  # HDN: n.v.t. gemeld, te beoordelen
+    WAIVED = "waived"  # HDN: niet van toepassing (vervallen verzoek); no moves out of it
 
 
 class ActionPointStatus(StrEnum):
@@ -32,10 +35,16 @@ class DocumentCommand(StrEnum):
     APPROVE = "approve"  # the adviser's review
     REJECT = "reject"  # the adviser's review, with a reason for the client
     EXPIRE = "expire"  # its validity window passed: the scheduler's, never a user's
+    CLAIM_NOT_APPLICABLE = "claim_not_applicable"  # "niet van toepassing", with a note
+    WAIVE = "waive"  # the adviser's review of such a claim: accepted
 
 
 BY_THE_CLOCK = frozenset({DocumentCommand.EXPIRE})
 """Commands that time gives, not a user: never offered as a document's ``actions``."""
+
+ON_THE_ACTION_POINT = frozenset({DocumentCommand.CLAIM_NOT_APPLICABLE})
+"""Commands given through the document's action point (``/action-points/{id}/...``): not
+offered as a document's ``actions`` either."""
 
 
 class ActionPointCommand(StrEnum):
@@ -73,6 +82,22 @@ DOCUMENT_MOVES: dict[tuple[DocumentStatus, DocumentCommand], Move] = {
     # The end of a delivered document's validity window; its action point stays completed.
     (DocumentStatus.UPLOADED, DocumentCommand.EXPIRE): Move(DocumentStatus.EXPIRED),
     (DocumentStatus.APPROVED, DocumentCommand.EXPIRE): Move(DocumentStatus.EXPIRED),
+    # "Not applicable" (SPEC section 9): an open task answered with a note instead of a file.
+    # The task is done for now (no reminders); the adviser waives the document, or refuses
+    # the claim with a reason (a rejection: the task opens again); a file still completes it.
+    (DocumentStatus.REQUESTED, DocumentCommand.CLAIM_NOT_APPLICABLE): Move(
+        DocumentStatus.NOT_APPLICABLE_CLAIMED, ActionPointCommand.COMPLETE
+    ),
+    (DocumentStatus.REJECTED, DocumentCommand.CLAIM_NOT_APPLICABLE): Move(
+        DocumentStatus.NOT_APPLICABLE_CLAIMED, ActionPointCommand.COMPLETE
+    ),
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.WAIVE): Move(DocumentStatus.WAIVED),
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.REJECT): Move(
+        DocumentStatus.REJECTED, ActionPointCommand.REOPEN
+    ),
+    (DocumentStatus.NOT_APPLICABLE_CLAIMED, DocumentCommand.UPLOAD): Move(
+        DocumentStatus.UPLOADED, ActionPointCommand.COMPLETE
+    ),
 }
 """The document moves the dossier check allows; any other is refused (``MoveRefused``)."""
 

@@ -9,11 +9,16 @@ from typing import Any
 from uuid import UUID
 
 from servicekit.domain import Person, Subject
-from services.dossiercontrole_service.domainmodel.errors import VersionNotFound
+from services.dossiercontrole_service.domainmodel.errors import (
+    NewerVersionArrived,
+    NoSuchVersion,
+    VersionNotFound,
+)
 from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     BY_THE_CLOCK,
     DOCUMENT_MOVES,
+    ON_THE_ACTION_POINT,
     ActionPointCommand,
     ActionPointStatus,
     DocumentCommand,
@@ -35,9 +40,31 @@ class Value:
         return self
 
 
+_METADATA = ("sha256", "size", "content_type", "filename")
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart(Value):
+    """One file of a version of several files (SPEC section 9: both sides of an ID card)."""
+
+    sha256: str
+    size: int
+    content_type: str
+    filename: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> FilePart:
+        return cls(**{name: data[name] for name in _METADATA})
+
+    def metadata(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in _METADATA}
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFile(Value):
-    """One version of a document's file: its metadata; the bytes are in the blob store."""
+    """One version of a document's file: its metadata; the bytes are in the blob store. A
+    version of several files keeps its first in its own fields (what a single-file version
+    always had) and the others in ``more``."""
 
     version: int
     sha256: str
@@ -47,21 +74,39 @@ class StoredFile(Value):
     uploaded_at: datetime
     uploaded_by: str
     copied_from: UUID | None = None
+    more: tuple[FilePart, ...] = ()
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> StoredFile:
         copied_from = data.get("copied_from")
         return cls(
-            **{name: data[name] for name in _FILE_FIELDS if name != "copied_from"},
+            **{name: data[name] for name in _FILE_FIELDS if name not in _OPTIONAL},
             copied_from=UUID(str(copied_from)) if copied_from else None,
+            more=tuple(_of(FilePart, part) for part in data.get("more") or ()),
         )
 
     def metadata(self) -> dict[str, Any]:
-        """What an upload event carries of it (and a copy reuses)."""
-        return {key: getattr(self, key) for key in ("sha256", "size", "content_type", "filename")}
+        """What an upload event carries of its first file (and a copy reuses)."""
+        return {key: getattr(self, key) for key in _METADATA}
+
+    @property
+    def parts(self) -> tuple[FilePart, ...]:
+        """Every file of the version, in the order they were delivered (part 1 first)."""
+        return (FilePart.of(self.metadata()), *self.more)
+
+    def part(self, number: int) -> FilePart:
+        """Part ``number`` (1-based) of the version; ``VersionNotFound`` past its last."""
+        if not 1 <= number <= len(self.more) + 1:
+            raise VersionNotFound(f"version {self.version} has no part {number}")
+        return self.parts[number - 1]
+
+    @property
+    def size_of_parts(self) -> int:
+        return self.size + sum(part.size for part in self.more)
 
 
 _FILE_FIELDS = tuple(f.name for f in fields(StoredFile))
+_OPTIONAL = ("copied_from", "more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +180,7 @@ class Document(Value):
     due_at: datetime | None = None  # when the client should have delivered it
     period: str | None = None  # what it covers in time ("2024"): part of what it is (SPEC 9)
     instructions: str | None = None  # the adviser's note to the client
+    note: str | None = None  # while claimed "not applicable" (or waived): the client's note
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Document:
@@ -156,6 +202,7 @@ class Document(Value):
             source=data.get("source"),
             replaces_document_id=_uuid_or_none(data.get("replaces_document_id")),
             due_at=data.get("due_at"),
+            note=data.get("note"),
             period=data.get("period"),
             instructions=data.get("instructions"),
         )
@@ -180,7 +227,8 @@ class Document(Value):
         return [
             command
             for command in DocumentCommand
-            if (self.status, command) in DOCUMENT_MOVES and command not in BY_THE_CLOCK
+            if (self.status, command) in DOCUMENT_MOVES
+            and command not in BY_THE_CLOCK | ON_THE_ACTION_POINT
         ]
 
     def file_of(self, version: int | None = None) -> StoredFile:
@@ -191,6 +239,16 @@ class Document(Value):
         if not 1 <= number <= len(self.files):
             raise VersionNotFound(f"document {self.document_id} has no version {number}")
         return self.files[number - 1]  # versions count from 1, in the order they arrived
+
+    def reviewed(self, version: int | None) -> int:
+        """The version a review decides on: the latest. One that is no longer the latest (the
+        client delivered again since the adviser looked) is refused, and nothing changes."""
+        latest = len(self.files)
+        if version is None or version == latest:
+            return latest
+        if version > latest:
+            raise NoSuchVersion(f"document {self.document_id} has no version {version}")
+        raise NewerVersionArrived("a newer version arrived")
 
     @property
     def asks_the_client(self) -> bool:
@@ -226,5 +284,5 @@ def validity_end(delivered_at: datetime, valid_for: str | None) -> datetime | No
     return Duration.parse(valid_for).after(delivered_at) if valid_for else None
 
 
-VALUE_OBJECTS: tuple[type, ...] = (Person, Subject, StoredFile, ActionPoint, Document)
+VALUE_OBJECTS: tuple[type, ...] = (Person, Subject, FilePart, StoredFile, ActionPoint, Document)
 """The value objects a snapshot of a ``DossierCheck`` holds (``application`` transcodes them)."""

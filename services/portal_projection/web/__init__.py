@@ -2,7 +2,7 @@
 check (dossiercontrole), server-rendered with Jinja2 and htmx on the portal service's origin.
 
 One room per idea: ``session`` (the cookie, CSRF, who may see what), ``signin`` (signing in by
-mail and out),
+mail and out), ``staff_signin`` (staff through the office's OpenID provider),
 ``backends`` (the calls to the other services), ``client_pages`` and ``adviser_pages`` (each
 audience's pages), ``dossiers`` (the pages both open: the list, a dossier, an upload),
 ``work_queue`` (the adviser's start page), ``files`` (opening a delivered file),
@@ -27,6 +27,7 @@ from services.portal_projection.web import (
     dossiers,
     files,
     signin,
+    staff_signin,
     work_queue,
 )
 from services.portal_projection.web.backends import service_url
@@ -53,6 +54,7 @@ async def unknown_page(request: Request, path: str) -> Response:
 
 ROOMS = (
     signin.router,
+    staff_signin.router,
     dossiers.router,
     dossiers.uploads,
     work_queue.router,

@@ -148,6 +148,7 @@ NEWER_THAN_SHOWN = (
 REVIEW_NOTICES = {
     "approve": "Het document is goedgekeurd.",
     "reject": "Het document is afgekeurd; de klant ziet de reden en levert het opnieuw aan.",
+    "waive": "Het document is niet van toepassing; het actiepunt van de klant is afgerond.",
 }
 
 

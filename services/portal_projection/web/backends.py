@@ -43,6 +43,28 @@ MESSAGES = {
     422: ("Controleer de invoer", "De invoer is niet geldig."),
 }
 """What the user reads when another service refuses, by its HTTP status."""
+REASONS = (
+    (
+        "password-protected",
+        "Bestand beveiligd",
+        "Dit PDF-bestand is beveiligd met een wachtwoord, zodat wij het niet kunnen openen. "
+        "Sla het op zonder wachtwoord, of maak een foto of scan, en probeer het opnieuw.",
+    ),
+    (
+        "cannot be read",
+        "Bestand onleesbaar",
+        "Dit PDF-bestand kan niet worden geopend; het is mogelijk beschadigd. Kies een ander "
+        "bestand, of maak een foto of scan.",
+    ),
+    (
+        "takes no more files",
+        "Al beoordeeld",
+        "Dit document is al beoordeeld: er kunnen geen bestanden meer bij. Lever het opnieuw aan.",
+    ),
+)
+"""Refusals whose reason (the other service's ``detail``, English) the user gets in Dutch:
+(a phrase of that reason, the title, the message)."""
+
 UNAVAILABLE = (
     "Tijdelijk niet beschikbaar",
     "Er ging iets mis bij de dienst. Probeer het zo opnieuw.",
@@ -68,7 +90,10 @@ def refusal(response: httpx.Response) -> PageError:
     """Another service's refusal as the page the user sees; a failure of its own is a 503."""
     title, message = MESSAGES.get(response.status_code, UNAVAILABLE)
     reason = detail(response)
-    if response.status_code in {409, 422} and reason:
+    known = [(t, m) for phrase, t, m in REASONS if phrase in reason]
+    if known and response.status_code in {409, 422}:
+        title, message = known[0]
+    elif response.status_code in {409, 422} and reason:
         message = f"{message} ({reason})"
     status = response.status_code if response.status_code < 500 else 503
     return PageError(status, title, message)

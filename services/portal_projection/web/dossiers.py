@@ -76,27 +76,36 @@ uploads = pages_router(upload_body)
 
 @uploads.post("/dossiers/{dossier_id}/documents/{document_id}/upload")
 async def upload(request: Request, dossier_id: str, document_id: str) -> Response:
-    """Upload a file for a document (the client's action point, or the adviser's check)."""
+    """Upload one file or several (one version: both sides of an ID card) for a document (the
+    client's action point, or the adviser's check); ``append`` adds them to the latest version,
+    not yet reviewed."""
     session = await signed_in(request)
     visible_dossier(session, dossier_id)
     limit = request.app.state.settings.max_upload_bytes
     form = await posted_form(request, session)
-    # The page offers a file picker and a camera input; the one the user chose has a name.
+    # The page offers a file picker (several at once) and a camera input; chosen files have
+    # a name.
     chosen = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
     if not chosen:
         raise PageError(422, "Geen bestand", "Kies eerst een bestand.")
-    file = chosen[0]
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise too_large_file(limit)
-    if not content:
-        raise PageError(422, "Leeg bestand", "Het gekozen bestand is leeg. Kies een ander bestand.")
+    parts = []
+    for file in chosen:
+        content = await file.read(limit + 1)
+        if len(content) > limit:
+            raise too_large_file(limit)
+        if not content:
+            raise PageError(
+                422, "Leeg bestand", f"{file.filename} is leeg. Kies een ander bestand."
+            )
+        parts.append(("file", (file.filename or "upload", content, file.content_type or "")))
+    append = form.get("append") == "true"
     await call(
         session,
         "POST",
         "dossiercontrole",
         f"/documents/{quote(document_id, safe='')}/upload",
-        files={"file": (file.filename or "upload", content, file.content_type or "")},
+        files=parts,
+        params={"append": "true"} if append else None,
     )
     if not is_htmx(request):
         return dossier_page(dossier_id)
@@ -108,6 +117,8 @@ async def upload(request: Request, dossier_id: str, document_id: str) -> Respons
         request,
         session,
         dossier_id,
-        notice="Bedankt, uw bestand is ontvangen.",
+        notice="Bedankt, uw bestand is ontvangen."
+        if len(parts) == 1
+        else f"Bedankt, uw {len(parts)} bestanden zijn ontvangen.",
         just_uploaded=document_id,
     )

@@ -5,7 +5,7 @@ signed-in user and streams it on, with that API's headers (its type, ``inline``,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 import httpx
@@ -37,12 +37,19 @@ async def open_file(
     dossier_id: str,
     document_id: str,
     version: Annotated[int | None, Query(ge=1)] = None,
+    part: Annotated[int | None, Query(ge=1)] = None,
+    merged: Annotated[Literal["0", "1"], Query()] = "0",
 ) -> Response:
     """A version of a document's file (the latest without ``version``), opened in the browser
-    (``inline``: PDF and images show in a new tab)."""
+    (``inline``: PDF and images show in a new tab): one ``part`` of a version of several
+    files, or all of them as one PDF (``merged=1``)."""
     session = await signed_in(request)
     visible_dossier(session, dossier_id)
     params = {"inline": "1", **({"version": str(version)} if version else {})}
+    if part:
+        params["part"] = str(part)
+    if merged == "1":
+        params["merged"] = "1"
     client = httpx.AsyncClient(timeout=30)
     try:
         upstream = await client.send(

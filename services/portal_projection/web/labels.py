@@ -29,6 +29,8 @@ DOCUMENT_LABELS = {
     "approved": "Goedgekeurd",
     "rejected": "Afgekeurd",
     "expired": "Vervallen",
+    "not_applicable_claimed": "Niet van toepassing gemeld",
+    "waived": "Niet van toepassing",
 }
 """The documents of the dossier check (HDN's words; README "The document cycle")."""
 

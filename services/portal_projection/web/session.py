@@ -15,15 +15,16 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, Response
 from starlette.datastructures import FormData
 
 from servicekit.auth import Identity, issue_token
-from services.portal_projection.signins import Person, SignIns
+from services.portal_projection.signins import LONGEST_SECONDS, Person, SignIns
 from services.portal_projection.web.pages import PageError, portal_view
 
 COOKIE = "actiepunten_sessie"
 TOKEN_SECONDS = 300
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,19 @@ def _secret(request: Request) -> str:
 
 def signins(request: Request) -> SignIns:
     return request.app.state.signins  # type: ignore[no-any-return]
+
+
+def set_session_cookie(request: Request, response: Response, session_id: str) -> None:
+    """The session's cookie: HttpOnly, SameSite=Strict, Secure outside this machine."""
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=LONGEST_SECONDS,
+        path="/app",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.hostname not in LOCAL_HOSTS,
+    )
 
 
 async def signed_in(request: Request) -> Session:

@@ -19,12 +19,13 @@ from starlette.background import BackgroundTask
 
 from servicekit.mail import mail_sender, portal_url
 from services.portal_projection import signin_mail
-from services.portal_projection.signins import LONGEST_SECONDS, Person, confirm_link
+from services.portal_projection.signins import Person, confirm_link
 from services.portal_projection.web.pages import PageError, pages_router, portal_view, render
 from services.portal_projection.web.session import (
     COOKIE,
     check_csrf,
     read_form,
+    set_session_cookie,
     signed_in,
     signins,
 )
@@ -32,8 +33,6 @@ from services.portal_projection.web.session import (
 log = logging.getLogger(__name__)
 
 router = pages_router()
-
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 def safe_next(path: str) -> str:
@@ -53,6 +52,8 @@ def _signin_page(
     request: Request, office: str, next_path: str, *, sent: bool = False, email: str = ""
 ) -> Response:
     context = {"office": office, "next": safe_next(next_path), "sent": sent, "email": email}
+    # Staff sign in through the office's OpenID provider, where one is configured.
+    context["staff"] = getattr(request.app.state.settings, "oidc", None) is not None
     return render(request, "signin.html", {**context, "session": None})
 
 
@@ -129,15 +130,7 @@ async def confirm(request: Request) -> Response:
     if redeemed is None:
         raise _code_refused()
     response = RedirectResponse(safe_next(redeemed.next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        redeemed.session_id,
-        max_age=LONGEST_SECONDS,
-        path="/app",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.hostname not in LOCAL_HOSTS,
-    )
+    set_session_cookie(request, response, redeemed.session_id)
     person = redeemed.person
     log.info("web sign-in of %s:%s in %s", person.role, person.sub, person.tenant)
     return response
