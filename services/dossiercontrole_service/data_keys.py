@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 
-from servicekit.crypto import KeyEncryptionKeys, WrappedKey, new_data_key
+from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, new_data_key
 from servicekit.domain import DomainError
 from servicekit.settings import Settings
 
@@ -37,6 +38,13 @@ class KeyErased(DomainError):
     """The dossier was erased: its data key is gone for good (410)."""
 
     status = 410
+
+
+class KeysUnavailable(DomainError):
+    """A data key that this process's KEK file cannot open (another replica's file, or a lost
+    one): 503, and the log says why; never a key made up in its place."""
+
+    status = 503
 
 
 class DataKeys:
@@ -72,7 +80,16 @@ class DataKeys:
         kek_id, wrapped, erased_at = rows[0]
         if erased_at is not None:
             raise KeyErased(f"dossier {dossier_id} was erased at {erased_at}: its key is gone")
-        return self.keks.unwrap(WrappedKey(kek_id, bytes(wrapped)))
+        try:
+            return self.keks.unwrap(WrappedKey(kek_id, bytes(wrapped)))
+        except (InvalidTag, KeyFileError):
+            log.error(
+                "the data key of dossier %s does not open with KEK %r of ACTIEPUNTEN_KEK_FILE: "
+                "every replica needs the same file",
+                dossier_id,
+                kek_id,
+            )
+            raise KeysUnavailable("the dossier's data key cannot be opened here") from None
 
     def erase(self, tenant: str, dossier_id: str, at: datetime) -> None:
         """Destroy the dossier's key (idempotent); a dossier that had none gets the mark."""

@@ -81,3 +81,13 @@ def test_an_erased_key_is_gone_for_good(tmp_path: Path) -> None:
     with pytest.raises(KeyErased):
         keys.get("kantoor-1", "dossier-2")
     assert keys.get("kantoor-1", "dossier-3") is None
+
+
+def test_a_key_wrapped_by_another_kek_is_unavailable_not_made_up(tmp_path: Path) -> None:
+    from services.dossiercontrole_service.data_keys import KeysUnavailable
+
+    database = SqliteKeys(tmp_path / "keys.sqlite")
+    DataKeys(KeyEncryptionKeys({"kek-1": b"a" * 32}), database).key_for("kantoor-1", "d1")
+    elsewhere = DataKeys(KeyEncryptionKeys({"kek-1": b"b" * 32}), database)
+    with pytest.raises(KeysUnavailable, match="cannot be opened here"):
+        elsewhere.get("kantoor-1", "d1")
