@@ -357,6 +357,10 @@ def _parser() -> argparse.ArgumentParser:
         help="show the dossier check as it was at this ISO 8601 moment",
     )
     _dlq_commands(commands.add_parser("dlq", help="dead letters"))
+    keys = commands.add_parser("keys", help="the dossiers' data keys and their KEK")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser("new-kek", help="print a line with a new KEK, for the KEK file")
+    keys_commands.add_parser("rewrap", help="wrap every data key with the KEK file's last KEK")
     return parser
 
 
@@ -386,6 +390,20 @@ def _dlq_commands(dlq: argparse.ArgumentParser) -> None:
                 action="store_true",
                 help="also letters of records that failed again after a retry",
             )
+
+
+def _keys(command: str) -> None:
+    """Rotation (SPEC section 11): append ``new-kek``'s line to ``ACTIEPUNTEN_KEK_FILE``,
+    restart the dossier check, run ``rewrap``, then remove the old line."""
+    from servicekit.crypto import KeyEncryptionKeys
+    from services.dossiercontrole_service import settings
+    from services.dossiercontrole_service.data_keys import data_keys
+
+    if command == "new-kek":
+        print(KeyEncryptionKeys.new_line(), end="")
+        return
+    keys = data_keys(settings.load())
+    print(f"rewrapped {keys.rewrap()} data keys with KEK {keys.keks.current}")
 
 
 def _office(text: str) -> str:
@@ -420,6 +438,8 @@ def _operation(args: argparse.Namespace) -> None:
         asyncio.run(ops.republish(args.service, args.start))
     elif args.command == "dossier":
         print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
+    elif args.command == "keys":
+        _keys(args.keys_command)
     elif args.command == "dlq":
         services = list(SERVICES) if args.service == "all" else [args.service]
         for service in services:

@@ -23,8 +23,9 @@ from shared.events.contracts import has_control_character, tenant_problem
 
 log = logging.getLogger(__name__)
 
-Role = Literal["admin", "adviser", "client"]
-ROLES: tuple[Role, ...] = ("admin", "adviser", "client")
+# ``service``: another platform service (SPEC section 11), e.g. to read a dossier's data key.
+Role = Literal["admin", "adviser", "client", "service"]
+ROLES: tuple[Role, ...] = ("admin", "adviser", "client", "service")
 
 
 @dataclass(frozen=True)

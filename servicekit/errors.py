@@ -29,6 +29,7 @@ _MEANING = {
     403: "The token's role may not do this",
     404: "Not found in the caller's office, or not visible to the caller",
     409: "Conflicts with the resource's state, or it changed at the same moment",
+    410: "Gone for good: the dossier was erased",
     413: "The request body is larger than the limit",
     415: "The file is of a type that is not accepted",
     422: "The request does not validate, or breaks a rule of the domain",

@@ -23,7 +23,6 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking
 
 from servicekit.eventstore import (
     SetAsList,
-    TrackedApplication,
     ValueObjectAsDict,
     retried_on_conflict,
     stamp_trace,
@@ -48,6 +47,7 @@ from services.dossiercontrole_service.domainmodel import (
     action_point_id_for,
     document_id_for,
 )
+from services.dossiercontrole_service.lifecycle import DossierLifecycle
 
 
 @dataclass(frozen=True)
@@ -225,8 +225,9 @@ class _Batch:
     placed: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
 
-class DossierChecks(TrackedApplication):
-    """Every office's dossier checks and document-type settings."""
+class DossierChecks(DossierLifecycle):
+    """Every office's dossier checks and document-type settings; a dossier's closing and
+    reopening are its commands too (``lifecycle.DossierLifecycle``)."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "ORIGINATOR_ID_TYPE": "uuid"}
     # A dossier with thousands of documents loads from its latest snapshot and the events
@@ -326,6 +327,7 @@ class DossierChecks(TrackedApplication):
         check = batch.checks.get((tenant, dossier_id))
         if check is None:
             check = batch.checks[(tenant, dossier_id)] = self._dossier_check(tenant, dossier_id)
+        check.ensure_open()  # a closed dossier takes no requests: a dead letter says so
         title, subject, at = request.title, request.subject, request.at
         added = check.request_document(
             request_id,
@@ -424,6 +426,7 @@ class DossierChecks(TrackedApplication):
         uploads, or a dossier without room for the file's ``size``. The upload checks both
         again, exactly, when it is saved."""
         check = self._locate_document(command.tenant, command.document_id, command.visible)
+        check.ensure_open()
         check.deliverable(command.document_id, by_client=command.by_client)
         version = None
         if command.append:
@@ -467,6 +470,7 @@ class DossierChecks(TrackedApplication):
         check = self.locate(command.tenant, command.action_point_id)
         if check is None or not command.visible(check.dossier_id):
             raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        check.ensure_open()
         check.claim_not_applicable(command.action_point_id, command.note, command.by, command.at)
         self.save(check)
         return check
@@ -519,6 +523,7 @@ class DossierChecks(TrackedApplication):
         """Load the dossier check that holds the document, change it, save it (again, on a
         concurrent save)."""
         check = self._locate_document(tenant, document_id, visible)
+        check.ensure_open()
         change(check)
         self.save(check)
         return check
@@ -528,6 +533,7 @@ class DossierChecks(TrackedApplication):
         check = self.locate(command.tenant, command.action_point_id)
         if check is None:
             raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        check.ensure_open()
         check.remove_action_point(command.action_point_id, command.by, command.at)
         self.save(check)
 
@@ -567,7 +573,7 @@ class DossierChecks(TrackedApplication):
         again = check.expire(
             document_id,
             now,
-            rerequest=policy.rerequest_on_expiry,
+            rerequest=policy.rerequest_on_expiry and not check.closed,
             with_action_point=policy.opens_action_point(None),
             due_at=policy.due_at(now),
         )
@@ -610,6 +616,7 @@ class DossierChecks(TrackedApplication):
         check = self.locate(command.tenant, command.action_point_id)
         if check is None:
             raise ActionPointNotFound(f"action point {command.action_point_id} not found")
+        check.ensure_open()
         _, point = check.open_point(command.action_point_id)
         check.remind(command.action_point_id, point.reminders + 1, command.at, by=command.by)
         self.save(check)

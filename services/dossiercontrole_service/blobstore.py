@@ -88,6 +88,10 @@ class Blobs(Protocol):
         its end) to give back the file or connection it holds."""
         ...
 
+    def delete(self, sha256: str) -> None:
+        """Forget the bytes stored under ``sha256`` (erasure); nothing when there are none."""
+        ...
+
 
 class BlobStore:
     """Blobs in a local folder, ``root/ab/abcd...``: for SQLite, where every process of the
@@ -139,6 +143,12 @@ class BlobStore:
         with handle:
             while block := handle.read(chunk):
                 yield block
+
+    def delete(self, sha256: str) -> None:
+        target = self.path_of(sha256)
+        if target.exists():
+            target.unlink()
+            _fsync_folder(target.parent)  # the erasure is recorded as done after this
 
 
 class PostgresBlobStore:
@@ -226,6 +236,10 @@ class PostgresBlobStore:
                 if block is None:
                     raise KeyError(sha256)
                 yield bytes(block[0])
+
+    def delete(self, sha256: str) -> None:
+        with self._connect() as conn:
+            conn.execute(f"DELETE FROM {self.table} WHERE sha256 = %s", (sha256,))
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -55,6 +55,11 @@ OUTBOX.silent(
 OUTBOX.silent("ReminderSchedule.Opened", "ReminderSchedule.Changed")
 # Who downloaded which file is the dossier's own history, for nobody else (SPEC section 7).
 OUTBOX.silent("AccessLog.Opened", "AccessLog.DocumentViewed")
+# The office's retention periods, who uses a stored file, and that an erased dossier's files
+# are deleted, are the dossier check's own bookkeeping (SPEC section 11).
+OUTBOX.silent("RetentionPolicy.Opened", "RetentionPolicy.Changed")
+OUTBOX.silent("FileUsers.Opened", "FileUsers.UserAdded", "FileUsers.UserLeft")
+OUTBOX.silent("DossierCheck.ErasedFilesDeleted")
 
 
 def _data(event: Any, origin: Origin | None, *names: str, **renamed: str) -> dict[str, Any]:
@@ -259,6 +264,49 @@ def _document_removed(event: Any, origin: Origin) -> list[Fact]:
 @OUTBOX.on("DossierCheck.ActionPointRemoved")
 def _point_removed(event: Any, origin: Origin) -> Fact:
     return _action_point_removed(event, origin, event.action_point_id, "removed_by_adviser")
+
+
+# --- a dossier's lifetime (SPEC section 11) ---------------------------------------------------
+
+
+def _point_holder(origin: Origin, action_point_id: str) -> Document:
+    """The document that holds the action point, in the dossier check after the event."""
+    documents = origin.state.documents.values()
+    return next(
+        d
+        for d in documents
+        if d.action_point and str(d.action_point.action_point_id) == action_point_id
+    )
+
+
+@OUTBOX.on("DossierCheck.DossierClosed")
+def _dossier_closed(event: Any, origin: Origin) -> list[Fact]:
+    """DossierClosed, then an ActionPointRemoved (``dossier_closed``) per point it removed."""
+    closed = _data(event, origin, "outcome", closed_by="by", closed_at="at")
+    facts = [Fact(c.DossierClosed, closed, subject=origin.dossier_id)]
+    for point_id in event.removes_action_points:
+        removed = {
+            "action_point_id": point_id,
+            "document_id": _point_holder(origin, point_id).document_id,
+            "dossier_id": origin.dossier_id,
+            "removed_at": event.at,
+            "reason": "dossier_closed",
+        }
+        facts.append(Fact(c.ActionPointRemoved, removed))
+    return facts
+
+
+@OUTBOX.on("DossierCheck.DossierReopened")
+def _dossier_reopened(event: Any, origin: Origin) -> Fact:
+    reopened = _data(event, origin, reopened_by="by", reopened_at="at")
+    reopened["restored_action_point_ids"] = list(event.restores_action_points)
+    return Fact(c.DossierReopened, reopened, subject=origin.dossier_id)
+
+
+@OUTBOX.on("DossierCheck.DossierErased")
+def _dossier_erased(event: Any, origin: Origin) -> Fact:
+    erased = _data(event, origin, erased_by="by", erased_at="at")
+    return Fact(c.DossierErased, erased, subject=origin.dossier_id)
 
 
 @OUTBOX.on("DossierCheck.DocumentExpired")

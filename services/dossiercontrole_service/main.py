@@ -10,12 +10,17 @@ from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
+from services.dossiercontrole_service.data_keys import data_keys
 from services.dossiercontrole_service.files import router as files_router
 from services.dossiercontrole_service.http import router
+from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
+from services.dossiercontrole_service.retention import Erasure, RetentionScheduler
 from services.dossiercontrole_service.scheduler import DueScheduler, ExpiryScheduler
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
+# A dossier's closing, retention and erasure take small JSON bodies only.
+MAX_LIFECYCLE_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -25,17 +30,24 @@ def create_app(config: Settings | None = None) -> FastAPI:
     runtime.event_sourced(application, kafka)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.add_job("due-dates", DueScheduler(application).run)
+    blobs = blob_store(config)
+    keys = data_keys(config)
+    erasure = Erasure(application, blobs, keys)
+    runtime.add_job("retention", RetentionScheduler(application, erasure).run)
     app = http_app(
         runtime,
         title="Actiepunten dossier-check service",
         description="Dossier check (dossiercontrole), uploads, action points, document types.",
     )
     app.state.application = application
-    app.state.blobs = blob_store(config)
+    app.state.blobs = blobs
+    app.state.erasure = erasure
+    app.state.data_keys = keys
     # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
+    app.include_router(lifecycle_router, max_body_size=MAX_LIFECYCLE_BODY_BYTES)
     app.include_router(files_router, max_body_size=MULTIPART_ALLOWANCE)
     return app
 

@@ -127,7 +127,8 @@ class DueTimetable:
             self._schedule_changed(notification.originator_id, changed)
         elif not any(part in topic for part in _OF_A_DOSSIER_CHECK):
             return
-        elif notification.originator_id in self.watched:
+        elif notification.originator_id in self.watched or topic.endswith(".DossierReopened"):
+            # A reopened dossier's restored action points may have due dates again.
             changed.add(notification.originator_id)
         elif topic.endswith(_MAY_ADD_DUE):
             event = self.app.mapper.to_domain_event(notification)

@@ -202,6 +202,10 @@ class Notifications(TrackedApplication):
         dossier = self._dossier(digest.tenant, digest.dossier_id)
         return list(dossier.contacts.values()), list(dossier.open_items.values())
 
+    def dossier_closed(self, digest: Digest) -> bool:
+        """Whether the digest's dossier was closed: its mail is not sent (SPEC section 11)."""
+        return self._dossier(digest.tenant, digest.dossier_id).closed
+
     def close_digest(self, digest_id: UUID) -> Digest | None:
         """The digest, closed to further news (saved once); None when it is finished."""
         digest = self.get_digest(digest_id)

@@ -74,6 +74,8 @@ def message_id(notification_id: UUID) -> str:
 class Dossier(Aggregate):
     """A dossier's contacts and open action points (what every mail needs to say)."""
 
+    closed: bool = False  # closed by the adviser (SPEC section 11): nothing is mailed
+
     class Opened(Aggregate.Created):
         tenant: str
         dossier_id: str
@@ -121,6 +123,28 @@ class Dossier(Aggregate):
     @event("ItemClosed")
     def _item_closed(self, action_point_id: str) -> None:
         del self.open_items[action_point_id]
+
+    def mark_closed(self, closed: bool) -> None:
+        """The dossier was closed (or reopened): mails waiting for it are not sent."""
+        if self.closed != closed:
+            self._closing_noted(closed)
+
+    @event("ClosingNoted")
+    def _closing_noted(self, closed: bool) -> None:
+        self.closed = closed
+
+    def forget(self) -> None:
+        """The dossier was erased (SPEC section 11): its contacts and items are forgotten, and
+        nothing is mailed for it again."""
+        if self.contacts or self.open_items or self.titles or not self.closed:
+            self._forgotten()
+
+    @event("Forgotten")
+    def _forgotten(self) -> None:
+        self.contacts = {}
+        self.open_items = {}
+        self.titles = {}
+        self.closed = True
 
 
 class DigestClosed(Conflict):

@@ -48,6 +48,8 @@ OUTBOX.silent(
     "Dossier.ContactChanged",
     "Dossier.ItemOpened",
     "Dossier.ItemClosed",
+    "Dossier.ClosingNoted",
+    "Dossier.Forgotten",
     "Digest.Opened",
     "Digest.ItemAdded",
     "Digest.Closed",
@@ -105,6 +107,9 @@ class Handlers:
             "ActionPointReminderDue": self._reminder,
             "ActionPointCompleted": self._closed,
             "ActionPointRemoved": self._closed,
+            "DossierClosed": self._dossier_closing(closed=True),
+            "DossierReopened": self._dossier_closing(closed=False),
+            "DossierErased": self._erased,
         }[event.type](event)
 
     def handle(self, event: c.CloudEvent, tracking: Tracking) -> None:
@@ -146,6 +151,18 @@ class Handlers:
         action_point_id = str(event.data.action_point_id)
         return lambda unit: self.app.close_item_in(unit, tenant, dossier_id, action_point_id)
 
+    def _erased(self, event: c.CloudEvent) -> Change:
+        tenant, dossier_id = event.tenantid, _dossier(event)
+        return lambda unit: unit.dossier(tenant, dossier_id).forget()
+
+    @staticmethod
+    def _dossier_closing(*, closed: bool) -> Callable[[c.CloudEvent], Change]:
+        def change(event: c.CloudEvent) -> Change:
+            tenant, dossier_id = event.tenantid, _dossier(event)
+            return lambda unit: unit.dossier(tenant, dossier_id).mark_closed(closed)
+
+        return change
+
 
 HANDLED = (
     "ClientContactChanged",
@@ -154,6 +171,9 @@ HANDLED = (
     "ActionPointReminderDue",
     "ActionPointCompleted",
     "ActionPointRemoved",
+    "DossierClosed",
+    "DossierReopened",
+    "DossierErased",
 )
 
 

@@ -77,6 +77,9 @@ class DigestScheduler(scheduler.Scheduler):
         digest = self.app.close_digest(cast(UUID, due.key))
         if digest is None:
             return False
+        if self.app.dossier_closed(digest):
+            self.app.finish(digest)  # a closed dossier's client is told nothing more
+            return True
         contacts, open_items = self.app.contacts_and_items(digest)
         if not contacts and not digest.handled:
             self.app.wait_for_contact(digest, now)

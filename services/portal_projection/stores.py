@@ -158,9 +158,10 @@ POINTER = "portal.current"
 Statement = tuple[str, tuple[Any, ...]]
 """One SQL statement (``?`` placeholders) and its parameters."""
 
-Projection = Callable[["CloudEvent"], Statement]
-"""An event -> the one statement that projects it into one table. Consecutive events of a batch
-that make the same statement run as one ``executemany`` (a replay inserts thousands)."""
+Projection = Callable[["CloudEvent"], Statement | list[Statement]]
+"""An event -> the one statement that projects it into one table (a list, in order, only where
+one event clears several tables: an erased dossier). Consecutive events of a batch that make
+the same statement run as one ``executemany`` (a replay inserts thousands)."""
 
 
 class Executor(Protocol):

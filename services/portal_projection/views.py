@@ -116,9 +116,10 @@ class PortalView:
             # projection's table, so the two commute; within each the events keep their order.
             for projections in (PROJECTIONS, DOCUMENTS):
                 statements = [
-                    projections[event.type](event)
+                    statement
                     for event in events
                     if event is not None and event.type in projections
+                    for statement in _listed(projections[event.type](event))
                 ]
                 for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
                     db.executemany(sql, [params for _, params in same])
@@ -304,6 +305,30 @@ def _reopened(event: c.CloudEvent) -> Statement:
     )
 
 
+def _restored(event: c.CloudEvent) -> Statement:
+    # The dossier was reopened: the points its closing removed are open again, as they were.
+    # One statement for any number of them, read alike by both stores: the ids (UUIDs) in one
+    # text, and the pattern's wildcards as parameters (psycopg reads a literal % as its own).
+    tenant, data = event.tenantid, event.data
+    ids = " ".join(str(point_id) for point_id in data.restored_action_point_ids)
+    return (
+        "UPDATE action_points SET status = 'open', removed_at = NULL "
+        "WHERE tenant = ? AND dossier_id = ? AND status = 'removed' "
+        "AND ? LIKE ? || action_point_id || ?",
+        (tenant, data.dossier_id, ids, "%", "%"),
+    )
+
+
+def _erased(event: c.CloudEvent) -> list[Statement]:
+    # The dossier was erased (SPEC section 11): the client portal and the contacts forget it
+    # (and so do the client's sessions, which read the contacts on every request).
+    key = (event.tenantid, event.data.dossier_id)
+    return [
+        ("DELETE FROM action_points WHERE tenant = ? AND dossier_id = ?", key),
+        ("DELETE FROM contacts WHERE tenant = ? AND dossier_id = ?", key),
+    ]
+
+
 def _overdue(event: c.CloudEvent) -> Statement:
     # Overdue since its due date (sortable text, for the work queue), which it gets here if its
     # opening did not carry one.
@@ -364,6 +389,8 @@ PROJECTIONS: dict[str, Projection] = {
     "ActionPointRemoved": _removed,
     "ActionPointReopened": _reopened,
     "ActionPointOverdue": _overdue,
+    "DossierReopened": _restored,
+    "DossierErased": _erased,
     "DocumentUploaded": _document_status("uploaded"),
     "DocumentApproved": _document_status("approved"),
     "DocumentRejected": _document_status("rejected"),
@@ -382,7 +409,12 @@ PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
 the dossier-check topic's other events change nothing here (``IGNORED``; a unit test fails on an
 event type in neither)."""
 
-IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue"})
+IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue", "DossierClosed"})
+# DossierClosed: its open points leave the portal by their own ActionPointRemoved.
+
+
+def _listed(made: Statement | list[Statement]) -> list[Statement]:
+    return made if isinstance(made, list) else [made]
 
 
 def _moment(value: Any) -> str | None:

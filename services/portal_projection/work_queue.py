@@ -157,6 +157,14 @@ def _removed(event: c.CloudEvent) -> Statement:
     )
 
 
+def _erased(event: c.CloudEvent) -> Statement:
+    # The dossier was erased (SPEC section 11): its documents leave the work queue for good.
+    return (
+        "DELETE FROM documents WHERE tenant = ? AND dossier_id = ?",
+        (event.tenantid, event.data.dossier_id),
+    )
+
+
 DOCUMENTS: dict[str, Projection] = {
     "DocumentAdded": _added,
     "DocumentUploaded": _uploaded,
@@ -164,6 +172,7 @@ DOCUMENTS: dict[str, Projection] = {
     "DocumentRejected": _reviewed("rejected", keeps_window=False),
     "DocumentExpired": _expired,
     "DocumentRemoved": _removed,
+    "DossierErased": _erased,
     "NotApplicableClaimed": _claimed,
     "DocumentWaived": _claim_decided("waived"),
     "NotApplicableRefused": _claim_decided("rejected"),

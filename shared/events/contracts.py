@@ -417,7 +417,8 @@ class ActionPointRemovedData(_Data):
     action_point_id: UUID
     document_id: UUID
     dossier_id: Identifier
-    reason: Literal["document_removed", "removed_by_adviser"]
+    # "dossier_closed" (SPEC section 11): its dossier was closed while the point was open.
+    reason: Literal["document_removed", "removed_by_adviser", "dossier_closed"]
     removed_at: AwareDatetime
 
 
@@ -542,6 +543,41 @@ class PortalSettingsChangedData(_Data):
     (``received``: uploaded or approved) or only an approved one."""
 
     progress_counts: ProgressCountsName
+
+
+DossierOutcome = Literal["completed", "withdrawn", "declined"]
+"""How a dossier ended (SPEC section 11); the dossier check's ``Outcome`` has the same members."""
+
+
+class DossierClosedData(_Data):
+    """The adviser closed the dossier: its open action points were removed (each an
+    ActionPointRemoved with ``reason: "dossier_closed"``, published right after this event) and
+    its retention period, by ``outcome``, runs from ``closed_at``."""
+
+    dossier_id: Identifier
+    outcome: DossierOutcome
+    closed_by: str
+    closed_at: AwareDatetime
+
+
+class DossierReopenedData(_Data):
+    """A closed dossier is open again; the action points its closing removed are open again,
+    as they were (``restored_action_point_ids``)."""
+
+    dossier_id: Identifier
+    reopened_by: str
+    reopened_at: AwareDatetime
+    restored_action_point_ids: tuple[UUID, ...] = ()
+
+
+class DossierErasedData(_Data):
+    """The closed dossier was erased (SPEC section 11), by an admin or because the office's
+    retention period passed (``erased_by``: ``retention-policy``): its personal data is to be
+    erased everywhere. Consumers drop the dossier; its earlier events stay on the topic."""
+
+    dossier_id: Identifier
+    erased_by: str
+    erased_at: AwareDatetime
 
 
 # --- platform topics (inbound) -----------------------------------------------------------------
@@ -770,6 +806,21 @@ class DocumentExpired(CloudEvent):
     data: DocumentExpiredData
 
 
+class DossierClosed(CloudEvent):
+    type: Literal["DossierClosed"] = "DossierClosed"
+    data: DossierClosedData
+
+
+class DossierReopened(CloudEvent):
+    type: Literal["DossierReopened"] = "DossierReopened"
+    data: DossierReopenedData
+
+
+class DossierErased(CloudEvent):
+    type: Literal["DossierErased"] = "DossierErased"
+    data: DossierErasedData
+
+
 class NotApplicableClaimed(CloudEvent):
     type: Literal["NotApplicableClaimed"] = "NotApplicableClaimed"
     data: NotApplicableClaimedData
@@ -862,7 +913,10 @@ DossiercontroleTopicEvent = Annotated[
     | NotApplicableClaimed
     | DocumentWaived
     | NotApplicableRefused
-    | PortalSettingsChanged,
+    | PortalSettingsChanged
+    | DossierClosed
+    | DossierReopened
+    | DossierErased,
     Field(discriminator="type"),
 ]
 ProductsTopicEvent = Annotated[ProductCreated | ApplicationSubmitted, Field(discriminator="type")]

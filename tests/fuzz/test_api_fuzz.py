@@ -69,6 +69,8 @@ BEYOND_THE_SCHEMA = {
     "GET /documents/{document_id}/file": ["422"],
     # a repeat of reminders longer than zero; a due date as `due_at` or `due_on`, not both
     "PUT /reminder-schedule": ["422"],
+    # a retention period longer than zero and at most a hundred years (SPEC section 11)
+    "PUT /retention-policy": ["422"],
     # a digest window of PT1S..P1D without months; quiet days each once; quiet hours not empty
     "PUT /notification-settings": ["422"],
     "POST /document-requests": ["422"],

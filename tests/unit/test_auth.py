@@ -94,7 +94,7 @@ def test_a_token_missing_a_required_claim_is_refused(claim: str) -> None:
 def test_a_token_with_an_unknown_role_is_refused() -> None:
     error = refused(token(role="superuser"))
     assert error.detail == (
-        "invalid token: role claim names no role of ('admin', 'adviser', 'client')"
+        "invalid token: role claim names no role of ('admin', 'adviser', 'client', 'service')"
     )
 
 

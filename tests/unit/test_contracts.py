@@ -225,6 +225,23 @@ DATA: dict[type[c.CloudEvent], dict[str, Any]] = {
         "refused_at": MOMENT,
     },
     c.PortalSettingsChanged: {"progress_counts": "approved"},
+    c.DossierClosed: {
+        "dossier_id": "dossier-1",
+        "outcome": "withdrawn",
+        "closed_by": "adviser:a1",
+        "closed_at": MOMENT,
+    },
+    c.DossierReopened: {
+        "dossier_id": "dossier-1",
+        "reopened_by": "adviser:a1",
+        "reopened_at": MOMENT,
+        "restored_action_point_ids": [uuid4()],
+    },
+    c.DossierErased: {
+        "dossier_id": "dossier-1",
+        "erased_by": "retention-policy",
+        "erased_at": MOMENT,
+    },
     c.ProductCreated: {"product_id": "hyp-1", "product_type": "hypotheek"},
     c.ApplicationSubmitted: {"product_id": "lv-7", "product_type": "levensverzekering"},
     c.AppointmentScheduled: {
@@ -291,6 +308,9 @@ TOPIC_OF: dict[type[c.CloudEvent], str] = {
     c.DocumentWaived: topics.DOSSIERCONTROLE,
     c.NotApplicableRefused: topics.DOSSIERCONTROLE,
     c.PortalSettingsChanged: topics.DOSSIERCONTROLE,
+    c.DossierClosed: topics.DOSSIERCONTROLE,
+    c.DossierReopened: topics.DOSSIERCONTROLE,
+    c.DossierErased: topics.DOSSIERCONTROLE,
     c.ProductCreated: topics.PRODUCTS,
     c.ApplicationSubmitted: topics.PRODUCTS,
     c.AppointmentScheduled: topics.APPOINTMENTS,

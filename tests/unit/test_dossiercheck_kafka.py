@@ -241,12 +241,15 @@ def test_every_stored_event_of_the_dossier_check_is_mapped_or_silent_on_purpose(
         AccessLog,
         DocumentTypes,
         DossierCheck,
+        FileUsers,
         Locator,
         PortalSettings,
         ReminderSchedule,
+        RetentionPolicy,
     )
 
     aggregates = (DossierCheck, DocumentTypes, Locator, PortalSettings, ReminderSchedule, AccessLog)
+    aggregates += (RetentionPolicy, FileUsers)
     assert dossiercontrole_kafka.OUTBOX.unmapped(*aggregates) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -272,3 +272,37 @@ def test_a_consumed_batch_makes_the_same_digest_in_one_transaction(
     [mail] = smtp.messages()
     text, _ = text_of(mail)
     assert text.count("Identiteitsbewijs") == 1 and "Loonstrook" in text
+
+
+def test_a_closed_dossier_is_mailed_nothing_and_an_erased_one_forgets_its_contacts(
+    app: Notifications, smtp: SmtpSink
+) -> None:
+    from services.notification_service.kafka import handlers
+    from shared.events import contracts as c
+    from shared.events.codec import new_event
+
+    contact(app, "klant-1", "jan@example.nl")
+    opened(app, "Identiteitsbewijs")
+    on = handlers(app, lambda: OPENED)
+
+    def receive(kind: type[c.CloudEvent], data: dict[str, object], position: int) -> None:
+        event = new_event(kind, {"dossier_id": DOSSIER, **data}, source="t", tenant=OFFICE)
+        on[event.type](event.model_copy(update={"dossierid": DOSSIER}), Tracking("t:0", position))
+
+    # The adviser closes the dossier before the window ends: the waiting mail is not sent.
+    closing = {"outcome": "withdrawn", "closed_by": "adviser:a1", "closed_at": OPENED}
+    receive(c.DossierClosed, closing, 1)
+    assert scheduler_for(app, smtp).run_due(OPENED + timedelta(minutes=6)) == 1
+    assert smtp.messages() == [] and published(app) == []
+
+    # Erased: its contacts and items are forgotten.
+    receive(c.DossierErased, {"erased_by": "admin:b", "erased_at": OPENED}, 2)
+    dossier, _ = app.contacts_and_items(app.get_digest(_any_digest(app)))
+    assert dossier == []
+
+
+def _any_digest(app: Notifications) -> UUID:
+    for notification in app.recorder.select_notifications(0, 1000):
+        if ":Digest." in notification.topic:
+            return notification.originator_id  # type: ignore[return-value]
+    raise AssertionError("no digest")

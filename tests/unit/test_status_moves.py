@@ -148,6 +148,10 @@ ACTION_POINT_EXPECTED: dict[
     (ActionPointStatus.OPEN, ActionPointCommand.REOPEN): None,
     (ActionPointStatus.COMPLETED, ActionPointCommand.REOPEN): ActionPointStatus.OPEN,
     (ActionPointStatus.REMOVED, ActionPointCommand.REOPEN): None,  # a removed task stays removed
+    # Only the reopening of a closed dossier restores what its closing removed (SPEC section 11).
+    (ActionPointStatus.OPEN, ActionPointCommand.RESTORE): None,
+    (ActionPointStatus.COMPLETED, ActionPointCommand.RESTORE): None,
+    (ActionPointStatus.REMOVED, ActionPointCommand.RESTORE): ActionPointStatus.OPEN,
 }
 
 

@@ -15,6 +15,7 @@ from services.dossiercontrole_service.domainmodel import (
     ActionPointStatus,
     DocumentCommand,
     DocumentStatus,
+    Outcome,
     ProgressCounts,
 )
 from services.portal_projection import stores
@@ -43,6 +44,10 @@ def test_what_progress_counts_is_one_vocabulary_in_the_contracts_the_domain_and_
     None
 ):
     assert {p.value for p in ProgressCounts} == _literal(c.ProgressCountsName) == set(DONE_WHEN)
+
+
+def test_a_dossier_outcome_is_one_vocabulary_in_the_contracts_and_the_domain() -> None:
+    assert {o.value for o in Outcome} == _literal(c.DossierOutcome)
 
 
 def test_the_portal_spells_statuses_as_the_dossier_check_does() -> None:

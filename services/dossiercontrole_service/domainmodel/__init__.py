@@ -10,6 +10,9 @@
 - ``reminders``: an office's reminder schedule as a value and the moments it gives;
 - ``office``: the office-level aggregates (document types, portal settings, reminder schedule)
   and the locator that finds a document's dossier;
+- ``closing``: a dossier's closing with an outcome, its reopening and its erasure (part of
+  ``DossierCheck``); ``retention``: the office's retention policy; ``file_users``: which
+  dossiers use a stored file;
 - ``access_log``: who downloaded which version of a dossier's files (``AccessLog``);
 - ``errors``: the refusals.
 
@@ -20,6 +23,12 @@ resolve through these re-exports, so the aggregate classes must stay exported by
 
 from services.dossiercontrole_service.domainmodel.access_log import AccessLog
 from services.dossiercontrole_service.domainmodel.claims import MAX_NOTE, Claims
+from services.dossiercontrole_service.domainmodel.closing import (
+    DossierIsClosed,
+    DossierIsOpen,
+    DossierWasErased,
+    Outcome,
+)
 from services.dossiercontrole_service.domainmodel.deliveries import MAX_PARTS, Deliveries
 from services.dossiercontrole_service.domainmodel.dossier_check import DossierCheck, Requested
 from services.dossiercontrole_service.domainmodel.errors import (
@@ -42,6 +51,7 @@ from services.dossiercontrole_service.domainmodel.errors import (
     VersionFull,
     VersionNotFound,
 )
+from services.dossiercontrole_service.domainmodel.file_users import FileUsers, user_of
 from services.dossiercontrole_service.domainmodel.identity import (
     action_point_id_for,
     document_id_for,
@@ -56,6 +66,10 @@ from services.dossiercontrole_service.domainmodel.office import (
     ReminderSchedule,
 )
 from services.dossiercontrole_service.domainmodel.reminders import ReminderPlan
+from services.dossiercontrole_service.domainmodel.retention import (
+    DEFAULT_RETENTION,
+    RetentionPolicy,
+)
 from services.dossiercontrole_service.domainmodel.statuses import (
     ACTION_POINT_MOVES,
     AWAITING_CLIENT,
@@ -83,6 +97,7 @@ __all__ = [
     "AWAITING_CLIENT",
     "AWAITING_DELIVERY",
     "BY_THE_CLOCK",
+    "DEFAULT_RETENTION",
     "DOCUMENT_MOVES",
     "MAX_NOTE",
     "MAX_PARTS",
@@ -105,7 +120,11 @@ __all__ = [
     "DocumentTypes",
     "DossierCheck",
     "DossierCheckError",
+    "DossierIsClosed",
+    "DossierIsOpen",
+    "DossierWasErased",
     "FilePart",
+    "FileUsers",
     "Locator",
     "Move",
     "MoveRefused",
@@ -114,6 +133,7 @@ __all__ = [
     "NotOpen",
     "NoteRequired",
     "NothingUploaded",
+    "Outcome",
     "PortalSettings",
     "ProgressCounts",
     "ReasonRequired",
@@ -121,6 +141,7 @@ __all__ = [
     "ReminderSchedule",
     "RequestIdInUse",
     "Requested",
+    "RetentionPolicy",
     "SourceDocumentNotFound",
     "StoredFile",
     "Subject",
@@ -130,5 +151,6 @@ __all__ = [
     "action_point_id_for",
     "document_id_for",
     "rerequest_id_for",
+    "user_of",
     "validity_end",
 ]

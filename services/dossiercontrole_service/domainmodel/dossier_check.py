@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from servicekit.domain import office_name
 from services.dossiercontrole_service.domainmodel.claims import Claims
+from services.dossiercontrole_service.domainmodel.closing import Closing
 from services.dossiercontrole_service.domainmodel.deliveries import Deliveries
 from services.dossiercontrole_service.domainmodel.errors import (
     AlreadyDone,
@@ -60,7 +61,7 @@ class Requested(NamedTuple):
     action_point_id: UUID | None = None
 
 
-class DossierCheck(Claims, Deliveries):
+class DossierCheck(Closing, Claims, Deliveries):
     """All requested documents of one client's dossier, in one office."""
 
     # Snapshots of class version 1 kept documents as dicts (``upcast_v1_v2``).

@@ -51,6 +51,7 @@ class ActionPointCommand(StrEnum):
     COMPLETE = "complete"
     REMOVE = "remove"  # with its document (way 2a) or alone (way 2b)
     REOPEN = "reopen"  # its document was rejected: the client delivers it again
+    RESTORE = "restore"  # its dossier's closing removed it, and the dossier was reopened
 
 
 class Move(NamedTuple):
@@ -105,6 +106,7 @@ ACTION_POINT_MOVES: dict[tuple[ActionPointStatus, ActionPointCommand], ActionPoi
     (ActionPointStatus.OPEN, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
     (ActionPointStatus.COMPLETED, ActionPointCommand.REMOVE): ActionPointStatus.REMOVED,
     (ActionPointStatus.COMPLETED, ActionPointCommand.REOPEN): ActionPointStatus.OPEN,
+    (ActionPointStatus.REMOVED, ActionPointCommand.RESTORE): ActionPointStatus.OPEN,
 }
 """The action-point moves; a document move's request outside this table leaves the point as it
 is (a completed point stays completed on a second upload, a removed one stays removed)."""
