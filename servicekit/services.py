@@ -28,6 +28,9 @@ class Service:
     only a read model)."""
     mails: bool = False
     """Whether it sends e-mail (SMTP settings and the relay's password reach it)."""
+    keeps_data_keys: bool = False
+    """Whether it keeps the dossiers' data keys (SPEC section 11): every replica must read the
+    same key-encryption keys (``ACTIEPUNTEN_KEK_FILE``, the Secret ``actiepunten-kek``)."""
 
     @property
     def main(self) -> str:
@@ -54,6 +57,7 @@ SERVICES: dict[str, Service] = {
             8002,
             topics.DOSSIERCONTROLE_DLQ,
             "DossierChecks",
+            keeps_data_keys=True,
         ),
         # The portal mails sign-in links (SPEC section 8).
         Service("portal", "services.portal_projection", 8003, topics.PORTAL_DLQ, mails=True),

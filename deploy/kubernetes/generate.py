@@ -238,6 +238,21 @@ def _mail_volumes(service: str) -> tuple[list[dict[str, Any]], list[dict[str, An
     return [volume], [{"name": "smtp", "mountPath": SMTP_PASSWORD_DIR, "readOnly": True}]
 
 
+KEK_SECRET = "actiepunten-kek"
+KEK_DIR = "/run/secrets/kek"
+
+
+def _kek(service: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """For the service that keeps the data keys: the key-encryption keys as a read-only file of
+    the Secret ``actiepunten-kek`` (its environment, volume and mount). Every replica reads the
+    same file: a KEK made per pod would leave each replica unable to open the others' keys."""
+    if not SERVICES[service].keeps_data_keys:
+        return [], [], []
+    env = [{"name": "ACTIEPUNTEN_KEK_FILE", "value": f"{KEK_DIR}/keks"}]
+    volume = {"name": "kek", "secret": {"secretName": KEK_SECRET, "defaultMode": 0o440}}
+    return env, [volume], [{"name": "kek", "mountPath": KEK_DIR, "readOnly": True}]
+
+
 def service_resources(service: str) -> list[dict[str, Any]]:
     """Deployment, Service, PodDisruptionBudget and ServiceMonitor of one service."""
     name = f"actiepunten-{service}"
@@ -251,6 +266,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
     data_volume: dict[str, Any] = {"name": "data", "emptyDir": {"sizeLimit": DATA_SIZE_LIMIT}}
     mail_volumes, mail_mounts = _mail_volumes(service)
     kafka_secret_volumes, kafka_mounts = kafka_volumes(service)
+    kek_env, kek_volumes, kek_mounts = _kek(service)
     container = {
         "name": service,
         "image": "actiepunten",
@@ -270,6 +286,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             *_web_pages_env(service),
             *_mail_env(service),
             *kafka_env(service),
+            *kek_env,
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -294,6 +311,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             {"name": "tmp", "mountPath": "/tmp"},
             *mail_mounts,
             *kafka_mounts,
+            *kek_mounts,
         ],
     }
     deployment = {
@@ -341,6 +359,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
                         {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
                         *mail_volumes,
                         *kafka_secret_volumes,
+                        *kek_volumes,
                     ],
                 },
             },

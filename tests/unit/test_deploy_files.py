@@ -203,6 +203,26 @@ def test_the_deployments_read_postgresql_from_the_secret_cloudnativepg_makes() -
         assert all(v["emptyDir"].get("sizeLimit") for v in volumes if "emptyDir" in v), volumes
 
 
+def test_every_replica_of_the_dossier_check_reads_the_same_key_encryption_keys() -> None:
+    # A KEK made per pod would leave each replica unable to open the data keys of the others.
+    deployments = {
+        d["metadata"]["name"]: d
+        for d in _documents(KUBERNETES / "base" / "services.yaml")
+        if d["kind"] == "Deployment"
+    }
+    for service in SERVICES.values():
+        spec = deployments[f"actiepunten-{service.name}"]["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        if not service.keeps_data_keys:
+            assert "ACTIEPUNTEN_KEK_FILE" not in env and "kek" not in secrets
+            continue
+        assert secrets["kek"] == "actiepunten-kek"
+        assert env["ACTIEPUNTEN_KEK_FILE"] == f"{mounts['kek']}/keks"
+
+
 def test_the_image_installs_from_the_lock_and_runs_as_a_user_with_an_exec_form_entrypoint() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     final = _final_stage(dockerfile)
