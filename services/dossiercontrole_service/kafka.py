@@ -178,19 +178,7 @@ def _waived(event: Any, origin: Origin) -> Fact:
 @OUTBOX.on("Claims.NotApplicableRefused")
 def _claim_refused(event: Any, origin: Origin) -> list[Fact]:
     refused = _data(event, origin, "document_id", "reason", refused_by="by", refused_at="at")
-    facts = [Fact(c.NotApplicableRefused, refused)]
-    if event.reopens_action_point:
-        reopened = _data(
-            event,
-            origin,
-            "document_id",
-            "reason",
-            action_point_id="reopens_action_point",
-            reopened_at="at",
-        )
-        reopened["due_at"] = _due_at_after(event, origin)
-        facts.append(Fact(c.ActionPointReopened, reopened))
-    return facts
+    return [Fact(c.NotApplicableRefused, refused), *_reopened(event, origin)]
 
 
 # --- the adviser's review ------------------------------------------------------------------------
@@ -221,19 +209,24 @@ def _rejected(event: Any, origin: Origin) -> list[Fact]:
     rejected = _data(
         event, origin, "document_id", "version", "reason", rejected_by="by", rejected_at="at"
     )
-    facts = [Fact(c.DocumentRejected, rejected)]
-    if event.reopens_action_point:
-        reopened = _data(
-            event,
-            origin,
-            "document_id",
-            "reason",
-            action_point_id="reopens_action_point",
-            reopened_at="at",
-        )
-        reopened["due_at"] = _due_at_after(event, origin)
-        facts.append(Fact(c.ActionPointReopened, reopened))
-    return facts
+    return [Fact(c.DocumentRejected, rejected), *_reopened(event, origin)]
+
+
+def _reopened(event: Any, origin: Origin) -> list[Fact]:
+    """The action point a rejection or a refused claim reopens, with the reason and its due
+    date after the event (none when the point was not completed)."""
+    if not event.reopens_action_point:
+        return []
+    reopened = _data(
+        event,
+        origin,
+        "document_id",
+        "reason",
+        action_point_id="reopens_action_point",
+        reopened_at="at",
+    )
+    reopened["due_at"] = _due_at_after(event, origin)
+    return [Fact(c.ActionPointReopened, reopened)]
 
 
 @OUTBOX.on("PortalSettings.ProgressCountsChosen")
