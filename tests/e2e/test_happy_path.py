@@ -50,7 +50,9 @@ def _client_sees_three_open_action_points(system: System, office: object) -> dic
         assert [p["status"] for p in portal["action_points"]] == ["open"] * 3, portal
         return portal
 
-    return eventually(three_open, timeout=20)
+    # The module's first story: the portal's fresh consumer group first reads the broker's
+    # history of the modules before it (each xdist worker's broker keeps its own).
+    return eventually(three_open, timeout=60)
 
 
 def test_scenario_started_now_reaches_the_client_portal(system: System, kafka: Broker) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from devtools import Broker
 from devtools.postgres import PostgresServer
+from servicekit.crypto import KeyEncryptionKeys
 from servicekit.settings import Settings
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.main import blob_store
@@ -29,11 +30,16 @@ def two_machines(kafka: Broker, postgres: PostgresServer, tmp_path: Path) -> Ite
     """Scenario and dossier check on "machine A", a second dossier-check replica on "machine
     B" with a data dir of its own, both on one PostgreSQL database."""
     store = postgres.create_database(f"blobs_{uuid.uuid4().hex[:12]}")
+    # Both replicas read the same key-encryption keys, as the Secret actiepunten-kek gives the
+    # pods of a cluster (deploy/README.md): a KEK made per machine opens no other's data keys.
+    keks = tmp_path / "secrets" / "keks"
+    keks.parent.mkdir()
+    keks.write_text(KeyEncryptionKeys.new_line())
     system = System(
         kafka.bootstrap_servers,
         tmp_path / "machine-a",
         idempotence=kafka.supports_idempotence,
-        extra_env=store,
+        extra_env={**store, "ACTIEPUNTEN_KEK_FILE": str(keks)},
     )
     system.start("scenario", "dossiercontrole")
     try:
