@@ -84,29 +84,12 @@ def log_pages(
         position = notifications[-1].id
 
 
-class LoggedTimetable:
-    """A timetable read from an application's notification log, ``topic_part`` narrowing the
-    stored events read (``":ScenarioRun."``) so that the others are not decoded."""
+class PendingDues:
+    """What a timetable holds, by key: the part of ``Timetable`` every timetable shares (how it
+    learns what is due, ``refresh``, is its own)."""
 
-    def __init__(self, app: TrackedApplication, read: ReadEvent, topic_part: str = "") -> None:
-        self.app = app
-        self.read = read
-        self.topic_part = topic_part
+    def __init__(self) -> None:
         self.pending: dict[Hashable, Due] = {}
-        self.position = 0
-
-    def refresh(self) -> None:
-        for notifications in log_pages(self.app, self.position):
-            for notification in notifications:
-                if self.topic_part in notification.topic:
-                    self._fold(self.read(self.app.mapper.to_domain_event(notification)))
-            self.position = notifications[-1].id
-
-    def _fold(self, change: Due | Gone | None) -> None:
-        if isinstance(change, Due):
-            self.pending[change.key] = change
-        elif isinstance(change, Gone):
-            self.pending.pop(change.key, None)
 
     def waiting(self) -> list[Due]:
         return sorted(self.pending.values(), key=lambda due: due.at)
@@ -122,6 +105,31 @@ class LoggedTimetable:
 
     def __iter__(self) -> Iterator[Hashable]:
         return iter(self.pending)
+
+
+class LoggedTimetable(PendingDues):
+    """A timetable read from an application's notification log, ``topic_part`` narrowing the
+    stored events read (``":ScenarioRun."``) so that the others are not decoded."""
+
+    def __init__(self, app: TrackedApplication, read: ReadEvent, topic_part: str = "") -> None:
+        super().__init__()
+        self.app = app
+        self.read = read
+        self.topic_part = topic_part
+        self.position = 0
+
+    def refresh(self) -> None:
+        for notifications in log_pages(self.app, self.position):
+            for notification in notifications:
+                if self.topic_part in notification.topic:
+                    self._fold(self.read(self.app.mapper.to_domain_event(notification)))
+            self.position = notifications[-1].id
+
+    def _fold(self, change: Due | Gone | None) -> None:
+        if isinstance(change, Due):
+            self.pending[change.key] = change
+        elif isinstance(change, Gone):
+            self.pending.pop(change.key, None)
 
 
 class Scheduler:

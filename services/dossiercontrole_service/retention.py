@@ -18,7 +18,6 @@ policy moves the moments of its closed dossiers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -94,15 +93,15 @@ class Erasure:
 _READ = (".DossierClosed", ".DossierReopened", ".DossierErased", ".ErasedFilesDeleted")
 
 
-class RetentionTimetable:
+class RetentionTimetable(scheduler.PendingDues):
     """Closed dossiers and their erasure moments, and erased ones whose files are still to be
     deleted, read from the application's notification log."""
 
     def __init__(self, app: DossierChecks) -> None:
+        super().__init__()
         self.app = app
         self.position = 0
         self.closed: dict[UUID, tuple[str, str, datetime]] = {}  # tenant, outcome, closed_at
-        self.pending: dict[Hashable, Due] = {}
         self.policies: dict[str, RetentionPolicy] = {}
 
     def refresh(self) -> None:
@@ -147,18 +146,6 @@ class RetentionTimetable:
             policy = self.policies[tenant] = self.app.get_retention_policy(tenant)
         at = policy.erase_at(outcome, closed_at)
         self.pending[(ERASE, check_id)] = Due((ERASE, check_id), at)
-
-    def waiting(self) -> list[Due]:
-        return sorted(self.pending.values(), key=lambda due: due.at)
-
-    def drop(self, key: Hashable) -> None:
-        self.pending.pop(key, None)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.pending
-
-    def __len__(self) -> int:
-        return len(self.pending)
 
 
 class RetentionScheduler(scheduler.Scheduler):
