@@ -24,7 +24,6 @@ from services.dossiercontrole_service.domainmodel.errors import (
 )
 from services.dossiercontrole_service.domainmodel.statuses import (
     DOCUMENT_MOVES,
-    ActionPointCommand,
     DocumentCommand,
     DocumentStatus,
     Move,
@@ -112,13 +111,4 @@ class Claims(DossierContents, Aggregate):
         reopens_action_point: str | None,
     ) -> None:
         document = self.documents[str(document_id)]
-        move = DOCUMENT_MOVES[(document.status, DocumentCommand.REJECT)]
-        point = document.action_point
-        if reopens_action_point and point is not None:
-            point = point.moved(ActionPointCommand.REOPEN, at)
-        self.documents[str(document_id)] = replace(
-            document,
-            status=move.becomes or document.status,
-            action_point=point,
-            rejection_reason=reason,
-        )
+        self.documents[str(document_id)] = document.rejected(reason, at, reopens_action_point)

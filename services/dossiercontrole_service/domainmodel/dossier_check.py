@@ -420,19 +420,7 @@ class DossierCheck(Closing, Claims, Deliveries):
         at: datetime,
         reopens_action_point: str | None,
     ) -> None:
-        document = self.documents[str(document_id)]
-        move = DOCUMENT_MOVES[(document.status, DocumentCommand.REJECT)]
-        point = document.action_point
-        if reopens_action_point and point is not None:
-            point = point.moved(ActionPointCommand.REOPEN, at)
-        self._put(
-            replace(
-                document,
-                status=move.becomes or document.status,
-                action_point=point,
-                rejection_reason=reason,
-            )
-        )
+        self._put(self.documents[str(document_id)].rejected(reason, at, reopens_action_point))
 
     # --- validity windows -------------------------------------------------------------------------
 

@@ -260,6 +260,21 @@ class Document(Value):
             and (self.status, DocumentCommand.UPLOAD) in DOCUMENT_MOVES
         )
 
+    def rejected(self, reason: str, at: datetime, reopens_action_point: str | None) -> Document:
+        """The document after a rejection of its delivery or a refusal of its claim: the
+        ``REJECT`` move of ``DOCUMENT_MOVES``, the reason kept for the client, and its action
+        point reopened when the event says so."""
+        move = DOCUMENT_MOVES[(self.status, DocumentCommand.REJECT)]
+        point = self.action_point
+        if reopens_action_point and point is not None:
+            point = point.moved(ActionPointCommand.REOPEN, at)
+        return replace(
+            self,
+            status=move.becomes or self.status,
+            action_point=point,
+            rejection_reason=reason,
+        )
+
     def action_point_would(self, command: ActionPointCommand) -> UUID | None:
         """The id of the action point that ``command`` would move, if the table allows it."""
         point = self.action_point
