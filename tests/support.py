@@ -730,3 +730,22 @@ def pdf_file(note: str = "", size: int | None = None, fill: bytes = b"\0") -> by
             return content
         padding = max(0, padding + size - len(content))
     raise ValueError(f"no PDF of exactly {size} bytes")
+
+
+def open_sealed(system: System, office: Office, dossier: str, sealed: str) -> str:
+    """A sealed personal field of our topics opened as a platform service does (SPEC section
+    11): the dossier's key from ``GET /dossiers/{id}/data-key`` with a ``service`` token,
+    AES-256-GCM with ``<tenant>:<dossier>`` as associated data."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    assert sealed.startswith("enc:v1:"), f"not sealed: {sealed!r}"
+    answer = system.get(
+        "dossiercontrole", f"/dossiers/{dossier}/data-key", office.headers("service")
+    )
+    assert answer.status_code == 200, answer.text
+    raw = base64.b64decode(sealed.removeprefix("enc:v1:"))
+    key = base64.b64decode(answer.json()["key"])
+    context = f"{office.tenant}:{dossier}".encode()
+    return AESGCM(key).decrypt(raw[:12], raw[12:], context).decode()

@@ -293,7 +293,7 @@ def keys_for_store(env: Mapping[str, str]) -> DataKeys:
             "connect_timeout": 5,
         }
         db: _Database = PostgresKeys(params, env.get("POSTGRES_SCHEMA") or "public")
-        return DataKeys(_keks(data_dir, shared=True), db)
+        return DataKeys(_keks(data_dir, shared=False), db)  # the service itself warns
     dbname = env.get("SQLITE_DBNAME") or ""
     if module.endswith("sqlite") and "memory" not in dbname:
         data_dir = Path(dbname).resolve().parent

@@ -19,7 +19,6 @@ import uuid
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from devtools import Broker
 from shared.events import topics
@@ -29,6 +28,7 @@ from tests.support import (
     System,
     cloud_event,
     eventually,
+    open_sealed,
     pdf_file,
     product,
     publish,
@@ -231,19 +231,6 @@ def _dossier_records(system: System, office: Office, dossier: str, until: str) -
     return [e for e in events if e["dossierid"] == dossier]
 
 
-def _opened(system: System, office: Office, dossier: str, sealed: str) -> str:
-    """A sealed field opened as a platform service does: the dossier's key over HTTP, AES-GCM
-    with ``<tenant>:<dossier>`` as associated data (SPEC section 11)."""
-    answer = system.get(
-        "dossiercontrole", f"/dossiers/{dossier}/data-key", office.headers("service")
-    )
-    assert answer.status_code == 200, answer.text
-    raw = base64.b64decode(sealed.removeprefix("enc:v1:"))
-    key = base64.b64decode(answer.json()["key"])
-    context = f"{office.tenant}:{dossier}".encode()
-    return AESGCM(key).decrypt(raw[:12], raw[12:], context).decode()
-
-
 def _work_queue_dossiers(system: System, office: Office) -> set[str]:
     items = system.get("portal", "/work-queue", office.adviser, params={"kind": "to_review"})
     assert items.status_code == 200, items.text
@@ -284,7 +271,7 @@ def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
     assert FILENAME not in json.dumps(records, default=str)
     [uploaded] = {e["id"]: e for e in records if e["type"] == "DocumentUploaded"}.values()
     sealed = uploaded["data"]["file"]["filename"]
-    assert sealed.startswith("enc:v1:") and _opened(system, office, dossier, sealed) == FILENAME
+    assert sealed.startswith("enc:v1:") and open_sealed(system, office, dossier, sealed) == FILENAME
     closed = system.post(
         "dossiercontrole",
         f"/dossiers/{dossier}/close",
