@@ -1,21 +1,19 @@
 """Opening the sealed personal fields of consumed events (SPEC section 11), as every platform
-service reading our topics does: a dossier's data key from ``GET /dossiers/{id}/data-key`` of
-the dossier-check service, with a ``service`` token of the event's office, kept in memory and
-forgotten on ``DossierErased`` (after which the dossier check answers 410: the fields read as
-``"[gewist]"``). A dossier check that does not answer is ``KeysUnavailable``, a
-``ConnectionError``: the consumer retries the record (``servicekit.failures``), it never stores
-a field it could not open.
+service reading our topics does: the dossiers' data keys from ``POST /data-keys`` of the
+dossier-check service (``GET /dossiers/{id}/data-key`` gives one), a batch's at once, with a
+``service`` token of the event's office, kept in memory and forgotten on ``DossierErased``
+(the dossier check then lists the dossier as erased: its fields read as ``"[gewist]"``). A
+dossier check that does not answer is ``KeysUnavailable``, a ``ConnectionError``: the consumer
+retries the record (``servicekit.failures``), it never stores a field it could not open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ERASURE = "DossierErased"
 TOKEN_SECONDS = 3600
+MAX_AT_ONCE = 1000  # dossiers a ``POST /data-keys`` asks for
+MAX_KEPT = 100_000  # keys kept in memory (all forgotten beyond it, and asked for again)
 
 
 def has_sealed(event: Any) -> bool:
@@ -49,57 +49,68 @@ class DataKeyClient:
         self._keys: dict[tuple[str, str], bytes | Gone] = {}
         self._tokens: dict[str, tuple[float, str]] = {}
         self._client: httpx.AsyncClient | None = None
-        self._lock = asyncio.Lock()
 
     async def open(self, events: Sequence[Any]) -> list[Any]:
-        """``events`` with their personal fields opened; a ``DossierErased`` forgets the key
-        (of what follows it too)."""
+        """``events`` with their personal fields opened, the keys they lack asked for at once
+        (``POST /data-keys``); a ``DossierErased`` forgets its dossier's key (a sealed field
+        of it in the same batch reads as erased: its key is gone)."""
+        wanted: dict[str, set[str]] = {}
+        for event in events:
+            dossier = event.dossierid
+            if dossier is None:
+                continue
+            if event.type == ERASURE:
+                self._keep((event.tenantid, dossier), GONE)
+            elif (event.tenantid, dossier) not in self._keys and any(
+                is_sealed(v) for v in personal_values(event)
+            ):
+                wanted.setdefault(event.tenantid, set()).add(dossier)
+        unknown: dict[tuple[str, str], Gone] = {}
+        for tenant, dossiers in wanted.items():
+            ordered = sorted(dossiers)
+            for start in range(0, len(ordered), MAX_AT_ONCE):
+                missing = await self._fetch(tenant, ordered[start : start + MAX_AT_ONCE])
+                unknown.update({(tenant, dossier): GONE for dossier in missing})
         opened: list[Any] = []
         for event in events:
             dossier = event.dossierid
-            if event.type == ERASURE and dossier is not None:
-                self._keys[(event.tenantid, dossier)] = GONE
             if dossier is not None and any(is_sealed(v) for v in personal_values(event)):
-                key = await self.key(event.tenantid, dossier)
+                where = (event.tenantid, dossier)
+                key = self._keys.get(where) or unknown.get(where, GONE)
                 event = open_published(event, key, published_context(event.tenantid, dossier))
             opened.append(event)
         return opened
 
-    async def key(self, tenant: str, dossier_id: str) -> bytes | Gone:
-        known = self._keys.get((tenant, dossier_id))
-        if known is not None:
-            return known
-        async with self._lock:
-            found, lasting = await self._fetch(tenant, dossier_id)
-        if lasting:
-            if len(self._keys) > 100_000:
-                self._keys.clear()
-            self._keys[(tenant, dossier_id)] = found
-        return found
-
     def forget(self, tenant: str, dossier_id: str) -> None:
         self._keys.pop((tenant, dossier_id), None)
 
-    async def _fetch(self, tenant: str, dossier_id: str) -> tuple[bytes | Gone, bool]:
-        """The key (or ``GONE``), and whether it stays so."""
-        url = f"{self.base_url}/dossiers/{quote(dossier_id, safe='')}/data-key"
+    def _keep(self, where: tuple[str, str], key: bytes | Gone) -> None:
+        if len(self._keys) > MAX_KEPT:
+            self._keys.clear()
+        self._keys[where] = key
+
+    async def _fetch(self, tenant: str, dossiers: list[str]) -> list[str]:
+        """Keep the keys of ``dossiers`` (erased ones as ``GONE``); those the dossier check
+        does not know (nothing of theirs opens now, and they are asked again)."""
+        url = f"{self.base_url}/data-keys"
         headers = {"Authorization": f"Bearer {self._token(tenant)}"}
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10)
+            self._client = httpx.AsyncClient(timeout=30)
         try:
-            response = await self._client.get(url, headers=headers)
+            response = await self._client.post(url, headers=headers, json={"dossier_ids": dossiers})
         except httpx.HTTPError as error:
             raise KeysUnavailable(f"the dossier check's data keys ({url}): {error}") from None
-        if response.status_code == 200:
-            return base64.b64decode(response.json()["key"]), True
-        if response.status_code in (404, 410):
-            # Erased (410), for good; a dossier the dossier check does not know (404): nothing
-            # opens now.
-            return GONE, response.status_code == 410
-        raise KeysUnavailable(
-            f"the dossier check answered {response.status_code} for the data key of "
-            f"{dossier_id}: {response.text[:200]}"
-        )
+        if response.status_code != 200:
+            raise KeysUnavailable(
+                f"the dossier check answered {response.status_code} for data keys: "
+                f"{response.text[:200]}"
+            )
+        answer = response.json()
+        for dossier, key in answer["keys"].items():
+            self._keep((tenant, dossier), base64.b64decode(key))
+        for dossier in answer["erased"]:
+            self._keep((tenant, dossier), GONE)
+        return list(answer["unknown"])
 
     def _token(self, tenant: str) -> str:
         expires, token = self._tokens.get(tenant, (0.0, ""))

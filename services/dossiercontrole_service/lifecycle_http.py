@@ -186,3 +186,38 @@ async def data_key(dossier_id: str, who: Service, request: Request) -> DataKeyOu
 
     key = await asyncio.to_thread(key_of_dossier)
     return DataKeyOut(dossier_id=dossier_id, key=base64.b64encode(key).decode())
+
+
+MAX_KEYS_AT_ONCE = 1000
+
+
+class DataKeysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dossier_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=MAX_KEYS_AT_ONCE
+    )
+
+
+class DataKeysOut(BaseModel):
+    """The data keys of several dossiers of the office, for a platform service replaying a
+    topic: each key (base64) by dossier, the dossiers erased (their keys are gone: forget
+    them), and the ones without a key (nothing of theirs is sealed)."""
+
+    algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+    keys: dict[str, str]
+    erased: list[str]
+    unknown: list[str]
+
+
+@router.post("/data-keys", response_model=DataKeysOut, responses=errors(422))
+async def data_keys_of(body: DataKeysIn, who: Service, request: Request) -> DataKeysOut:
+    """Up to 1,000 dossiers' data keys at once (`service` tokens only), as `GET
+    /dossiers/{id}/data-key` gives one: a consumer replaying a topic asks once per batch."""
+    keys: DataKeys = request.app.state.data_keys
+    wanted = list(dict.fromkeys(body.dossier_ids))
+    found = await asyncio.to_thread(keys.many, who.tenant, wanted)
+    return DataKeysOut(
+        keys={d: base64.b64encode(k).decode() for d, k in found.items() if isinstance(k, bytes)},
+        erased=[d for d, k in found.items() if not isinstance(k, bytes)],
+        unknown=[d for d in wanted if d not in found],
+    )

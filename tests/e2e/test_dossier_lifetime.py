@@ -353,6 +353,17 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System
     assert again.status_code == 409 and "was erased at" in again.json()["detail"]
     gone = system.get("dossiercontrole", key_path, office.headers("service"))
     assert gone.status_code == 410 and "its key is gone" in gone.json()["detail"]
+    # A replaying consumer asks for a batch's keys at once: the erased one is listed so.
+    ids = {"dossier_ids": ["dossier-partner-1", "dossier-partner-2", "nobody"]}
+    many = system.post("dossiercontrole", "/data-keys", office.headers("service"), json=ids)
+    assert many.status_code == 200, many.text
+    assert (many.json()["erased"], many.json()["unknown"]) == (["dossier-partner-1"], ["nobody"])
+    assert list(many.json()["keys"]) == ["dossier-partner-2"]
+    assert system.post("dossiercontrole", "/data-keys", office.adviser, json=ids).status_code == 403
+    empty = system.post(
+        "dossiercontrole", "/data-keys", office.headers("service"), json={"dossier_ids": []}
+    )
+    assert empty.status_code == 422
 
     # The other dossier still has the statement: its file stays, and its client can open it.
     assert system.documents(office, "dossier-partner-1") == []
