@@ -29,7 +29,6 @@ def _in_utc(moment: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
-Version = Annotated[int, BeforeValidator(in_digits)]
 
 PACK_ANSWER: dict[str, Any] = {
     "description": "The evidence pack, a ZIP (streamed): `manifest.json`, `chain.json` and "
@@ -97,7 +96,10 @@ async def evidence_chain(
     who: Staff,
     request: Request,
     version: Annotated[
-        Version, Query(ge=1, le=MAX_VERSION, description="The last stored event it covers.")
+        int,
+        # The bounds before the validator: so they reach the OpenAPI schema as minimum/maximum.
+        Query(ge=1, le=MAX_VERSION, description="The last stored event it covers."),
+        BeforeValidator(in_digits),
     ],
 ) -> ChainOut:
     """The chain's link at `version`, recomputed from the stored events (what a pack's
