@@ -103,10 +103,13 @@ class Pack:
                     self._missing(sha256)
                     continue
                 info = zipfile.ZipInfo(path, date_time=stamp)  # stored: PDF, JPEG, PNG
-                with archive.open(info, "w") as member:
-                    for block in _and(first, blocks):
-                        member.write(block)
-                        yield sink.take()
+                try:
+                    with archive.open(info, "w") as member:
+                        for block in _and(first, blocks):
+                            member.write(block)
+                            yield sink.take()
+                finally:
+                    blocks.close()  # a client gone mid-file: give back the file or connection
                 yield sink.take()
             for name, content in ((CHAIN, self.chain), (MANIFEST, self.manifest)):
                 info = zipfile.ZipInfo(name, date_time=stamp)

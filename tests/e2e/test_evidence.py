@@ -11,7 +11,6 @@ for the verification, the real broker bringing the requests in.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import subprocess
 import sys
@@ -135,7 +134,10 @@ def test_a_pack_verifies_names_what_was_changed_and_still_verifies_after_erasure
 
     # The dossier is closed and erased: the pack taken before still verifies, and says when.
     closed = system.post(
-        "dossiercontrole", f"/dossiers/{DOSSIER}/close", office.adviser, json={"outcome": "declined"}
+        "dossiercontrole",
+        f"/dossiers/{DOSSIER}/close",
+        office.adviser,
+        json={"outcome": "declined"},
     )
     assert closed.status_code == 200, closed.text
     erased = system.post("dossiercontrole", f"/dossiers/{DOSSIER}/erase", office.admin)
