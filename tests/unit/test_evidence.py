@@ -218,3 +218,22 @@ def test_the_zip_is_written_as_it_is_read(checks: DossierChecks, tmp_path: Path)
     with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as archive:
         assert archive.testzip() is None
         assert big in [archive.read(name) for name in archive.namelist()]
+
+
+def test_a_file_the_store_lacks_is_marked_absent_and_the_pack_still_answers(
+    checks: DossierChecks, tmp_path: Path
+) -> None:
+    erasure = erasure_of(checks, tmp_path)
+    evidence = Evidence(checks, erasure.blobs)
+    deliver(checks, erasure.blobs, DOSSIER, OWN)  # type: ignore[arg-type]
+    pack = evidence.pack(OFFICE, DOSSIER, None, datetime.now(UTC), ADVISER)
+    erasure.blobs.delete(hashlib.sha256(OWN).hexdigest())  # lost, not erased
+    path = _zip(pack, evidence, tmp_path / "pack.zip")
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    [part] = manifest["documents"][0]["versions"][0]["files"]
+    assert (part["path"], part["absent"]) == (None, "missing from the blob store")
+    verdict = verify(path, None)
+    assert verdict.holds, verdict.lines
+    lines = "\n".join(verdict.lines)
+    assert "file absent (missing from the blob store)" in lines and "--offline" in lines
