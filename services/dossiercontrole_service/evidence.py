@@ -196,9 +196,10 @@ class Evidence:
                 f"dossier {dossier_id} began at {began}: at {moment.isoformat()} is before it"
             )
         state: DossierCheck = self.app.repository.get(check.id, version=covered)
-        erased_by = next((e.by for e in reversed(events) if _name(e) == "DossierErased"), None)
+        # Erased as the events read now (not as ``check`` was loaded a moment before them).
+        erasure = next((e for e in reversed(events) if _name(e) == "DossierErased"), None)
         chain = _chain(check.id, stored[:covered])
-        documents = _Documents(events[:covered], erased=check.erased_at is not None)
+        documents = _Documents(events[:covered], erased=erasure is not None)
         manifest = {
             "format": FORMAT,
             "dossier_id": dossier_id,
@@ -209,8 +210,8 @@ class Evidence:
             "made_by": by,
             "closed_at": state.closed_at,
             "outcome": state.outcome,
-            "erased_at": check.erased_at,
-            "erased_by": erased_by,
+            "erased_at": erasure.at if erasure else None,
+            "erased_by": erasure.by if erasure else None,
             "chain": {
                 "path": CHAIN,
                 "events": covered,
