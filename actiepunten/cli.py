@@ -362,6 +362,12 @@ def _parser() -> argparse.ArgumentParser:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     keys_commands.add_parser("new-kek", help="print a line with a new KEK, for the KEK file")
     keys_commands.add_parser("rewrap", help="wrap every data key with the KEK file's last KEK")
+    old = keys_commands.add_parser(
+        "seal-old-data",
+        help="seal the personal fields stored in plain text before sealing (run once, with the "
+        "dossier check stopped)",
+    )
+    old.add_argument("--dry-run", action="store_true", help="only count what it would seal")
     return parser
 
 
@@ -425,15 +431,27 @@ def _dlq_commands(dlq: argparse.ArgumentParser) -> None:
             )
 
 
-def _keys(command: str) -> None:
+def _keys(args: argparse.Namespace) -> None:
     """Rotation (SPEC section 11): append ``new-kek``'s line to ``ACTIEPUNTEN_KEK_FILE``,
-    restart the dossier check, run ``rewrap``, then remove the old line."""
+    restart the dossier check, run ``rewrap``, then remove the old line. ``seal-old-data``:
+    once after the upgrade that sealed personal fields."""
     from servicekit.crypto import KeyEncryptionKeys
     from services.dossiercontrole_service import settings
     from services.dossiercontrole_service.data_keys import data_keys
 
-    if command == "new-kek":
+    if args.keys_command == "new-kek":
         print(KeyEncryptionKeys.new_line(), end="")
+        return
+    if args.keys_command == "seal-old-data":
+        from actiepunten.ops import open_store
+        from services.dossiercontrole_service.old_data import seal_old_data
+
+        app, _, _ = open_store("dossiercontrole")
+        try:
+            sealed = seal_old_data(app, dry_run=args.dry_run)  # type: ignore[arg-type]
+        finally:
+            app.close()
+        print(("would seal: " if args.dry_run else "sealed: ") + str(sealed))
         return
     keys = data_keys(settings.load())
     print(f"rewrapped {keys.rewrap()} data keys with KEK {keys.keks.current}")
@@ -472,7 +490,7 @@ def _operation(args: argparse.Namespace) -> None:
     elif args.command == "dossier":
         print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
     elif args.command == "keys":
-        _keys(args.keys_command)
+        _keys(args)
     elif args.command == "evidence":
         _verify_evidence(args)
     elif args.command == "dlq":

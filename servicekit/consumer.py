@@ -32,7 +32,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -57,6 +57,9 @@ Handler = Callable[[CloudEvent, Tracking], None]
 BatchHandler = Callable[[Sequence[CloudEvent], Tracking], None]
 """Processes several events, in order, and stores ``tracking`` (the position after the last) in
 the same transaction as all their effects; raises, storing nothing, when any of them fails."""
+
+Opener = Callable[[Sequence[CloudEvent]], Awaitable[list[CloudEvent]]]
+"""The events with their sealed personal fields opened (``servicekit.keyclient``)."""
 
 MAX_CONFLICTS = 25
 LAG_INTERVAL = 2.0  # seconds between measurements of the consumer lag
@@ -191,9 +194,11 @@ class TrackingConsumer:
         max_retry_delay: float = 5.0,
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
+        opener: Opener | None = None,
     ) -> None:
         """``batch_types``: the event types ``batch_handler`` takes (default: every handled
-        type); a record of another type is handled alone, with its own position."""
+        type); a record of another type is handled alone, with its own position. ``opener``:
+        opens sealed personal fields before a handler sees them (``servicekit.keyclient``)."""
         self.name = name
         self.kafka = kafka
         self.group_id = group_id
@@ -204,6 +209,7 @@ class TrackingConsumer:
         self.max_retry_delay = max_retry_delay
         self.batch_handler = batch_handler
         self.batch_types = frozenset(batch_types) if batch_types is not None else None
+        self.opener = opener
         # The position each partition's tracking row has after our own last batch: read from
         # the store once per assignment, not once per batch. A batch another replica stored
         # meanwhile (a rebalance we have not heard of yet) is still refused by the row itself.
@@ -428,6 +434,8 @@ class TrackingConsumer:
         ]
         try:
             if events:
+                if self.opener is not None:
+                    events = await self.opener(events)
                 with tracing.consumer_spans(last.topic, traced) as spans:
                     # Each event carries its own consumer span's context, for its effects.
                     in_spans = [
@@ -513,7 +521,8 @@ class TrackingConsumer:
         conflicts = 0
         while True:
             try:
-                await asyncio.to_thread(handler, event, tracking)
+                opened = event if self.opener is None else (await self.opener([event]))[0]
+                await asyncio.to_thread(handler, opened, tracking)
             except Exception as error:
                 disposition = classify(error)
                 if disposition is Disposition.CONFLICT:

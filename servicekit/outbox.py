@@ -211,12 +211,15 @@ class OutboxMappings:
         return sorted((stored - named) | {f"{name} (no such event)" for name in named - stored})
 
     def translator(self, app: TrackedApplication) -> Translate:
-        """The ``translate`` of ``app``'s relay (what it saw kept for the relay's life)."""
+        """The ``translate`` of ``app``'s relay (what it saw kept for the relay's life); an
+        application with personal data seals them (``servicekit.sealing``)."""
         seen = SeenAggregates()
+        seal: Callable[[CloudEvent], CloudEvent] | None = getattr(app, "seal_published", None)
 
         def translate(event: Any) -> list[CloudEvent]:
             seen.saw(event)
-            return self.translate(event, Origin(app, event, seen))
+            made = self.translate(event, Origin(app, event, seen))
+            return made if seal is None else [seal(e) for e in made]
 
         return translate
 

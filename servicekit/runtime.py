@@ -36,12 +36,14 @@ from servicekit.domain import DomainError
 from servicekit.eventstore import AggregateOfAnotherOffice, TrackedApplication
 from servicekit.gctuning import tune_for_throughput
 from servicekit.kafka import Publisher, asyncapi_document, declare_consumed, make_broker
+from servicekit.keyclient import DataKeyClient
 from servicekit.outbox import OutboxMappings, OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.retry import Backoff
-from servicekit.settings import Settings
+from servicekit.settings import Settings, service_url
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
+from shared.events import topics as topic_names
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,11 @@ class KafkaSide(Protocol):
     def handlers(self, app: Any) -> Mapping[str, Handler]: ...
 
 
+SEALED_BY = "dossiercontrole"
+"""The service whose topic carries sealed personal fields, and that gives their keys."""
+SEALED_TOPIC = topic_names.DOSSIERCONTROLE
+
+
 class Runtime:
     """The background work of one service process, started and stopped with its HTTP app."""
 
@@ -87,6 +94,7 @@ class Runtime:
         self.topics: set[str] = set()  # what the service reads and writes, for the check
         self.topic_problems: list[TopicProblem] = []
         self._topic_check: asyncio.Task[None] | None = None
+        self._data_keys: DataKeyClient | None = None
 
     def relay(
         self, app: TrackedApplication, topic: str, translate: Translate, *, dlq_topic: str
@@ -131,6 +139,7 @@ class Runtime:
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
             batch_handler=batch_handler,
             batch_types=batch_types,
+            opener=self.data_keys().open if SEALED_TOPIC in topics else None,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:
@@ -144,6 +153,16 @@ class Runtime:
         # The consumer's positions live in the service's store: reading one asks the store.
         self.readiness.add_store(self.settings.service, lambda: positions.max_tracking_id(name))
         return consumer
+
+    def data_keys(self) -> DataKeyClient:
+        """The dossiers' keys for the sealed fields of what this service consumes, from the
+        dossier-check service (``ACTIEPUNTEN_DOSSIERCONTROLE_URL``), with a ``service``
+        token signed by ``ACTIEPUNTEN_JWT_SECRET``."""
+        if self._data_keys is None:
+            self._data_keys = DataKeyClient(
+                service_url(SEALED_BY), self.settings.jwt_secret, name=self.settings.service
+            )
+        return self._data_keys
 
     def event_sourced(self, app: TrackedApplication, kafka: KafkaSide) -> None:
         """The usual wiring of an event-sourced service: what it publishes declared, its outbox

@@ -211,3 +211,14 @@ class Settings:
             "SQLITE_DBNAME": str(self.data_dir / f"{name}.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
+
+
+def service_url(service: str) -> str:
+    """Base URL of another service: ``ACTIEPUNTEN_<SERVICE>_URL``, else its host and port."""
+    explicit = os.environ.get(f"ACTIEPUNTEN_{service.upper()}_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    other = Settings.from_env(service, require_secret=False)
+    host = "127.0.0.1" if other.host in {"", "0.0.0.0", "::"} else other.host
+    port = other.port or DEFAULT_PORTS[service]
+    return f"http://{host}:{port}"

@@ -3,7 +3,9 @@
 Kept outside the event store, in a table whose rows can be changed: the event log is append-only,
 and erasing a dossier must destroy its key for good (the row keeps only when it was erased, so
 that a consumer asking for the key learns it is gone: 410). On SQLite a file in the data dir, on
-PostgreSQL a table in the service's schema that every replica shares.
+PostgreSQL a table in the service's schema that every replica shares. ``DataKeys`` is the
+dossier check's ``KeyRing`` (``servicekit.sealing``): a dossier check's stored events and its
+integration events are sealed with its key, looked up by the aggregate's id or by the dossier.
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 from cryptography.exceptions import InvalidTag
 
 from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, new_data_key
 from servicekit.domain import DomainError
+from servicekit.sealing import GONE, Gone
 from servicekit.settings import Settings
+from services.dossiercontrole_service.domainmodel import DossierCheck
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,10 @@ _SCHEMA = (
     " tenant TEXT NOT NULL, dossier_id TEXT NOT NULL, kek_id TEXT, wrapped {blob},"
     " created_at TEXT NOT NULL, erased_at TEXT, PRIMARY KEY (tenant, dossier_id))"
 )
+_BY_AGGREGATE = "CREATE UNIQUE INDEX IF NOT EXISTS data_keys_by_aggregate ON {table} (aggregate_id)"
+KEEP_KEYS_SECONDS = 30.0
+"""How long a replica keeps a key in memory before it asks the table again: a dossier another
+replica erased reads as erased here within that time."""
 
 
 class KeyErased(DomainError):
@@ -48,11 +58,23 @@ class KeysUnavailable(DomainError):
 
 
 class DataKeys:
-    """Each dossier's data key, made on first use, destroyed on erasure."""
+    """Each dossier's data key, made on first use, destroyed on erasure (the ``KeyRing`` of
+    the dossier check's store)."""
 
     def __init__(self, keks: KeyEncryptionKeys, db: _Database) -> None:
         self.keks = keks
         self.db = db
+        self._kept: dict[UUID, tuple[float, bytes | Gone | None]] = {}
+        self._lock = threading.Lock()
+        db.add_aggregate_column()
+        db.run(_BY_AGGREGATE, ())
+        for tenant, dossier_id in db.rows(
+            "SELECT tenant, dossier_id FROM {table} WHERE aggregate_id IS NULL", ()
+        ):  # keys made before they were looked up by aggregate
+            db.run(
+                "UPDATE {table} SET aggregate_id = ? WHERE tenant = ? AND dossier_id = ?",
+                (str(DossierCheck.create_id(tenant, dossier_id)), tenant, dossier_id),
+            )
 
     def key_for(self, tenant: str, dossier_id: str) -> bytes:
         """The dossier's data key, made now if it has none (``KeyErased`` once erased)."""
@@ -60,13 +82,15 @@ class DataKeys:
         if found is not None:
             return found
         wrapped = self.keks.wrap(new_data_key())
+        aggregate_id = DossierCheck.create_id(tenant, dossier_id)
         self.db.run(
-            "INSERT INTO {table} (tenant, dossier_id, kek_id, wrapped, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO NOTHING",
-            (tenant, dossier_id, wrapped.kek_id, wrapped.blob, _now()),
+            "INSERT INTO {table} (tenant, dossier_id, aggregate_id, kek_id, wrapped, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO NOTHING",
+            (tenant, dossier_id, str(aggregate_id), wrapped.kek_id, wrapped.blob, _now()),
         )
         made = self.get(tenant, dossier_id)  # ours, or a replica's made at the same moment
         assert made is not None
+        self._keep(aggregate_id, made)
         return made
 
     def get(self, tenant: str, dossier_id: str) -> bytes | None:
@@ -80,25 +104,73 @@ class DataKeys:
         kek_id, wrapped, erased_at = rows[0]
         if erased_at is not None:
             raise KeyErased(f"dossier {dossier_id} was erased at {erased_at}: its key is gone")
+        return self._unwrapped(dossier_id, kek_id, wrapped)
+
+    def _unwrapped(self, dossier: str, kek_id: str, wrapped: bytes) -> bytes:
         try:
             return self.keks.unwrap(WrappedKey(kek_id, bytes(wrapped)))
         except (InvalidTag, KeyFileError):
             log.error(
                 "the data key of dossier %s does not open with KEK %r of ACTIEPUNTEN_KEK_FILE: "
                 "every replica needs the same file",
-                dossier_id,
+                dossier,
                 kek_id,
             )
             raise KeysUnavailable("the dossier's data key cannot be opened here") from None
 
+    # --- the KeyRing of the store (servicekit.sealing) ------------------------------------------
+
+    def key_of(self, aggregate_id: UUID) -> bytes | Gone | None:
+        kept = self._kept.get(aggregate_id)
+        if kept is not None and (not isinstance(kept[1], bytes) or kept[0] > time.monotonic()):
+            return kept[1]
+        rows = self.db.rows(
+            "SELECT kek_id, wrapped, erased_at FROM {table} WHERE aggregate_id = ?",
+            (str(aggregate_id),),
+        )
+        found: bytes | Gone | None = None
+        if rows:
+            kek_id, wrapped, erased_at = rows[0]
+            found = (
+                GONE
+                if erased_at is not None
+                else self._unwrapped(str(aggregate_id), kek_id, wrapped)
+            )
+        self._keep(aggregate_id, found)
+        return found
+
+    def ensure(self, aggregate: Any) -> None:
+        if not isinstance(aggregate, DossierCheck):
+            return
+        kept = self._kept.get(aggregate.id)
+        if kept is not None and kept[1] is not None:
+            return
+        try:
+            self.key_for(aggregate.tenant, aggregate.dossier_id)
+        except KeyErased:
+            self._keep(aggregate.id, GONE)
+
+    def published_key(self, tenant: str, dossier_id: str) -> bytes | Gone | None:
+        return self.key_of(DossierCheck.create_id(tenant, dossier_id))
+
+    def _keep(self, aggregate_id: UUID, key: bytes | Gone | None) -> None:
+        with self._lock:
+            if len(self._kept) > 100_000:
+                self._kept.clear()
+            self._kept[aggregate_id] = (time.monotonic() + KEEP_KEYS_SECONDS, key)
+
+    # --- erasure and rotation ---------------------------------------------------------------------
+
     def erase(self, tenant: str, dossier_id: str, at: datetime) -> None:
         """Destroy the dossier's key (idempotent); a dossier that had none gets the mark."""
+        aggregate_id = DossierCheck.create_id(tenant, dossier_id)
         self.db.run(
-            "INSERT INTO {table} AS k (tenant, dossier_id, created_at, erased_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO UPDATE SET kek_id = NULL, "
+            "INSERT INTO {table} AS k (tenant, dossier_id, aggregate_id, created_at, erased_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO UPDATE SET kek_id = NULL, "
             "wrapped = NULL, erased_at = COALESCE(k.erased_at, excluded.erased_at)",
-            (tenant, dossier_id, _now(), at.astimezone(UTC).isoformat()),
+            (tenant, dossier_id, str(aggregate_id), _now(), at.astimezone(UTC).isoformat()),
         )
+        self._keep(aggregate_id, GONE)
 
     def rewrap(self) -> int:
         """Wrap every key that an older KEK wrapped with the current one (rotation); how many."""
@@ -124,23 +196,35 @@ class _Database(Protocol):
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
+    def add_aggregate_column(self) -> None: ...
+
 
 class SqliteKeys:
-    def __init__(self, path: Path) -> None:
+    """The keys in a SQLite file (None: in memory, for a store in memory)."""
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self.lock = threading.Lock()
+        self.memory = sqlite3.connect(":memory:", check_same_thread=False) if path is None else None
         with self._connect() as conn:
             conn.execute(_SCHEMA.format(table="data_keys", blob="BLOB"))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            conn = sqlite3.connect(self.path, timeout=30)
+            conn = self.memory or sqlite3.connect(str(self.path), timeout=30)
             try:
                 with conn:
                     yield conn
             finally:
-                conn.close()
+                if conn is not self.memory:
+                    conn.close()
+
+    def add_aggregate_column(self) -> None:
+        with self._connect() as conn:
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(data_keys)")]
+            if "aggregate_id" not in columns:
+                conn.execute("ALTER TABLE data_keys ADD COLUMN aggregate_id TEXT")
 
     def run(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._connect() as conn:
@@ -162,6 +246,10 @@ class PostgresKeys:
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(**self.params, autocommit=True)
 
+    def add_aggregate_column(self) -> None:
+        with self._connect() as conn:
+            conn.execute(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS aggregate_id TEXT")
+
     def _sql(self, sql: str) -> str:
         return sql.format(table=self.table).replace("?", "%s")
 
@@ -182,22 +270,49 @@ def data_keys(config: Settings) -> DataKeys:
     """The service's data keys, wrapped by the KEKs of ``ACTIEPUNTEN_KEK_FILE``. Unset: a file
     ``kek`` in the data dir, made (mode 0600) on first start: for one machine and local use;
     replicas on several machines need the one file, from a secret."""
+    if config.persistence == "postgres":
+        db: _Database = PostgresKeys(config.postgres_params(), f"actiepunten_{config.service}")
+    else:
+        db = SqliteKeys(config.data_dir / "data-keys.sqlite")
+    return DataKeys(_keks(config.data_dir, shared=config.persistence == "postgres"), db)
+
+
+def keys_for_store(env: Mapping[str, str]) -> DataKeys:
+    """The data keys beside an event store given by its ``eventsourcing`` environment (as the
+    operations commands and tests open a store): the same table the service uses; a store in
+    memory keeps them in memory."""
+    module = env.get("PERSISTENCE_MODULE") or ""
+    data_dir = Path(os.environ.get("ACTIEPUNTEN_DATA_DIR", ".data")).resolve()
+    if module.endswith("postgres"):
+        params = {
+            "host": env.get("POSTGRES_HOST") or "127.0.0.1",
+            "port": int(env.get("POSTGRES_PORT") or "5432"),
+            "user": env.get("POSTGRES_USER") or "postgres",
+            "password": env.get("POSTGRES_PASSWORD") or None,
+            "dbname": env.get("POSTGRES_DBNAME") or "actiepunten",
+            "connect_timeout": 5,
+        }
+        db: _Database = PostgresKeys(params, env.get("POSTGRES_SCHEMA") or "public")
+        return DataKeys(_keks(data_dir, shared=True), db)
+    dbname = env.get("SQLITE_DBNAME") or ""
+    if module.endswith("sqlite") and "memory" not in dbname:
+        data_dir = Path(dbname).resolve().parent
+        return DataKeys(_keks(data_dir, shared=False), SqliteKeys(data_dir / "data-keys.sqlite"))
+    return DataKeys(KeyEncryptionKeys({"memory": os.urandom(32)}), SqliteKeys(None))
+
+
+def _keks(data_dir: Path, *, shared: bool) -> KeyEncryptionKeys:
     named = os.environ.get("ACTIEPUNTEN_KEK_FILE", "")
-    path = Path(named) if named else config.data_dir / "kek"
+    path = Path(named) if named else data_dir / "kek"
     if not named and not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(KeyEncryptionKeys.new_line("kek-1"))
         log.warning("ACTIEPUNTEN_KEK_FILE is not set: made %s (keep it, or lose the keys)", path)
-    keks = KeyEncryptionKeys.from_file(path)
-    if config.persistence == "postgres" and not named:
+    if shared and not named:
         log.warning(
             "ACTIEPUNTEN_KEK_FILE is not set: replicas on other machines make other KEKs and "
             "cannot open each other's data keys; give every replica the same file"
         )
-    if config.persistence == "postgres":
-        return DataKeys(
-            keks, PostgresKeys(config.postgres_params(), f"actiepunten_{config.service}")
-        )
-    return DataKeys(keks, SqliteKeys(config.data_dir / "data-keys.sqlite"))
+    return KeyEncryptionKeys.from_file(path)

@@ -5,6 +5,7 @@ reopening it. ``DossierLifecycle`` is a part of ``DossierChecks`` (its commands 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from servicekit.domain import NotFound
-from servicekit.eventstore import TrackedApplication, retried_on_conflict
+from servicekit.eventstore import retried_on_conflict
+from servicekit.sealing import KeyRing, SealedApplication
+from services.dossiercontrole_service.data_keys import DataKeys, keys_for_store
 from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     DossierCheckError,
@@ -91,9 +94,19 @@ def _uploaded_files(event: Any) -> list[str]:
     return [str(file["sha256"]) for file in files]
 
 
-class DossierLifecycle(TrackedApplication):
+class DossierLifecycle(SealedApplication):
     """Closing, reopening and erasing, and the office's retention policy, as commands of
-    ``DossierChecks`` (its subclass)."""
+    ``DossierChecks`` (its subclass). A dossier check's personal fields are sealed with its
+    dossier's data key (``data_keys.DataKeys``), given, or the one beside the store."""
+
+    keys: DataKeys
+
+    def __init__(self, env: Mapping[str, str] | None = None, keys: DataKeys | None = None) -> None:
+        self._given_keys = keys
+        super().__init__(dict(env) if env is not None else None)
+
+    def construct_key_ring(self) -> KeyRing:
+        return self._given_keys or keys_for_store(self.env)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Saves, recording with each new upload that its dossier uses the file (``FileUsers``,

@@ -27,14 +27,14 @@ MAX_LIFECYCLE_BODY_BYTES = 64 * 1024
 
 def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings.load()
-    application = DossierChecks(env=config.eventstore_env("dossiercontrole"))
+    keys = data_keys(config)
+    application = DossierChecks(env=config.eventstore_env("dossiercontrole"), keys=keys)
     runtime = Runtime(config)
     runtime.event_sourced(application, kafka)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.add_job("due-dates", DueScheduler(application).run)
     blobs = blob_store(config)
-    keys = data_keys(config)
-    erasure = Erasure(application, blobs, keys)
+    erasure = Erasure(application, blobs)
     runtime.add_job("retention", RetentionScheduler(application, erasure).run)
     app = http_app(
         runtime,

@@ -28,7 +28,6 @@ from servicekit import scheduler
 from servicekit.scheduler import Due
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs
-from services.dossiercontrole_service.data_keys import DataKeys
 from services.dossiercontrole_service.domainmodel import (
     DossierCheck,
     DossierIsClosed,
@@ -60,10 +59,10 @@ class Erasure:
     """Erases a closed dossier: records it, destroys its data key, deletes its unused files,
     records that."""
 
-    def __init__(self, app: DossierChecks, blobs: Blobs, keys: DataKeys) -> None:
+    def __init__(self, app: DossierChecks, blobs: Blobs) -> None:
         self.app = app
         self.blobs = blobs
-        self.keys = keys
+        self.keys = app.keys  # the store's own: its mapper reads the dossier as erased at once
 
     def erase(self, command: EraseDossier) -> DossierCheck:
         """Erase now (an admin, or the scheduler); 409 when open or erased already."""

@@ -23,8 +23,10 @@ from eventsourcing.persistence import Tracking
 from servicekit.consumer import tracking_name
 from servicekit.datadir import private_dir
 from servicekit.kafka import TopicReader
+from servicekit.keyclient import DataKeyClient, KeysUnavailable, has_sealed
 from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
-from servicekit.settings import Settings
+from servicekit.retry import Backoff
+from servicekit.settings import Settings, service_url
 from services.portal_projection.kafka import CONSUMES
 from services.portal_projection.stores import VERSION, activate, current_name, new_name, open_store
 from services.portal_projection.views import PortalView
@@ -32,6 +34,8 @@ from shared.events.codec import CodecError
 from shared.events.native import decode_fast
 
 log = logging.getLogger(__name__)
+
+KEY_ATTEMPTS = 60
 
 
 class Progress(Protocol):
@@ -61,9 +65,17 @@ class Rebuilt:
 
 
 async def rebuild(
-    settings: Settings, progress: Progress | None = None, source: Source | None = None
+    settings: Settings,
+    progress: Progress | None = None,
+    source: Source | None = None,
+    keys: DataKeyClient | None = None,
 ) -> Rebuilt:
-    """A new read model from the topic's beginning to its end as of now, then served."""
+    """A new read model from the topic's beginning to its end as of now, then served; sealed
+    personal fields opened with their dossiers' keys (``keys``: by default from the dossier
+    check, as the live consumer gets them)."""
+    keys = keys or DataKeyClient(
+        service_url("dossiercontrole"), settings.jwt_secret, name="portal-replay"
+    )
     target = new_name(settings)
     store = await asyncio.to_thread(open_store, settings, target, rebuilding=True)
     view = PortalView(store)
@@ -76,15 +88,18 @@ async def rebuild(
         skipped = 0
         # One topic after the other: no projection of one topic reads another topic's tables.
         for each in sources:
-            skipped += await _read(view, each, progress)
+            skipped += await _read(view, each, progress, keys)
         await asyncio.to_thread(store.rebuilt)
     finally:
         view.close()
+        await keys.close()
     await asyncio.to_thread(activate, settings, target)
     return Rebuilt(target, skipped)
 
 
-async def _read(view: PortalView, source: Source | TopicReader, progress: Progress | None) -> int:
+async def _read(
+    view: PortalView, source: Source | TopicReader, progress: Progress | None, keys: DataKeyClient
+) -> int:
     """One topic into the new model to its end as of now; how many records were no event.
 
     A pipeline of two steps beside the event loop (a portal rebuilding itself serves on): a
@@ -98,7 +113,7 @@ async def _read(view: PortalView, source: Source | TopicReader, progress: Progre
             progress.total = (progress.total or 0) + await reader.remaining()
         try:
             async for _, records in reader.batches():
-                events = await asyncio.to_thread(_decoded, records)
+                events = await _opened(keys, await asyncio.to_thread(_decoded, records))
                 skipped += events.count(None)
                 if writing is not None:
                     await writing
@@ -124,6 +139,23 @@ def _decoded(records: Sequence[Any]) -> list[Any]:
         except CodecError:
             events.append(None)
     return events
+
+
+async def _opened(keys: DataKeyClient, events: list[Any]) -> list[Any]:
+    """The batch's events with their sealed fields opened; waits for the dossier check a while
+    (it may be starting too), then stops the rebuild with the reason."""
+    if not any(event is not None and has_sealed(event) for event in events):
+        return events
+    backoff = Backoff(0.2, 2.0)
+    for _attempt in range(KEY_ATTEMPTS):
+        try:
+            opened = iter(await keys.open([e for e in events if e is not None]))
+        except KeysUnavailable as error:
+            log.warning("replay: waiting for the dossiers' keys: %s", error)
+            await backoff.sleep()
+            continue
+        return [next(opened) if event is not None else None for event in events]
+    raise KeysUnavailable("the dossier check gave no data keys: start it, then replay again")
 
 
 def _write(view: PortalView, records: Sequence[Any], events: Sequence[Any]) -> None:

@@ -139,6 +139,32 @@ Instructions = Annotated[str, _text(max_length=MAX_INSTRUCTIONS_LENGTH), NoContr
 """A note to the client with the action point ("alle pagina's, ook de lege"): one paragraph."""
 
 
+SEALED_PREFIX = "enc:v1:"
+MAX_SEALED_LENGTH = 12_000
+"""Room for the longest personal field (2,000 characters of up to 4 bytes each) sealed."""
+
+
+class _SealedText:
+    """Marks ``Sealed`` in a union: native decoding leaves it to pydantic (``native.py``)."""
+
+
+Sealed = Annotated[
+    str,
+    Field(
+        pattern=r"^enc:v1:[A-Za-z0-9+/]+={0,2}$",
+        max_length=MAX_SEALED_LENGTH,
+        description="A personal field sealed with the dossier's data key (SPEC section 11): "
+        "`enc:v1:` and the base64 of a 12-byte nonce and the AES-256-GCM ciphertext with its "
+        "tag, `<tenant>:<dossier>` as associated data; the key from `GET "
+        "/dossiers/{id}/data-key`.",
+    ),
+    _SealedText(),
+]
+"""A personal field as we publish it (``shared.events.personal``): sealed, so that erasing
+the dossier's key erases it on every topic. Each personal field of an event we publish is its
+plain type or this; opened it meets the plain type's rules again."""
+
+
 def _absent(value: Any) -> bool:
     """Fields added within a dataversion are left out when unset: a record without them is
     written byte for byte as before they existed."""
@@ -244,7 +270,7 @@ class FileMetadata(_Data):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     size: int = Field(ge=0)
     content_type: Literal["application/pdf", "image/jpeg", "image/png"]
-    filename: str = Field(max_length=255)
+    filename: Annotated[str, Field(max_length=255)] | Sealed
 
 
 # --- actiepunten.scenario.v1 -------------------------------------------------------------------
@@ -355,7 +381,7 @@ class DocumentAddedData(_Data):
     dossier_id: Identifier
     subject: Subject
     document_type: DocumentTypeCode
-    title: str
+    title: str | Sealed
     # Added within dataversion 1 (optional; absent in earlier records): the due date, and for
     # a document requested again because a delivered one expired, that one (``source`` expired).
     due_at: AwareDatetime | None = None
@@ -363,7 +389,7 @@ class DocumentAddedData(_Data):
     replaces_document_id: UUID | None = None
     # Added within dataversion 1 (SPEC section 9): as on DocumentRequested.
     period: Period | None = None
-    instructions: Instructions | None = None
+    instructions: Instructions | Sealed | None = None
 
 
 class ActionPointOpenedData(_Data):
@@ -372,13 +398,13 @@ class ActionPointOpenedData(_Data):
     dossier_id: Identifier
     subject: Subject
     document_type: DocumentTypeCode
-    title: str
+    title: str | Sealed
     opened_at: AwareDatetime
     # Added within dataversion 1 (optional): as on DocumentAdded.
     due_at: AwareDatetime | None = None
     replaces_document_id: UUID | None = None
     period: Period | None = None
-    instructions: Instructions | None = None
+    instructions: Instructions | Sealed | None = None
 
 
 class DocumentUploadedData(_Data):
@@ -439,7 +465,7 @@ class DocumentRejectedData(_Data):
     document_id: UUID
     dossier_id: Identifier
     version: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | Sealed
     rejected_by: str
     rejected_at: AwareDatetime
 
@@ -451,7 +477,7 @@ class ActionPointReopenedData(_Data):
     action_point_id: UUID
     document_id: UUID
     dossier_id: Identifier
-    reason: str
+    reason: str | Sealed
     reopened_at: AwareDatetime
     due_at: AwareDatetime | None = None
 
@@ -470,7 +496,7 @@ class OpenItem(_Data):
 
     action_point_id: UUID
     document_type: DocumentTypeCode
-    title: str
+    title: str | Sealed
     due_at: AwareDatetime | None = None
 
 
@@ -482,7 +508,7 @@ class ActionPointReminderDueData(_Data):
     document_id: UUID
     dossier_id: Identifier
     document_type: DocumentTypeCode
-    title: str
+    title: str | Sealed
     due_at: AwareDatetime | None = None
     reminder_number: int = Field(ge=1)
     portal_path: str
@@ -508,7 +534,7 @@ class NotApplicableClaimedData(_Data):
     document_id: UUID
     action_point_id: UUID
     dossier_id: Identifier
-    note: str = Field(min_length=1, max_length=2000)
+    note: Annotated[str, Field(min_length=1, max_length=2000)] | Sealed
     claimed_by: str
     claimed_at: AwareDatetime
 
@@ -528,7 +554,7 @@ class NotApplicableRefusedData(_Data):
 
     document_id: UUID
     dossier_id: Identifier
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | Sealed
     refused_by: str
     refused_at: AwareDatetime
 

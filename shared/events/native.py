@@ -151,17 +151,28 @@ def _constraints(items: list[Any]) -> dict[str, Any]:
     return meta
 
 
+def _is_sealed(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and any(
+        isinstance(item, c._SealedText) for item in get_args(annotation)[1:]
+    )
+
+
 def native_type(annotation: Any, metadata: list[Any], structs: dict[type, type]) -> Any:
     """The msgspec type of a pydantic field's annotation and metadata."""
     if get_origin(annotation) is Annotated:
         inner, *extra = get_args(annotation)
         return native_type(inner, [*extra, *metadata], structs)
     if get_origin(annotation) in (Union, types.UnionType):
-        # Constraints of an optional field hold for its value when there is one.
+        # Constraints of an optional field hold for its value when there is one. A sealed
+        # personal field is left to pydantic: the plain member reads the same string where it
+        # accepts it (a short sealed value too), so native decoding still only accepts less.
         members = [
             native_type(a, [] if a is type(None) else metadata, structs)
             for a in get_args(annotation)
+            if not _is_sealed(a)
         ]
+        if len(members) == 1:
+            return members[0]
         return Union.__getitem__(tuple(members))
     meta = _constraints(metadata)
     if annotation is AwareDatetime:

@@ -12,7 +12,7 @@ item of a list).
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -123,3 +123,61 @@ def undeclared(event_type: str, data_model: type[BaseModel]) -> set[str]:
     """The text fields of an event's data that are declared neither personal nor not."""
     personal = PERSONAL.get(event_type, frozenset())
     return {p for p in text_fields(data_model) if p not in personal and p not in NOT_PERSONAL}
+
+
+def _steps(path: str) -> tuple[tuple[str, bool], ...]:
+    """``items[].title`` as ``(("items", True), ("title", False))``: each name, and whether it
+    holds a list."""
+    return tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split("."))
+
+
+_STEPS = {kind: tuple(_steps(path) for path in paths) for kind, paths in PERSONAL.items()}
+
+
+def _replaced(holder: Any, name: str, value: Any) -> Any:
+    if isinstance(holder, BaseModel):
+        return holder.model_copy(update={name: value})
+    import msgspec  # the native decoding's structs (``native.py``)
+
+    return msgspec.structs.replace(holder, **{name: value})
+
+
+def _apply(holder: Any, steps: tuple[tuple[str, bool], ...], change: Callable[[str], str]) -> Any:
+    (name, many), rest = steps[0], steps[1:]
+    value = getattr(holder, name, None)
+    if value is None:
+        return holder
+    if rest:
+        new = (
+            tuple(_apply(item, rest, change) for item in value)
+            if many
+            else _apply(value, rest, change)
+        )
+    elif many:
+        new = tuple(change(item) if isinstance(item, str) else item for item in value)
+    else:
+        new = change(value) if isinstance(value, str) else value
+    if new == value:
+        return holder
+    return _replaced(holder, name, new)
+
+
+def with_personal_fields(event: Any, change: Callable[[str], str]) -> Any:
+    """``event`` (a contract's model or its native struct) with each of its personal fields
+    replaced by ``change`` of it: sealed on publishing, opened on reading."""
+    data = event.data
+    for steps in _STEPS.get(event.type, ()):
+        data = _apply(data, steps, change)
+    return event if data is event.data else _replaced(event, "data", data)
+
+
+def personal_values(event: Any) -> list[str]:
+    """The values of ``event``'s personal fields."""
+    found: list[str] = []
+
+    def note(value: str) -> str:
+        found.append(value)
+        return value
+
+    with_personal_fields(event, note)
+    return found

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 import uuid
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from devtools import Broker
 from shared.events import topics
@@ -192,9 +194,12 @@ def _request_on_the_topic(kafka: Broker, office: Office) -> tuple[str, int, int]
 # --- erasure: by the retention policy, and by an admin at once ----------------------------------
 
 
+FILENAME = "paspoort-jan-de-vries.pdf"
+
+
 def _delivered(system: System, office: Office, dossier: str, content: bytes) -> str:
     """A scenario of two documents on ``dossier``; the client delivers ``content`` for the
-    first. Its SHA-256."""
+    first (a filename that names the client). Its SHA-256."""
     scenario_id = system.define_scenario(office, "hypotheek", "identiteitsbewijs", "loonstrook")
     assert start_runs(system, office, dossier, product(), scenario_id).status_code == 201
 
@@ -208,10 +213,35 @@ def _delivered(system: System, office: Office, dossier: str, content: bytes) -> 
         "dossiercontrole",
         f"/documents/{first['document_id']}/upload",
         office.client(dossier),
-        files={"file": ("scan.pdf", content, "application/pdf")},
+        files={"file": (FILENAME, content, "application/pdf")},
     )
     assert upload.status_code == 200, upload.text
     return hashlib.sha256(content).hexdigest()
+
+
+def _dossier_records(system: System, office: Office, dossier: str, until: str) -> list[Any]:
+    """The dossier's records on the dossier check's topic, raw, once one of type ``until``
+    is there."""
+    events = read_events(
+        system.bootstrap_servers,
+        topics.DOSSIERCONTROLE,
+        office.tenant,
+        until=lambda found: until in [e["type"] for e in found if e["dossierid"] == dossier],
+    )
+    return [e for e in events if e["dossierid"] == dossier]
+
+
+def _opened(system: System, office: Office, dossier: str, sealed: str) -> str:
+    """A sealed field opened as a platform service does: the dossier's key over HTTP, AES-GCM
+    with ``<tenant>:<dossier>`` as associated data (SPEC section 11)."""
+    answer = system.get(
+        "dossiercontrole", f"/dossiers/{dossier}/data-key", office.headers("service")
+    )
+    assert answer.status_code == 200, answer.text
+    raw = base64.b64decode(sealed.removeprefix("enc:v1:"))
+    key = base64.b64decode(answer.json()["key"])
+    context = f"{office.tenant}:{dossier}".encode()
+    return AESGCM(key).decrypt(raw[:12], raw[12:], context).decode()
 
 
 def _work_queue_dossiers(system: System, office: Office) -> set[str]:
@@ -249,6 +279,12 @@ def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
     event = cloud_event("ClientContactChanged", office.tenant, dossier, contact)
     publish(system.bootstrap_servers, topics.CLIENTS, event, f"{office.tenant}:{dossier}")
     eventually(lambda: _has(_work_queue_dossiers(system, office), dossier), timeout=30)
+    # On the topic the filename is sealed; a platform service with the key reads it.
+    records = _dossier_records(system, office, dossier, "DocumentUploaded")
+    assert FILENAME not in json.dumps(records, default=str)
+    [uploaded] = {e["id"]: e for e in records if e["type"] == "DocumentUploaded"}.values()
+    sealed = uploaded["data"]["file"]["filename"]
+    assert sealed.startswith("enc:v1:") and _opened(system, office, dossier, sealed) == FILENAME
     closed = system.post(
         "dossiercontrole",
         f"/dossiers/{dossier}/close",
@@ -277,9 +313,19 @@ def test_a_declined_dossier_is_erased_everywhere_when_its_retention_passes(
     reopen = system.post("dossiercontrole", f"/dossiers/{dossier}/reopen", office.adviser)
     assert reopen.status_code == 409 and "was erased at" in reopen.json()["detail"]
 
+    # Its history still tells what happened, the personal fields erased.
+    history = actiepunten(system, "dossier", "history", dossier, "--tenant", office.tenant)
+    assert "DocumentUploaded" in history and "[gewist]" in history, history
+    assert "jan-de-vries" not in history
+
     # Republishing the dossier check's log and rebuilding the portal from the topic bring
-    # nothing of it back: its events are followed by its erasure there too.
+    # nothing of it back: its events are followed by its erasure there too, and the
+    # republished ones carry the personal fields erased.
     assert "republished" in actiepunten(system, "republish", "dossiercontrole")
+    again = _dossier_records(system, office, dossier, "DossierErased")
+    uploads = [e for e in again if e["type"] == "DocumentUploaded"]
+    assert {e["data"]["file"]["filename"] for e in uploads} >= {sealed, "[gewist]"}
+    assert FILENAME not in json.dumps(again, default=str)
     assert "portal read model rebuilt in" in actiepunten(system, "replay", "portal", timeout=300)
     time.sleep(2.5)  # the portal looks for a new model every second
     assert system.portal_all(office, dossier) == []

@@ -18,10 +18,13 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from servicekit.consumer import DeadLetters, PositionStore, TrackingConsumer
+from servicekit.crypto import ERASED, is_sealed
 from servicekit.eventstore import TrackedApplication
+from servicekit.sealing import open_published, published_context
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import decode, encode
+from shared.events.personal import personal_values
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 OFFICE = "kantoor-utrecht"
@@ -49,19 +52,31 @@ class Outbox:
         return [self.app.mapper.to_domain_event(n) for n in notifications]
 
     def new(self) -> list[c.CloudEvent]:
-        """The integration events of everything stored since the last call."""
+        """The integration events of everything stored since the last call, as a consumer
+        with the dossier's key reads them."""
         published: list[c.CloudEvent] = []
         for stored in self.stored_events(self.position):
             for event in self.translate(stored):
-                # Every published event passes the contract its consumers validate.
+                # Every published event passes the contract its consumers validate, with its
+                # personal fields sealed.
                 assert decode(self.topic, encode(event)) == event
-                published.append(event)
+                published.append(self.opened(event))
         head = self.app.recorder.max_notification_id()
         self.position = head or 0
         return published
 
     def all(self) -> list[c.CloudEvent]:
-        return [e for stored in self.stored_events() for e in self.translate(stored)]
+        return [self.opened(e) for stored in self.stored_events() for e in self.translate(stored)]
+
+    def opened(self, event: c.CloudEvent) -> c.CloudEvent:
+        keys = getattr(self.app, "keys", None)
+        if keys is None or event.dossierid is None:
+            return event
+        key = keys.published_key(event.tenantid, event.dossierid)
+        if isinstance(key, bytes):
+            plain = [v for v in personal_values(event) if v and v != ERASED]
+            assert all(is_sealed(value) for value in plain), plain
+        return open_published(event, key, published_context(event.tenantid, event.dossierid))
 
 
 def types(events: Sequence[c.CloudEvent]) -> list[str]:

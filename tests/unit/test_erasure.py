@@ -12,7 +12,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from servicekit.crypto import KeyEncryptionKeys
 from services.dossiercontrole_service import kafka as dossiercontrole_kafka
 from services.dossiercontrole_service.application import (
     AddRequestedDocument,
@@ -20,7 +19,7 @@ from services.dossiercontrole_service.application import (
     UploadDocument,
 )
 from services.dossiercontrole_service.blobstore import BlobStore
-from services.dossiercontrole_service.data_keys import DataKeys, KeyErased, SqliteKeys
+from services.dossiercontrole_service.data_keys import KeyErased
 from services.dossiercontrole_service.domainmodel import (
     DEFAULT_RETENTION,
     DocumentNotFound,
@@ -67,11 +66,8 @@ def close(checks: DossierChecks, dossier: str, outcome: Outcome, at: datetime = 
 
 
 def erasure_of(checks: DossierChecks, tmp_path: Path) -> Erasure:
-    """The erasure over a real blob folder and a real key file."""
-    keks = KeyEncryptionKeys({"kek-1": b"k" * 32})
-    return Erasure(
-        checks, BlobStore(tmp_path / "blobs"), DataKeys(keks, SqliteKeys(tmp_path / "k"))
-    )
+    """The erasure over a real blob folder (and the store's own keys)."""
+    return Erasure(checks, BlobStore(tmp_path / "blobs"))
 
 
 def stored(blobs: BlobStore, content: bytes) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from servicekit.settings import service_url
 from services.portal_projection.web import (
     adviser_pages,
     client_pages,
@@ -30,7 +31,6 @@ from services.portal_projection.web import (
     staff_signin,
     work_queue,
 )
-from services.portal_projection.web.backends import service_url
 from services.portal_projection.web.pages import (
     PORTAL,
     PageError,

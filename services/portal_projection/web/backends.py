@@ -5,29 +5,17 @@ become Dutch messages."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import httpx
 
 from servicekit import tracing
 from servicekit.pages import MAX_LIMIT as PAGE_LIMIT
-from servicekit.settings import DEFAULT_PORTS, Settings
+from servicekit.settings import service_url
 from services.portal_projection.web.pages import PageError
 from services.portal_projection.web.session import Session
 
 log = logging.getLogger(__name__)
-
-
-def service_url(service: str) -> str:
-    """Base URL of another service: ``ACTIEPUNTEN_<SERVICE>_URL``, else its host and port."""
-    explicit = os.environ.get(f"ACTIEPUNTEN_{service.upper()}_URL")
-    if explicit:
-        return explicit.rstrip("/")
-    other = Settings.from_env(service, require_secret=False)
-    host = "127.0.0.1" if other.host in {"", "0.0.0.0", "::"} else other.host
-    port = other.port or DEFAULT_PORTS[service]
-    return f"http://{host}:{port}"
 
 
 MESSAGES = {

@@ -13,7 +13,8 @@ from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from services.portal_projection.web.backends import refusal, request_headers, service_url
+from servicekit.settings import service_url
+from services.portal_projection.web.backends import refusal, request_headers
 from services.portal_projection.web.pages import PageError, pages_router
 from services.portal_projection.web.session import signed_in, visible_dossier
 
