@@ -165,6 +165,12 @@ def test_a_pack_verifies_names_what_was_changed_and_still_verifies_after_erasure
     assert (part["path"], part["absent"], part["filename"]) == (None, "erased", "[gewist]")
     with zipfile.ZipFile(later) as archive:
         assert sorted(archive.namelist()) == ["chain.json", "manifest.json"]
+        states = [
+            base64.b64decode(e["state"]) for e in json.loads(archive.read("chain.json"))["events"]
+        ]
+    # The events are as stored: the reason sealed with a key that is gone, never in plain text.
+    assert not any(reason.encode() in state for state in states)
+    assert any(b"enc:v1:" in state for state in states)
     verified_later = _verify(system, office, later)
     assert verified_later.returncode == 0, verified_later.stdout + verified_later.stderr
     assert "file absent (erased)" in verified_later.stdout
