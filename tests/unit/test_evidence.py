@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from actiepunten.evidence import SystemRefused, Verdict, verify
+from servicekit.auth import issue_token
 from servicekit.hashchain import GENESIS, Record, last_link, link, links
+from servicekit.services import SERVICES
+from servicekit.settings import Settings
 from services.dossiercontrole_service.application import DossierChecks, ReviewDocument
 from services.dossiercontrole_service.domainmodel import Outcome
 from services.dossiercontrole_service.evidence import (
@@ -237,3 +241,34 @@ def test_a_file_the_store_lacks_is_marked_absent_and_the_pack_still_answers(
     assert verdict.holds, verdict.lines
     lines = "\n".join(verdict.lines)
     assert "file absent (missing from the blob store)" in lines and "--offline" in lines
+
+
+def test_the_routes_refuse_a_moment_or_version_they_cannot_read(tmp_path: Path) -> None:
+    """Before any store is asked: a moment without an offset or beyond the calendar once in
+    UTC, a version not in digits; the bounds reach the OpenAPI schema (the fuzzer reads them)."""
+    secret = "a-test-secret-of-at-least-thirty-two-bytes!"
+    settings = Settings(
+        service="dossiercontrole",
+        data_dir=tmp_path,
+        kafka_bootstrap_servers="unused:9092",
+        jwt_secret=secret,
+        api_docs=True,
+    )
+    app = SERVICES["dossiercontrole"].module("main").create_app(settings)
+    client = TestClient(app)
+    token = issue_token(secret, sub="a1", tenant=OFFICE, role="adviser")
+    headers = {"Authorization": f"Bearer {token}"}
+    for at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-01-01T10:00"):
+        answer = client.get("/dossiers/d1/evidence", params={"at": at}, headers=headers)
+        assert answer.status_code == 422, (at, answer.text)
+    for version in ("+1", "-5", "1.0", "0"):
+        answer = client.get(
+            "/dossiers/d1/evidence/chain", params={"version": version}, headers=headers
+        )
+        assert answer.status_code == 422, (version, answer.text)
+    unknown = client.get("/dossiers/d1/evidence/chain", params={"version": "3"}, headers=headers)
+    assert unknown.status_code == 404
+    [_, version] = app.openapi()["paths"]["/dossiers/{dossier_id}/evidence/chain"]["get"][
+        "parameters"
+    ]
+    assert (version["schema"]["minimum"], version["schema"]["maximum"]) == (1, 1_000_000_000)
