@@ -356,6 +356,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="show the dossier check as it was at this ISO 8601 moment",
     )
+    _evidence_commands(commands.add_parser("evidence", help="a dossier's evidence pack"))
     _dlq_commands(commands.add_parser("dlq", help="dead letters"))
     keys = commands.add_parser("keys", help="the dossiers' data keys and their KEK")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -378,6 +379,38 @@ def _signin_link_command(link: argparse.ArgumentParser) -> None:
         "--dossier", action="append", help="a client's dossier (repeat); none: by --email"
     )
     link.add_argument("--email", help="a client's address: the dossiers where it is a contact")
+
+
+def _evidence_commands(evidence: argparse.ArgumentParser) -> None:
+    verify = evidence.add_subparsers(dest="evidence_command", required=True).add_parser(
+        "verify", help="check a pack's files and chain, and the chain against a running system"
+    )
+    verify.add_argument("pack", type=Path, help="the ZIP of GET /dossiers/{id}/evidence")
+    port = SERVICES["dossiercontrole"].port
+    verify.add_argument(
+        "--url",
+        default=os.environ.get("ACTIEPUNTEN_DOSSIERCONTROLE_URL", f"http://127.0.0.1:{port}"),
+        help="the dossier-check service (default: ACTIEPUNTEN_DOSSIERCONTROLE_URL or local)",
+    )
+    verify.add_argument(
+        "--token",
+        default=os.environ.get("ACTIEPUNTEN_TOKEN"),
+        help="an adviser's or admin's token of the office (default: ACTIEPUNTEN_TOKEN)",
+    )
+    verify.add_argument(
+        "--offline", action="store_true", help="check only the pack itself, not the system"
+    )
+
+
+def _verify_evidence(args: argparse.Namespace) -> None:
+    from actiepunten import evidence
+
+    ask = None if args.offline else evidence.asking(args.url, args.token)
+    verdict = evidence.verify(args.pack, ask)
+    print("\n".join(verdict.lines))
+    if not verdict.holds:
+        raise SystemExit(f"the pack does not verify: {len(verdict.failures)} failed")
+    print("the pack verifies")
 
 
 def _dlq_commands(dlq: argparse.ArgumentParser) -> None:
@@ -458,6 +491,8 @@ def _operation(args: argparse.Namespace) -> None:
         print("\n".join(ops.dossier_history(args.tenant, args.dossier_id, args.at)))
     elif args.command == "keys":
         _keys(args)
+    elif args.command == "evidence":
+        _verify_evidence(args)
     elif args.command == "dlq":
         services = list(SERVICES) if args.service == "all" else [args.service]
         for service in services:

@@ -11,6 +11,8 @@ from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
 from services.dossiercontrole_service.data_keys import data_keys
+from services.dossiercontrole_service.evidence import Evidence
+from services.dossiercontrole_service.evidence_http import router as evidence_router
 from services.dossiercontrole_service.files import router as files_router
 from services.dossiercontrole_service.http import router
 from services.dossiercontrole_service.lifecycle_http import router as lifecycle_router
@@ -43,12 +45,14 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.blobs = blobs
     app.state.erasure = erasure
     app.state.data_keys = keys
+    app.state.evidence = Evidence(application, blobs)
     # Refuse a body beyond the upload limit while it arrives (or at once, when its announced
     # length is too large), before it is parsed and spooled to disk: the handler's own check
     # of the file's size only runs once the whole body has been read.
     app.include_router(router, max_body_size=config.max_upload_bytes + MULTIPART_ALLOWANCE)
     app.include_router(lifecycle_router, max_body_size=MAX_LIFECYCLE_BODY_BYTES)
     app.include_router(files_router, max_body_size=MULTIPART_ALLOWANCE)
+    app.include_router(evidence_router, max_body_size=MAX_LIFECYCLE_BODY_BYTES)
     return app
 
 

@@ -71,6 +71,8 @@ BEYOND_THE_SCHEMA = {
     "PUT /reminder-schedule": ["422"],
     # a retention period longer than zero and at most a hundred years (SPEC section 11)
     "PUT /retention-policy": ["422"],
+    # an evidence pack's moment: not before the dossier began, not in the future (SPEC section 11)
+    "GET /dossiers/{dossier_id}/evidence": ["422"],
     # a digest window of PT1S..P1D without months; quiet days each once; quiet hours not empty
     "PUT /notification-settings": ["422"],
     "POST /document-requests": ["422"],
