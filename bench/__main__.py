@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import tempfile
-import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from eventsourcing.persistence import Tracking
 
+from bench import sealing
+from bench.timing import report, timed
 from services.dossiercontrole_service import kafka as check_kafka
 from services.dossiercontrole_service.application import DossierChecks
 from services.portal_projection.stores import SQLiteStore
@@ -32,19 +32,6 @@ from shared.events import topics
 from shared.events.codec import decode, encode, new_event
 
 SUBJECT = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
-
-
-def timed(run: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
-
-
-def report(name: str, count: int, seconds: float, baseline: float, unit: str = "ops") -> None:
-    print(
-        f"{name:34} {count / seconds:12,.0f} {unit}/s   baseline {count / baseline:12,.0f} {unit}/s"
-        f"   ratio {seconds / baseline:6.2f}x the baseline's time"
-    )
 
 
 def requested(index: int) -> c.CloudEvent:
@@ -142,6 +129,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000, help="records of the in-process pieces")
     parser.add_argument("--only", choices=["pieces", "e2e"], help="one part only (default: both)")
     parser.add_argument(
+        "--erase-documents", type=int, default=5000, help="documents of the erased dossier"
+    )
+    parser.add_argument(
         "--stores", default="sqlite,postgres", help="stores of the end-to-end part (comma list)"
     )
     args = parser.parse_args()
@@ -151,6 +141,9 @@ def main() -> None:
             bench_codec(args.count * 5)
             bench_dossier_check(args.count, Path(tmp))
             bench_portal(args.count, Path(tmp))
+            sealing.bench_store_path(args.count, Path(tmp))
+            sealing.bench_replay_opening(args.count * 5)
+            sealing.bench_erasure(args.erase_documents, Path(tmp))
     if args.only in (None, "e2e"):
         from bench import e2e
 
