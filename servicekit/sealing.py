@@ -67,9 +67,10 @@ GONE = Gone()
 class KeyRing(Protocol):
     """The data keys of a store's aggregates, as its mapper and outbox ask for them."""
 
-    def key_of(self, aggregate_id: UUID) -> bytes | Gone | None:
+    def key_of(self, aggregate_id: UUID, *, fresh: bool = False) -> bytes | Gone | None:
         """The aggregate's key; ``GONE`` once erased; None for an aggregate without personal
-        data (and one stored before keys, until it is saved again)."""
+        data (and one stored before keys, until it is saved again). ``fresh``: not from memory
+        (a sealed value met where the key was not known yet: another replica made it)."""
 
     def ensure(self, aggregate: Any) -> None:
         """Give ``aggregate`` a key before its events are stored, if it holds personal data."""
@@ -162,7 +163,10 @@ class SealingMapper(TracingMapper):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         if self.ring is not None and _SEALED_TEXT in stored_event.state:
-            key = self.ring.key_of(_uuid(stored_event.originator_id))
+            originator_id = _uuid(stored_event.originator_id)
+            key = self.ring.key_of(originator_id)
+            if key is None:
+                key = self.ring.key_of(originator_id, fresh=True)
             state = open_state(stored_event.state, key, str(stored_event.originator_id))
             stored_event = StoredEvent(
                 stored_event.originator_id,
