@@ -43,7 +43,7 @@ from eventsourcing.persistence import Notification, Tracking
 from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, Refused, classify, describe, is_transient
-from servicekit.kafka import Publisher
+from servicekit.kafka import Publisher, tracking_name
 from servicekit.kafkaclient import KafkaConnection, client_options
 from servicekit.retry import Backoff, retry
 from shared.events.codec import CodecError, UnknownEventType, decode
@@ -72,10 +72,6 @@ class PositionStore(Protocol):
     def has_tracked(self, tracking: Tracking) -> bool: ...
 
     def record_tracking(self, tracking: Tracking) -> None: ...
-
-
-def tracking_name(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
 
 
 RETRY_HEADER = "actiepunten-retry-of"
