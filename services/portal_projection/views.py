@@ -112,6 +112,9 @@ class PortalView:
             ).fetchone()
             if row is not None and row[0] >= tracking.notification_id:
                 return False
+            needed = {READS_INDEX[e.type] for e in events if e and e.type in READS_INDEX}
+            if needed:
+                store.indexed(db, needed)
             # The client portal's tables, then the work queue's: no statement reads another
             # projection's table, so the two commute; within each the events keep their order.
             for projections in (PROJECTIONS, DOCUMENTS):
@@ -403,6 +406,27 @@ PROJECTIONS: dict[str, Projection] = {
 }
 """The client portal's projection (``action_points``, ``office_settings``, ``contacts``), by event
 type."""
+
+READS_INDEX: dict[str, str] = {
+    "DossierReopened": "action_points_by_dossier",
+    "DossierErased": "action_points_by_dossier",
+    **dict.fromkeys(
+        (
+            "DocumentUploaded",
+            "DocumentApproved",
+            "DocumentRejected",
+            "DocumentExpired",
+            "NotApplicableClaimed",
+            "DocumentWaived",
+            "NotApplicableRefused",
+        ),
+        "action_points_by_document",
+    ),
+}
+"""The projections whose statements find their rows by a secondary index (the others go by a
+primary key, or only insert). A replay makes the indexes after its rows are in, and one of these
+as soon as a batch needs it (``SQLiteStore.indexed``); a unit test reads each statement's query
+plan (``test_portal_replay_indexes.py``)."""
 
 PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
 """The events the portal projects: into the client portal, the work queue's documents, or both;
