@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from services.portal_projection import work_queue
 from services.portal_projection.stores import (
+    Executor,
     Projection,
     ReadModelStore,
     SQLiteStore,
@@ -125,7 +127,7 @@ class PortalView:
                     for statement in _listed(projections[event.type](event))
                 ]
                 for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
-                    db.executemany(sql, [params for _, params in same])
+                    _execute_all(db, sql, [params for _, params in same])
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
@@ -435,6 +437,30 @@ event type in neither)."""
 
 IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue", "DossierClosed"})
 # DossierClosed: its open points leave the portal by their own ActionPointRemoved.
+
+
+_INSERT = re.compile(
+    r"(INSERT INTO [^;]+? VALUES )(\([^()]*\))( ON CONFLICT \([^()]*\) DO NOTHING)?"
+)
+MAX_PARAMETERS = 999
+"""At most this many parameters in one statement (SQLite's limit before 3.32; PostgreSQL's is
+65,535)."""
+
+
+def _execute_all(db: Executor, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``sql`` once per row of ``rows``, in order. Consecutive inserts that change nothing on a
+    conflict go as one statement of many rows each (``INSERT ... VALUES (...), (...)``: rows
+    later in it meet the ones before, as one statement each would): SQLite then steps once per
+    statement instead of once per row, and PostgreSQL takes one command."""
+    insert = _INSERT.fullmatch(sql) if len(rows) > 1 else None
+    if insert is None:
+        db.executemany(sql, rows)
+        return
+    head, row, tail = insert.group(1), insert.group(2), insert.group(3) or ""
+    per_statement = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        db.execute(head + ", ".join([row] * len(part)) + tail, [v for one in part for v in one])
 
 
 def _listed(made: Statement | list[Statement]) -> list[Statement]:

@@ -85,3 +85,30 @@ def test_a_replay_makes_an_index_as_soon_as_a_batch_reads_by_it(tmp_path: Path) 
     assert indexes(view.store) == {"action_points_by_document"}  # type: ignore[arg-type]
     [row] = view.action_points("kantoor-utrecht", DATA[c.ActionPointOpened]["dossier_id"])
     assert row["document_status"] == "uploaded"
+
+
+def test_a_batch_of_many_openings_with_a_repeat_among_them_opens_each_point_once(
+    tmp_path: Path,
+) -> None:
+    # More rows than one statement of many rows takes (views.MAX_PARAMETERS), one of them twice:
+    # the repeat changes nothing, as it would as a statement of its own.
+    view = PortalView(SQLiteStore(tmp_path / "new.sqlite", rebuilding=True))
+    openings = [
+        new_event(
+            c.ActionPointOpened,
+            {**DATA[c.ActionPointOpened], "action_point_id": uuid4(), "title": f"Stuk {n}"},
+            source="actiepunten/test",
+            tenant="kantoor-utrecht",
+            dossier="dossier-1",
+        )
+        for n in range(200)
+    ]
+    repeated = openings[150].model_copy(
+        update={"data": openings[150].data.model_copy(update={"title": "Later"})}
+    )
+
+    view.process_many([*openings[:160], repeated, *openings[160:]], Tracking("t:0", 201))
+
+    rows = view.action_points("kantoor-utrecht", DATA[c.ActionPointOpened]["dossier_id"])
+    assert len(rows) == 200
+    assert {row["title"] for row in rows} == {f"Stuk {n}" for n in range(200)}
