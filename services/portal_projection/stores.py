@@ -308,16 +308,30 @@ class _PostgresCursor:
 class PostgresStore:
     """One schema of the shared database; reconnects after the server went away."""
 
-    def __init__(self, settings: Settings, schema: str) -> None:
+    def __init__(self, settings: Settings, schema: str, *, rebuilding: bool = False) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise ValueError(f"bad schema name {schema!r}")
         self.name = schema
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: Any = None
+        # As SQLiteStore's: a rebuild's secondary indexes, made after the rows or when needed.
+        self._deferred: dict[str, str] = {}
         with self.transaction() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             self._prepare(cursor)
+            if rebuilding:
+                found = cursor.execute(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                    "JOIN pg_class c ON c.relname = i.indexname "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname "
+                    "LEFT JOIN pg_constraint k ON k.conindid = c.oid "
+                    "WHERE i.schemaname = ? AND k.oid IS NULL",
+                    (schema,),
+                ).fetchall()
+                self._deferred = {name: create for name, create in found}
+                for name in self._deferred:
+                    cursor.execute(f"DROP INDEX {name}")
 
     def _prepare(self, cursor: Executor) -> None:
         """The read model's tables, the columns added since, its indexes and its version."""
@@ -365,10 +379,17 @@ class PostgresStore:
                 self._conn.close()
 
     def rebuilt(self) -> None:
-        """Nothing to do: every transaction of a schema was durable when it committed."""
+        """The indexes it does not have yet (every transaction of a schema was durable when it
+        committed)."""
+        with self.transaction() as cursor:
+            self.indexed(cursor, list(self._deferred))
 
     def indexed(self, db: Executor, names: Iterable[str]) -> None:
-        """Nothing to do: a schema has every index from the start."""
+        """Inside a transaction: the indexes ``names`` are there before its statements run."""
+        for name in names:
+            create = self._deferred.pop(name, None)
+            if create is not None:
+                db.execute(create)
 
 
 # --- which read model is served ----------------------------------------------------------------
@@ -401,7 +422,7 @@ def open_store(
     fills before it is served (``rebuilt()`` then makes it durable)."""
     name = name or current_name(settings)
     if settings.persistence == "postgres":
-        return PostgresStore(settings, name)
+        return PostgresStore(settings, name, rebuilding=rebuilding)
     return SQLiteStore(settings.data_dir / name, rebuilding=rebuilding)
 
 
