@@ -187,9 +187,13 @@ class TrackingConsumer:
         max_retry_delay: float = 5.0,
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
+        batch_decode: Callable[[str, bytes | None], Any] = decode,
     ) -> None:
         """``batch_types``: the event types ``batch_handler`` takes (default: every handled
-        type); a record of another type is handled alone, with its own position."""
+        type); a record of another type is handled alone, with its own position.
+        ``batch_decode``: how the batch handler's events are read (``native.decode_fast`` for a
+        handler that reads natively decoded events as it reads pydantic ones); a record it
+        refuses is handled alone, decoded by pydantic, which says why."""
         self.name = name
         self.kafka = kafka
         self.group_id = group_id
@@ -200,6 +204,7 @@ class TrackingConsumer:
         self.max_retry_delay = max_retry_delay
         self.batch_handler = batch_handler
         self.batch_types = frozenset(batch_types) if batch_types is not None else None
+        self.batch_decode = batch_decode
         # The position each partition's tracking row has after our own last batch: read from
         # the store once per assignment, not once per batch. A batch another replica stored
         # meanwhile (a rebalance we have not heard of yet) is still refused by the row itself.
@@ -399,7 +404,7 @@ class TrackingConsumer:
         """The record's event if a handler takes it as it is, ``_SKIP`` for a known type this
         service does not handle; None if it needs ``process`` (to dead-letter or skip it)."""
         try:
-            event = decode(record.topic, record.value)
+            event = self.batch_decode(record.topic, record.value)
         except CodecError:  # UnknownEventType too
             return None
         if record.key != event.key:

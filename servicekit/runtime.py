@@ -42,6 +42,7 @@ from servicekit.retry import Backoff
 from servicekit.settings import Settings
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
+from shared.events.codec import decode
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class Runtime:
         dlq_topic: str,
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
+        batch_decode: Callable[[str, bytes | None], Any] = decode,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
@@ -131,6 +133,7 @@ class Runtime:
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
             batch_handler=batch_handler,
             batch_types=batch_types,
+            batch_decode=batch_decode,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:
