@@ -214,6 +214,8 @@ class TrackingConsumer:
         self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
         self._lag_updated = 0.0
         self._stopping = False
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Future[None] | None = None
 
     @property
     def state(self) -> str:
@@ -295,6 +297,7 @@ class TrackingConsumer:
             finally:
                 self._consumer = None
                 try:
+                    await self._last_commit()
                     await consumer.stop()
                 except Exception:
                     log.debug("%s: error while stopping the consumer", self.name, exc_info=True)
@@ -313,8 +316,33 @@ class TrackingConsumer:
                 done = await self.process_batch(records, owned)
                 if done is not None:
                     offsets[tp] = done
-            await self._commit(consumer, offsets)
+            self._commit_behind(consumer, offsets)
             await self._update_lag(consumer)
+
+    def _commit_behind(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Commit ``offsets`` while the next batch is fetched and applied, not before: the
+        positions that count are in the store, Kafka's offsets only feed the lag metrics. One
+        commit at a time; offsets of batches applied meanwhile go with the next."""
+        self._uncommitted.update(offsets)
+        if self._uncommitted and (self._committer is None or self._committer.done()):
+            self._committer = asyncio.ensure_future(self._commit_uncommitted(consumer))
+
+    async def _last_commit(self) -> None:
+        """The offsets of the batches applied are committed (a few seconds at most) before the
+        consumer is stopped; past that they are dropped (a new consumer reads the store's
+        positions, not these)."""
+        committer, self._committer = self._committer, None
+        if committer is not None and not committer.done():
+            await asyncio.wait([committer], timeout=5.0)
+            committer.cancel()
+        self._uncommitted.clear()
+
+    async def _commit_uncommitted(self, consumer: AIOKafkaConsumer) -> None:
+        while self._uncommitted:
+            offsets, self._uncommitted = self._uncommitted, {}
+            await self._commit(consumer, offsets)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Kafka's offsets, for the lag metrics only: one request for the fetched batch."""
