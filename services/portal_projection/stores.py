@@ -295,6 +295,10 @@ class SQLiteStore:
 
 
 class _PostgresCursor:
+    max_parameters = 50
+    """psycopg parses a statement of more parameters anew each time (in Python, without the
+    C extension): a statement of many rows stays within this (``views._execute_all``)."""
+
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 

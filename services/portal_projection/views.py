@@ -443,24 +443,34 @@ _INSERT = re.compile(
     r"(INSERT INTO [^;]+? VALUES )(\([^()]*\))( ON CONFLICT \([^()]*\) DO NOTHING)?"
 )
 MAX_PARAMETERS = 999
-"""At most this many parameters in one statement (SQLite's limit before 3.32; PostgreSQL's is
-65,535)."""
+"""At most this many parameters in one statement (SQLite's limit before 3.32; an executor may
+say fewer: ``max_parameters``)."""
 
 
 def _execute_all(db: Executor, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """``sql`` once per row of ``rows``, in order. Consecutive inserts that change nothing on a
-    conflict go as one statement of many rows each (``INSERT ... VALUES (...), (...)``: rows
-    later in it meet the ones before, as one statement each would): SQLite then steps once per
-    statement instead of once per row, and PostgreSQL takes one command."""
+    conflict go as statements of many rows each (``INSERT ... VALUES (...), (...)``: rows later
+    in one meet the ones before, as one statement each would): SQLite then steps once per
+    statement instead of once per row (each step gives up the GIL and waits to get it back)."""
     insert = _INSERT.fullmatch(sql) if len(rows) > 1 else None
     if insert is None:
         db.executemany(sql, rows)
         return
     head, row, tail = insert.group(1), insert.group(2), insert.group(3) or ""
-    per_statement = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
-    for start in range(0, len(rows), per_statement):
-        part = rows[start : start + per_statement]
-        db.execute(head + ", ".join([row] * len(part)) + tail, [v for one in part for v in one])
+    limit = getattr(db, "max_parameters", MAX_PARAMETERS)
+    per_statement = max(1, limit // max(1, len(rows[0])))
+    whole = len(rows) - len(rows) % per_statement
+    if whole:
+        db.executemany(
+            head + ", ".join([row] * per_statement) + tail,
+            [
+                [value for one in rows[start : start + per_statement] for value in one]
+                for start in range(0, whole, per_statement)
+            ],
+        )
+    if whole < len(rows):
+        rest = rows[whole:]
+        db.execute(head + ", ".join([row] * len(rest)) + tail, [v for one in rest for v in one])
 
 
 def _listed(made: Statement | list[Statement]) -> list[Statement]:
