@@ -44,6 +44,7 @@ from servicekit.settings import Settings, service_url
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
 from shared.events import topics as topic_names
+from shared.events.codec import decode
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ class Runtime:
         dlq_topic: str,
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
+        batch_decode: Callable[[str, bytes | None], Any] = decode,
     ) -> TrackingConsumer:
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
@@ -140,6 +142,7 @@ class Runtime:
             batch_handler=batch_handler,
             batch_types=batch_types,
             opener=self.data_keys().open if SEALED_TOPIC in topics else None,
+            batch_decode=batch_decode,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:
