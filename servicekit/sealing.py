@@ -27,8 +27,14 @@ from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
 from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
 from servicekit.eventstore import TracingMapper, TrackedApplication
+from servicekit.sealed_events import (  # noqa: F401 (re-exported)
+    GONE,
+    Gone,
+    open_published,
+    published_context,
+    seal_published,
+)
 from shared.events.contracts import CloudEvent
-from shared.events.personal import with_personal_fields
 
 STORED_PERSONAL = frozenset(
     {"title", "instructions", "reason", "rejection_reason", "note", "filename"}
@@ -52,16 +58,6 @@ _PERSONAL_TEXT = re.compile(
     rb'"(?:' + b"|".join(n.encode() for n in sorted(STORED_PERSONAL)) + rb')":"'
 )
 _SEALED_TEXT = b'"' + SEALED_PREFIX.encode()
-
-
-class Gone:
-    """The key of an erased aggregate: its personal fields read (and are written) as erased."""
-
-    def __repr__(self) -> str:
-        return "GONE"
-
-
-GONE = Gone()
 
 
 class KeyRing(Protocol):
@@ -113,30 +109,6 @@ def open_state(state: bytes, key: bytes | Gone | None, context: str) -> bytes:
         return state
     known = key if isinstance(key, bytes) else None
     return _rewritten(state, lambda text: reveal(known, text, context))
-
-
-def published_context(tenant: str, dossier_id: str) -> str:
-    """The associated data of a dossier's sealed integration-event fields."""
-    return f"{tenant}:{dossier_id}"
-
-
-def seal_published(event: CloudEvent, key: bytes | Gone, context: str) -> CloudEvent:
-    """An integration event with its personal fields (``PERSONAL``) sealed."""
-
-    def sealed(text: str) -> str:
-        if isinstance(key, Gone) or text == ERASED:
-            return ERASED
-        return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
-
-    sealed_event: CloudEvent = with_personal_fields(event, sealed)
-    return sealed_event
-
-
-def open_published(event: Any, key: bytes | Gone | None, context: str) -> Any:
-    """An integration event (a contract's model or native struct) with its sealed personal
-    fields opened: the plain text with the dossier's key, ``ERASED`` without it."""
-    known = key if isinstance(key, bytes) else None
-    return with_personal_fields(event, lambda text: reveal(known, text, context))
 
 
 def _uuid(value: UUID | str) -> UUID:
