@@ -219,20 +219,17 @@ class SqliteKeys:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.memory = sqlite3.connect(":memory:", check_same_thread=False) if path is None else None
+        # One connection kept (a file, or memory for a store in memory), one statement at a time.
+        self.conn = sqlite3.connect(
+            ":memory:" if path is None else str(path), timeout=30, check_same_thread=False
+        )
         with self._connect() as conn:
             conn.execute(_SCHEMA.format(table="data_keys", blob="BLOB"))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            conn = self.memory or sqlite3.connect(str(self.path), timeout=30)
-            try:
-                with conn:
-                    yield conn
-            finally:
-                if conn is not self.memory:
-                    conn.close()
+        with self.lock, self.conn:
+            yield self.conn
 
     def add_aggregate_column(self) -> None:
         with self._connect() as conn:
@@ -250,29 +247,43 @@ class SqliteKeys:
 
 
 class PostgresKeys:
+    """The keys in a table of the service's schema, over one connection kept open (a key is
+    asked for at every new aggregate: a connection each time would cost more than the rest)."""
+
     def __init__(self, params: dict[str, Any], schema: str) -> None:
         self.params = params
         self.table = f'"{schema}".data_keys'
-        with self._connect() as conn:
+        self.lock = threading.Lock()
+        self.conn: psycopg.Connection[Any] | None = None
+        with self._connection() as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.execute(_SCHEMA.format(table=self.table, blob="bytea"))
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(**self.params, autocommit=True)
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.lock:
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(**self.params, autocommit=True)
+            try:
+                yield self.conn
+            except psycopg.OperationalError:
+                self.conn.close()  # lost: the next statement connects again
+                self.conn = None
+                raise
 
     def add_aggregate_column(self) -> None:
-        with self._connect() as conn:
+        with self._connection() as conn:
             conn.execute(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS aggregate_id TEXT")
 
     def _sql(self, sql: str) -> str:
         return sql.format(table=self.table).replace("?", "%s")
 
     def run(self, sql: str, params: tuple[Any, ...]) -> None:
-        with self._connect() as conn:
+        with self._connection() as conn:
             conn.execute(self._sql(sql), params)  # type: ignore[arg-type]
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._connect() as conn:
+        with self._connection() as conn:
             return list(conn.execute(self._sql(sql), params).fetchall())  # type: ignore[arg-type]
 
 
