@@ -19,7 +19,7 @@ import httpx
 
 from servicekit.auth import issue_token
 from servicekit.crypto import is_sealed
-from servicekit.sealing import GONE, Gone, open_published, published_context
+from servicekit.sealing import GONE, Gone, KeysUnreachable, open_published, published_context
 from shared.events.personal import personal_values
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def has_sealed(event: Any) -> bool:
     return event.type == ERASURE or any(is_sealed(v) for v in personal_values(event))
 
 
-class KeysUnavailable(ConnectionError):
+class KeysUnavailable(KeysUnreachable):
     """The dossier check did not give a key now (unreachable, or an error of its own)."""
 
 
