@@ -11,20 +11,22 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import Tracking
 
-from servicekit.consumer import RETRY_HEADER, DeadLetters
-from servicekit.eventstore import TrackedApplication
 from servicekit.gctuning import tune_for_throughput
 from servicekit.kafka import Publisher, TopicReader, make_broker, write_refusals
 from servicekit.kafkaclient import client_options
-from servicekit.outbox import OutboxRelay
 from servicekit.services import SERVICES, STORES
 from servicekit.settings import Settings
-from shared.events.contracts import CloudEvent
+
+# The consumer's, the event stores' and the relay's modules (FastStream, psycopg) are imported
+# where they are used: `replay portal` starts without them.
+if TYPE_CHECKING:
+    from servicekit.eventstore import TrackedApplication
+    from shared.events.contracts import CloudEvent
 
 
 def settings_for(service: str) -> Settings:
@@ -94,6 +96,9 @@ async def republish(service: str, start: int = 1) -> int:
     moved), which quarantines a stored event no contract can carry on the service's DLQ as the
     live relay does. The events carry the ids they had the first time; consumers absorb repeats.
     """
+    from servicekit.consumer import DeadLetters
+    from servicekit.outbox import OutboxRelay
+
     app, translate, topic = open_store(service)
     settings = settings_for(service)
     broker = make_broker(settings.kafka, idempotence=settings.kafka_idempotence)
@@ -336,6 +341,8 @@ async def _send_back(
     producer: AIOKafkaProducer, record: Any, *, again: bool, principal: str = "ANONYMOUS"
 ) -> bool:
     """Send a dead letter's record back to its origin topic; False for one to leave alone."""
+    from servicekit.consumer import RETRY_HEADER
+
     letter = json.loads(record.value)
     value = letter.get("value")
     origin = letter["origin"]

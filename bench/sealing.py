@@ -49,7 +49,7 @@ DOSSIERS = 50
 class NoKeys:
     """A key ring that knows no key: the same store, nothing sealed."""
 
-    def key_of(self, aggregate_id: Any) -> None:
+    def key_of(self, aggregate_id: Any, *, fresh: bool = False) -> None:
         return None
 
     def ensure(self, aggregates: Any) -> None:

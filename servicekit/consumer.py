@@ -43,7 +43,7 @@ from eventsourcing.persistence import Notification, Tracking
 from servicekit import metrics, tracing
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.failures import Disposition, Refused, classify, describe, is_transient
-from servicekit.kafka import Publisher
+from servicekit.kafka import Publisher, tracking_name
 from servicekit.kafkaclient import KafkaConnection, client_options
 from servicekit.retry import Backoff, retry
 from shared.events.codec import CodecError, UnknownEventType, decode
@@ -75,10 +75,6 @@ class PositionStore(Protocol):
     def has_tracked(self, tracking: Tracking) -> bool: ...
 
     def record_tracking(self, tracking: Tracking) -> None: ...
-
-
-def tracking_name(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
 
 
 RETRY_HEADER = "actiepunten-retry-of"
@@ -195,10 +191,14 @@ class TrackingConsumer:
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
         opener: Opener | None = None,
+        batch_decode: Callable[[str, bytes | None], Any] = decode,
     ) -> None:
         """``batch_types``: the event types ``batch_handler`` takes (default: every handled
         type); a record of another type is handled alone, with its own position. ``opener``:
-        opens sealed personal fields before a handler sees them (``servicekit.keyclient``)."""
+        opens sealed personal fields before a handler sees them (``servicekit.keyclient``).
+        ``batch_decode``: how the batch handler's events are read (``native.decode_fast`` for a
+        handler that reads natively decoded events as it reads pydantic ones); a record it
+        refuses is handled alone, decoded by pydantic, which says why."""
         self.name = name
         self.kafka = kafka
         self.group_id = group_id
@@ -210,6 +210,7 @@ class TrackingConsumer:
         self.batch_handler = batch_handler
         self.batch_types = frozenset(batch_types) if batch_types is not None else None
         self.opener = opener
+        self.batch_decode = batch_decode
         # The position each partition's tracking row has after our own last batch: read from
         # the store once per assignment, not once per batch. A batch another replica stored
         # meanwhile (a rebalance we have not heard of yet) is still refused by the row itself.
@@ -219,6 +220,8 @@ class TrackingConsumer:
         self._seeking = asyncio.Lock()  # an assignment's seeks and a store change, one at a time
         self._lag_updated = 0.0
         self._stopping = False
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Future[None] | None = None
 
     @property
     def state(self) -> str:
@@ -300,6 +303,7 @@ class TrackingConsumer:
             finally:
                 self._consumer = None
                 try:
+                    await self._last_commit()
                     await consumer.stop()
                 except Exception:
                     log.debug("%s: error while stopping the consumer", self.name, exc_info=True)
@@ -318,8 +322,33 @@ class TrackingConsumer:
                 done = await self.process_batch(records, owned)
                 if done is not None:
                     offsets[tp] = done
-            await self._commit(consumer, offsets)
+            self._commit_behind(consumer, offsets)
             await self._update_lag(consumer)
+
+    def _commit_behind(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Commit ``offsets`` while the next batch is fetched and applied, not before: the
+        positions that count are in the store, Kafka's offsets only feed the lag metrics. One
+        commit at a time; offsets of batches applied meanwhile go with the next."""
+        self._uncommitted.update(offsets)
+        if self._uncommitted and (self._committer is None or self._committer.done()):
+            self._committer = asyncio.ensure_future(self._commit_uncommitted(consumer))
+
+    async def _last_commit(self) -> None:
+        """The offsets of the batches applied are committed (a few seconds at most) before the
+        consumer is stopped; past that they are dropped (a new consumer reads the store's
+        positions, not these)."""
+        committer, self._committer = self._committer, None
+        if committer is not None and not committer.done():
+            await asyncio.wait([committer], timeout=5.0)
+            committer.cancel()
+        self._uncommitted.clear()
+
+    async def _commit_uncommitted(self, consumer: AIOKafkaConsumer) -> None:
+        while self._uncommitted:
+            offsets, self._uncommitted = self._uncommitted, {}
+            await self._commit(consumer, offsets)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Kafka's offsets, for the lag metrics only: one request for the fetched batch."""
@@ -409,7 +438,7 @@ class TrackingConsumer:
         """The record's event if a handler takes it as it is, ``_SKIP`` for a known type this
         service does not handle; None if it needs ``process`` (to dead-letter or skip it)."""
         try:
-            event = decode(record.topic, record.value)
+            event = self.batch_decode(record.topic, record.value)
         except CodecError:  # UnknownEventType too
             return None
         if record.key != event.key:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import (
@@ -19,11 +19,13 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownProducerId,
 )
-from faststream.kafka import KafkaBroker
 
 from servicekit.kafkaclient import KafkaConnection, client_options, faststream_security
 from shared.events.codec import encode, events_of
 from shared.events.contracts import CloudEvent
+
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 def make_broker(kafka: KafkaConnection | str, *, idempotence: bool) -> KafkaBroker:
     """A FastStream broker that waits for all in-sync replicas (idempotent where supported),
-    connected as ``servicekit.kafkaclient`` says."""
+    connected as ``servicekit.kafkaclient`` says. (FastStream is imported here: a reader of a
+    topic, ``TopicReader``, starts without it.)"""
+    from faststream.kafka import KafkaBroker
+
     return KafkaBroker(
         client_options(kafka)["bootstrap_servers"],
         security=faststream_security(kafka),
@@ -160,6 +165,12 @@ def asyncapi_document(*brokers: KafkaBroker, title: str) -> dict[str, Any]:
 
     spec = AsyncAPI(*brokers, title=title, schema_version="3.0.0")
     return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    """Whose position a tracking row keeps: one partition of a topic (the consumers' and a
+    replay's)."""
+    return f"{topic}:{partition}"
 
 
 class UnknownTopic(LookupError):

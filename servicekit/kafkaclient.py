@@ -18,10 +18,12 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.helpers import create_ssl_context
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
+
+if TYPE_CHECKING:
+    from faststream.security import BaseSecurity
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT")
 MECHANISMS = ("SCRAM-SHA-512", "PLAIN")
@@ -191,7 +193,10 @@ def client_options(kafka: KafkaConnection | str) -> dict[str, Any]:
 
 def faststream_security(kafka: KafkaConnection | str) -> BaseSecurity | None:
     """`client_options` as FastStream takes them (its ``security`` turns back into the same
-    aiokafka options)."""
+    aiokafka options). FastStream is imported here, not above: settings read this module, and a
+    command that needs no FastStream (``replay portal``) starts without it."""
+    from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
+
     options = client_options(kafka)
     tls = options.get("ssl_context")
     if "sasl_mechanism" not in options:

@@ -13,14 +13,20 @@ import base64
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from servicekit.auth import issue_token
 from servicekit.crypto import is_sealed
-from servicekit.sealing import GONE, Gone, KeysUnreachable, open_published, published_context
+from servicekit.sealed_events import (
+    GONE,
+    Gone,
+    KeysUnreachable,
+    open_published,
+    published_context,
+)
 from shared.events.personal import personal_values
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,8 @@ class DataKeyClient:
         does not know (nothing of theirs opens now, and they are asked again)."""
         url = f"{self.base_url}/data-keys"
         headers = {"Authorization": f"Bearer {self._token(tenant)}"}
+        import httpx  # on first use: a replay that meets no sealed field starts without it
+
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=30)
         try:
@@ -115,6 +123,8 @@ class DataKeyClient:
     def _token(self, tenant: str) -> str:
         expires, token = self._tokens.get(tenant, (0.0, ""))
         if expires < time.time() + 60:
+            from servicekit.auth import issue_token  # fastapi's: not for a replay's start
+
             token = issue_token(
                 self.secret, sub=self.name, tenant=tenant, role="service", ttl_seconds=TOKEN_SECONDS
             )

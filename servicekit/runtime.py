@@ -46,6 +46,7 @@ from servicekit.settings import Settings, service_url
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
 from shared.events import topics as topic_names
+from shared.events.codec import decode
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class Runtime:
         dlq_topic: str,
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
+        batch_decode: Callable[[str, bytes | None], Any] = decode,
         opener: Opener | None = None,
     ) -> TrackingConsumer:
         """``opener``: how the sealed fields of consumed records are opened; by default with
@@ -146,6 +148,7 @@ class Runtime:
             batch_handler=batch_handler,
             batch_types=batch_types,
             opener=opener or (self.data_keys().open if SEALED_TOPICS & set(topics) else None),
+            batch_decode=batch_decode,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
         for topic in topics:

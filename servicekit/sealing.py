@@ -27,8 +27,16 @@ from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
 from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
 from servicekit.eventstore import TracingMapper, TrackedApplication
+from servicekit.sealed_events import (  # noqa: F401 (re-exported)
+    GONE,
+    Gone,
+    KeysUnreachable,
+    open_published,
+    published_context,
+    seal_published,
+)
 from shared.events.contracts import CloudEvent
-from shared.events.personal import personal_values, with_personal_fields
+from shared.events.personal import personal_values
 
 STORED_PERSONAL = frozenset(
     {"title", "instructions", "reason", "rejection_reason", "note", "filename"}
@@ -57,28 +65,13 @@ _PERSONAL_TEXT = {STORED_PERSONAL: _personal_text(STORED_PERSONAL)}
 _SEALED_TEXT = b'"' + SEALED_PREFIX.encode()
 
 
-class KeysUnreachable(ConnectionError):
-    """The service that keeps the data keys did not give one now (unreachable, or an error of
-    its own): a consumer retries the record, a relay its batch, an HTTP command answers 503.
-    Nothing is stored or published in plain text in its place."""
-
-
-class Gone:
-    """The key of an erased aggregate: its personal fields read (and are written) as erased."""
-
-    def __repr__(self) -> str:
-        return "GONE"
-
-
-GONE = Gone()
-
-
 class KeyRing(Protocol):
     """The data keys of a store's aggregates, as its mapper and outbox ask for them."""
 
-    def key_of(self, aggregate_id: UUID) -> bytes | Gone | None:
+    def key_of(self, aggregate_id: UUID, *, fresh: bool = False) -> bytes | Gone | None:
         """The aggregate's key; ``GONE`` once erased; None for an aggregate without personal
-        data (and one stored before keys, until it is saved again)."""
+        data (and one stored before keys, until it is saved again). ``fresh``: not from memory
+        (a sealed value met where the key was not known yet: another replica made it)."""
 
     def ensure(self, aggregates: Sequence[Any]) -> None:
         """Give each of ``aggregates`` (those of one save) that holds personal data a key
@@ -140,30 +133,6 @@ def open_state(
     return _rewritten(state, lambda text: reveal(known, text, context), personal)
 
 
-def published_context(tenant: str, dossier_id: str) -> str:
-    """The associated data of a dossier's sealed integration-event fields."""
-    return f"{tenant}:{dossier_id}"
-
-
-def seal_published(event: CloudEvent, key: bytes | Gone, context: str) -> CloudEvent:
-    """An integration event with its personal fields (``PERSONAL``) sealed."""
-
-    def sealed(text: str) -> str:
-        if isinstance(key, Gone) or text == ERASED:
-            return ERASED
-        return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
-
-    sealed_event: CloudEvent = with_personal_fields(event, sealed)
-    return sealed_event
-
-
-def open_published(event: Any, key: bytes | Gone | None, context: str) -> Any:
-    """An integration event (a contract's model or native struct) with its sealed personal
-    fields opened: the plain text with the dossier's key, ``ERASED`` without it."""
-    known = key if isinstance(key, bytes) else None
-    return with_personal_fields(event, lambda text: reveal(known, text, context))
-
-
 def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
@@ -189,7 +158,10 @@ class SealingMapper(TracingMapper):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         if self.ring is not None and _SEALED_TEXT in stored_event.state:
-            key = self.ring.key_of(_uuid(stored_event.originator_id))
+            originator_id = _uuid(stored_event.originator_id)
+            key = self.ring.key_of(originator_id)
+            if key is None:
+                key = self.ring.key_of(originator_id, fresh=True)
             state = open_state(
                 stored_event.state, key, str(stored_event.originator_id), self.personal
             )

@@ -73,6 +73,8 @@ def _seconds(name: str, default: float) -> float:
 
 
 def _oidc_from_env() -> OidcSettings | None:
+    if not os.environ.get("ACTIEPUNTEN_OIDC_ISSUER", "").strip():
+        return None  # no provider: a command starts without httpx and jwt (~0.1 s)
     from servicekit.oidc import OidcSettings
 
     return OidcSettings.from_env()

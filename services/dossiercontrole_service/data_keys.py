@@ -136,9 +136,9 @@ class DataKeys:
 
     # --- the KeyRing of the store (servicekit.sealing) ------------------------------------------
 
-    def key_of(self, aggregate_id: UUID) -> bytes | Gone | None:
-        kept = self._kept.get(aggregate_id)
-        if kept is not None and (not isinstance(kept[1], bytes) or kept[0] > time.monotonic()):
+    def key_of(self, aggregate_id: UUID, *, fresh: bool = False) -> bytes | Gone | None:
+        kept = None if fresh else self._kept.get(aggregate_id)
+        if kept is not None and (isinstance(kept[1], Gone) or kept[0] > time.monotonic()):
             return kept[1]
         rows = self.db.rows(
             "SELECT kek_id, wrapped, erased_at FROM {table} WHERE aggregate_id = ?",

@@ -4,14 +4,17 @@ topic, and the dossiers' contacts of the platform's clients topic (for signing i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import Tracking
-from faststream.kafka import KafkaBroker
-
-from servicekit.consumer import BatchHandler, Handler
 from services.portal_projection.views import PROJECTED, PortalView
-from shared.events import contracts as c
 from shared.events import topics
+
+if TYPE_CHECKING:  # a replay reads CONSUMES without FastStream or the consumer's imports
+    from eventsourcing.persistence import Tracking
+    from faststream.kafka import KafkaBroker
+
+    from servicekit.consumer import BatchHandler, Handler
+    from shared.events import contracts as c
 
 CONSUMES = (topics.DOSSIERCONTROLE, topics.CLIENTS)
 DLQ = topics.PORTAL_DLQ

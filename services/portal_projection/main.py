@@ -18,6 +18,7 @@ from services.portal_projection.replay import rebuild_lease, upgrade_older_model
 from services.portal_projection.signins import open_signins
 from services.portal_projection.stores import current_name, open_store
 from services.portal_projection.views import PortalView
+from shared.events.native import decode_fast
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         positions=view,
         dlq_topic=kafka.DLQ,
         batch_handler=kafka.batch_handler(view),
+        batch_decode=decode_fast,  # the projections read natively decoded events alike
     )
     runtime.add_job("follow-replays", lambda: follow_replays(config, view, consumer))
     # A model written by older projections (before the work queue) is rebuilt in the background.

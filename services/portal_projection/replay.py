@@ -20,9 +20,8 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
-from servicekit.consumer import tracking_name
 from servicekit.datadir import private_dir
-from servicekit.kafka import TopicReader
+from servicekit.kafka import TopicReader, tracking_name
 from servicekit.keyclient import DataKeyClient, KeysUnavailable, has_sealed
 from servicekit.lease import FileLease, Lease, PostgresAdvisoryLease
 from servicekit.retry import Backoff

@@ -12,7 +12,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,6 +150,10 @@ def added_columns() -> Iterator[tuple[str, str, str]]:
         yield "documents", column, definition
 
 
+REBUILD_CACHE_KIB = 64 * 1024
+"""SQLite's page cache while a replay fills a new file (the default is 2 MiB): the rows of a
+large topic's random keys then stay in memory instead of going back and forth to the file."""
+
 DEFAULT_NAME = "portal.sqlite"
 DEFAULT_SCHEMA = "actiepunten_portal"
 POINTER = "portal.current"
@@ -182,6 +186,8 @@ class ReadModelStore(Protocol):
 
     def rebuilt(self) -> None: ...
 
+    def indexed(self, db: Executor, names: Iterable[str]) -> None: ...
+
 
 def built_with(db: Executor) -> int:
     """The version of the projections that built this model from its first record (stamped on
@@ -209,12 +215,25 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
+        # A rebuild's secondary indexes (name -> its CREATE): made once the rows are in (one
+        # sort instead of a B-tree insert per row), or when a batch first needs one (indexed).
+        self._deferred: dict[str, str] = {}
         if rebuilding:
             self._db.execute("PRAGMA journal_mode=MEMORY")
             self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(f"PRAGMA cache_size=-{REBUILD_CACHE_KIB}")
         else:
             self._journaled()
         self._prepare()
+        if rebuilding:
+            self._deferred = {
+                row["name"]: row["sql"]
+                for row in self._db.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                )
+            }
+            for name in self._deferred:
+                self._db.execute(f"DROP INDEX {name}")
 
     def _prepare(self) -> None:
         """The read model's tables, the columns added since, its indexes and its version."""
@@ -243,13 +262,25 @@ class SQLiteStore:
         with self._lock:
             return [dict(row) for row in self._db.execute(sql, params).fetchall()]
 
+    def indexed(self, db: Executor, names: Iterable[str]) -> None:
+        """Inside a transaction: the indexes ``names`` are there before its statements run (a
+        rebuild made them only now, once it first needs them)."""
+        for name in names:
+            create = self._deferred.pop(name, None)
+            if create is not None:
+                db.execute(create)
+
     def _journaled(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
 
     def rebuilt(self) -> None:
-        """Journal the rebuilt file as a served one is, and put all of it on disk."""
+        """The indexes it does not have yet, then journal the rebuilt file as a served one is,
+        and put all of it on disk."""
         with self._lock:
+            for create in self._deferred.values():
+                self._db.execute(create)
+            self._deferred.clear()
             self._journaled()
             for path in (self.path, self.path.parent):
                 descriptor = os.open(path, os.O_RDONLY)
@@ -264,6 +295,10 @@ class SQLiteStore:
 
 
 class _PostgresCursor:
+    max_parameters = 50
+    """psycopg parses a statement of more parameters anew each time (in Python, without the
+    C extension): a statement of many rows stays within this (``views._execute_all``)."""
+
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
@@ -277,16 +312,30 @@ class _PostgresCursor:
 class PostgresStore:
     """One schema of the shared database; reconnects after the server went away."""
 
-    def __init__(self, settings: Settings, schema: str) -> None:
+    def __init__(self, settings: Settings, schema: str, *, rebuilding: bool = False) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise ValueError(f"bad schema name {schema!r}")
         self.name = schema
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: Any = None
+        # As SQLiteStore's: a rebuild's secondary indexes, made after the rows or when needed.
+        self._deferred: dict[str, str] = {}
         with self.transaction() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             self._prepare(cursor)
+            if rebuilding:
+                found = cursor.execute(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                    "JOIN pg_class c ON c.relname = i.indexname "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname "
+                    "LEFT JOIN pg_constraint k ON k.conindid = c.oid "
+                    "WHERE i.schemaname = ? AND k.oid IS NULL",
+                    (schema,),
+                ).fetchall()
+                self._deferred = {name: create for name, create in found}
+                for name in self._deferred:
+                    cursor.execute(f"DROP INDEX {name}")
 
     def _prepare(self, cursor: Executor) -> None:
         """The read model's tables, the columns added since, its indexes and its version."""
@@ -334,7 +383,17 @@ class PostgresStore:
                 self._conn.close()
 
     def rebuilt(self) -> None:
-        """Nothing to do: every transaction of a schema was durable when it committed."""
+        """The indexes it does not have yet (every transaction of a schema was durable when it
+        committed)."""
+        with self.transaction() as cursor:
+            self.indexed(cursor, list(self._deferred))
+
+    def indexed(self, db: Executor, names: Iterable[str]) -> None:
+        """Inside a transaction: the indexes ``names`` are there before its statements run."""
+        for name in names:
+            create = self._deferred.pop(name, None)
+            if create is not None:
+                db.execute(create)
 
 
 # --- which read model is served ----------------------------------------------------------------
@@ -367,7 +426,7 @@ def open_store(
     fills before it is served (``rebuilt()`` then makes it durable)."""
     name = name or current_name(settings)
     if settings.persistence == "postgres":
-        return PostgresStore(settings, name)
+        return PostgresStore(settings, name, rebuilding=rebuilding)
     return SQLiteStore(settings.data_dir / name, rebuilding=rebuilding)
 
 

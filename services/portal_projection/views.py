@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from services.portal_projection import work_queue
 from services.portal_projection.stores import (
+    Executor,
     Projection,
     ReadModelStore,
     SQLiteStore,
@@ -112,6 +114,9 @@ class PortalView:
             ).fetchone()
             if row is not None and row[0] >= tracking.notification_id:
                 return False
+            needed = {READS_INDEX[e.type] for e in events if e and e.type in READS_INDEX}
+            if needed:
+                store.indexed(db, needed)
             # The client portal's tables, then the work queue's: no statement reads another
             # projection's table, so the two commute; within each the events keep their order.
             for projections in (PROJECTIONS, DOCUMENTS):
@@ -122,7 +127,7 @@ class PortalView:
                     for statement in _listed(projections[event.type](event))
                 ]
                 for sql, same in itertools.groupby(statements, key=lambda statement: statement[0]):
-                    db.executemany(sql, [params for _, params in same])
+                    _execute_all(db, sql, [params for _, params in same])
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
@@ -404,6 +409,27 @@ PROJECTIONS: dict[str, Projection] = {
 """The client portal's projection (``action_points``, ``office_settings``, ``contacts``), by event
 type."""
 
+READS_INDEX: dict[str, str] = {
+    "DossierReopened": "action_points_by_dossier",
+    "DossierErased": "action_points_by_dossier",
+    **dict.fromkeys(
+        (
+            "DocumentUploaded",
+            "DocumentApproved",
+            "DocumentRejected",
+            "DocumentExpired",
+            "NotApplicableClaimed",
+            "DocumentWaived",
+            "NotApplicableRefused",
+        ),
+        "action_points_by_document",
+    ),
+}
+"""The projections whose statements find their rows by a secondary index (the others go by a
+primary key, or only insert). A replay makes the indexes after its rows are in, and one of these
+as soon as a batch needs it (``SQLiteStore.indexed``); a unit test reads each statement's query
+plan (``test_portal_replay_indexes.py``)."""
+
 PROJECTED = frozenset(PROJECTIONS) | frozenset(DOCUMENTS)
 """The events the portal projects: into the client portal, the work queue's documents, or both;
 the dossier-check topic's other events change nothing here (``IGNORED``; a unit test fails on an
@@ -411,6 +437,40 @@ event type in neither)."""
 
 IGNORED = frozenset({"DocumentTypeConfigured", "ActionPointReminderDue", "DossierClosed"})
 # DossierClosed: its open points leave the portal by their own ActionPointRemoved.
+
+
+_INSERT = re.compile(
+    r"(INSERT INTO [^;]+? VALUES )(\([^()]*\))( ON CONFLICT \([^()]*\) DO NOTHING)?"
+)
+MAX_PARAMETERS = 999
+"""At most this many parameters in one statement (SQLite's limit before 3.32; an executor may
+say fewer: ``max_parameters``)."""
+
+
+def _execute_all(db: Executor, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``sql`` once per row of ``rows``, in order. Consecutive inserts that change nothing on a
+    conflict go as statements of many rows each (``INSERT ... VALUES (...), (...)``: rows later
+    in one meet the ones before, as one statement each would): SQLite then steps once per
+    statement instead of once per row (each step gives up the GIL and waits to get it back)."""
+    insert = _INSERT.fullmatch(sql) if len(rows) > 1 else None
+    if insert is None:
+        db.executemany(sql, rows)
+        return
+    head, row, tail = insert.group(1), insert.group(2), insert.group(3) or ""
+    limit = getattr(db, "max_parameters", MAX_PARAMETERS)
+    per_statement = max(1, limit // max(1, len(rows[0])))
+    whole = len(rows) - len(rows) % per_statement
+    if whole:
+        db.executemany(
+            head + ", ".join([row] * per_statement) + tail,
+            [
+                [value for one in rows[start : start + per_statement] for value in one]
+                for start in range(0, whole, per_statement)
+            ],
+        )
+    if whole < len(rows):
+        rest = rows[whole:]
+        db.execute(head + ", ".join([row] * len(rest)) + tail, [v for one in rest for v in one])
 
 
 def _listed(made: Statement | list[Statement]) -> list[Statement]:

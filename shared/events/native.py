@@ -101,6 +101,10 @@ class NativeEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     def key(self) -> bytes:
         return f"{self.tenantid}:{self.dossierid or ''}".encode()  # type: ignore[attr-defined]
 
+    def model_copy(self, *, update: dict[str, Any]) -> Any:
+        """The event with ``update``'s fields replaced (a consumer sets ``traceparent``)."""
+        return msgspec.structs.replace(self, **update)
+
 
 def _pattern(pattern: str) -> str:
     """A pydantic (Rust regex) pattern as a Python one: Python's ``$`` also matches before a

@@ -28,6 +28,7 @@ from services.scenario_service.domainmodel import DocumentList
 from shared.events import contracts as c
 from shared.events import topics
 from shared.events.codec import encode, new_event
+from shared.events.native import NATIVE, decode_fast
 from tests.unit.kafka_edge import NOW, OFFICE, FakeDLQ, Positions
 
 MORTGAGE = {"type": "product", "id": "hyp-1", "scope": "hypotheek"}
@@ -421,5 +422,39 @@ async def test_a_portal_batch_whose_position_another_replica_stored_is_not_appli
         assert view.max_tracking_id(f"{topics.DOSSIERCONTROLE}:0") == 3
         assert await consumer.process_batch(batch[2:]) == 3
         assert spy.sizes == [1, 1]
+    finally:
+        view.close()
+
+
+async def test_the_portal_reads_its_batches_natively_with_each_events_own_span(
+    tmp_path: Path,
+) -> None:
+    # The portal's consumer decodes a batch natively (native.decode_fast, as its replay does);
+    # with tracing on, each event is given its own consumer span's traceparent (model_copy).
+    view = PortalView(tmp_path / "portal.sqlite")
+    try:
+        seen: list[Any] = []
+
+        def handler(events: Sequence[Any], tracking: Tracking) -> None:
+            seen.extend(events)
+            portal_kafka.batch_handler(view)(events, tracking)
+
+        consumer = consumer_of(
+            topics.DOSSIERCONTROLE, portal_kafka.handlers(view), handler, view, FakeDLQ()
+        )
+        consumer.batch_decode = decode_fast
+        events = [opened("dossier-1"), configured(), opened("dossier-2")]
+        batch = [
+            record(topics.DOSSIERCONTROLE, offset, encode(event), event.key)
+            for offset, event in enumerate(events)
+        ]
+
+        assert await consumer.process_batch(batch) == 3
+
+        assert [type(event) for event in seen] == [NATIVE["ActionPointOpened"]] * 2
+        span = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        assert seen[0].model_copy(update={"traceparent": span}).traceparent == span
+        assert len(view.action_points(OFFICE, "dossier-1")) == 1
+        assert len(view.action_points(OFFICE, "dossier-2")) == 1
     finally:
         view.close()

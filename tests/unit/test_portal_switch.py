@@ -208,6 +208,9 @@ class HeldStore:
     def transaction(self) -> Any:
         return self.inner.transaction()
 
+    def indexed(self, db: Any, names: Any) -> None:
+        self.inner.indexed(db, names)
+
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         self.reading.set()
         assert self.release.wait(10)

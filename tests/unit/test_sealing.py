@@ -179,3 +179,27 @@ def test_every_text_of_todays_dossier_check_is_declared_personal_or_not(tmp_path
     for state in raw_states(checks):
         _text_keys(json.loads(state), keys)
     assert keys - STORED_PERSONAL - STORED_NOT_PERSONAL == set()
+
+
+def test_a_replica_reads_what_another_sealed_in_an_upgraded_store(
+    tmp_path: Path,
+) -> None:
+    """An upgraded store whose old plain text was not sealed yet: replica B read the dossier
+    (no key then), replica A then stores a new document sealed with a new key; B reads it."""
+    from tests.unit.test_old_dossier_check_stores import as_stored_event, stored
+
+    store_v4 = STORES / "dossiercheck_store_v4.jsonl"
+    a, b = store_at(tmp_path), store_at(tmp_path)
+    a.recorder.insert_events([as_stored_event(r) for r in stored("event", store_v4)])
+    check_id = DossierCheck.create_id("kantoor-oud", "dossier-verzegeld")
+    assert len(b.repository.get(check_id).documents) == 3  # read with no key: None kept
+    a.add_requested_document(
+        AddRequestedDocument(
+            "kantoor-oud", "dossier-verzegeld", R[0], MORTGAGE, "bankafschrift",
+            "Bankafschrift Jan", True, NOW,
+        )
+    )  # fmt: skip
+    assert b"Bankafschrift Jan" not in b"".join(e.state for e in a.recorder.select_events(check_id))
+    b.repository.cache = None
+    titles = {d.title for d in b.repository.get(check_id).documents.values()}
+    assert "Bankafschrift Jan" in titles and ERASED not in titles

@@ -1,0 +1,51 @@
+"""Sealed personal fields of integration events (SPEC section 11): sealing them as the outbox
+publishes, opening them as a consumer reads. Light on imports: a replay loads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
+from shared.events.contracts import CloudEvent
+from shared.events.personal import with_personal_fields
+
+
+class KeysUnreachable(ConnectionError):
+    """The service that keeps the data keys did not give one now (unreachable, or an error of
+    its own): a consumer retries the record, a relay its batch, an HTTP command answers 503.
+    Nothing is stored or published in plain text in its place."""
+
+
+class Gone:
+    """The key of an erased dossier: its personal fields read (and are written) as erased."""
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+GONE = Gone()
+
+
+def published_context(tenant: str, dossier_id: str) -> str:
+    """The associated data of a dossier's sealed integration-event fields."""
+    return f"{tenant}:{dossier_id}"
+
+
+def seal_published(event: CloudEvent, key: bytes | Gone, context: str) -> CloudEvent:
+    """An integration event with its personal fields (``PERSONAL``) sealed."""
+
+    def sealed(text: str) -> str:
+        if isinstance(key, Gone) or text == ERASED:
+            return ERASED
+        return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
+
+    sealed_event: CloudEvent = with_personal_fields(event, sealed)
+    return sealed_event
+
+
+def open_published(event: Any, key: bytes | Gone | None, context: str) -> Any:
+    """An integration event (a contract's model or native struct) with its sealed personal
+    fields opened: the plain text with the dossier's key, ``ERASED`` without it."""
+    known = key if isinstance(key, bytes) else None
+    return with_personal_fields(event, lambda text: reveal(known, text, context))
