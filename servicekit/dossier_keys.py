@@ -178,17 +178,29 @@ class SqliteOwners:
 
 
 class PostgresOwners:
-    """The owners in a table of the service's PostgreSQL schema, shared by its replicas."""
+    """The owners in a table of the service's PostgreSQL schema, shared by its replicas. One
+    connection kept open (a new one per save cost more than the save's own statements)."""
 
     def __init__(self, params: dict[str, Any], schema: str) -> None:
         self.params = params
         self.table = f'"{schema}".key_owners'
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
         with self._connect() as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.execute(_OWNERS.format(table=self.table))  # type: ignore[arg-type]
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(**self.params, autocommit=True)
+    @contextmanager
+    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(**self.params, autocommit=True)
+            try:
+                yield self._conn
+            except psycopg.OperationalError:
+                self._conn.close()  # a broken connection: the next call opens a new one
+                self._conn = None
+                raise
 
     def _sql(self, sql: str) -> str:
         return sql.format(table=self.table).replace("?", "%s")
@@ -204,6 +216,12 @@ class PostgresOwners:
         with self._connect() as conn:
             row = conn.execute(self._sql(_GET), (str(aggregate_id),)).fetchone()  # type: ignore[arg-type]
         return None if row is None else (row[0], row[1])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class DossierKeys:
@@ -285,9 +303,10 @@ class DossierKeys:
             kept.clear()
 
     def close(self) -> None:
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
+        for part in (self.source, self.owners):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
 
 def dossier_keys_for_store(

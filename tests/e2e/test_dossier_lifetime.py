@@ -359,6 +359,13 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System
     assert many.status_code == 200, many.text
     assert (many.json()["erased"], many.json()["unknown"]) == (["dossier-partner-1"], ["nobody"])
     assert list(many.json()["keys"]) == ["dossier-partner-2"]
+    # The scenario service asks with "make": a dossier without a key gets one, an erased one not.
+    made = system.post(
+        "dossiercontrole", "/data-keys", office.headers("service"), json={**ids, "make": True}
+    )
+    assert made.status_code == 200, made.text
+    assert (made.json()["erased"], made.json()["unknown"]) == (["dossier-partner-1"], [])
+    assert sorted(made.json()["keys"]) == ["dossier-partner-2", "nobody"]
     assert system.post("dossiercontrole", "/data-keys", office.adviser, json=ids).status_code == 403
     empty = system.post(
         "dossiercontrole", "/data-keys", office.headers("service"), json={"dossier_ids": []}
