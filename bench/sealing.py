@@ -52,7 +52,7 @@ class NoKeys:
     def key_of(self, aggregate_id: Any, *, fresh: bool = False) -> None:
         return None
 
-    def ensure(self, aggregate: Any) -> None:
+    def ensure(self, aggregates: Any) -> None:
         return None
 
     def published_key(self, tenant: str, dossier_id: str) -> None:

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from servicekit.crypto import is_sealed
-from servicekit.sealed_events import GONE, Gone, open_published, published_context
+from servicekit.sealed_events import (
+    GONE,
+    Gone,
+    KeysUnreachable,
+    open_published,
+    published_context,
+)
 from shared.events.personal import personal_values
 
 if TYPE_CHECKING:
@@ -35,7 +41,7 @@ def has_sealed(event: Any) -> bool:
     return event.type == ERASURE or any(is_sealed(v) for v in personal_values(event))
 
 
-class KeysUnavailable(ConnectionError):
+class KeysUnavailable(KeysUnreachable):
     """The dossier check did not give a key now (unreachable, or an error of its own)."""
 
 

@@ -29,6 +29,7 @@ from servicekit.consumer import (
     BatchHandler,
     DeadLetters,
     Handler,
+    Opener,
     PositionStore,
     TrackingConsumer,
 )
@@ -40,6 +41,7 @@ from servicekit.keyclient import DataKeyClient
 from servicekit.outbox import OutboxMappings, OutboxRelay, Translate
 from servicekit.probes import Readiness
 from servicekit.retry import Backoff
+from servicekit.sealing import KeysUnreachable
 from servicekit.settings import Settings, service_url
 from servicekit.topicconfig import TopicProblem, check_topics
 from servicekit.tracing import TracingMiddleware
@@ -72,8 +74,9 @@ class KafkaSide(Protocol):
 
 
 SEALED_BY = "dossiercontrole"
-"""The service whose topic carries sealed personal fields, and that gives their keys."""
-SEALED_TOPIC = topic_names.DOSSIERCONTROLE
+"""The service that keeps the dossiers' data keys, and gives them."""
+SEALED_TOPICS = frozenset({topic_names.DOSSIERCONTROLE, topic_names.SCENARIO})
+"""Our topics whose records carry sealed personal fields (opened with ``SEALED_BY``'s keys)."""
 
 
 class Runtime:
@@ -128,7 +131,10 @@ class Runtime:
         batch_handler: BatchHandler | None = None,
         batch_types: Collection[str] | None = None,
         batch_decode: Callable[[str, bytes | None], Any] = decode,
+        opener: Opener | None = None,
     ) -> TrackingConsumer:
+        """``opener``: how the sealed fields of consumed records are opened; by default with
+        keys from the dossier check (``data_keys``) when a topic carries sealed fields."""
         name = f"actiepunten.{self.settings.service}"
         self.topics.update((*topics, dlq_topic))
         consumer = TrackingConsumer(
@@ -141,7 +147,7 @@ class Runtime:
             dead_letters=DeadLetters(self.publisher, dlq_topic, name),
             batch_handler=batch_handler,
             batch_types=batch_types,
-            opener=self.data_keys().open if SEALED_TOPIC in topics else None,
+            opener=opener or (self.data_keys().open if SEALED_TOPICS & set(topics) else None),
             batch_decode=batch_decode,
         )
         self.add_job("consumer", consumer.run, stop=consumer.stop)
@@ -167,9 +173,12 @@ class Runtime:
             )
         return self._data_keys
 
-    def event_sourced(self, app: TrackedApplication, kafka: KafkaSide) -> None:
+    def event_sourced(
+        self, app: TrackedApplication, kafka: KafkaSide, *, opener: Opener | None = None
+    ) -> None:
         """The usual wiring of an event-sourced service: what it publishes declared, its outbox
-        relayed, what it consumes followed into its store, the store closed at the end."""
+        relayed, what it consumes followed into its store (``opener``: see ``consumer``), the
+        store closed at the end."""
         kafka.declare(self.broker)
         self.relay(app, kafka.PUBLISHES, kafka.OUTBOX.translator(app), dlq_topic=kafka.DLQ)
         batch = getattr(kafka, "batch_handler", None)
@@ -180,6 +189,7 @@ class Runtime:
             dlq_topic=kafka.DLQ,
             batch_handler=batch(app) if batch is not None else None,
             batch_types=getattr(kafka, "BATCHED", None),
+            opener=opener,
         )
         self.on_close(app.close)
 
@@ -423,6 +433,20 @@ async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _keys_unreachable(_: Request, error: Exception) -> JSONResponse:
+    # Personal data is stored sealed with a key the dossier check gives: without it nothing
+    # is stored (never in plain text), and the caller may try again.
+    log.warning("data keys unavailable: %s", error)
+    return JSONResponse(
+        {
+            "detail": "the dossier check does not give the dossier's data key now, so nothing "
+            "was stored; try again shortly"
+        },
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
 ErrorAnswer = Callable[[Request, Exception], Awaitable[Response]]
 ERROR_ANSWERS: tuple[tuple[tuple[type[Exception], ...], ErrorAnswer], ...] = (
     ((RequestValidationError,), _validation_error),
@@ -432,6 +456,7 @@ ERROR_ANSWERS: tuple[tuple[tuple[type[Exception], ...], ErrorAnswer], ...] = (
     ((DataError, psycopg.DataError), _unstorable),
     ((AggregateOfAnotherOffice,), _not_this_offices),
     ((PersistenceError, psycopg.OperationalError), _store_unavailable),
+    ((KeysUnreachable,), _keys_unreachable),
 )
 """Which errors get which answer (a subclass takes the answer of its nearest listed class)."""
 

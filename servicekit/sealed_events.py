@@ -11,6 +11,12 @@ from shared.events.contracts import CloudEvent
 from shared.events.personal import with_personal_fields
 
 
+class KeysUnreachable(ConnectionError):
+    """The service that keeps the data keys did not give one now (unreachable, or an error of
+    its own): a consumer retries the record, a relay its batch, an HTTP command answers 503.
+    Nothing is stored or published in plain text in its place."""
+
+
 class Gone:
     """The key of an erased dossier: its personal fields read (and are written) as erased."""
 

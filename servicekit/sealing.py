@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -30,11 +30,13 @@ from servicekit.eventstore import TracingMapper, TrackedApplication
 from servicekit.sealed_events import (  # noqa: F401 (re-exported)
     GONE,
     Gone,
+    KeysUnreachable,
     open_published,
     published_context,
     seal_published,
 )
 from shared.events.contracts import CloudEvent
+from shared.events.personal import personal_values
 
 STORED_PERSONAL = frozenset(
     {"title", "instructions", "reason", "rejection_reason", "note", "filename"}
@@ -54,9 +56,12 @@ STORED_NOT_PERSONAL = frozenset(
 )  # fmt: skip
 """The other attribute names that hold text in those states (every one is either)."""
 
-_PERSONAL_TEXT = re.compile(
-    rb'"(?:' + b"|".join(n.encode() for n in sorted(STORED_PERSONAL)) + rb')":"'
-)
+
+def _personal_text(personal: frozenset[str]) -> re.Pattern[bytes]:
+    return re.compile(rb'"(?:' + b"|".join(n.encode() for n in sorted(personal)) + rb')":"')
+
+
+_PERSONAL_TEXT = {STORED_PERSONAL: _personal_text(STORED_PERSONAL)}
 _SEALED_TEXT = b'"' + SEALED_PREFIX.encode()
 
 
@@ -68,31 +73,43 @@ class KeyRing(Protocol):
         data (and one stored before keys, until it is saved again). ``fresh``: not from memory
         (a sealed value met where the key was not known yet: another replica made it)."""
 
-    def ensure(self, aggregate: Any) -> None:
-        """Give ``aggregate`` a key before its events are stored, if it holds personal data."""
+    def ensure(self, aggregates: Sequence[Any]) -> None:
+        """Give each of ``aggregates`` (those of one save) that holds personal data a key
+        before their events are stored: at once, as a ring that asks another service for keys
+        asks once per save."""
 
     def published_key(self, tenant: str, dossier_id: str) -> bytes | Gone | None:
         """The dossier's key for its integration events (None: it has none)."""
 
 
-def _walk(value: Any, change: Callable[[str], str], personal: bool = False) -> Any:
+def _walk(
+    value: Any, change: Callable[[str], str], names: frozenset[str], personal: bool = False
+) -> Any:
     if isinstance(value, dict):
-        return {k: _walk(v, change, k in STORED_PERSONAL) for k, v in value.items()}
+        return {k: _walk(v, change, names, k in names) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(item, change, personal) for item in value]
+        return [_walk(item, change, names, personal) for item in value]
     if personal and isinstance(value, str):
         return change(value)
     return value
 
 
-def _rewritten(state: bytes, change: Callable[[str], str]) -> bytes:
-    walked = _walk(json.loads(state), change)
+def _rewritten(
+    state: bytes, change: Callable[[str], str], personal: frozenset[str] = STORED_PERSONAL
+) -> bytes:
+    walked = _walk(json.loads(state), change, personal)
     return json.dumps(walked, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def seal_state(state: bytes, key: bytes | Gone, context: str) -> bytes:
-    """A stored event's state (JSON) with its personal fields sealed (erased: ``ERASED``)."""
-    if _PERSONAL_TEXT.search(state) is None:
+def seal_state(
+    state: bytes, key: bytes | Gone, context: str, personal: frozenset[str] = STORED_PERSONAL
+) -> bytes:
+    """A stored event's state (JSON) with its personal fields (the attribute names
+    ``personal``, the dossier check's by default) sealed (erased: ``ERASED``)."""
+    pattern = _PERSONAL_TEXT.get(personal)
+    if pattern is None:
+        pattern = _PERSONAL_TEXT.setdefault(personal, _personal_text(personal))
+    if pattern.search(state) is None:
         return state
 
     def sealed(text: str) -> str:
@@ -100,15 +117,20 @@ def seal_state(state: bytes, key: bytes | Gone, context: str) -> bytes:
             return ERASED
         return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
 
-    return _rewritten(state, sealed)
+    return _rewritten(state, sealed, personal)
 
 
-def open_state(state: bytes, key: bytes | Gone | None, context: str) -> bytes:
+def open_state(
+    state: bytes,
+    key: bytes | Gone | None,
+    context: str,
+    personal: frozenset[str] = STORED_PERSONAL,
+) -> bytes:
     """A stored event's state with its sealed fields opened (``ERASED`` without the key)."""
     if _SEALED_TEXT not in state:
         return state
     known = key if isinstance(key, bytes) else None
-    return _rewritten(state, lambda text: reveal(known, text, context))
+    return _rewritten(state, lambda text: reveal(known, text, context), personal)
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -119,6 +141,7 @@ class SealingMapper(TracingMapper):
     """Stores the personal fields of an aggregate with a key sealed, and reads them opened."""
 
     ring: KeyRing | None = None
+    personal: frozenset[str] = STORED_PERSONAL
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
@@ -128,7 +151,7 @@ class SealingMapper(TracingMapper):
         key = self.ring.key_of(_uuid(stored.originator_id))
         if key is None:
             return stored
-        state = seal_state(stored.state, key, str(stored.originator_id))
+        state = seal_state(stored.state, key, str(stored.originator_id), self.personal)
         if state is stored.state:
             return stored
         return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)
@@ -139,7 +162,9 @@ class SealingMapper(TracingMapper):
             key = self.ring.key_of(originator_id)
             if key is None:
                 key = self.ring.key_of(originator_id, fresh=True)
-            state = open_state(stored_event.state, key, str(stored_event.originator_id))
+            state = open_state(
+                stored_event.state, key, str(stored_event.originator_id), self.personal
+            )
             stored_event = StoredEvent(
                 stored_event.originator_id,
                 stored_event.originator_version,
@@ -152,9 +177,11 @@ class SealingMapper(TracingMapper):
 class SealedApplication(TrackedApplication):
     """A ``TrackedApplication`` whose aggregates with personal data have keys: their stored
     events are sealed (``SealingMapper``) and so are the integration events its outbox
-    translates (``seal_published``). ``construct_key_ring`` says where the keys are."""
+    translates (``seal_published``). ``construct_key_ring`` says where the keys are,
+    ``stored_personal`` which attribute names of its stored state are personal."""
 
     keys: KeyRing
+    stored_personal: frozenset[str] = STORED_PERSONAL
 
     def construct_key_ring(self) -> KeyRing:
         raise NotImplementedError
@@ -166,18 +193,18 @@ class SealedApplication(TrackedApplication):
         )
         assert isinstance(mapper, SealingMapper)
         mapper.ring = self.keys
+        mapper.personal = self.stored_personal
         return mapper
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        for aggregate in processing_event.aggregates.values():
-            self.keys.ensure(aggregate)
+        self.keys.ensure(list(processing_event.aggregates.values()))
         return super()._record(processing_event)
 
     def seal_published(self, event: CloudEvent) -> CloudEvent:
         """An integration event of this store, its personal fields sealed with its dossier's
         key (as it is: an event of no dossier, or of one without a key)."""
-        if event.dossierid is None:
-            return event
+        if event.dossierid is None or not any(personal_values(event)):
+            return event  # nothing to seal: no key asked for (a ring may ask another service)
         key = self.keys.published_key(event.tenantid, event.dossierid)
         if key is None:
             return event

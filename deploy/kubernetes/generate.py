@@ -182,16 +182,15 @@ def _postgres_env() -> list[dict[str, Any]]:
     ]
 
 
-def _web_pages_env(service: str) -> list[dict[str, Any]]:
-    """The portal's web pages call the other services' APIs: through their Services here."""
-    if service != "portal":
-        return []
+def _calls_env(service: str) -> list[dict[str, Any]]:
+    """The services whose APIs ``service`` calls (``network.CALLS``: the portal's pages, and the
+    dossier check's data keys): their URLs, through their Services here."""
     return [
         {
             "name": f"ACTIEPUNTEN_{other.upper()}_URL",
             "value": f"http://actiepunten-{other}:{SERVICES[other].port}",
         }
-        for other in ("scenario", "dossiercontrole")
+        for other in network.CALLS.get(service, ())
     ]
 
 
@@ -283,7 +282,7 @@ def service_resources(service: str) -> list[dict[str, Any]]:
             {"name": "OTEL_SERVICE_NAME", "value": name},
             {"name": "ACTIEPUNTEN_SHUTDOWN_GRACE_SECONDS", "value": str(SHUTDOWN_GRACE_SECONDS)},
             {"name": "ACTIEPUNTEN_SHUTDOWN_DRAIN_SECONDS", "value": str(SHUTDOWN_DRAIN_SECONDS)},
-            *_web_pages_env(service),
+            *_calls_env(service),
             *_mail_env(service),
             *kafka_env(service),
             *kek_env,

@@ -24,9 +24,14 @@ POSTGRES_CLUSTER = "actiepunten-db"  # the CloudNativePG Cluster of base/postgre
 SMTP_PORTS = (25, 465, 587)
 HTTPS = 443
 
-CALLS: dict[str, tuple[str, ...]] = {"portal": ("scenario", "dossiercontrole")}
+CALLS: dict[str, tuple[str, ...]] = {
+    "portal": ("scenario", "dossiercontrole"),
+    "scenario": ("dossiercontrole",),
+    "notification": ("dossiercontrole",),
+}
 """Whose HTTP API a service calls: the portal's pages call the dossier check and the scenario
-service (``generate._web_pages_env`` gives it their URLs; a unit test ties the two)."""
+service; the portal, the scenario and the notification service ask the dossier check for data
+keys (SPEC section 11) (``generate._calls_env`` gives each their URLs from here)."""
 
 WEB_FACING = "portal"
 """The one service the ingress reaches (the pages and the portal API)."""

@@ -10,12 +10,13 @@ integration events are sealed with its key, looked up by the aggregate's id or b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +26,12 @@ from uuid import UUID
 import psycopg
 from cryptography.exceptions import InvalidTag
 
-from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, new_data_key
+from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, is_sealed, new_data_key
 from servicekit.domain import DomainError
-from servicekit.sealing import GONE, Gone
+from servicekit.sealing import GONE, Gone, open_published, published_context
 from servicekit.settings import Settings
 from services.dossiercontrole_service.domainmodel import DossierCheck
+from shared.events.personal import personal_values
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +155,30 @@ class DataKeys:
         self._keep(aggregate_id, found)
         return found
 
-    def ensure(self, aggregate: Any) -> None:
-        if not isinstance(aggregate, DossierCheck):
-            return
-        kept = self._kept.get(aggregate.id)
-        if kept is not None and kept[1] is not None:
-            return
-        try:
-            self.key_for(aggregate.tenant, aggregate.dossier_id)
-        except KeyErased:
-            self._keep(aggregate.id, GONE)
+    def ensure(self, aggregates: Sequence[Any]) -> None:
+        for aggregate in aggregates:
+            if not isinstance(aggregate, DossierCheck):
+                continue
+            kept = self._kept.get(aggregate.id)
+            if kept is not None and kept[1] is not None:
+                continue
+            try:
+                self.key_for(aggregate.tenant, aggregate.dossier_id)
+            except KeyErased:
+                self._keep(aggregate.id, GONE)
+
+    def made(self, tenant: str, dossier_ids: list[str]) -> dict[str, bytes | Gone]:
+        """``many``, and a key made now for each dossier that has none (an erased one stays
+        erased): what another store that seals a dossier's personal data asks for (the scenario
+        service may hear of a dossier before the dossier check does)."""
+        found = self.many(tenant, dossier_ids)
+        for dossier in dossier_ids:
+            if dossier not in found:
+                try:
+                    found[dossier] = self.key_for(tenant, dossier)
+                except KeyErased:  # erased by a replica meanwhile
+                    found[dossier] = GONE
+        return found
 
     def published_key(self, tenant: str, dossier_id: str) -> bytes | Gone | None:
         return self.key_of(DossierCheck.create_id(tenant, dossier_id))
@@ -201,6 +217,40 @@ class DataKeys:
                 (again.kek_id, again.blob, tenant, dossier_id, kek_id),
             )
         return len(rows)
+
+
+class OpenedHere:
+    """Opens the sealed personal fields of what the dossier check consumes (the scenario
+    service's ``DocumentRequested``, sealed with keys it asked of this service) with its own
+    ``DataKeys``, in process: the consumer's ``opener``."""
+
+    def __init__(self, keys: DataKeys) -> None:
+        self.keys = keys
+
+    async def open(self, events: Sequence[Any]) -> list[Any]:
+        sealed = [_sealed(event) for event in events]
+        wanted: dict[str, set[str]] = {}
+        for event, is_sealed_event in zip(events, sealed, strict=True):
+            if is_sealed_event:
+                wanted.setdefault(event.tenantid, set()).add(event.dossierid)
+        found: dict[tuple[str, str], bytes | Gone] = {}
+        for tenant, dossiers in wanted.items():
+            keys = await asyncio.to_thread(self.keys.many, tenant, sorted(dossiers))
+            found.update({(tenant, dossier): key for dossier, key in keys.items()})
+        return [
+            open_published(  # a dossier without a key (none was made): read as erased
+                event,
+                found.get((event.tenantid, event.dossierid)),
+                published_context(event.tenantid, event.dossierid),
+            )
+            if is_sealed_event
+            else event
+            for event, is_sealed_event in zip(events, sealed, strict=True)
+        ]
+
+
+def _sealed(event: Any) -> bool:
+    return event.dossierid is not None and any(is_sealed(v) for v in personal_values(event))
 
 
 class _Database(Protocol):

@@ -196,6 +196,12 @@ class DataKeysIn(BaseModel):
     dossier_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         min_length=1, max_length=MAX_KEYS_AT_ONCE
     )
+    make: bool = Field(
+        default=False,
+        description="Make a key now for each dossier that has none (not for an erased one: "
+        "it stays in `erased`), for a service that seals a dossier's personal data itself "
+        "and may hear of the dossier before the dossier check does.",
+    )
 
 
 class DataKeysOut(BaseModel):
@@ -212,10 +218,14 @@ class DataKeysOut(BaseModel):
 @router.post("/data-keys", response_model=DataKeysOut, responses=errors(422))
 async def data_keys_of(body: DataKeysIn, who: Service, request: Request) -> DataKeysOut:
     """Up to 1,000 dossiers' data keys at once (`service` tokens only), as `GET
-    /dossiers/{id}/data-key` gives one: a consumer replaying a topic asks once per batch."""
+    /dossiers/{id}/data-key` gives one: a consumer replaying a topic asks once per batch.
+    With `"make": true` a dossier without a key gets one now, whether or not the dossier check
+    has heard of it (the scenario service seals an adviser's request with it before the
+    request reaches the dossier check): `unknown` is then empty, and an erased dossier stays
+    erased (no new key)."""
     keys: DataKeys = request.app.state.data_keys
     wanted = list(dict.fromkeys(body.dossier_ids))
-    found = await asyncio.to_thread(keys.many, who.tenant, wanted)
+    found = await asyncio.to_thread(keys.made if body.make else keys.many, who.tenant, wanted)
     return DataKeysOut(
         keys={d: base64.b64encode(k).decode() for d, k in found.items() if isinstance(k, bytes)},
         erased=[d for d, k in found.items() if not isinstance(k, bytes)],

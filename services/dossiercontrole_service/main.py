@@ -10,7 +10,7 @@ from servicekit.settings import Settings
 from services.dossiercontrole_service import kafka, settings
 from services.dossiercontrole_service.application import DossierChecks
 from services.dossiercontrole_service.blobstore import Blobs, BlobStore, PostgresBlobStore
-from services.dossiercontrole_service.data_keys import data_keys
+from services.dossiercontrole_service.data_keys import OpenedHere, data_keys
 from services.dossiercontrole_service.evidence import Evidence
 from services.dossiercontrole_service.evidence_http import router as evidence_router
 from services.dossiercontrole_service.files import router as files_router
@@ -30,7 +30,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     keys = data_keys(config)
     application = DossierChecks(env=config.eventstore_env("dossiercontrole"), keys=keys)
     runtime = Runtime(config)
-    runtime.event_sourced(application, kafka)
+    # The scenario service's requests are sealed with this service's keys: opened here.
+    runtime.event_sourced(application, kafka, opener=OpenedHere(keys).open)
     runtime.add_job("expiries", ExpiryScheduler(application).run)
     runtime.add_job("due-dates", DueScheduler(application).run)
     blobs = blob_store(config)

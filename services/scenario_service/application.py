@@ -13,7 +13,9 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from servicekit.eventstore import TrackedApplication, retried_on_conflict, stamp_trace
+from servicekit.dossier_keys import DossierKeys, KeySource, dossier_keys_for_store
+from servicekit.eventstore import retried_on_conflict, stamp_trace
+from servicekit.sealing import KeyRing, SealedApplication
 from services.scenario_service.domainmodel import APPOINTMENT_SCOPE as APPOINTMENT_SCOPE
 from services.scenario_service.domainmodel import (
     Appointment,
@@ -132,15 +134,57 @@ class StartTriggered:
     starts_at: datetime | None = None
 
 
-class Scenarios(TrackedApplication):
-    """Scenario catalogue, scenario runs and document requests of every office."""
+PERSONAL_AGGREGATES = (DocumentRequest, Household, DocumentList)
+"""The aggregates that hold a dossier's personal data: an adviser's title and instructions, the
+persons' names, a lender's item titles and instructions. Each is sealed with its dossier's key;
+the others (catalogue, runs, appointments) hold the office's templates and ids only."""
+
+STORED_PERSONAL = frozenset({"title", "instructions", "name"})
+"""The attribute names of those aggregates' stored state whose text is personal (at any depth:
+a household person's ``name``, a list item's ``title``)."""
+
+STORED_NOT_PERSONAL = frozenset(
+    {
+        "_type_", "_data_", "tenant", "dossier_id", "id", "type", "scope", "role", "by",
+        "document_type", "requested_by", "due_at", "period", "reference", "received_from",
+        "due_in", "periods", "originator_topic", "_traceparent", "action_point",
+    }
+)  # fmt: skip
+"""The other attribute names that hold text in those states (``tests/unit/test_sealing.py``)."""
+
+
+def holds_personal(aggregate: Any) -> bool:
+    return isinstance(aggregate, PERSONAL_AGGREGATES)
+
+
+class Scenarios(SealedApplication):
+    """Scenario catalogue, scenario runs and document requests of every office.
+
+    The personal data of a dossier (``PERSONAL_AGGREGATES``) is stored and published sealed with
+    the dossier's data key, which the dossier check keeps and gives (``servicekit.dossier_keys``;
+    a store in memory keeps its keys in memory). ``key_source``: where the keys are instead
+    (tests)."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "ORIGINATOR_ID_TYPE": "uuid"}
+    stored_personal = STORED_PERSONAL
+    keys: DossierKeys
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, key_source: KeySource | None = None
+    ) -> None:
+        self._key_source = key_source
         super().__init__(env)
         self._read_copies: LRUCache[str, ScenarioCatalogue] = LRUCache(maxsize=1000)
         self._read_copies_lock = threading.Lock()
+
+    def construct_key_ring(self) -> KeyRing:
+        return dossier_keys_for_store(
+            self.env, holds_personal, name="scenario", source=self._key_source
+        )
+
+    def close(self) -> None:
+        self.keys.close()
+        super().close()
 
     # --- catalogue (admin) ---------------------------------------------------------------------
 

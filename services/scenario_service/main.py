@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.dossier_keys import HttpKeySource, KeySource
 from servicekit.pgsetup import assembled
 from servicekit.runtime import Runtime, http_app, serve
-from servicekit.settings import Settings
+from servicekit.settings import Settings, service_url
 from services.scenario_service import kafka, settings
 from services.scenario_service.application import Scenarios
 from services.scenario_service.http import router
@@ -15,9 +16,14 @@ from services.scenario_service.scheduler import RunScheduler
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(config: Settings | None = None) -> FastAPI:
+def create_app(config: Settings | None = None, key_source: KeySource | None = None) -> FastAPI:
+    """``key_source``: where the dossiers' data keys are; the dossier check's ``POST
+    /data-keys`` unless given (a test's keys in memory)."""
     config = config or settings.load()
-    application = Scenarios(env=config.eventstore_env("scenario"))
+    keys = key_source or HttpKeySource(
+        service_url("dossiercontrole"), config.jwt_secret, name=config.service
+    )
+    application = Scenarios(env=config.eventstore_env("scenario"), key_source=keys)
     runtime = Runtime(config)
     runtime.event_sourced(application, kafka)
     runtime.add_job("scheduler", RunScheduler(application).run)

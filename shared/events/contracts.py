@@ -340,7 +340,7 @@ class DocumentRequestedData(_Data):
     dossier_id: Identifier
     subject: Subject
     document_type: DocumentTypeCode
-    title: str | None = None
+    title: str | Sealed | None = None
     action_point: ActionPointRule = "by_document_type"
     source: Literal["scenario", "manual", "document_list"]
     run_id: UUID | None = None
@@ -354,7 +354,7 @@ class DocumentRequestedData(_Data):
     # Added within dataversion 2 (SPEC section 9; absent when unset): the period it covers and
     # a note to the client. The person is the subject's.
     period: Period | None = None
-    instructions: Instructions | None = None
+    instructions: Instructions | Sealed | None = None
 
 
 # --- actiepunten.dossiercontrole.v1 ------------------------------------------------------------

@@ -359,6 +359,13 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System
     assert many.status_code == 200, many.text
     assert (many.json()["erased"], many.json()["unknown"]) == (["dossier-partner-1"], ["nobody"])
     assert list(many.json()["keys"]) == ["dossier-partner-2"]
+    # The scenario service asks with "make": a dossier without a key gets one, an erased one not.
+    made = system.post(
+        "dossiercontrole", "/data-keys", office.headers("service"), json={**ids, "make": True}
+    )
+    assert made.status_code == 200, made.text
+    assert (made.json()["erased"], made.json()["unknown"]) == (["dossier-partner-1"], [])
+    assert sorted(made.json()["keys"]) == ["dossier-partner-2", "nobody"]
     assert system.post("dossiercontrole", "/data-keys", office.adviser, json=ids).status_code == 403
     empty = system.post(
         "dossiercontrole", "/data-keys", office.headers("service"), json={"dossier_ids": []}
@@ -379,3 +386,105 @@ def test_an_admin_erases_a_closed_dossier_and_a_shared_file_stays(system: System
 
 def _has(found: set[str], dossier: str) -> None:
     assert dossier in found, found
+
+
+# --- the scenario service's personal fields: sealed on its topic, erased with the dossier ------
+
+REQUEST_TITLE = "Bankafschrift Jan de Vries, rekening bij de Rabobank"
+REQUEST_NOTE = "Jan, graag ook de pagina met het saldo van 1 januari"
+NAMES = ("Jan de Vries", "Sanne de Vries")
+
+
+def _scenario_records(system: System, office: Office, dossier: str, count: int) -> list[Any]:
+    """The dossier's ``DocumentRequested`` records on the scenario topic, raw, once there are
+    ``count`` of them (a republish adds copies)."""
+
+    def enough(found: list[dict[str, Any]]) -> bool:
+        mine = [e for e in found if e["dossierid"] == dossier and e["type"] == "DocumentRequested"]
+        return len(mine) >= count
+
+    events = read_events(system.bootstrap_servers, topics.SCENARIO, office.tenant, until=enough)
+    return [e for e in events if e["dossierid"] == dossier and e["type"] == "DocumentRequested"]
+
+
+def test_an_advisers_personal_request_is_sealed_on_the_scenario_topic_and_erased_with_the_dossier(
+    system: System,
+) -> None:
+    office = system.office()
+    dossier = "dossier-bankafschrift"
+    # The adviser names the household and asks for a document in words about the client, for a
+    # dossier the dossier check has not heard of yet.
+    persons = [{"role": "aanvrager", "name": NAMES[0]}, {"role": "partner", "name": NAMES[1]}]
+    household = system.put(
+        "scenario", f"/dossiers/{dossier}/household", office.adviser, json={"persons": persons}
+    )
+    assert household.status_code == 200, household.text
+    requested = system.post(
+        "scenario",
+        "/document-requests",
+        office.adviser,
+        json={
+            "dossier_id": dossier,
+            "subject": product(),
+            "document_type": "bankafschrift",
+            "title": REQUEST_TITLE,
+            "instructions": REQUEST_NOTE,
+            "action_point": True,
+        },
+    )
+    assert requested.status_code == 201, requested.text
+
+    # On the scenario topic the title and the instructions are sealed with the dossier's key.
+    [record] = _scenario_records(system, office, dossier, 1)
+    assert not {REQUEST_TITLE, REQUEST_NOTE, *NAMES} & set(_texts(record))
+    sealed_title, sealed_note = record["data"]["title"], record["data"]["instructions"]
+    assert open_sealed(system, office, dossier, sealed_title) == REQUEST_TITLE
+    assert open_sealed(system, office, dossier, sealed_note) == REQUEST_NOTE
+
+    # The dossier check and the client's portal show them plain.
+    def shown() -> None:
+        documents = system.documents(office, dossier)
+        assert [(d["title"], d.get("instructions")) for d in documents] == [
+            (REQUEST_TITLE, REQUEST_NOTE)
+        ]
+        assert [p["title"] for p in system.portal_all(office, dossier)] == [REQUEST_TITLE]
+
+    eventually(shown, timeout=30)
+    names = system.get("scenario", f"/dossiers/{dossier}/household", office.adviser).json()
+    assert [p["name"] for p in names["persons"]] == list(NAMES)
+
+    # The adviser closes the dossier, the admin erases it.
+    closed = system.post(
+        "dossiercontrole",
+        f"/dossiers/{dossier}/close",
+        office.adviser,
+        json={"outcome": "withdrawn"},
+    )
+    assert closed.status_code == 200, closed.text
+    erased = system.post("dossiercontrole", f"/dossiers/{dossier}/erase", office.admin)
+    assert erased.status_code == 200, erased.text
+
+    # The history reads the scenario service's store as erased too (a fresh process).
+    # (The notification service's store still holds the action point's title in its digest's
+    # items: not sealed yet, README "Not sealed".)
+    history = actiepunten(system, "dossier", "history", dossier, "--tenant", office.tenant)
+    ours = [line for line in history.splitlines() if " scenario " in line or "dossierc" in line]
+    assert any("DocumentRequest.Requested" in line for line in ours), history
+    assert any("title=[gewist]" in line for line in ours), history
+    for text in (REQUEST_TITLE, REQUEST_NOTE, *NAMES):
+        assert not [line for line in ours if text in line], (text, history)
+
+    # A republish of the scenario service's log publishes the fields erased.
+    assert "republished" in actiepunten(system, "republish", "scenario")
+    again = _scenario_records(system, office, dossier, 2)
+    assert {e["data"]["title"] for e in again} == {sealed_title, "[gewist]"}
+    assert {e["data"]["instructions"] for e in again} == {sealed_note, "[gewist]"}
+    assert not {REQUEST_TITLE, REQUEST_NOTE, *NAMES} & {t for e in again for t in _texts(e)}
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return [value] if isinstance(value, str) else []

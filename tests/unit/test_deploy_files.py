@@ -304,17 +304,18 @@ def test_compose_runs_each_service_on_postgresql_after_the_topics_exist() -> Non
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
 
-def test_compose_points_the_portals_pages_at_the_services_the_kubernetes_portal_calls() -> None:
-    # The services the pages call are those generate.py gives the portal's Deployment; compose
-    # names them by their compose service instead of their Kubernetes Service.
-    calls = [e["name"] for e in _generator()._web_pages_env("portal")]
-    assert calls, "the portal calls no API"
-    environment = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["portal"][
-        "environment"
-    ]
-    for variable in calls:
-        other = variable.removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
-        assert environment[variable] == f"http://{other}:{SERVICES[other].port}"
+def test_compose_points_each_service_at_the_services_the_kubernetes_one_calls() -> None:
+    # The services a service calls (the portal's pages; the dossier check's data keys) are
+    # those generate.py gives its Deployment; compose names them by their compose service
+    # instead of their Kubernetes Service.
+    assert _generator()._calls_env("portal"), "the portal calls no API"
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    for service in SERVICES:
+        calls = [e["name"] for e in _generator()._calls_env(service)]
+        environment = services[service]["environment"]
+        for variable in calls:
+            other = variable.removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
+            assert environment.get(variable) == f"http://{other}:{SERVICES[other].port}", service
 
 
 def test_the_alerts_watch_metrics_the_services_export() -> None:
@@ -331,7 +332,7 @@ def test_the_network_policies_let_the_portal_reach_the_apis_its_pages_call() -> 
     network = _module("network")
     calls = {
         e["name"].removeprefix("ACTIEPUNTEN_").removesuffix("_URL").lower()
-        for e in _generator()._web_pages_env("portal")
+        for e in _generator()._calls_env("portal")
     }
     assert set(network.CALLS["portal"]) == calls
     policies = {

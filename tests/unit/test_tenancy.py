@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servicekit.auth import issue_token
+from servicekit.dossier_keys import MemoryKeySource
 from servicekit.eventstore import AggregateOfAnotherOffice
 from servicekit.settings import Settings
 from services.dossiercontrole_service import main as dossiercontrole_main
@@ -297,6 +298,8 @@ def service(main: Any, name: str, data_dir: Path) -> TestClient:
     settings = Settings(
         service=name, data_dir=data_dir, kafka_bootstrap_servers="unused:9092", jwt_secret=SECRET
     )
+    if name == "scenario":  # the dossier check's data keys: kept in memory here
+        return TestClient(main.create_app(settings, key_source=MemoryKeySource()))
     return TestClient(main.create_app(settings))
 
 
