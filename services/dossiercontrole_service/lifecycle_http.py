@@ -215,7 +215,7 @@ class DataKeysOut(BaseModel):
     unknown: list[str]
 
 
-@router.post("/data-keys", response_model=DataKeysOut, responses=errors(422))
+@router.post("/data-keys", response_model=DataKeysOut, responses=errors(400, 413))
 async def data_keys_of(body: DataKeysIn, who: Service, request: Request) -> DataKeysOut:
     """Up to 1,000 dossiers' data keys at once (`service` tokens only), as `GET
     /dossiers/{id}/data-key` gives one: a consumer replaying a topic asks once per batch.

@@ -21,8 +21,9 @@ from services.dossiercontrole_service.scheduler import DueScheduler, ExpirySched
 
 # Room for the multipart framing around the file: boundaries, part headers, a long filename.
 MULTIPART_ALLOWANCE = 64 * 1024
-# A dossier's closing, retention and erasure take small JSON bodies only.
-MAX_LIFECYCLE_BODY_BYTES = 64 * 1024
+# A dossier's closing, retention and erasure take small JSON bodies; a batch of data keys asks
+# for up to 1,000 dossier ids of up to 200 characters.
+MAX_LIFECYCLE_BODY_BYTES = 256 * 1024
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

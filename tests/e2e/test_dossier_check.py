@@ -22,6 +22,7 @@ from tests.support import (
     Office,
     System,
     eventually,
+    open_sealed,
     pdf_file,
     product,
     read_events,
@@ -359,9 +360,11 @@ def test_the_filename_is_only_metadata_and_files_are_stored_by_content(
     assert stored_blob(system, digest) == content
     assert not [p for p in system.data_dir.rglob("*") if p.name in {"passwd", "loon.pdf"}]
 
-    # The events carry the file's metadata, not its bytes.
+    # The events carry the file's metadata, not its bytes; the filename sealed (it is personal).
     events = published(kafka, office, lambda found: types_of(found).count("DocumentUploaded") >= 2)
     files = [e["data"]["file"] for e in events if e["type"] == "DocumentUploaded"]
+    for file in files:
+        file["filename"] = open_sealed(system, office, "dossier-1", file["filename"])
     assert files == [
         {"sha256": digest, "size": len(content), "content_type": "application/pdf", "filename": n}
         for n in ("passwd", "loon.pdf")
