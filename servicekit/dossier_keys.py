@@ -15,7 +15,6 @@ that time); a dossier check that does not answer is ``KeysUnreachable``. A store
 
 from __future__ import annotations
 
-import base64
 import os
 import sqlite3
 import threading
@@ -27,10 +26,10 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
-import psycopg
 
-from servicekit.auth import issue_token
 from servicekit.crypto import new_data_key
+from servicekit.pgconn import KeptConnection
+from servicekit.sealed_events import ServiceTokens, keys_in
 from servicekit.sealing import GONE, Gone, KeysUnreachable
 
 KEEP_KEYS_SECONDS = 30.0
@@ -38,7 +37,6 @@ KEEP_KEYS_SECONDS = 30.0
 replicas do): a dossier erased there reads as erased here within that time."""
 MAX_AT_ONCE = 1000  # dossiers one ``POST /data-keys`` asks for (the route's limit)
 MAX_KEPT = 100_000  # keys and owners kept in memory (all forgotten beyond it)
-TOKEN_SECONDS = 3600
 
 Owner = tuple[str, str]
 """(tenant, dossier_id)"""
@@ -59,7 +57,7 @@ class HttpKeySource:
         self.secret = secret
         self.name = name
         self._client = httpx.Client(timeout=timeout)
-        self._tokens: dict[str, tuple[float, str]] = {}
+        self._tokens = ServiceTokens(secret, name)
 
     def keys(self, tenant: str, dossier_ids: list[str]) -> dict[str, bytes | Gone]:
         found: dict[str, bytes | Gone] = {}
@@ -71,7 +69,7 @@ class HttpKeySource:
         url = f"{self.base_url}/data-keys"
         if not self.secret:
             raise KeysUnreachable(f"ACTIEPUNTEN_JWT_SECRET is not set: cannot ask {url} for keys")
-        headers = {"Authorization": f"Bearer {self._token(tenant)}"}
+        headers = {"Authorization": f"Bearer {self._tokens.of(tenant)}"}
         try:
             response = self._client.post(
                 url, headers=headers, json={"dossier_ids": dossier_ids, "make": True}
@@ -85,21 +83,7 @@ class HttpKeySource:
                 f"the dossier check answered {response.status_code} for data keys ({url}): "
                 f"{response.text[:200]}"
             )
-        answer = response.json()
-        found: dict[str, bytes | Gone] = {
-            dossier: base64.b64decode(key) for dossier, key in answer["keys"].items()
-        }
-        found.update({dossier: GONE for dossier in answer["erased"]})
-        return found
-
-    def _token(self, tenant: str) -> str:
-        expires, token = self._tokens.get(tenant, (0.0, ""))
-        if expires < time.time() + 60:
-            token = issue_token(
-                self.secret, sub=self.name, tenant=tenant, role="service", ttl_seconds=TOKEN_SECONDS
-            )
-            self._tokens[tenant] = (time.time() + TOKEN_SECONDS, token)
-        return token
+        return keys_in(response.json())
 
     def close(self) -> None:
         self._client.close()
@@ -184,23 +168,11 @@ class PostgresOwners:
     def __init__(self, params: dict[str, Any], schema: str) -> None:
         self.params = params
         self.table = f'"{schema}".key_owners'
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._kept = KeptConnection(params)
+        self._connect = self._kept.connection
         with self._connect() as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.execute(_OWNERS.format(table=self.table))  # type: ignore[arg-type]
-
-    @contextmanager
-    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(**self.params, autocommit=True)
-            try:
-                yield self._conn
-            except psycopg.OperationalError:
-                self._conn.close()  # a broken connection: the next call opens a new one
-                self._conn = None
-                raise
 
     def _sql(self, sql: str) -> str:
         return sql.format(table=self.table).replace("?", "%s")
@@ -218,10 +190,7 @@ class PostgresOwners:
         return None if row is None else (row[0], row[1])
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._kept.close()
 
 
 class DossierKeys:

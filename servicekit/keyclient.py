@@ -9,9 +9,7 @@ retries the record (``servicekit.failures``), it never stores a field it could n
 
 from __future__ import annotations
 
-import base64
 import logging
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,8 @@ from servicekit.sealed_events import (
     GONE,
     Gone,
     KeysUnreachable,
+    ServiceTokens,
+    keys_in,
     open_published,
     published_context,
 )
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ERASURE = "DossierErased"
-TOKEN_SECONDS = 3600
 MAX_AT_ONCE = 1000  # dossiers a ``POST /data-keys`` asks for
 MAX_KEPT = 100_000  # keys kept in memory (all forgotten beyond it, and asked for again)
 
@@ -53,7 +52,7 @@ class DataKeyClient:
         self.secret = secret
         self.name = name
         self._keys: dict[tuple[str, str], bytes | Gone] = {}
-        self._tokens: dict[str, tuple[float, str]] = {}
+        self._tokens = ServiceTokens(secret, name)
         self._client: httpx.AsyncClient | None = None
 
     async def open(self, events: Sequence[Any]) -> list[Any]:
@@ -99,7 +98,7 @@ class DataKeyClient:
         """Keep the keys of ``dossiers`` (erased ones as ``GONE``); those the dossier check
         does not know (nothing of theirs opens now, and they are asked again)."""
         url = f"{self.base_url}/data-keys"
-        headers = {"Authorization": f"Bearer {self._token(tenant)}"}
+        headers = {"Authorization": f"Bearer {self._tokens.of(tenant)}"}
         import httpx  # on first use: a replay that meets no sealed field starts without it
 
         if self._client is None:
@@ -114,22 +113,9 @@ class DataKeyClient:
                 f"{response.text[:200]}"
             )
         answer = response.json()
-        for dossier, key in answer["keys"].items():
-            self._keep((tenant, dossier), base64.b64decode(key))
-        for dossier in answer["erased"]:
-            self._keep((tenant, dossier), GONE)
+        for dossier, key in keys_in(answer).items():
+            self._keep((tenant, dossier), key)
         return list(answer["unknown"])
-
-    def _token(self, tenant: str) -> str:
-        expires, token = self._tokens.get(tenant, (0.0, ""))
-        if expires < time.time() + 60:
-            from servicekit.auth import issue_token  # fastapi's: not for a replay's start
-
-            token = issue_token(
-                self.secret, sub=self.name, tenant=tenant, role="service", ttl_seconds=TOKEN_SECONDS
-            )
-            self._tokens[tenant] = (time.time() + TOKEN_SECONDS, token)
-        return token
 
     async def close(self) -> None:
         if self._client is not None:

@@ -4,6 +4,8 @@ publishes, opening them as a consumer reads. Light on imports: a replay loads it
 
 from __future__ import annotations
 
+import base64
+import time
 from typing import Any
 
 from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
@@ -49,3 +51,36 @@ def open_published(event: Any, key: bytes | Gone | None, context: str) -> Any:
     fields opened: the plain text with the dossier's key, ``ERASED`` without it."""
     known = key if isinstance(key, bytes) else None
     return with_personal_fields(event, lambda text: reveal(known, text, context))
+
+
+TOKEN_SECONDS = 3600
+
+
+class ServiceTokens:
+    """``service`` tokens of this service for each office, signed with the JWT secret, made
+    again a minute before they expire: how our services ask the dossier check for keys."""
+
+    def __init__(self, secret: str, name: str) -> None:
+        self.secret = secret
+        self.name = name
+        self._tokens: dict[str, tuple[float, str]] = {}
+
+    def of(self, tenant: str) -> str:
+        expires, token = self._tokens.get(tenant, (0.0, ""))
+        if expires < time.time() + 60:
+            from servicekit.auth import issue_token  # fastapi's: not for a replay's start
+
+            token = issue_token(
+                self.secret, sub=self.name, tenant=tenant, role="service", ttl_seconds=TOKEN_SECONDS
+            )
+            self._tokens[tenant] = (time.time() + TOKEN_SECONDS, token)
+        return token
+
+
+def keys_in(answer: dict[str, Any]) -> dict[str, bytes | Gone]:
+    """The keys of a ``POST /data-keys`` answer by dossier, ``GONE`` for an erased one."""
+    found: dict[str, bytes | Gone] = {
+        dossier: base64.b64decode(key) for dossier, key in answer["keys"].items()
+    }
+    found.update({dossier: GONE for dossier in answer["erased"]})
+    return found

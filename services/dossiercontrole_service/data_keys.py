@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-import psycopg
 from cryptography.exceptions import InvalidTag
 
 from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, is_sealed, new_data_key
 from servicekit.domain import DomainError
+from servicekit.pgconn import KeptConnection
 from servicekit.sealing import GONE, Gone, open_published, published_context
 from servicekit.settings import Settings
 from services.dossiercontrole_service.domainmodel import DossierCheck
@@ -303,23 +303,10 @@ class PostgresKeys:
     def __init__(self, params: dict[str, Any], schema: str) -> None:
         self.params = params
         self.table = f'"{schema}".data_keys'
-        self.lock = threading.Lock()
-        self.conn: psycopg.Connection[Any] | None = None
+        self._connection = KeptConnection(params).connection
         with self._connection() as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.execute(_SCHEMA.format(table=self.table, blob="bytea"))
-
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self.lock:
-            if self.conn is None or self.conn.closed:
-                self.conn = psycopg.connect(**self.params, autocommit=True)
-            try:
-                yield self.conn
-            except psycopg.OperationalError:
-                self.conn.close()  # lost: the next statement connects again
-                self.conn = None
-                raise
 
     def add_aggregate_column(self) -> None:
         with self._connection() as conn:
