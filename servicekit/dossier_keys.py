@@ -28,7 +28,7 @@ from uuid import UUID
 import httpx
 
 from servicekit.crypto import new_data_key
-from servicekit.pgconn import KeptConnection
+from servicekit.pgconn import KeptConnection, params_of_store
 from servicekit.sealed_events import ServiceTokens, keys_in
 from servicekit.sealing import GONE, Gone, KeysUnreachable
 
@@ -295,14 +295,7 @@ def dossier_keys_for_store(
     dbname = env.get("SQLITE_DBNAME") or ""
     owners: OwnerTable
     if module.endswith("postgres"):
-        params = {
-            "host": env.get("POSTGRES_HOST") or "127.0.0.1",
-            "port": int(env.get("POSTGRES_PORT") or "5432"),
-            "user": env.get("POSTGRES_USER") or "postgres",
-            "password": env.get("POSTGRES_PASSWORD") or None,
-            "dbname": env.get("POSTGRES_DBNAME") or "actiepunten",
-            "connect_timeout": 5,
-        }
+        params = params_of_store(env)
         owners = PostgresOwners(params, env.get("POSTGRES_SCHEMA") or "public")
     elif module.endswith("sqlite") and "memory" not in dbname:
         store = Path(dbname).resolve()

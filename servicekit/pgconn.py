@@ -5,11 +5,24 @@ statement at a time; a lost connection is closed and the next statement opens a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+
+
+def params_of_store(env: Mapping[str, str]) -> dict[str, Any]:
+    """psycopg's connection parameters of a PostgreSQL store given by its ``eventsourcing``
+    environment (``POSTGRES_*``), for a side table beside it."""
+    return {
+        "host": env.get("POSTGRES_HOST") or "127.0.0.1",
+        "port": int(env.get("POSTGRES_PORT") or "5432"),
+        "user": env.get("POSTGRES_USER") or "postgres",
+        "password": env.get("POSTGRES_PASSWORD") or None,
+        "dbname": env.get("POSTGRES_DBNAME") or "actiepunten",
+        "connect_timeout": 5,
+    }
 
 
 class KeptConnection:

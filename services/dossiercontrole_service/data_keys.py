@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 
 from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, is_sealed, new_data_key
 from servicekit.domain import DomainError
-from servicekit.pgconn import KeptConnection
+from servicekit.pgconn import KeptConnection, params_of_store
 from servicekit.sealing import GONE, Gone, open_published, published_context
 from servicekit.settings import Settings
 from services.dossiercontrole_service.domainmodel import DossierCheck
@@ -346,14 +346,7 @@ def keys_for_store(env: Mapping[str, str]) -> DataKeys:
     module = env.get("PERSISTENCE_MODULE") or ""
     data_dir = Path(os.environ.get("ACTIEPUNTEN_DATA_DIR", ".data")).resolve()
     if module.endswith("postgres"):
-        params = {
-            "host": env.get("POSTGRES_HOST") or "127.0.0.1",
-            "port": int(env.get("POSTGRES_PORT") or "5432"),
-            "user": env.get("POSTGRES_USER") or "postgres",
-            "password": env.get("POSTGRES_PASSWORD") or None,
-            "dbname": env.get("POSTGRES_DBNAME") or "actiepunten",
-            "connect_timeout": 5,
-        }
+        params = params_of_store(env)
         db: _Database = PostgresKeys(params, env.get("POSTGRES_SCHEMA") or "public")
         return DataKeys(_keks(data_dir, shared=False), db)  # the service itself warns
     dbname = env.get("SQLITE_DBNAME") or ""
