@@ -1,6 +1,7 @@
 """py-spy profiles of the services during a bench part, when ``BENCH_PYSPY=<dir>`` is set (py-spy
 is pip-installed into the venv; it is not a dependency). Each service's samples (``--gil``: only
-the thread holding the GIL, the CPU Python spends) go to ``<dir>/<part>-<store>-<service>.txt``
+the thread holding the GIL, the CPU Python spends; ``BENCH_PYSPY_IDLE=1``: every thread, waiting
+too) go to ``<dir>/<part>-<store>-<service>.txt``
 as collapsed stacks; ``python -m bench.profiles FILE...`` prints where the time went: the
 functions with the most samples inside them (inclusive) and on top (self).
 """
@@ -30,7 +31,10 @@ def profiled(system: System, part: str) -> Iterator[None]:
     out = Path(where)
     out.mkdir(parents=True, exist_ok=True)
     store = system.env.get("ACTIEPUNTEN_PERSISTENCE", "sqlite")
-    command = [spy, "record", "--gil", "-r", "100", "-f", "raw", "--nonblocking"]
+    # ``BENCH_PYSPY_IDLE=1``: every thread, waiting ones too (where a pipeline waits, not only
+    # where it spends CPU).
+    mode = ["--idle"] if os.environ.get("BENCH_PYSPY_IDLE") else ["--gil"]
+    command = [spy, "record", *mode, "-r", "100", "-f", "raw", "--nonblocking"]
     spies = [
         subprocess.Popen(
             [*command, "-p", str(process.pid), "-o", str(out / f"{part}-{store}-{name}.txt")],

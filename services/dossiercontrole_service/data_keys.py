@@ -83,17 +83,27 @@ class DataKeys:
         found = self.get(tenant, dossier_id)
         if found is not None:
             return found
-        wrapped = self.keks.wrap(new_data_key())
-        aggregate_id = DossierCheck.create_id(tenant, dossier_id)
-        self.db.run(
-            "INSERT INTO {table} (tenant, dossier_id, aggregate_id, kek_id, wrapped, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO NOTHING",
-            (tenant, dossier_id, str(aggregate_id), wrapped.kek_id, wrapped.blob, _now()),
-        )
+        self._insert_new(tenant, [dossier_id])
         made = self.get(tenant, dossier_id)  # ours, or a replica's made at the same moment
         assert made is not None
-        self._keep(aggregate_id, made)
+        self._keep(DossierCheck.create_id(tenant, dossier_id), made)
         return made
+
+    def _insert_new(self, tenant: str, dossier_ids: Sequence[str]) -> None:
+        """A new key for each of ``dossier_ids``, in one transaction (one commit, one fsync: a
+        batch of new dossiers asks for its keys at once); one that has a row already (a
+        replica's key made at the same moment, or an erased dossier's) keeps it."""
+        at = _now()
+        rows = []
+        for dossier_id in dossier_ids:
+            wrapped = self.keks.wrap(new_data_key())
+            aggregate_id = DossierCheck.create_id(tenant, dossier_id)
+            rows.append((tenant, dossier_id, str(aggregate_id), wrapped.kek_id, wrapped.blob, at))
+        self.db.run_many(
+            "INSERT INTO {table} (tenant, dossier_id, aggregate_id, kek_id, wrapped, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, dossier_id) DO NOTHING",
+            rows,
+        )
 
     def get(self, tenant: str, dossier_id: str) -> bytes | None:
         """The dossier's data key; None when it never had one; ``KeyErased`` once erased."""
@@ -156,28 +166,32 @@ class DataKeys:
         return found
 
     def ensure(self, aggregates: Sequence[Any]) -> None:
+        """Every dossier check in ``aggregates`` has its key (made now, all in one transaction,
+        for those that have none; an erased dossier's reads as ``GONE``)."""
+        wanted: dict[str, set[str]] = {}
         for aggregate in aggregates:
             if not isinstance(aggregate, DossierCheck):
                 continue
             kept = self._kept.get(aggregate.id)
             if kept is not None and kept[1] is not None:
                 continue
-            try:
-                self.key_for(aggregate.tenant, aggregate.dossier_id)
-            except KeyErased:
-                self._keep(aggregate.id, GONE)
+            wanted.setdefault(aggregate.tenant, set()).add(aggregate.dossier_id)
+        for tenant, dossiers in wanted.items():
+            self.made(tenant, sorted(dossiers))
 
     def made(self, tenant: str, dossier_ids: list[str]) -> dict[str, bytes | Gone]:
         """``many``, and a key made now for each dossier that has none (an erased one stays
-        erased): what another store that seals a dossier's personal data asks for (the scenario
-        service may hear of a dossier before the dossier check does)."""
+        erased), in one transaction: what another store that seals a dossier's personal data
+        asks for (the scenario service may hear of a dossier before the dossier check does)."""
         found = self.many(tenant, dossier_ids)
-        for dossier in dossier_ids:
-            if dossier not in found:
-                try:
-                    found[dossier] = self.key_for(tenant, dossier)
-                except KeyErased:  # erased by a replica meanwhile
-                    found[dossier] = GONE
+        missing = [dossier for dossier in dossier_ids if dossier not in found]
+        if missing:
+            self._insert_new(tenant, missing)
+            found.update(self.many(tenant, missing))  # ours, or a replica's made meanwhile
+            if any(dossier not in found for dossier in missing):
+                raise KeysUnavailable("a data key was made but is not in the table")
+        for dossier, key in found.items():
+            self._keep(DossierCheck.create_id(tenant, dossier), key)
         return found
 
     def published_key(self, tenant: str, dossier_id: str) -> bytes | Gone | None:
@@ -258,6 +272,9 @@ class _Database(Protocol):
 
     def run(self, sql: str, params: tuple[Any, ...]) -> None: ...
 
+    def run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``sql`` once for each of ``rows``, in one transaction."""
+
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def add_aggregate_column(self) -> None: ...
@@ -291,6 +308,10 @@ class SqliteKeys:
         with self._connect() as conn:
             conn.execute(sql.format(table="data_keys"), params)
 
+    def run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._connect() as conn:  # one transaction: committed (or rolled back) at its end
+            conn.executemany(sql.format(table="data_keys"), rows)
+
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._connect() as conn:
             return list(conn.execute(sql.format(table="data_keys"), params))
@@ -318,6 +339,10 @@ class PostgresKeys:
     def run(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._connection() as conn:
             conn.execute(self._sql(sql), params)  # type: ignore[arg-type]
+
+    def run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
