@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := 0.13.8
+# psycopg's C extension (extra `pg-c`) where it can be built: a C compiler and libpq's headers
+# (`pg_config`; Debian: gcc, libpq-dev). .ci/run and the image always have them; without them
+# psycopg runs its pure-Python layer (slower on PostgreSQL, the same otherwise).
+PG_C   := $(if $(and $(shell command -v pg_config),$(shell command -v cc)),--extra pg-c)
 # The venv is installed from uv.lock (`uv sync --locked`); the stamp changes with either file.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)$(if $(PG_C),-c)
 
 # kustomize renders the Kubernetes overlays for `make lint`; built once from the Go module proxy
 # (about 40 s) into .cache/, since no registry we use ships it.
@@ -25,8 +29,9 @@ $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv==$(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never \
-		$(BIN)/uv sync -q --locked --compile-bytecode --extra test --extra lint --python $(BIN)/python \
-		|| { echo "make venv: is uv.lock behind pyproject.toml? run $(BIN)/uv lock" >&2; exit 1; }
+		$(BIN)/uv sync -q --locked --compile-bytecode --extra test --extra lint $(PG_C) \
+		--python $(BIN)/python \
+		|| { echo "make venv: uv sync failed: is uv.lock behind pyproject.toml (run $(BIN)/uv lock)? psycopg's C extension (extra pg-c) needs a C compiler and libpq-dev" >&2; exit 1; }
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

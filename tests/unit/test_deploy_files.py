@@ -231,6 +231,10 @@ def test_the_image_installs_from_the_lock_and_runs_as_a_user_with_an_exec_form_e
     entrypoint = re.search(r"^ENTRYPOINT (.+)$", final, re.MULTILINE)
     assert entrypoint and json.loads(entrypoint.group(1))[-1].endswith("/actiepunten")
     assert "uv sync --locked" in dockerfile
+    # psycopg's C extension in every install of the image, compiled in the build stage only.
+    syncs = re.findall(r"^RUN uv sync .*$", dockerfile, re.MULTILINE)
+    assert syncs and all("--extra pg-c" in sync for sync in syncs)
+    assert "gcc" not in final and "libpq5" in final
 
     # One uv version: the image's, make's and the lock's.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
