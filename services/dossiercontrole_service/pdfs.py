@@ -14,11 +14,10 @@ import io
 import logging
 from collections.abc import Sequence
 
-import img2pdf
-from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PyPdfError
-
 from servicekit.domain import Invalid
+
+# pypdf, img2pdf (with Pillow and pikepdf) are imported where a PDF is read or merged: together
+# about 40 MiB of a dossier check's memory, which most processes never need (P4 of issue 21).
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,9 @@ class PartNotMergeable(Invalid):
 
 def check_pdf(content: bytes, name: str = "the file") -> None:
     """Refuses a PDF that is password-protected or unreadable (``name`` says which file)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
@@ -54,6 +56,9 @@ def check_pdf(content: bytes, name: str = "the file") -> None:
 def merged_pdf(parts: Sequence[tuple[str, bytes]]) -> bytes:
     """One PDF of ``parts`` (content type, bytes) in their order: a PDF's pages as they are,
     a JPEG or PNG as a page of its own, at its own size."""
+    import img2pdf
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     for number, (content_type, content) in enumerate(parts, start=1):
         try:
