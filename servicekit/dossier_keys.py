@@ -29,14 +29,13 @@ import httpx
 
 from servicekit.crypto import new_data_key
 from servicekit.pgconn import KeptConnection, params_of_store
-from servicekit.sealed_events import ServiceTokens, keys_in
+from servicekit.sealed_events import Recent, ServiceTokens, keys_in
 from servicekit.sealing import GONE, Gone, KeysUnreachable
 
 KEEP_KEYS_SECONDS = 30.0
 """How long a key is kept in memory before the dossier check is asked again (as its own
 replicas do): a dossier erased there reads as erased here within that time."""
 MAX_AT_ONCE = 1000  # dossiers one ``POST /data-keys`` asks for (the route's limit)
-MAX_KEPT = 100_000  # keys and owners kept in memory (all forgotten beyond it)
 
 Owner = tuple[str, str]
 """(tenant, dossier_id)"""
@@ -128,25 +127,24 @@ _GET = "SELECT tenant, dossier_id FROM {table} WHERE aggregate_id = ?"
 
 
 class SqliteOwners:
-    """The owners in a SQLite file (None: in memory, for a store in memory)."""
+    """The owners in a SQLite file (None: in memory, for a store in memory), over one connection
+    kept open, one statement at a time (WAL: a commit is one fsync of the log)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.memory = sqlite3.connect(":memory:", check_same_thread=False) if path is None else None
+        self.conn = sqlite3.connect(
+            ":memory:" if path is None else str(path), timeout=30, check_same_thread=False
+        )
+        if path is not None:
+            self.conn.execute("PRAGMA journal_mode=WAL")
         with self._connect() as conn:
             conn.execute(_OWNERS.format(table="key_owners"))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            conn = self.memory or sqlite3.connect(str(self.path), timeout=30)
-            try:
-                with conn:
-                    yield conn
-            finally:
-                if conn is not self.memory:
-                    conn.close()
+        with self.lock, self.conn:
+            yield self.conn
 
     def add(self, owners: Mapping[UUID, Owner]) -> None:
         with self._connect() as conn:
@@ -159,6 +157,10 @@ class SqliteOwners:
         with self._connect() as conn:
             row = conn.execute(_GET.format(table="key_owners"), (str(aggregate_id),)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
 
 class PostgresOwners:
@@ -203,8 +205,8 @@ class DossierKeys:
         self.source = source
         self.owners = owners
         self.holds_personal = holds_personal
-        self._owners: dict[UUID, Owner | None] = {}
-        self._keys: dict[Owner, tuple[float, bytes | Gone]] = {}
+        self._owners: Recent[UUID, Owner | None] = Recent()
+        self._keys: Recent[Owner, tuple[float, bytes | Gone]] = Recent()
         self._lock = threading.Lock()
 
     def key_of(self, aggregate_id: UUID, *, fresh: bool = False) -> bytes | Gone | None:
@@ -229,7 +231,6 @@ class DossierKeys:
         if new:
             self.owners.add(new)  # before its events: a fresh process finds their key
             with self._lock:
-                self._trim(self._owners)
                 self._owners.update(new)
 
     def published_key(self, tenant: str, dossier_id: str) -> bytes | Gone | None:
@@ -237,10 +238,9 @@ class DossierKeys:
 
     def _owner(self, aggregate_id: UUID, *, fresh: bool) -> Owner | None:
         if not fresh and aggregate_id in self._owners:
-            return self._owners[aggregate_id]
+            return self._owners.get(aggregate_id)
         owner = self.owners.get(aggregate_id)
         with self._lock:
-            self._trim(self._owners)
             self._owners[aggregate_id] = owner
         return owner
 
@@ -260,16 +260,10 @@ class DossierKeys:
         found = self.source.keys(tenant, dossiers)
         until = time.monotonic() + KEEP_KEYS_SECONDS
         with self._lock:
-            self._trim(self._keys)
             for dossier in dossiers:
                 found.setdefault(dossier, GONE)  # a key it would not make: read as erased
                 self._keys[(tenant, dossier)] = (until, found[dossier])
         return found
-
-    @staticmethod
-    def _trim(kept: dict[Any, Any]) -> None:
-        if len(kept) > MAX_KEPT:
-            kept.clear()
 
     def close(self) -> None:
         for part in (self.source, self.owners):

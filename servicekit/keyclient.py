@@ -18,6 +18,7 @@ from servicekit.sealed_events import (
     GONE,
     Gone,
     KeysUnreachable,
+    Recent,
     ServiceTokens,
     keys_in,
     open_published,
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 ERASURE = "DossierErased"
 MAX_AT_ONCE = 1000  # dossiers a ``POST /data-keys`` asks for
-MAX_KEPT = 100_000  # keys kept in memory (all forgotten beyond it, and asked for again)
 
 
 def has_sealed(event: Any) -> bool:
@@ -51,7 +51,7 @@ class DataKeyClient:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.name = name
-        self._keys: dict[tuple[str, str], bytes | Gone] = {}
+        self._keys: Recent[tuple[str, str], bytes | Gone] = Recent()
         self._tokens = ServiceTokens(secret, name)
         self._client: httpx.AsyncClient | None = None
 
@@ -90,8 +90,6 @@ class DataKeyClient:
         self._keys.pop((tenant, dossier_id), None)
 
     def _keep(self, where: tuple[str, str], key: bytes | Gone) -> None:
-        if len(self._keys) > MAX_KEPT:
-            self._keys.clear()
         self._keys[where] = key
 
     async def _fetch(self, tenant: str, dossiers: list[str]) -> list[str]:

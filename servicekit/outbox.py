@@ -405,8 +405,9 @@ class OutboxRelay:
         if events:
             await self.publish(self.topic, events)
         last = notifications[-1].id
+        full = len(notifications) >= self.batch_size
         try:
-            backlog = await asyncio.to_thread(self._record_position, last)
+            backlog = await asyncio.to_thread(self._record_position, last, full)
         except IntegrityError:
             log.warning("outbox %s: another relay recorded a later position", self.topic)
             await asyncio.to_thread(self.lease.release)
@@ -444,8 +445,9 @@ class OutboxRelay:
             return None
         return start, notifications, events, unpublishable
 
-    def _record_position(self, last: int) -> int:
-        """Record that the relay got to ``last``; the backlog after it.
+    def _record_position(self, last: int, full: bool) -> int:
+        """Record that the relay got to ``last``; the backlog after it (none after a batch that
+        took all there was when it was read: ``_watch_backlog`` counts again within seconds).
 
         Progress is recorded only if it is higher than what is recorded (single-row tracking
         refuses a lower or equal position): a relay that was overtaken learns so.
@@ -453,7 +455,9 @@ class OutboxRelay:
         self._known_position = None
         self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, last))
         self._known_position = last
-        return self.backlog()
+        if not full:
+            return 0
+        return max(0, (self.app.recorder.max_notification_id() or 0) - last)
 
     def _translate(
         self, notifications: Sequence[Notification]

@@ -91,3 +91,18 @@ def test_a_key_wrapped_by_another_kek_is_unavailable_not_made_up(tmp_path: Path)
     elsewhere = DataKeys(KeyEncryptionKeys({"kek-1": b"b" * 32}), database)
     with pytest.raises(KeysUnavailable, match="cannot be opened here"):
         elsewhere.get("kantoor-1", "d1")
+
+
+def test_recent_keeps_the_most_recently_used_keys_only() -> None:
+    from servicekit.sealed_events import Recent
+
+    kept: Recent[str, int] = Recent(3)
+    for name in "abc":
+        kept[name] = ord(name)
+    assert kept.get("a") == ord("a")  # used: now the most recent
+    kept["d"] = 4
+    assert list(kept) == ["c", "a", "d"]
+    assert kept.get("b") is None and "b" not in kept
+    kept.update({"e": 5, "f": 6})
+    assert list(kept) == ["d", "e", "f"] and len(kept) == 3
+    assert kept.setdefault("g", 7) == 7 and len(kept) == 3

@@ -55,3 +55,17 @@ async def test_a_producer_state_error_replaces_the_producer_and_the_retry_succee
     # ... so the relay's next attempt publishes the batch.
     await publisher.publish_events("platform.products.v1", [event])
     assert len(broker.sent) == 1
+
+
+def test_the_partitioner_puts_each_key_where_the_java_client_would() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from servicekit.kafka import partition_of
+
+    partitions = list(range(12))
+    for index in range(2_000):
+        key = f"kantoor-{index % 7}:dossier-{index}".encode()
+        expected = DefaultPartitioner()(key, partitions, partitions)
+        assert partition_of(key, partitions, partitions) == expected
+        assert partition_of(key, partitions, partitions) == expected  # kept: the same again
+    assert partition_of(None, [0, 1, 2], [1]) == 1
