@@ -8,7 +8,8 @@ them, driven over HTTP and Kafka; each figure beside a baseline measured in the 
 - P1k (issue 21) the Kafka path: document lists another platform service publishes, until their
   action points are on the portal; baseline: the same raw relay (``bench/kafka_path.py``).
 - P2 latency: sequential starts until their 3 action points are visible on the portal; baseline:
-  one record through the same raw two-hop relay.
+  one record through the same raw two-hop relay. Beside it, by stage: the p50 from a start to
+  its record on the scenario topic, and to its first ActionPointOpened (the records' timestamps).
 - P3 replay: `actiepunten replay portal` over the dossier-check topic after N action points were
   published; baseline: a raw aiokafka consume of the same topic. The live portal's catch-up on the
   same events is printed beside it.
@@ -437,10 +438,13 @@ def p2_latency(system: System, office: Office, scale: Scale, results: Results) -
     raw = asyncio.run(baseline())
     scenario_id = define_scenario(system, office)
     samples = []
+    started_at: dict[bytes, float] = {}  # each start's wall clock, by its dossier's record key
+    prefix = f"p2-{uuid.uuid4().hex[:6]}"
     with httpx.Client(timeout=30) as client:
         for index in range(scale.latency_samples):
-            dossier = f"p2-{index}"
+            dossier = f"{prefix}-{index}"
             headers = office.client(dossier)
+            started_at[f"{office.tenant}:{dossier}".encode()] = time.time()
             started = time.perf_counter()
             response = client.post(
                 system.url("scenario") + "/scenario-runs",
@@ -459,6 +463,57 @@ def p2_latency(system: System, office: Office, scale: Scale, results: Results) -
         results.add(
             f"P2 latency p{q}", ours, "ms", base, f"{ours / base:.1f}x the raw{target_note}"
         )
+    stages = asyncio.run(p2_stages(system.bootstrap_servers, started_at))
+    for stage, (topic, event_type) in P2_STAGES.items():
+        if stages[stage]:
+            results.add(
+                f"P2 p50 to {stage}",
+                statistics.median(stages[stage]),
+                "ms",
+                None,
+                f"its {event_type} stamped on {topic} (of {len(stages[stage])} starts)",
+            )
+
+
+P2_STAGES = {
+    "the scenario service's record": (topics.SCENARIO, "DocumentRequested"),
+    "the dossier check's record": (topics.DOSSIERCONTROLE, "ActionPointOpened"),
+}
+"""Where P2's time goes: from each start to the first record of its kind for its dossier, by
+the record's timestamp (the producer's clock: this machine's)."""
+
+
+async def p2_stages(bootstrap: str, started_at: Mapping[bytes, float]) -> dict[str, list[float]]:
+    """Milliseconds from each start to each stage's first record for its dossier."""
+    found: dict[str, list[float]] = {}
+    for stage, (topic, event_type) in P2_STAGES.items():
+        first: dict[bytes, float] = {}
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(topics.partitions_setting())]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            remaining = {tp for tp in partitions if ends[tp] > 0}
+            while remaining:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if (
+                            record.key in started_at
+                            and record.key not in first
+                            and json.loads(record.value).get("type") == event_type
+                        ):
+                            first[record.key] = record.timestamp / 1000
+                for tp in list(remaining):  # a position past a gap (a control record) counts
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        found[stage] = [1000 * (at - started_at[key]) for key, at in first.items()]
+    return found
 
 
 def action_points(office: Office, count: int, prefix: str) -> Iterator[tuple[bytes, bytes]]:

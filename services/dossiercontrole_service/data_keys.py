@@ -133,6 +133,19 @@ class DataKeys:
             for dossier, kek_id, wrapped, erased_at in rows
         }
 
+    def kept(self, tenant: str, dossier_ids: list[str]) -> dict[str, bytes | Gone] | None:
+        """The keys of ``dossier_ids`` if this process keeps every one of them (made or read
+        within ``KEEP_KEYS_SECONDS``), without asking the table; None otherwise. What a consumer
+        asks for right after the dossier check published a dossier's first events."""
+        found: dict[str, bytes | Gone] = {}
+        now = time.monotonic()
+        for dossier in dossier_ids:
+            kept = self._kept.get(DossierCheck.create_id(tenant, dossier))
+            if kept is None or kept[1] is None or (kept[0] <= now and kept[1] is not GONE):
+                return None
+            found[dossier] = kept[1]
+        return found
+
     def _unwrapped(self, dossier: str, kek_id: str, wrapped: bytes) -> bytes:
         try:
             return self.keks.unwrap(WrappedKey(kek_id, bytes(wrapped)))

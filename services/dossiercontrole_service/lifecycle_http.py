@@ -225,7 +225,9 @@ async def data_keys_of(body: DataKeysIn, who: Service, request: Request) -> Data
     erased (no new key)."""
     keys: DataKeys = request.app.state.data_keys
     wanted = list(dict.fromkeys(body.dossier_ids))
-    found = await asyncio.to_thread(keys.made if body.make else keys.many, who.tenant, wanted)
+    found = keys.kept(who.tenant, wanted)  # those just made or read: no thread, no query
+    if found is None:
+        found = await asyncio.to_thread(keys.made if body.make else keys.many, who.tenant, wanted)
     return DataKeysOut(
         keys={d: base64.b64encode(k).decode() for d, k in found.items() if isinstance(k, bytes)},
         erased=[d for d, k in found.items() if not isinstance(k, bytes)],

@@ -81,6 +81,10 @@ def test_a_batch_of_new_dossiers_gets_its_keys_in_one_transaction(database: _Dat
     assert again == found
     assert keys.many("kantoor-b", wanted) == {}  # another office's dossiers of the same names
     assert keys.key_of(DossierCheck.create_id("kantoor-a", "d-new-7")) == found["d-new-7"]
+    # Kept in memory: a consumer asking right after gets them without a query.
+    assert keys.kept("kantoor-a", wanted) == found
+    assert keys.kept("kantoor-a", ["d-new-1", "d-never-made"]) is None
+    assert keys.kept("kantoor-b", ["d-new-1"]) is None
 
 
 def test_ensure_makes_the_keys_of_a_saved_batch_at_once(database: _Database) -> None:
