@@ -5,7 +5,6 @@ publishes, opening them as a consumer reads. Light on imports: a replay loads it
 from __future__ import annotations
 
 import base64
-import contextlib
 import time
 from collections import OrderedDict
 from typing import Any, TypeVar
@@ -32,20 +31,21 @@ class Recent(OrderedDict[K, V]):
         self.size = size
 
     def get(self, key: K, default: Any = None) -> Any:
-        try:
+        try:  # no ``contextlib.suppress``: this is on every stored event's path
             value = self[key]
+            self.move_to_end(key)
         except KeyError:
             return default
-        with contextlib.suppress(KeyError):
-            self.move_to_end(key)
         return value
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
-        with contextlib.suppress(KeyError):
+        try:
             self.move_to_end(key)
             while len(self) > self.size:
                 self.popitem(last=False)
+        except KeyError:
+            pass
 
 
 class KeysUnreachable(ConnectionError):
