@@ -46,10 +46,11 @@ run: venv $(MAILPIT)
 
 ## the whole test suite, integration and end-to-end tests on a real Kafka broker (not the crash
 ## runs: `make chaos`, `make chaos-cluster`; CI runs both after it)
-## (two workers: each runs whole modules with brokers of its own; TEST_WORKERS=0 runs one process)
+## (two workers, each with brokers of its own, each taking a module on one store at a time, the
+## slowest first: tests/conftest.py; TEST_WORKERS=0 runs one process)
 TEST_WORKERS ?= 2
 test: venv $(MAILPIT)
-	$(BIN)/pytest -ra -m "not cluster and not chaos" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
+	$(BIN)/pytest -ra -m "not cluster and not chaos" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 ## unit tests only (no broker)
 test-fast: venv

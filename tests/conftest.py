@@ -18,6 +18,55 @@ from tests.support import System
 
 _BROKERS: list[Broker] = []
 
+# `make test` runs on two workers (`--dist loadgroup`): each group is a module on one store (a
+# module without stores is one group; a unit test is a group of its own), sent to whichever
+# worker is free. The groups go out in the order below: the slowest first within each block, so
+# that the run does not end with one worker in a long module while the other waits; unit tests
+# last, to fill that end. Each worker starts each store's system once: the blocks keep a store's
+# groups together (a session fixture with params is set up again at every change of param).
+SLOW_GROUPS = (  # slowest first, from `pytest --durations` of a whole run (setup and call)
+    "test_store_outage",
+    "test_probes",
+    "test_due_date_scheduler",
+    "test_mail_and_signin",
+    "test_shutdown",
+    "test_checking_deliveries",
+    "test_households",
+    "test_batch_crash",
+    "test_poison",
+    "test_staff_signin",
+    "test_deliveries_and_claims",
+    "test_broker",
+    "test_api_fuzz",
+    "test_happy_path",
+    "test_offices_apart",
+    "test_fresh_database",
+    "test_dossier_lifetime",
+    "test_secured_kafka",
+    "test_notifications",
+    "test_operations",
+)
+STORE_BLOCKS = {None: 0, "sqlite": 1, "postgres": 2}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    order: dict[int, tuple[int, int, int]] = {}
+    for index, item in enumerate(items):
+        module = Path(str(item.path)).stem
+        callspec = getattr(item, "callspec", None)
+        store = callspec.params.get("store_env") if callspec is not None else None
+        unit = "tests/unit/" in item.nodeid
+        if not unit:
+            name = item.nodeid.split("::")[0] + (f"[{store}]" if store else "")
+            item.add_marker(pytest.mark.xdist_group(name))
+        slow = SLOW_GROUPS.index(module) if module in SLOW_GROUPS else len(SLOW_GROUPS)
+        block = 3 if unit else STORE_BLOCKS.get(store, 0)
+        order[id(item)] = (block, slow, index)
+    items.sort(key=lambda item: order[id(item)])
+
 
 def pytest_report_header() -> str:
     wanted = os.environ.get("ACTIEPUNTEN_KAFKA") or "auto (SPEC section 5 order)"
