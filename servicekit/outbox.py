@@ -112,9 +112,16 @@ class SeenAggregates:
         self._states: OrderedDict[UUID, Any] = OrderedDict()
 
     def saw(self, event: Any) -> None:
-        """Every event the relay reads, published or not: a creation event names the owner."""
+        """Every event the relay reads, published or not: a creation event names the owner,
+        from the office and dossier it was made with (an aggregate keeps both as given); one
+        that does not carry them is kept, to make the owner from when first asked. Kept as an
+        owner, 10,000 aggregates take ~2 MiB; as their creation events, ~10 MiB."""
         if isinstance(event, CanInitAggregate):
-            self._remember(event.originator_id, event)  # made an owner when first asked
+            tenant, dossier_id = getattr(event, "tenant", None), getattr(event, "dossier_id", None)
+            if isinstance(tenant, str) and (dossier_id is None or isinstance(dossier_id, str)):
+                self._remember(event.originator_id, Owner(tenant, dossier_id))
+            else:
+                self._remember(event.originator_id, event)
 
     def owner(self, app: TrackedApplication, event: Any) -> Owner:
         originator_id = event.originator_id

@@ -552,3 +552,22 @@ async def test_the_backlog_gauge_keeps_counting_while_kafka_is_down(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+def test_the_relay_keeps_an_owner_not_the_creation_event_it_came_from() -> None:
+    from types import SimpleNamespace
+
+    from servicekit.outbox import Owner, SeenAggregates
+
+    check = DossierCheck(OFFICE, DOSSIER)
+    (created,) = check.collect_events()
+    seen = SeenAggregates(owners=2)
+    seen.saw(created)
+    store = SimpleNamespace(repository=SimpleNamespace(get=lambda *a, **k: pytest.fail("read")))
+    assert seen._owners[check.id] == Owner(OFFICE, DOSSIER)  # the owner only, a tuple of two
+    assert seen.owner(store, created) == Owner(OFFICE, DOSSIER)  # type: ignore[arg-type]
+    # Two more aggregates: the first one seen is forgotten (at most ``owners`` kept).
+    for dossier in ("d-2", "d-3"):
+        (other,) = DossierCheck(OFFICE, dossier).collect_events()
+        seen.saw(other)
+    assert check.id not in seen._owners and len(seen._owners) == 2
