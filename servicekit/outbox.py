@@ -115,7 +115,7 @@ class SeenAggregates:
         """Every event the relay reads, published or not: a creation event names the owner,
         from the office and dossier it was made with (an aggregate keeps both as given); one
         that does not carry them is kept, to make the owner from when first asked. Kept as an
-        owner, 10,000 aggregates take ~2 MiB; as their creation events, ~10 MiB."""
+        owner, 10,000 aggregates take ~1 MiB; as their creation events, ~10 MiB."""
         if isinstance(event, CanInitAggregate):
             tenant, dossier_id = getattr(event, "tenant", None), getattr(event, "dossier_id", None)
             if isinstance(tenant, str) and (dossier_id is None or isinstance(dossier_id, str)):

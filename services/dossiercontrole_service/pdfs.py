@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from servicekit.domain import Invalid
 
 # pypdf, img2pdf (with Pillow and pikepdf) are imported where a PDF is read or merged: together
-# about 40 MiB of a dossier check's memory, which most processes never need (P4 of issue 21).
+# 18 MiB of a dossier check's memory at start, which most processes never need (issue 21).
 
 log = logging.getLogger(__name__)
 
