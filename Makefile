@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := 0.13.8
-# psycopg's C extension (extra `pg-c`) where it can be built: a C compiler and libpq's headers
-# (`pg_config`; Debian: gcc, libpq-dev). .ci/run and the image always have them; without them
-# psycopg runs its pure-Python layer (slower on PostgreSQL, the same otherwise).
-PG_C   := $(if $(and $(shell command -v pg_config),$(shell command -v cc)),--extra pg-c)
+# psycopg's C extension (extra `pg-c`) where it can be built: a C compiler, libpq's headers
+# (`pg_config`) and Python's (Debian: gcc, libpq-dev, python3-dev). .ci/run and the image always
+# have them; without them psycopg runs its pure-Python layer (slower on PostgreSQL only).
+PY_H   := $(shell $(PYTHON) -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) or "")' 2>/dev/null)
+PG_C   := $(if $(and $(shell command -v pg_config),$(shell command -v cc),$(PY_H)),--extra pg-c)
 # The venv is installed from uv.lock (`uv sync --locked`); the stamp changes with either file.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)$(if $(PG_C),-c)
 
