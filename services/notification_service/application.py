@@ -70,6 +70,14 @@ class Unit:
         self.app = app
         self.dossiers: dict[tuple[str, str], Dossier] = {}
         self.digests: dict[UUID, Digest] = {}
+        self.quiet: dict[str, Quiet] = {}
+
+    def quiet_of(self, tenant: str) -> Quiet:
+        """The office's digest window and quiet time, read once a unit (a consumed batch read
+        them once for every action point)."""
+        if tenant not in self.quiet:
+            self.quiet[tenant] = self.app.get_settings(tenant)
+        return self.quiet[tenant]
 
     def dossier(self, tenant: str, dossier_id: str) -> Dossier:
         key = (tenant, dossier_id)
@@ -163,7 +171,7 @@ class Notifications(TrackedApplication):
     def _open_digest(self, unit: Unit, command: Note, now: datetime) -> Digest:
         """The digest that takes ``command``'s items: its window's, or the first of the chain
         after it that is not closed (or that holds them already: a cause delivered again)."""
-        quiet = self.get_settings(command.tenant)
+        quiet = unit.quiet_of(command.tenant)
         start = quiet.window_start(command.at)
         follow_up = 0
         while True:
