@@ -16,11 +16,9 @@ that time); a dossier check that does not answer is ``KeysUnreachable``. A store
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -28,7 +26,7 @@ from uuid import UUID
 import httpx
 
 from servicekit.crypto import new_data_key
-from servicekit.pgconn import KeptConnection, params_of_store
+from servicekit.pgconn import KeptConnection, KeptSqlite, params_of_store
 from servicekit.sealed_events import Recent, ServiceTokens, keys_in
 from servicekit.sealing import GONE, Gone, KeysUnreachable
 
@@ -128,23 +126,14 @@ _GET = "SELECT tenant, dossier_id FROM {table} WHERE aggregate_id = ?"
 
 class SqliteOwners:
     """The owners in a SQLite file (None: in memory, for a store in memory), over one connection
-    kept open, one statement at a time (WAL: a commit is one fsync of the log)."""
+    kept open (``KeptSqlite``)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.lock = threading.Lock()
-        self.conn = sqlite3.connect(
-            ":memory:" if path is None else str(path), timeout=30, check_same_thread=False
-        )
-        if path is not None:
-            self.conn.execute("PRAGMA journal_mode=WAL")
+        self._kept = KeptSqlite(path)
+        self._connect = self._kept.connection
         with self._connect() as conn:
             conn.execute(_OWNERS.format(table="key_owners"))
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self.lock, self.conn:
-            yield self.conn
 
     def add(self, owners: Mapping[UUID, Owner]) -> None:
         with self._connect() as conn:
@@ -159,8 +148,7 @@ class SqliteOwners:
         return None if row is None else (row[0], row[1])
 
     def close(self) -> None:
-        with self.lock:
-            self.conn.close()
+        self._kept.close()
 
 
 class PostgresOwners:

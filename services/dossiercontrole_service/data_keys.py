@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 
 from servicekit.crypto import KeyEncryptionKeys, KeyFileError, WrappedKey, is_sealed, new_data_key
 from servicekit.domain import DomainError
-from servicekit.pgconn import KeptConnection, params_of_store
+from servicekit.pgconn import KeptConnection, KeptSqlite, params_of_store
 from servicekit.sealed_events import Recent
 from servicekit.sealing import GONE, Gone, open_published, published_context
 from servicekit.settings import Settings
@@ -141,7 +139,7 @@ class DataKeys:
         now = time.monotonic()
         for dossier in dossier_ids:
             kept = self._kept.get(DossierCheck.create_id(tenant, dossier))
-            if kept is None or kept[1] is None or (kept[0] <= now and kept[1] is not GONE):
+            if kept is None or not _fresh(kept, now) or kept[1] is None:
                 return None
             found[dossier] = kept[1]
         return found
@@ -162,7 +160,7 @@ class DataKeys:
 
     def key_of(self, aggregate_id: UUID, *, fresh: bool = False) -> bytes | Gone | None:
         kept = None if fresh else self._kept.get(aggregate_id)
-        if kept is not None and (isinstance(kept[1], Gone) or kept[0] > time.monotonic()):
+        if kept is not None and _fresh(kept, time.monotonic()):
             return kept[1]
         rows = self.db.rows(
             "SELECT kek_id, wrapped, erased_at FROM {table} WHERE aggregate_id = ?",
@@ -293,25 +291,14 @@ class _Database(Protocol):
 
 
 class SqliteKeys:
-    """The keys in a SQLite file (None: in memory, for a store in memory)."""
+    """The keys in a SQLite file (None: in memory, for a store in memory), over one connection
+    kept open (``KeptSqlite``)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.lock = threading.Lock()
-        # One connection kept (a file, or memory for a store in memory), one statement at a time.
-        self.conn = sqlite3.connect(
-            ":memory:" if path is None else str(path), timeout=30, check_same_thread=False
-        )
-        if path is not None:
-            # A commit is one fsync of the log (the default journal takes three); still durable.
-            self.conn.execute("PRAGMA journal_mode=WAL")
+        self._connect = KeptSqlite(path).connection
         with self._connect() as conn:
             conn.execute(_SCHEMA.format(table="data_keys", blob="BLOB"))
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self.lock, self.conn:
-            yield self.conn
 
     def add_aggregate_column(self) -> None:
         with self._connect() as conn:
@@ -362,6 +349,12 @@ class PostgresKeys:
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
             return list(conn.execute(self._sql(sql), params).fetchall())  # type: ignore[arg-type]
+
+
+def _fresh(kept: tuple[float, bytes | Gone | None], now: float) -> bool:
+    """Whether a kept answer still holds: an erased dossier's for good, a key (or that there is
+    none) for ``KEEP_KEYS_SECONDS``."""
+    return isinstance(kept[1], Gone) or kept[0] > now
 
 
 def _now() -> str:
