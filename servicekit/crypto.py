@@ -117,6 +117,14 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_PREFIX)
 
 
+def seal_once(data_key: bytes, text: str, context: str) -> str:
+    """``seal``, except for a value sealed with this key and context already (kept as it is):
+    a text that only looks sealed (a client's file named ``enc:v1:...``) is sealed too."""
+    if is_sealed(text) and _opened(data_key, text, context) is not None:
+        return text
+    return seal(data_key, text, context)
+
+
 def reveal(data_key: bytes | None, value: str, context: str) -> str:
     """A personal field as it reads: the plain text of a sealed value, ``ERASED`` once its key
     is gone (or it does not open), and a value stored before sealing as it is."""
@@ -124,9 +132,16 @@ def reveal(data_key: bytes | None, value: str, context: str) -> str:
         return value
     if data_key is None:
         return ERASED
-    raw = base64.b64decode(value[len(SEALED_PREFIX) :])
+    plain = _opened(data_key, value, context)
+    return ERASED if plain is None else plain
+
+
+def _opened(data_key: bytes, value: str, context: str) -> str | None:
+    """The plain text of a sealed value; None when it does not open with this key and context
+    (or is no sealed value at all: not base64, too short, not UTF-8 inside)."""
     try:
+        raw = base64.b64decode(value[len(SEALED_PREFIX) :], validate=True)
         plain = AESGCM(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
-    except InvalidTag:
-        return ERASED
-    return plain.decode()
+        return plain.decode()
+    except (InvalidTag, binascii.Error, ValueError):
+        return None

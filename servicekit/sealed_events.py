@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from typing import Any, TypeVar
 
-from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
+from servicekit.crypto import ERASED, reveal, seal_once
 from shared.events.contracts import CloudEvent
 from shared.events.personal import with_personal_fields
 
@@ -75,7 +75,7 @@ def seal_published(event: CloudEvent, key: bytes | Gone, context: str) -> CloudE
     def sealed(text: str) -> str:
         if isinstance(key, Gone) or text == ERASED:
             return ERASED
-        return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
+        return seal_once(key, text, context)
 
     sealed_event: CloudEvent = with_personal_fields(event, sealed)
     return sealed_event

@@ -25,7 +25,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
-from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal
+from servicekit.crypto import ERASED, SEALED_PREFIX, reveal, seal_once
 from servicekit.eventstore import TracingMapper, TrackedApplication
 from servicekit.sealed_events import (  # noqa: F401 (re-exported)
     GONE,
@@ -101,21 +101,26 @@ def _rewritten(
     return json.dumps(walked, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def has_personal(state: bytes, personal: frozenset[str] = STORED_PERSONAL) -> bool:
+    """Whether a stored state (JSON) has text under one of the attribute names ``personal``."""
+    pattern = _PERSONAL_TEXT.get(personal)
+    if pattern is None:
+        pattern = _PERSONAL_TEXT.setdefault(personal, _personal_text(personal))
+    return pattern.search(state) is not None
+
+
 def seal_state(
     state: bytes, key: bytes | Gone, context: str, personal: frozenset[str] = STORED_PERSONAL
 ) -> bytes:
     """A stored event's state (JSON) with its personal fields (the attribute names
     ``personal``, the dossier check's by default) sealed (erased: ``ERASED``)."""
-    pattern = _PERSONAL_TEXT.get(personal)
-    if pattern is None:
-        pattern = _PERSONAL_TEXT.setdefault(personal, _personal_text(personal))
-    if pattern.search(state) is None:
+    if not has_personal(state, personal):
         return state
 
     def sealed(text: str) -> str:
         if isinstance(key, Gone) or text == ERASED:
             return ERASED
-        return text if text.startswith(SEALED_PREFIX) else seal(key, text, context)
+        return seal_once(key, text, context)
 
     return _rewritten(state, sealed, personal)
 
@@ -148,6 +153,8 @@ class SealingMapper(TracingMapper):
         if self.ring is None:
             return stored
         assert not (self.compressor or self.cipher), "sealing reads the state as JSON"
+        if not has_personal(stored.state, self.personal):
+            return stored  # no key asked for: most events (a locator's) have no personal text
         key = self.ring.key_of(_uuid(stored.originator_id))
         if key is None:
             return stored

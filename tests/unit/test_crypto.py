@@ -16,6 +16,7 @@ from servicekit.crypto import (
     new_data_key,
     reveal,
     seal,
+    seal_once,
 )
 from services.dossiercontrole_service.data_keys import DataKeys, KeyErased, SqliteKeys
 
@@ -106,3 +107,15 @@ def test_recent_keeps_the_most_recently_used_keys_only() -> None:
     kept.update({"e": 5, "f": 6})
     assert list(kept) == ["d", "e", "f"] and len(kept) == 3
     assert kept.setdefault("g", 7) == 7 and len(kept) == 3
+
+
+def test_a_value_that_does_not_open_reads_as_erased_and_is_sealed_again() -> None:
+    key = new_data_key()
+    sealed = seal(key, "Paspoort Jan", "o:d")
+    assert seal_once(key, sealed, "o:d") == sealed  # sealed with this key already: kept
+    for lookalike in ("enc:v1:", "enc:v1:not base64!", "enc:v1:" + "A" * 48, sealed + "x"):
+        assert reveal(key, lookalike, "o:d") == ERASED
+        again = seal_once(key, lookalike, "o:d")
+        assert again != lookalike and reveal(key, again, "o:d") == lookalike
+    other = seal(new_data_key(), "Paspoort Jan", "o:d")
+    assert reveal(key, seal_once(key, other, "o:d"), "o:d") == other  # another key's: sealed

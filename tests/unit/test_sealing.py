@@ -203,3 +203,38 @@ def test_a_replica_reads_what_another_sealed_in_an_upgraded_store(
     b.repository.cache = None
     titles = {d.title for d in b.repository.get(check_id).documents.values()}
     assert "Bankafschrift Jan" in titles and ERASED not in titles
+
+
+def test_a_text_that_only_looks_sealed_is_sealed_and_reads_as_given(tmp_path: Path) -> None:
+    """A client may name a file ``enc:v1:...``: it is personal text like any other, stored
+    sealed and read back as given (it was once kept plain, and its dossier no longer opened)."""
+    checks = store_at(tmp_path)
+    fill(checks)
+    lookalikes = ("enc:v1:", "enc:v1:not base64!.pdf", "enc:v1:" + "A" * 48 + ".pdf")
+    passport = document_id_for(R[0])
+    pdf = {"sha256": "e" * 64, "size": 10, "content_type": "application/pdf"}
+    for name in lookalikes:
+        file = {**pdf, "filename": name}
+        checks.upload(UploadDocument(OFFICE, passport, file, "client:k", NOW))
+    for state in raw_states(checks):
+        assert b"not base64" not in state and b"A" * 48 not in state
+    again = store_at(tmp_path)
+    document = again.repository.get(DossierCheck.create_id(OFFICE, DOSSIER)).documents[
+        str(passport)
+    ]
+    assert [file.filename for file in document.files][-len(lookalikes) :] == list(lookalikes)
+    key = again.keys.published_key(OFFICE, DOSSIER)
+    assert isinstance(key, bytes)
+    translate = dossiercontrole_kafka.OUTBOX.translator(again)
+    published = [
+        event
+        for n in again.recorder.select_notifications(1, 1000)
+        for event in translate(again.mapper.to_domain_event(n))
+    ]
+    assert all(is_sealed(v) for event in published for v in personal_values(event))
+    plain = {
+        v
+        for event in published
+        for v in personal_values(open_published(event, key, f"{OFFICE}:{DOSSIER}"))
+    }
+    assert set(lookalikes) <= plain
