@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
@@ -14,6 +15,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
+    Notification,
     ProcessRecorder,
     Recording,
     StoredEvent,
@@ -52,8 +54,10 @@ class TracingMapper(Mapper[UUID]):
         # Mapper.to_stored_event (eventsourcing 9.5) with the reserved key added to the state.
         event_state = dict(vars(domain_event))
         traceparent = tracing.current_traceparent()
-        if traceparent is not None:
-            event_state.setdefault(TRACEPARENT_KEY, traceparent)
+        if traceparent is not None and TRACEPARENT_KEY not in event_state:
+            event_state[TRACEPARENT_KEY] = traceparent
+            # The event in memory as it is stored (``JustSaved`` gives it to the log's readers).
+            object.__setattr__(domain_event, TRACEPARENT_KEY, traceparent)
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
         class_version = getattr(type(domain_event), "class_version", 1)
@@ -90,6 +94,56 @@ def traceparent_of(domain_event: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class JustSaved:
+    """The notifications this process stored last, with their domain events as they were
+    saved: what the readers of the log in the same process (the outbox relay, the timetables)
+    would otherwise read back from the store and decode (and open) again.
+
+    Only a run of notifications without a gap is given (``after``): one stored by another
+    replica, or an id a rolled-back transaction used, sends the reader to the store. The ids of
+    the log are given in commit order (SQLite has one writer; eventsourcing's PostgreSQL
+    recorder locks the table while it inserts), so no notification can appear later inside a
+    run this process stored. ``size`` bounds what is kept (a reader that falls behind reads
+    from the store)."""
+
+    def __init__(self, size: int = 1_000) -> None:
+        self.size = size
+        self._kept: OrderedDict[int, Recording[UUID]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, recordings: Sequence[Recording[UUID]]) -> None:
+        with self._lock:
+            for recording in recordings[-self.size :]:
+                self._kept[recording.notification.id] = recording
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def after(self, position: int, limit: int) -> list[Notification]:
+        """The notifications right after ``position``, up to ``limit``, as long as this process
+        stored each of them; empty when it did not store the next one (or forgot it)."""
+        found: list[Notification] = []
+        with self._lock:
+            while len(found) < limit:
+                recording = self._kept.get(position + len(found) + 1)
+                if recording is None:
+                    break
+                found.append(recording.notification)
+        return found
+
+    def event_of(self, notification: Notification) -> Any | None:
+        """The domain event saved as ``notification``; None when it is not kept."""
+        recording = self._kept.get(notification.id)
+        if recording is None:
+            return None
+        saved = recording.notification
+        if (saved.originator_id, saved.originator_version) != (
+            notification.originator_id,
+            notification.originator_version,
+        ):
+            return None  # not the one saved here (a store that was reset under the process)
+        return recording.domain_event
+
+
 class TrackedApplication(Application[UUID]):
     """An `eventsourcing` application whose store also records tracking positions.
 
@@ -100,6 +154,7 @@ class TrackedApplication(Application[UUID]):
     """
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.just_saved = JustSaved()
         self._save_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
         super().__init__(env)
@@ -123,8 +178,21 @@ class TrackedApplication(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
+            self.just_saved.add(recordings)
             for listener in list(self._save_listeners):
                 listener()
+
+    def notifications_after(self, position: int, limit: int) -> Sequence[Notification]:
+        """The log's next notifications after ``position`` (up to ``limit``): those this process
+        just stored, without a query, or else from the store."""
+        return self.just_saved.after(position, limit) or self.recorder.select_notifications(
+            position, limit, inclusive_of_start=False
+        )
+
+    def domain_event_of(self, notification: Notification) -> Any:
+        """The notification's domain event: as this process saved it, or else decoded."""
+        saved = self.just_saved.event_of(notification)
+        return saved if saved is not None else self.mapper.to_domain_event(notification)
 
     def save_tracked(self, tracking: Tracking | None, *objs: Any) -> list[Recording[UUID]]:
         """Save the aggregates' pending events and ``tracking`` atomically.

@@ -437,9 +437,7 @@ class OutboxRelay:
         start = self._known_position
         if start is None:
             start = self.position()
-        notifications = self.app.recorder.select_notifications(
-            start, self.batch_size, inclusive_of_start=False
-        )
+        notifications = self.app.notifications_after(start, self.batch_size)
         if not notifications:
             metrics.RELAY_BACKLOG.labels(self.topic).set(0)
             return None
@@ -475,7 +473,7 @@ class OutboxRelay:
         unpublishable: list[tuple[Notification, str]] = []
         for notification in notifications:
             try:
-                domain_event = self.app.mapper.to_domain_event(notification)
+                domain_event = self.app.domain_event_of(notification)
                 events.extend(_traced(self.translate(domain_event), traceparent_of(domain_event)))
             except Exception as error:
                 # A stored fact that no contract can carry (or of an older shape that the code

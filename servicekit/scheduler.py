@@ -77,7 +77,7 @@ def log_pages(
     """The notifications after ``position`` up to the log's end, a page at a time (a timetable
     records the last one's id once it has read a page)."""
     while True:
-        notifications = app.recorder.select_notifications(position, size, inclusive_of_start=False)
+        notifications = app.notifications_after(position, size)
         if not notifications:
             return
         yield notifications
@@ -122,7 +122,7 @@ class LoggedTimetable(PendingDues):
         for notifications in log_pages(self.app, self.position):
             for notification in notifications:
                 if self.topic_part in notification.topic:
-                    self._fold(self.read(self.app.mapper.to_domain_event(notification)))
+                    self._fold(self.read(self.app.domain_event_of(notification)))
             self.position = notifications[-1].id
 
     def _fold(self, change: Due | Gone | None) -> None:

@@ -112,7 +112,7 @@ class RetentionTimetable(scheduler.PendingDues):
                 if ":RetentionPolicy." in topic:
                     changed.add(self._policy_changed(notification.originator_id))
                 elif ":DossierCheck." in topic and topic.endswith(_READ):
-                    self._read(self.app.mapper.to_domain_event(notification))
+                    self._read(self.app.domain_event_of(notification))
             self.position = notifications[-1].id
         for check_id, (tenant, _, _) in list(self.closed.items()):
             if tenant in changed:

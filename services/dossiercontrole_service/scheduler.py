@@ -131,7 +131,7 @@ class DueTimetable:
             # A reopened dossier's restored action points may have due dates again.
             changed.add(notification.originator_id)
         elif topic.endswith(_MAY_ADD_DUE):
-            event = self.app.mapper.to_domain_event(notification)
+            event = self.app.domain_event_of(notification)
             if getattr(event, "due_at", None) is not None:
                 changed.add(notification.originator_id)
 
