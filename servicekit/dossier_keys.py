@@ -276,7 +276,7 @@ def dossier_keys_for_store(
     module = env.get("PERSISTENCE_MODULE") or ""
     dbname = env.get("SQLITE_DBNAME") or ""
     owners: OwnerTable
-    if module.endswith("postgres"):
+    if "postgres" in module:  # eventsourcing.postgres, servicekit.postgres_store
         params = params_of_store(env)
         owners = PostgresOwners(params, env.get("POSTGRES_SCHEMA") or "public")
     elif module.endswith("sqlite") and "memory" not in dbname:

@@ -193,7 +193,7 @@ class Settings:
             cap_reconnect_delay()
             self._create_schema(f"actiepunten_{self.service}")
             env = {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": "servicekit.postgres_store",
                 "POSTGRES_SCHEMA": f"actiepunten_{self.service}",
                 "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_PRE_PING": "y",

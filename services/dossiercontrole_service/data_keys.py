@@ -378,7 +378,7 @@ def keys_for_store(env: Mapping[str, str]) -> DataKeys:
     memory keeps them in memory."""
     module = env.get("PERSISTENCE_MODULE") or ""
     data_dir = Path(os.environ.get("ACTIEPUNTEN_DATA_DIR", ".data")).resolve()
-    if module.endswith("postgres"):
+    if "postgres" in module:  # eventsourcing.postgres, servicekit.postgres_store
         params = params_of_store(env)
         db: _Database = PostgresKeys(params, env.get("POSTGRES_SCHEMA") or "public")
         return DataKeys(_keks(data_dir, shared=False), db)  # the service itself warns
